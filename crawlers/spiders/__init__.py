@@ -1,0 +1,1 @@
+"""Scrapy spiders: feeds and config-driven sites."""

@@ -1,0 +1,82 @@
+"""The exception tree; every error the project raises on purpose is one of these.
+
+    HaidangError
+    ├── ConfigError                  a YAML file or setting is wrong (file, line, field)
+    ├── FetchError                   a feed or page could not be fetched
+    │   ├── TransientFetchError      timeouts, 5xx, connection resets: retry later
+    │   └── PermanentFetchError      4xx, robots disallow, refused address, oversize
+    ├── ExtractError                 a fetched document could not be turned into content
+    ├── StoreError                   the store failed
+    │   ├── TransientStoreError      locked database, unreachable cluster
+    │   └── PermanentStoreError      corrupt data, schema newer than the code
+    ├── QueryError                   a search query or filter the user must fix
+    └── SendError                    an alert could not be delivered
+        ├── TransientSendError
+        └── PermanentSendError
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HaidangError", "ConfigError", "FetchError", "TransientFetchError", "PermanentFetchError",
+    "ExtractError", "StoreError", "TransientStoreError", "PermanentStoreError", "QueryError",
+    "SendError", "TransientSendError", "PermanentSendError",
+]
+
+
+class HaidangError(Exception):
+    """Root of every error raised on purpose by Hải Đăng."""
+
+    transient: bool = False
+
+
+class ConfigError(HaidangError):
+    """Configuration is invalid; `problems` lists (file, line, field, message)."""
+
+    def __init__(self, message: str, problems: list[tuple[str, int | None, str, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class FetchError(HaidangError):
+    """A feed or page could not be fetched."""
+
+
+class TransientFetchError(FetchError):
+    transient = True
+
+
+class PermanentFetchError(FetchError):
+    pass
+
+
+class ExtractError(HaidangError):
+    """A fetched document could not be turned into article content."""
+
+
+class StoreError(HaidangError):
+    """The store failed."""
+
+
+class TransientStoreError(StoreError):
+    transient = True
+
+
+class PermanentStoreError(StoreError):
+    pass
+
+
+class QueryError(HaidangError):
+    """A search query or filter is malformed; the message says how to fix it."""
+
+
+class SendError(HaidangError):
+    """An alert could not be delivered."""
+
+
+class TransientSendError(SendError):
+    transient = True
+
+
+class PermanentSendError(SendError):
+    pass

@@ -1,0 +1,151 @@
+"""The Store protocol every backend implements, and the query, filter and result types.
+
+Only `haidang.store.open_store` names a backend class; all other code takes a `Store`.
+The contract suite in tests/contract/ states this behaviour once and runs it on every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterator, Literal, Protocol, runtime_checkable
+
+from haidang.record import Article
+
+__all__ = [
+    "Store", "SearchFilters", "SearchHit", "SearchResult", "UpsertOutcome", "Validators",
+    "SourceRun", "SourceStatus", "FailureRecord", "StoryCandidate",
+]
+
+UpsertOutcome = Literal["new", "updated", "unchanged"]
+
+
+@dataclass(kw_only=True, slots=True)
+class SearchFilters:
+    """Filters beside the query. Dates filter on `published`, falling back to `first_seen`."""
+
+    province: str | None = None          # current province code ("51")
+    source: str | None = None            # source id
+    since: datetime | None = None        # inclusive
+    until: datetime | None = None        # exclusive
+    lang: str | None = None
+    relevant_only: bool = False
+
+
+@dataclass(kw_only=True, slots=True)
+class SearchHit:
+    id: str
+    title: str
+    source_id: str
+    url: str
+    published: datetime | None
+    score: float
+    snippet: str                         # plain text with matches wrapped in « »
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # spans into `snippet`
+
+
+@dataclass(kw_only=True, slots=True)
+class SearchResult:
+    total: int
+    hits: list[SearchHit]
+
+
+@dataclass(kw_only=True, slots=True)
+class Validators:
+    """Conditional-GET validators held for one feed or page URL."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(kw_only=True, slots=True)
+class SourceRun:
+    """The outcome of one pass over one source, as `haidang run` counts it."""
+
+    source_id: str
+    started_at: datetime
+    finished_at: datetime
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)   # reason -> count
+    errors: int = 0
+    last_error: str | None = None
+
+
+@dataclass(kw_only=True, slots=True)
+class SourceStatus:
+    source_id: str
+    last_success: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    articles: int
+    validators: int                      # feed/page URLs with an ETag or Last-Modified held
+
+
+@dataclass(kw_only=True, slots=True)
+class FailureRecord:
+    """One item that failed a stage; kept so `haidang status` can list it and a retry can re-run it."""
+
+    source_id: str
+    url: str
+    stage: str                           # "fetch" | "extract" | "match" | "store"
+    error_class: str
+    message: str
+    at: datetime
+    attempts: int = 1
+
+
+@dataclass(kw_only=True, slots=True)
+class StoryCandidate:
+    article_id: str
+    story_id: str
+    signature: list[int]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Where articles, feed validators and run records live."""
+
+    def upsert(self, article: Article) -> UpsertOutcome:
+        """Insert or update by `article.id` (hash of the canonical URL), atomically.
+
+        "unchanged" when the stored content hash equals the new one: re-ingesting adds nothing.
+        `content.first_seen` of a stored article is never moved.
+        """
+
+    def get(self, article_id: str) -> Article | None: ...
+
+    def search(self, query: str, filters: SearchFilters | None = None, *, limit: int = 20,
+               offset: int = 0) -> SearchResult:
+        """Run the query language of README.md ("Search syntax"); raise QueryError on bad input."""
+
+    def count(self, filters: SearchFilters | None = None) -> int: ...
+
+    def iter_articles(self, filters: SearchFilters | None = None) -> Iterator[Article]:
+        """Every stored article, oldest first; streams, for export and migration."""
+
+    def story_candidates(self, band_keys: list[str]) -> list[StoryCandidate]:
+        """Stored articles sharing any LSH band key, for syndicated-copy detection."""
+
+    def add_story_keys(self, article_id: str, story_id: str, band_keys: list[str],
+                       signature: list[int]) -> None: ...
+
+    def get_validators(self, urls: list[str] | None = None) -> dict[str, Validators]: ...
+
+    def set_validators(self, validators: Validators) -> None: ...
+
+    def record_run(self, run: SourceRun) -> None: ...
+
+    def record_failure(self, failure: FailureRecord) -> None: ...
+
+    def failures(self, source_id: str | None = None) -> list[FailureRecord]: ...
+
+    def source_status(self) -> list[SourceStatus]: ...
+
+    def backup(self, target: str) -> None:
+        """A consistent copy of the whole store, taken while others keep writing."""
+
+    def close(self) -> None: ...

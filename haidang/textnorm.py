@@ -1,0 +1,67 @@
+"""Vietnamese text normalisation: NFC, one tone-mark placement, diacritic and đ folding.
+
+Every stage normalises text once, here, so that matching, storage and search agree.
+`fold` keeps the string length, so offsets found in folded text are offsets in the
+normalised text too.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+__all__ = ["normalize", "fold", "fold_char"]
+
+_TONES = "\u0300\u0301\u0303\u0309\u0323"  # grave, acute, tilde, hook above, dot below
+
+
+def _build_tone_fix() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Old-style open syllables ("hoà", "thuỷ", "khoẻ") to the new style ("hòa", "thủy", "khỏe").
+
+    Only the pairs oa, oe and uy at the end of a syllable differ between the two styles; "qu" +
+    "y" is a consonant plus a vowel and keeps its mark on "y".
+    """
+    table: dict[str, str] = {}
+    for first, second in (("o", "a"), ("o", "e"), ("u", "y")):
+        for tone in _TONES:
+            for f, s in ((first, second), (first.upper(), second), (first.upper(), second.upper())):
+                old = f + unicodedata.normalize("NFC", s + tone)
+                new = unicodedata.normalize("NFC", f + tone) + s
+                table[old] = new
+    # The pair must end the syllable ("hoàn" is the same in both styles) and must not follow "q".
+    alternatives = "|".join(sorted(map(re.escape, table), key=len, reverse=True))
+    return re.compile(rf"(?<![qQ])({alternatives})(?!\w)"), table
+
+
+_TONE_RE, _TONE_TABLE = _build_tone_fix()
+
+
+def normalize(text: str) -> str:
+    """Return `text` in NFC with new-style tone marks; the form every stage stores and matches."""
+    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():
+        text = _TONE_RE.sub(lambda m: _TONE_TABLE[m.group(1)], text)
+    return text
+
+
+@lru_cache(maxsize=4096)
+def fold_char(ch: str) -> str:
+    """One character, lower-cased and without diacritics; đ becomes d. Always one character."""
+    if ch in "đĐ":
+        return "d"
+    low = ch.lower()
+    if len(low) != 1:
+        low = ch
+    base = unicodedata.normalize("NFD", low)[0]
+    return base
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip diacritics and fold đ to d, keeping the length of `text`.
+
+    Use on normalised text: offsets in the result are offsets in the input.
+    """
+    if text.isascii():
+        return text.lower()
+    return "".join(map(fold_char, text))

@@ -1,0 +1,1 @@
+"""Understand: province matching, gazetteer and (later) classifiers."""
