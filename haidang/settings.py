@@ -83,6 +83,7 @@ class Source(_Model):
     kind: SourceKind
     url: str | None = None                              # home page, for people
     feeds: list[str] = Field(default_factory=list)
+    follow_links: bool = True                           # fetch each feed item's page (False: feed text only)
     crawl: SiteCrawl | None = None
     selectors: Selectors = Field(default_factory=Selectors)
     poll_minutes: int = Field(60, ge=1)
