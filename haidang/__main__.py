@@ -1,0 +1,5 @@
+"""`python -m haidang` is the `haidang` command."""
+
+from haidang.cli import main
+
+main()

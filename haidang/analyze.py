@@ -1,0 +1,80 @@
+"""`haidang analyze`: the matcher (and later the classifiers) over JSON Lines, one output line per input line.
+
+Evaluations depend on this output shape (../shared/checks/analyze_contract.py checks it). Unknown
+input fields are echoed back unchanged; a line that cannot be read gets an `error` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from haidang.textnorm import normalize
+from nlp.gazetteer import Gazetteer
+from nlp.match import ProvinceMatcher
+
+__all__ = ["analyze_lines", "analyze_record"]
+
+_TEXT_FIELDS = ("title", "url", "source", "published", "province")
+
+
+def analyze_lines(lines: Iterable[str], gazetteer: Gazetteer, matcher: ProvinceMatcher,
+                  default_province: str) -> Iterator[dict[str, Any]]:
+    """Yield one result per non-blank input line, in order."""
+    default_code: str | None
+    try:
+        default_code = gazetteer.resolve_province(default_province)
+    except (KeyError, ValueError):
+        default_code = None
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield {"error": f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})",
+                   "line": number, "input": raw.rstrip("\n")[:2000]}
+            continue
+        if not isinstance(record, dict):
+            yield {"error": f"line {number}: expected a JSON object, got {type(record).__name__}",
+                   "line": number, "input": record}
+            continue
+        yield analyze_record(record, gazetteer, matcher, default_code, default_province, number)
+
+
+def analyze_record(record: dict[str, Any], gazetteer: Gazetteer, matcher: ProvinceMatcher,
+                   default_code: str | None, default_province: str, number: int = 0) -> dict[str, Any]:
+    """The input fields plus `matches` and `relevant` (and `error` when something was unusable)."""
+    result = dict(record)
+    text = record.get("text")
+    if not isinstance(text, str):
+        result["error"] = f"line {number}: `text` is required and must be a string"
+        return result
+    title = record.get("title")
+    if title is not None and not isinstance(title, str):
+        result["error"] = f"line {number}: `title` must be a string"
+        title = None
+    matches = matcher.match(normalize(title or ""), normalize(text))
+    result["matches"] = [_match_json(m) for m in matches]
+    target = record.get("province")
+    code = default_code
+    if target is not None:
+        try:
+            code = gazetteer.resolve_province(str(target))
+        except (KeyError, ValueError) as exc:
+            result["error"] = f"line {number}: unknown province {target!r}: {exc}"
+            code = None
+    elif default_code is None:
+        result["error"] = f"unknown target province {default_province!r}"
+    result["relevant"] = bool(code) and matcher.relevant(matches, code)
+    return result
+
+
+def _match_json(m: Any) -> dict[str, Any]:
+    return {
+        "province_code": m.province_code, "province": m.province, "named": m.named,
+        "aliases": list(m.aliases),
+        "spans": [{"field": s.field, "start": s.start, "end": s.end} for s in m.spans],
+        "score": round(float(m.score), 4),
+    }

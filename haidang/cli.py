@@ -1,0 +1,321 @@
+"""The `haidang` command: parse arguments, call the library, print. No logic of its own."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any, Optional
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from haidang.errors import ConfigError, HaidangError, QueryError
+from haidang.settings import DEFAULT_CONFIG_DIR, Settings, check_config_dir, load_settings
+
+app = typer.Typer(help="Hải Đăng: media monitoring for provincial foreign-information offices.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
+gazetteer_app = typer.Typer(help="The place-name gazetteer.", no_args_is_help=True)
+sources_app = typer.Typer(help="Configured sources.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(gazetteer_app, name="gazetteer")
+app.add_typer(sources_app, name="sources")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Config folder (default: config/ or HAIDANG_CONFIG).")]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        err.print(f"[red]configuration error[/red]\n{escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
+def _store(settings: Settings):  # noqa: ANN202 - returns a Store
+    from haidang.store import open_store
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(settings.app.store)
+
+
+def _matcher(settings: Settings):  # noqa: ANN202
+    from nlp.gazetteer import Gazetteer
+    from nlp.match import ProvinceMatcher
+    gaz = Gazetteer.load(landmarks=settings.landmarks)
+    return gaz, ProvinceMatcher(gaz, keep_threshold=settings.app.match.keep_threshold)
+
+
+def _parse_when(value: str | None, tz: str, *, end: bool = False) -> datetime | None:
+    """Dates for --since/--until: 2026-03-01, 2026-03-01T08:00, or relative 7d / 12h."""
+    if not value:
+        return None
+    value = value.strip()
+    units = {"d": "days", "h": "hours", "w": "weeks", "m": "minutes"}
+    if value[:-1].isdigit() and value[-1] in units:
+        return datetime.now(timezone.utc) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}: use YYYY-MM-DD, YYYY-MM-DDTHH:MM or a span like 7d") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(tz))
+    if end and len(value) == 10:
+        when += timedelta(days=1)
+    return when
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@app.command()
+def run(config: ConfigOpt = None,
+        source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only these source ids.")] = None,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """One pass over every configured source: fetch → extract → match → store."""
+    _setup_logging(verbose)
+    settings = _settings(config)
+    from haidang.service import run_once
+    sources = [s for s in settings.sources if s.enabled and (not source or s.id in source)]
+    if not sources:
+        err.print("[yellow]no enabled sources match; nothing to do[/yellow]")
+        raise typer.Exit(1)
+    tallies = run_once(settings, sources, console=err)
+    _print_summary(tallies)
+    out.print(f"data: {settings.data_dir}")
+
+
+def _print_summary(tallies: dict[str, Any]) -> None:
+    table = Table(title="Kết quả thu thập (collection summary)")
+    for col in ("source", "fetched", "new", "updated", "duplicates", "syndicated", "skipped", "errors"):
+        table.add_column(col, justify="left" if col in ("source", "skipped") else "right")
+    for sid, t in sorted(tallies.items()):
+        skipped = ", ".join(f"{k} {v}" for k, v in sorted(t.skipped.items())) or "0"
+        table.add_row(sid, str(t.fetched), str(t.new), str(t.updated), str(t.duplicates),
+                      str(t.syndicated), skipped, f"[red]{t.errors}[/red]" if t.errors else "0")
+    out.print(table)
+    for sid, t in sorted(tallies.items()):
+        if t.last_error:
+            out.print(f"[red]{escape(sid)}[/red]: {escape(t.last_error)}")
+
+
+@app.command()
+def demo(keep: Annotated[bool, typer.Option(help="Keep serving the fixture sites until Ctrl-C.")] = False,
+         data: Annotated[Optional[Path], typer.Option(help="Data folder (default: a new temporary one).")] = None) -> None:
+    """Run the whole pipeline offline against the bundled fixture sites on 127.0.0.1."""
+    from haidang.demo import run_demo
+    run_demo(out, err, data_dir=data, keep_serving=keep)
+
+
+@app.command()
+def search(query: Annotated[str, typer.Argument(help='Query: words, "phrases", OR, -exclusions.')],
+           config: ConfigOpt = None,
+           province: Annotated[Optional[str], typer.Option(help="Province code or name.")] = None,
+           source: Annotated[Optional[str], typer.Option(help="Source id.")] = None,
+           since: Annotated[Optional[str], typer.Option(help="From date (published, else first seen).")] = None,
+           until: Annotated[Optional[str], typer.Option(help="Until date, inclusive for a day.")] = None,
+           lang: Annotated[Optional[str], typer.Option(help="Language code, e.g. vi, en.")] = None,
+           limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+           as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit.")] = False) -> None:
+    """Full-text search with and without diacritics."""
+    from haidang.store.base import SearchFilters
+    settings = _settings(config)
+    code = None
+    if province:
+        gaz, _ = _matcher(settings)
+        try:
+            code = gaz.resolve_province(province)
+        except (KeyError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--province") from None
+    filters = SearchFilters(province=code, source=source, lang=lang,
+                            since=_parse_when(since, settings.app.timezone),
+                            until=_parse_when(until, settings.app.timezone, end=True))
+    store = _store(settings)
+    try:
+        result = store.search(query, filters, limit=limit)
+    except QueryError as exc:
+        err.print(f"[red]query error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    tz = ZoneInfo(settings.app.timezone)
+    if as_json:
+        for h in result.hits:
+            print(json.dumps({"id": h.id, "title": h.title, "source": h.source_id, "url": h.url,
+                              "published": h.published.astimezone(tz).isoformat() if h.published else None,
+                              "score": round(h.score, 4), "snippet": h.snippet,
+                              "highlights": h.highlights}, ensure_ascii=False))
+        return
+    out.print(f"{result.total} kết quả (results) cho [bold]{escape(query)}[/bold]")
+    for h in result.hits:
+        when = h.published.astimezone(tz).strftime("%d/%m/%Y %H:%M") if h.published else "?"
+        out.print(f"\n[bold]{escape(h.title)}[/bold]  [dim]{h.id}[/dim]")
+        out.print(f"  {escape(h.source_id)} · {when} · score {h.score:.2f} · {escape(h.url)}")
+        out.print("  " + _highlight(h.snippet))
+
+
+def _highlight(snippet: str) -> str:
+    return escape(snippet).replace("«", "[bold yellow]").replace("»", "[/bold yellow]")
+
+
+@app.command()
+def status(config: ConfigOpt = None) -> None:
+    """Per source: last success, last error, articles stored, feed validators held."""
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        rows = {s.source_id: s for s in store.source_status()}
+        failures = store.failures()
+    finally:
+        store.close()
+    tz = ZoneInfo(settings.app.timezone)
+    fmt = lambda d: d.astimezone(tz).strftime("%d/%m/%Y %H:%M") if d else "-"  # noqa: E731
+    table = Table(title="Trạng thái nguồn (source status)")
+    for col in ("source", "last success", "last error", "articles", "validators"):
+        table.add_column(col)
+    ids = [s.id for s in settings.sources] + sorted(set(rows) - {s.id for s in settings.sources})
+    for sid in ids:
+        r = rows.get(sid)
+        if r is None:
+            table.add_row(sid, "never run", "-", "0", "0")
+            continue
+        last_err = f"{fmt(r.last_error_at)} {r.last_error or ''}".strip() if r.last_error else "-"
+        table.add_row(sid, fmt(r.last_success), escape(last_err[:120]), str(r.articles), str(r.validators))
+    out.print(table)
+    if failures:
+        out.print(f"\n{len(failures)} failed item(s); latest:")
+        for f in failures[:20]:
+            out.print(f"  {fmt(f.at)} {escape(f.source_id)} {f.stage} {escape(f.error_class)}: "
+                      f"{escape(f.message[:150])} ({escape(f.url)})")
+
+
+@config_app.command("check")
+def config_check(config: ConfigOpt = None) -> None:
+    """Validate every YAML file in the config folder; name file, line and field of each error."""
+    folder = config or DEFAULT_CONFIG_DIR
+    problems = check_config_dir(Path(folder))
+    if not problems:
+        out.print(f"[green]config OK[/green]: {folder}")
+        return
+    for file, line, field, msg in problems:
+        err.print(f"{file}:{line if line else '?'}: {field}: {msg}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def analyze(file: Annotated[str, typer.Argument(help="JSON Lines file, or - for standard input.")] = "-",
+            province: Annotated[Optional[str], typer.Option(help="Target province: code or name.")] = None,
+            config: ConfigOpt = None) -> None:
+    """Run the matcher on JSON Lines (`text` required) and write one JSON line per input line."""
+    from haidang.analyze import analyze_lines
+    settings = _settings(config)
+    gaz, matcher = _matcher(settings)
+    try:
+        stream = sys.stdin if file == "-" else open(file, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        err.print(f"[red]cannot read {escape(file)}:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        for result in analyze_lines(stream, gaz, matcher, default_province=province or settings.app.province):
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise typer.Exit(0) from None
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+@app.command()
+def export(config: ConfigOpt = None,
+           fmt: Annotated[str, typer.Option("--format", help="Only jsonl for now.")] = "jsonl",
+           output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File (default: stdout).")] = None) -> None:
+    """Write the whole store out as JSON Lines (backups, moving data)."""
+    if fmt != "jsonl":
+        raise typer.BadParameter("only 'jsonl' is supported", param_hint="--format")
+    from haidang.store.export import export_jsonl
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        if output is None:
+            n = export_jsonl(store, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8") as fh:
+                n = export_jsonl(store, fh)
+    finally:
+        store.close()
+    err.print(f"exported {n} articles")
+
+
+@app.command()
+def backup(target: Annotated[Path, typer.Argument(help="File to write the copy to.")],
+           config: ConfigOpt = None) -> None:
+    """A consistent copy of the store's database, safe while the service is running."""
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        store.backup(str(target))
+    finally:
+        store.close()
+    out.print(f"backup written: {target}")
+
+
+@gazetteer_app.command("build")
+def gazetteer_build(source: Annotated[Path, typer.Option(help="vn-admin-units folder.")] = Path("../shared/data/vn-admin-units"),
+                    output: Annotated[Optional[Path], typer.Option(help="Output file (default: the shipped one).")] = None) -> None:
+    """Build the shipped place-name tables from the real administrative-units data."""
+    from nlp.gazetteer import DEFAULT_PATH, build_gazetteer
+    if not source.is_dir():
+        err.print(f"[red]{source} not found[/red]: pass --source pointing at shared/data/vn-admin-units")
+        raise typer.Exit(2)
+    summary = build_gazetteer(source, output or DEFAULT_PATH)
+    out.print(summary)
+
+
+@app.command()
+def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path("../shared/data"),
+             split: Annotated[str, typer.Option(help="dev or train; the test split is held out.")] = "dev") -> None:
+    """Measure province matching on plan-topics against the floors pinned in nlp/floors.json."""
+    from nlp.evaluate import check_floors, evaluate_provinces
+    if not (data / "plan-topics").is_dir():
+        err.print(f"[red]{data / 'plan-topics'} not found[/red]: pass --data pointing at shared/data")
+        raise typer.Exit(2)
+    metrics = evaluate_provinces(data, split=split)
+    out.print_json(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}, ensure_ascii=False))
+    failures = check_floors(metrics)
+    for f in failures:
+        err.print(f"[red]below floor:[/red] {f}")
+    raise typer.Exit(1 if failures else 0)
+
+
+@sources_app.command("check")
+def sources_check(config: ConfigOpt = None,
+                  source: Annotated[Optional[list[str]], typer.Option("--source", "-s")] = None) -> None:
+    """Reachability, robots.txt verdict and a sample item for each source (needs internet)."""
+    settings = _settings(config)
+    from haidang.service import check_sources
+    sources = [s for s in settings.sources if not source or s.id in source]
+    table = Table(title="Kiểm tra nguồn (source check)")
+    for col in ("source", "reachable", "robots", "sample item"):
+        table.add_column(col)
+    for row in check_sources(settings, sources):
+        table.add_row(row.source_id, row.reachable, row.robots, escape(row.sample))
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover - entry point for python -m haidang
+    try:
+        app()
+    except HaidangError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        sys.exit(1)

@@ -1,0 +1,205 @@
+"""Runs the stages for each fetched document (decode → extract → match → dedup → store) and counts outcomes.
+
+It does no parsing, matching or SQL itself: each stage lives in its own module and fills its own
+part of the Article. One bad item is recorded as a failure and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+
+from crawlers.decode import decode_document
+from crawlers.dedup import assign_story
+from crawlers.events import (
+    CrawlFailure, FetchedDoc, NotModified, SourceFinished, Skipped, ValidatorUpdate,
+)
+from crawlers.extract import extract_article
+from haidang.errors import HaidangError
+from haidang.record import Article, Fetched
+from haidang.settings import MatchSettings, Source
+from haidang.store.base import FailureRecord, SourceRun, Store, Validators
+from nlp.match import ProvinceMatcher, match_article
+
+__all__ = ["Pipeline", "Outcome", "SourceTally"]
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["new", "updated", "unchanged", "not-modified", "skipped", "error"]
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain")
+
+
+@dataclass
+class SourceTally:
+    """Counts for one source in one run; becomes a SourceRun record."""
+
+    source_id: str
+    started_at: datetime
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    syndicated: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+    last_error: str | None = None
+    finished: bool = False
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def to_run(self) -> SourceRun:
+        return SourceRun(
+            source_id=self.source_id, started_at=self.started_at, finished_at=_now(),
+            fetched=self.fetched, new=self.new, updated=self.updated, duplicates=self.duplicates,
+            skipped=dict(self.skipped), errors=self.errors, last_error=self.last_error,
+        )
+
+
+class Pipeline:
+    """Turns crawl events into stored Articles for one deployment province."""
+
+    def __init__(self, store: Store, matcher: ProvinceMatcher, target_code: str,
+                 sources: Iterable[Source], match: MatchSettings, tz: str = "Asia/Ho_Chi_Minh"):
+        self._store = store
+        self._matcher = matcher
+        self._target = target_code
+        self._sources = {s.id: s for s in sources}
+        self._match = match
+        self._tz = tz
+        self._feed_owner = {url: s.id for s in self._sources.values() for url in s.feeds}
+
+    def run(self, events: Iterable[object],
+            on_event: Callable[[str, SourceTally], None] | None = None) -> dict[str, SourceTally]:
+        """Consume one crawl's events; store articles; record runs, failures and validators.
+
+        Validators are written only after the whole source finished without item errors: a feed
+        marked "not modified" while one of its pages was never stored would hide that page forever.
+        """
+        tallies = {sid: SourceTally(sid, _now()) for sid in self._sources}
+        pending: dict[str, list[Validators]] = {}
+        for event in events:
+            sid = getattr(event, "source_id", None) or self._owner(event)
+            tally = tallies.setdefault(sid or "?", SourceTally(sid or "?", _now()))
+            if isinstance(event, FetchedDoc):
+                tally.fetched += 1
+                outcome = self.process(event, tally)
+                if outcome in ("new", "updated", "unchanged") and event.body is not None:
+                    self._page_validators(event, pending.setdefault(tally.source_id, []))
+            elif isinstance(event, ValidatorUpdate):
+                pending.setdefault(tally.source_id, []).append(
+                    Validators(url=event.url, etag=event.etag, last_modified=event.last_modified))
+            elif isinstance(event, NotModified):
+                tally.duplicates += 1
+            elif isinstance(event, Skipped):
+                tally.skip(event.reason)
+            elif isinstance(event, CrawlFailure):
+                self._fail(tally, event.url, event.stage, event.error_class, event.message)
+            elif isinstance(event, SourceFinished):
+                self._finish(tally, pending.pop(tally.source_id, []))
+            if on_event is not None:
+                on_event(tally.source_id, tally)
+        for tally in tallies.values():
+            if not tally.finished:
+                self._finish(tally, pending.pop(tally.source_id, []))
+        return tallies
+
+    def process(self, doc: FetchedDoc, tally: SourceTally) -> Outcome:
+        """One document through every stage; failures are recorded, never raised."""
+        stage = "decode"
+        try:
+            source = self._sources.get(doc.source_id)
+            if source is None:
+                raise HaidangError(f"document from unknown source {doc.source_id!r}")
+            article = self._to_article(doc)
+            if article is None:
+                tally.skip("not-html")
+                return "skipped"
+            stage = "extract"
+            article = extract_article(article, source.selectors, timezone=self._tz)
+            stage = "match"
+            article = match_article(article, self._matcher, self._target)
+            if not article.relevant and not self._match.store_irrelevant:
+                tally.skip("not-relevant")
+                return "skipped"
+            stage = "dedup"
+            article = assign_story(article, self._store)
+            stage = "store"
+            outcome = self._store.upsert(article)
+        except Exception as exc:  # one bad item never stops a run
+            log.warning("%s %s failed at %s: %s", doc.source_id, doc.url, stage, exc)
+            self._fail(tally, doc.url, stage, type(exc).__name__, str(exc))
+            return "error"
+        if outcome == "new":
+            tally.new += 1
+            if article.story_id and article.story_id != article.id:
+                tally.syndicated += 1
+        elif outcome == "updated":
+            tally.updated += 1
+        else:
+            tally.duplicates += 1
+        return outcome
+
+    def _to_article(self, doc: FetchedDoc) -> Article | None:
+        entry = doc.entry
+        fetched = Fetched(
+            source_id=doc.source_id, url=doc.url, final_url=doc.final_url or doc.url,
+            status=doc.status, fetched_at=doc.fetched_at, feed_url=doc.feed_url,
+        )
+        if entry is not None:
+            fetched.feed_title = entry.title
+            fetched.feed_summary = entry.summary
+            fetched.feed_published = entry.published
+            fetched.feed_author = entry.author
+        if doc.body is not None:
+            ctype = doc.headers.get("content-type")
+            if ctype and not ctype.split(";")[0].strip().lower().startswith(_HTML_TYPES):
+                return None
+            decoded = decode_document(doc.body, ctype)
+            fetched.html = decoded.text
+            fetched.encoding = decoded.encoding
+            fetched.encoding_from = decoded.source
+            fetched.content_type = ctype
+            fetched.etag = doc.headers.get("etag")
+            fetched.last_modified = doc.headers.get("last-modified")
+            fetched.body_sha256 = hashlib.sha256(doc.body).hexdigest()
+        article = Article(fetched=fetched)
+        article.content.first_seen = doc.fetched_at
+        return article
+
+    def _page_validators(self, doc: FetchedDoc, pending: list[Validators]) -> None:
+        etag, modified = doc.headers.get("etag"), doc.headers.get("last-modified")
+        if etag or modified:
+            pending.append(Validators(url=doc.url, etag=etag, last_modified=modified))
+
+    def _owner(self, event: object) -> str | None:
+        return self._feed_owner.get(getattr(event, "url", ""))
+
+    def _fail(self, tally: SourceTally, url: str, stage: str, error_class: str, message: str) -> None:
+        tally.errors += 1
+        tally.last_error = f"{stage}: {error_class}: {message}"[:500]
+        try:
+            self._store.record_failure(FailureRecord(
+                source_id=tally.source_id, url=url, stage=stage, error_class=error_class,
+                message=message[:2000], at=_now()))
+        except Exception:  # the run goes on even if the failure log cannot be written
+            log.exception("could not record failure for %s", url)
+
+    def _finish(self, tally: SourceTally, validators: list[Validators]) -> None:
+        if tally.finished:
+            return
+        tally.finished = True
+        if tally.errors == 0:
+            for v in validators:
+                self._store.set_validators(v)
+        if tally.source_id in self._sources:
+            self._store.record_run(tally.to_run())
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,198 @@
+"""The search query language of README.md ("Search syntax"), parsed into a backend-neutral AST.
+
+We parse queries ourselves and never hand user text to a backend's own syntax (FTS5 MATCH,
+Elasticsearch query_string), so both backends accept exactly the same language and user text
+can never inject backend operators. Each backend translates the `Query` AST it gets here.
+
+Grammar (informal):
+
+    query       := item (item | "OR" item)*
+    item        := word | '"' words '"' | '-' word | '-"' words '"'
+
+Words are normalised then folded (`haidang.textnorm`), so "dong thap" = "Đồng Tháp" and
+"hoà" = "hòa". Letters and digits make up words; any other character separates them, and a
+bare word holding punctuation ("TP.HCM", "covid-19") becomes a phrase of its parts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from haidang.errors import QueryError
+from haidang.textnorm import fold, normalize
+
+__all__ = ["Term", "Phrase", "Clause", "Query", "parse_query", "tokenize_folded", "WORD_RE"]
+
+# A word is a run of letters and digits; everything else (underscore included) separates words.
+# This agrees with FTS5's unicode61 tokenizer (categories L* N*), so what we split on is what
+# the index split on.
+WORD_RE = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One folded word ("dong")."""
+
+    word: str
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """Folded words that must appear next to each other, in order; always two or more words."""
+
+    words: tuple[str, ...]
+
+
+Alternative = Term | Phrase
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """Alternatives joined by OR: a document satisfies the clause when it matches any of them."""
+
+    alternatives: tuple[Alternative, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Every clause must match (AND) and no exclusion may match."""
+
+    clauses: tuple[Clause, ...]
+    exclusions: tuple[Alternative, ...] = ()
+
+    def positives(self) -> list[Alternative]:
+        """Every term and phrase that can contribute to a match, for highlighting."""
+        return [alt for clause in self.clauses for alt in clause.alternatives]
+
+
+def tokenize_folded(text: str) -> list[str]:
+    """Split already-folded text into words, exactly as queries and the index split it."""
+    return WORD_RE.findall(text)
+
+
+def _make_alternative(words: list[str]) -> Alternative:
+    return Term(words[0]) if len(words) == 1 else Phrase(tuple(words))
+
+
+@dataclass(slots=True)
+class _Token:
+    kind: str                 # "word" | "phrase" | "or"
+    words: list[str]
+    negated: bool
+    raw: str
+    pos: int
+
+
+def _lex(query: str) -> list[_Token]:
+    """Cut the raw query into words, phrases and OR operators, with their positions for errors."""
+    tokens: list[_Token] = []
+    i, n = 0, len(query)
+    while i < n:
+        ch = query[i]
+        if ch.isspace():
+            i += 1
+            continue
+        start = i
+        negated = False
+        if ch == "-":
+            negated = True
+            i += 1
+            if i >= n or query[i].isspace():
+                raise QueryError(
+                    f"a lone '-' at position {start + 1}: write it directly before the word or "
+                    f'"phrase" to exclude, e.g. -mưa or -"mưa lũ"'
+                )
+        if query[i] == '"':
+            close = query.find('"', i + 1)
+            if close < 0:
+                raise QueryError(
+                    f"unclosed quote at position {i + 1}: add the closing \" after the phrase, "
+                    f'e.g. "Đồng Tháp"'
+                )
+            raw = query[i + 1:close]
+            words = tokenize_folded(fold(normalize(raw)))
+            if not words:
+                raise QueryError(f'the phrase at position {i + 1} ("{raw}") has no words to search for')
+            tokens.append(_Token("phrase", words, negated, query[start:close + 1], start))
+            i = close + 1
+            continue
+        end = i
+        while end < n and not query[end].isspace() and query[end] != '"':
+            end += 1
+        raw = query[i:end]
+        i = end
+        if raw == "OR" and not negated:
+            tokens.append(_Token("or", [], False, raw, start))
+            continue
+        words = tokenize_folded(fold(normalize(raw)))
+        if not words:
+            if negated:
+                raise QueryError(f"'-{raw}' at position {start + 1} excludes nothing: it has no letters or digits")
+            continue    # lone punctuation such as "&" or "…" separates words and nothing more
+        tokens.append(_Token("word", words, negated, query[start:end], start))
+    return tokens
+
+
+def parse_query(query: str) -> Query:
+    """Parse `query` into a `Query`; raise QueryError, saying how to fix it, when it is unusable.
+
+    Errors: an empty query, a lone "-", an unclosed quote (we refuse rather than guess where the
+    phrase ends, so both backends and every user see the same result), OR without a term on each
+    side, OR next to an exclusion, and a query made only of exclusions.
+    """
+    if not query or not query.strip():
+        raise QueryError('the query is empty: give at least one word, e.g. dong thap or "Đồng Tháp"')
+    tokens = _lex(query)
+    clauses: list[list[Alternative]] = []
+    exclusions: list[Alternative] = []
+    pending_or: _Token | None = None
+    previous: _Token | None = None
+    for tok in tokens:
+        if tok.kind == "or":
+            if previous is None or previous.kind == "or" or previous.negated:
+                raise QueryError(
+                    f"OR at position {tok.pos + 1} needs a word or \"phrase\" on each side "
+                    f"(and cannot join exclusions), e.g. bão OR lũ"
+                )
+            pending_or = tok
+        elif tok.negated:
+            if pending_or is not None:
+                raise QueryError(
+                    f"OR at position {pending_or.pos + 1} is followed by the exclusion {tok.raw!r}: "
+                    f"exclusions cannot be alternatives; put them apart, e.g. bão OR lũ -{tok.raw[1:]}"
+                )
+            exclusions.append(_make_alternative(tok.words))
+        else:
+            alt = _make_alternative(tok.words)
+            if pending_or is not None:
+                clauses[-1].append(alt)
+                pending_or = None
+            else:
+                clauses.append([alt])
+        previous = tok
+    if pending_or is not None:
+        raise QueryError(
+            f"OR at position {pending_or.pos + 1} ends the query: add the alternative after it, e.g. bão OR lũ"
+        )
+    if not clauses:
+        if exclusions:
+            raise QueryError(
+                "the query only excludes: add at least one word or \"phrase\" to search for, "
+                "e.g. Đồng Tháp -bóng đá"
+            )
+        raise QueryError("the query has no letters or digits to search for")
+    return Query(
+        clauses=tuple(Clause(tuple(_dedupe(c))) for c in clauses),
+        exclusions=tuple(_dedupe(exclusions)),
+    )
+
+
+def _dedupe(items: list[Alternative]) -> list[Alternative]:
+    seen: set[Alternative] = set()
+    out = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
