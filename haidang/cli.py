@@ -274,11 +274,11 @@ def backup(target: Annotated[Path, typer.Argument(help="File to write the copy t
 def gazetteer_build(source: Annotated[Path, typer.Option(help="vn-admin-units folder.")] = Path("../shared/data/vn-admin-units"),
                     output: Annotated[Optional[Path], typer.Option(help="Output file (default: the shipped one).")] = None) -> None:
     """Build the shipped place-name tables from the real administrative-units data."""
-    from nlp.gazetteer import DEFAULT_PATH, build_gazetteer
+    from nlp.gazetteer import DEFAULT_GAZETTEER_PATH, build_gazetteer
     if not source.is_dir():
         err.print(f"[red]{source} not found[/red]: pass --source pointing at shared/data/vn-admin-units")
         raise typer.Exit(2)
-    summary = build_gazetteer(source, output or DEFAULT_PATH)
+    summary = build_gazetteer(source, output or DEFAULT_GAZETTEER_PATH)
     out.print(summary)
 
 

@@ -30,8 +30,11 @@ def _build_tone_fix() -> tuple[re.Pattern[str], dict[str, str]]:
                 new = unicodedata.normalize("NFC", f + tone) + s
                 table[old] = new
     # The pair must end the syllable ("hoàn" is the same in both styles) and must not follow "q".
-    alternatives = "|".join(sorted(map(re.escape, table), key=len, reverse=True))
-    return re.compile(rf"(?<![qQ])({alternatives})(?!\w)"), table
+    # One character class per position instead of an alternation of every pair: the same matches
+    # (pairs outside the table are left as they are by `normalize`), several times faster.
+    firsts = "".join(sorted({k[0] for k in table}))
+    seconds = "".join(sorted({k[1] for k in table}))
+    return re.compile(rf"(?<![qQ])([{firsts}][{seconds}])(?!\w)"), table
 
 
 _TONE_RE, _TONE_TABLE = _build_tone_fix()
@@ -41,7 +44,7 @@ def normalize(text: str) -> str:
     """Return `text` in NFC with new-style tone marks; the form every stage stores and matches."""
     text = unicodedata.normalize("NFC", text)
     if not text.isascii():
-        text = _TONE_RE.sub(lambda m: _TONE_TABLE[m.group(1)], text)
+        text = _TONE_RE.sub(lambda m: _TONE_TABLE.get(m.group(1), m.group(1)), text)
     return text
 
 
@@ -50,6 +53,8 @@ def fold_char(ch: str) -> str:
     """One character, lower-cased and without diacritics; đ becomes d. Always one character."""
     if ch in "đĐ":
         return "d"
+    if "\uac00" <= ch <= "\ud7a3":
+        return ch                 # Hangul syllables: NFD would keep only the first jamo
     low = ch.lower()
     if len(low) != 1:
         low = ch

@@ -135,7 +135,8 @@ class Store(Protocol):
 
     def get_validators(self, urls: list[str] | None = None) -> dict[str, Validators]: ...
 
-    def set_validators(self, validators: Validators) -> None: ...
+    def set_validators(self, validators: Validators, source_id: str | None = None) -> None:
+        """Keep a URL's validators; `source_id`, once given, stays with the URL for `source_status`."""
 
     def record_run(self, run: SourceRun) -> None: ...
 

@@ -17,17 +17,21 @@ bare word holding punctuation ("TP.HCM", "covid-19") becomes a phrase of its par
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from haidang.errors import QueryError
 from haidang.textnorm import fold, normalize
 
-__all__ = ["Term", "Phrase", "Clause", "Query", "parse_query", "tokenize_folded", "WORD_RE"]
+__all__ = ["WORD_RE", "Clause", "Phrase", "Query", "Term", "parse_query", "proximity_query", "tokenize_folded"]
 
 # A word is a run of letters and digits; everything else (underscore included) separates words.
 # This agrees with FTS5's unicode61 tokenizer (categories L* N*), so what we split on is what
 # the index split on.
 WORD_RE = re.compile(r"[^\W_]+")
+
+_T = TypeVar("_T", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,21 @@ class Query:
     def positives(self) -> list[Alternative]:
         """Every term and phrase that can contribute to a match, for highlighting."""
         return [alt for clause in self.clauses for alt in clause.alternatives]
+
+
+def proximity_query(query: Query) -> Query | None:
+    """The stricter query "these words next to each other, in this order", or None.
+
+    Vietnamese words are written as separate syllables ("đầu tư", "công an"), so a query of
+    plain words almost always names a compound; backends list documents matching this stricter
+    query first. Only for two or more plain words (no OR, no quoted phrase); exclusions stay.
+    """
+    if len(query.clauses) < 2 or any(
+        len(c.alternatives) != 1 or not isinstance(c.alternatives[0], Term) for c in query.clauses
+    ):
+        return None
+    words = tuple(c.alternatives[0].word for c in query.clauses)     # type: ignore[union-attr]
+    return Query(clauses=(Clause((Phrase(words),)),), exclusions=query.exclusions)
 
 
 def tokenize_folded(text: str) -> list[str]:
@@ -183,13 +202,14 @@ def parse_query(query: str) -> Query:
             )
         raise QueryError("the query has no letters or digits to search for")
     return Query(
-        clauses=tuple(Clause(tuple(_dedupe(c))) for c in clauses),
+        clauses=tuple(_dedupe([Clause(tuple(_dedupe(c))) for c in clauses])),
         exclusions=tuple(_dedupe(exclusions)),
     )
 
 
-def _dedupe(items: list[Alternative]) -> list[Alternative]:
-    seen: set[Alternative] = set()
+def _dedupe(items: list[_T]) -> list[_T]:
+    """Drop repeats, keeping the first: "bão bão" asks for nothing more than "bão"."""
+    seen: set[_T] = set()
     out = []
     for item in items:
         if item not in seen:

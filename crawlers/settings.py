@@ -1,0 +1,52 @@
+"""Scrapy settings built from `CrawlSettings`: identity, politeness, limits and our middlewares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from haidang.settings import CrawlSettings
+
+__all__ = ["scrapy_settings", "crawlers_in_parallel"]
+
+_GUARD = "crawlers.middlewares.PrivateAddressGuardMiddleware"
+_CONDITIONAL = "crawlers.middlewares.ConditionalGetMiddleware"
+
+
+def scrapy_settings(settings: CrawlSettings) -> dict[str, Any]:
+    """The Scrapy settings for one crawl. Every limit comes from config and is always on."""
+    return {
+        "BOT_NAME": "haidang",
+        "USER_AGENT": settings.user_agent,
+        "ROBOTSTXT_OBEY": settings.obey_robots,
+        # AutoThrottle only ever raises its delay on non-200 answers (304 included), so the
+        # start delay is the pace of a recrawl where everything is unchanged: keep it small.
+        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_START_DELAY": settings.autothrottle_start_delay_s,
+        "AUTOTHROTTLE_MAX_DELAY": settings.autothrottle_max_delay_s,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": settings.autothrottle_target_concurrency,
+        "DOWNLOAD_DELAY": settings.download_delay_s,
+        "CONCURRENT_REQUESTS": settings.concurrent_total,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.concurrent_per_domain,
+        "DOWNLOAD_TIMEOUT": settings.download_timeout_s,
+        "DOWNLOAD_MAXSIZE": settings.max_size_bytes,
+        "DOWNLOAD_WARNSIZE": min(settings.warn_size_bytes, settings.max_size_bytes),
+        "REDIRECT_MAX_TIMES": settings.max_redirects,
+        "RETRY_TIMES": settings.retry_times,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "HTTPCACHE_ENABLED": False,
+        "LOG_LEVEL": "WARNING",
+        # Requests are de-duplicated by the spiders, which must see every request end in a
+        # callback or errback; Scrapy's filter would also drop redirect loops silently.
+        "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
+        "DOWNLOADER_MIDDLEWARES": {
+            _GUARD: 50,           # before RobotsTxtMiddleware (100): no robots.txt from refused hosts
+            _CONDITIONAL: 650,    # sees responses before redirect (600) and retry (550) handling
+        },
+    }
+
+
+def crawlers_in_parallel(settings: CrawlSettings) -> int:
+    """How many source crawlers run at once: each may use `concurrent_per_domain` requests on
+    its site, and together they stay near `concurrent_total`."""
+    return max(1, settings.concurrent_total // settings.concurrent_per_domain)

@@ -1,0 +1,62 @@
+"""Polls a source's RSS/Atom feeds through Scrapy and hands the bytes to feedparser; then
+follows each entry's link, or passes the entry on as a feed-only document."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from scrapy.http import Request, Response
+
+from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc
+from crawlers.feeds import parse_feed
+from crawlers.spiders.base import SourceSpider
+
+__all__ = ["FeedSpider"]
+
+
+class FeedSpider(SourceSpider):
+    """One source's feeds. A feed that cannot be read at all is a CrawlFailure(stage="feed");
+    an ill-formed feed that still yields entries gives its entries and a CrawlFailure."""
+
+    name = "feed"
+
+    async def start(self) -> AsyncIterator[Request]:
+        for url in self.source.feeds:
+            yield self.configured_request(url, role="feed", callback=self.parse_feed)
+
+    def parse_feed(self, response: Response) -> Iterator[CrawlEvent | Request]:
+        content_type = response.headers.get(b"Content-Type")
+        parsed = parse_feed(response.body, content_type.decode("latin-1") if content_type else None,
+                            response.url)
+        source_id = self.source.id
+        batch = self.open_batch(response)
+        if not parsed.readable:
+            yield CrawlFailure(
+                source_id=source_id, url=response.url, stage="feed",
+                error_class=parsed.problem_class or "NotAFeed", transient=False,
+                message=f"{response.url} is not a readable RSS/Atom feed: {parsed.problem}; "
+                        f"check the feed URL of source {source_id!r}")
+            batch.update = None       # keep no validators for a feed we could not read
+            yield from batch.release()
+            return
+        if parsed.problem is not None:
+            yield CrawlFailure(
+                source_id=source_id, url=response.url, stage="feed",
+                error_class=parsed.problem_class or "BozoFeed", transient=False,
+                message=f"feed {response.url} is ill-formed ({parsed.problem}); "
+                        f"{len(parsed.entries)} entries were still read")
+        if parsed.entries_without_link:
+            yield CrawlFailure(
+                source_id=source_id, url=response.url, stage="feed", error_class="EntryWithoutLink",
+                transient=False,
+                message=f"{parsed.entries_without_link} entries of feed {response.url} have no link "
+                        "and were not passed on")
+        for entry in parsed.entries:
+            if self.source.follow_links:
+                request = self.page_request(entry.link, batch=batch, feed_url=response.url, entry=entry)
+                if request is not None:
+                    yield request
+            else:
+                yield FetchedDoc(source_id=source_id, url=entry.link, final_url=entry.link,
+                                 status=response.status, headers={}, body=None, fetched_at=self.now(),
+                                 feed_url=response.url, entry=entry)
+        yield from batch.release()

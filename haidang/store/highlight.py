@@ -1,0 +1,109 @@
+"""Search snippets: a window of the original (diacritic) text with the query's matches wrapped in « ».
+
+Matches are found in the folded text; `fold` keeps the length, so every offset found there is
+an offset in the original text as well. Backends that cannot highlight folded text themselves
+use this, so snippets look the same whatever the backend.
+"""
+
+from __future__ import annotations
+
+from haidang.store.query import WORD_RE, Phrase, Query, Term
+from haidang.textnorm import fold
+
+__all__ = ["CLOSE_MARK", "OPEN_MARK", "find_matches", "make_snippet"]
+
+OPEN_MARK = "«"
+CLOSE_MARK = "»"
+_ELLIPSIS = "…"
+
+
+def find_matches(folded: str, query: Query) -> list[tuple[int, int, int]]:
+    """(start, end, alternative number) of every occurrence of the query's positive terms and phrases.
+
+    Exclusions are never highlighted. Spans are sorted and do not overlap.
+    """
+    alternatives = query.positives()
+    words = [(m.start(), m.end(), m.group()) for m in WORD_RE.finditer(folded)]
+    by_word: dict[str, list[int]] = {}
+    for i, (_, _, w) in enumerate(words):
+        by_word.setdefault(w, []).append(i)
+    found: list[tuple[int, int, int]] = []
+    for number, alt in enumerate(alternatives):
+        if isinstance(alt, Term):
+            found.extend((words[i][0], words[i][1], number) for i in by_word.get(alt.word, ()))
+        elif isinstance(alt, Phrase):
+            size = len(alt.words)
+            for i in by_word.get(alt.words[0], ()):
+                if tuple(w for _, _, w in words[i:i + size]) == alt.words:
+                    found.append((words[i][0], words[i + size - 1][1], number))
+    found.sort(key=lambda s: (s[0], -s[1]))
+    merged: list[tuple[int, int, int]] = []
+    for span in found:
+        if merged and span[0] < merged[-1][1]:
+            continue    # overlapping a longer or earlier match: keep the first
+        merged.append(span)
+    return merged
+
+
+def _best_window(matches: list[tuple[int, int, int]], width: int, context: int) -> int:
+    """Where the window starts: the one covering the most different alternatives, then most matches."""
+    best_start, best_key = 0, (-1, -1, 0)
+    for i, (start, _, _) in enumerate(matches):
+        begin = max(0, start - context)
+        inside = [m for m in matches[i:] if m[1] <= begin + width]
+        key = (len({m[2] for m in inside}), len(inside), -start)
+        if key > best_key:
+            best_start, best_key = begin, key
+    return best_start
+
+
+def make_snippet(original: str, query: Query, *, folded: str | None = None, width: int = 220,
+                 context: int = 50) -> tuple[str, list[tuple[int, int]]] | None:
+    """A window of about `width` characters of `original` around its best matches, or None.
+
+    Returns the snippet with each match wrapped in « » and the (start, end) offsets in the
+    snippet of each highlighted text (the marks themselves excluded). None when `original`
+    holds no match. `folded` is fold(original) when the caller already has it.
+    """
+    if folded is None or len(folded) != len(original):
+        folded = fold(original)
+    matches = find_matches(folded, query)
+    if not matches:
+        return None
+    begin = _best_window(matches, width, context)
+    end = min(len(original), begin + width)
+    if begin > 0:
+        # Start on a word boundary, but never after the first match the window was chosen for.
+        first_inside = next(m[0] for m in matches if m[0] >= begin)
+        space = original.find(" ", begin, first_inside)
+        if space >= 0:
+            begin = space + 1
+    if end < len(original):
+        space = original.rfind(" ", begin, end)
+        if space > begin:
+            end = space
+    shown = [m for m in matches if m[0] >= begin and m[0] < end]
+    if shown:
+        end = max(end, shown[-1][1])
+    parts: list[str] = [_ELLIPSIS] if begin > 0 else []
+    length = len(parts[0]) if parts else 0
+    spans: list[tuple[int, int]] = []
+    cursor = begin
+    for start, stop, _ in shown:
+        plain = _flat(original[cursor:start]) + OPEN_MARK
+        parts.append(plain)
+        length += len(plain)
+        word = _flat(original[start:stop])
+        spans.append((length, length + len(word)))
+        parts.append(word + CLOSE_MARK)
+        length += len(word) + len(CLOSE_MARK)
+        cursor = stop
+    parts.append(_flat(original[cursor:end]))
+    if end < len(original):
+        parts.append(_ELLIPSIS)
+    return "".join(parts), spans
+
+
+def _flat(text: str) -> str:
+    """Line breaks to spaces: a snippet is one line. Length-preserving, so offsets stay valid."""
+    return text.replace("\r", " ").replace("\n", " ").replace("\t", " ")

@@ -1,0 +1,559 @@
+"""The embedded store: one SQLite file in WAL mode with an FTS5 index over folded text.
+
+Thread-safety: a `SqliteStore` owns one connection and must be used only by the thread that
+opened it (sqlite3 enforces this and raises). Open one store per thread or process; WAL lets
+many readers and one writer share the file, and `busy_timeout` makes writers wait their turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from haidang.errors import PermanentStoreError, QueryError, StoreError, TransientStoreError
+from haidang.record import Article, article_id
+from haidang.store.base import (
+    FailureRecord,
+    SearchFilters,
+    SearchHit,
+    SearchResult,
+    SourceRun,
+    SourceStatus,
+    StoryCandidate,
+    UpsertOutcome,
+    Validators,
+)
+from haidang.store.highlight import make_snippet
+from haidang.store.query import Alternative, Phrase, Query, parse_query, proximity_query
+from haidang.store.schema import migrate
+from haidang.textnorm import fold, normalize
+
+__all__ = ["SqliteStore", "fts_expression"]
+
+_log = logging.getLogger(__name__)
+
+# bm25 column weights (title, text): a word in the headline says more about what an article is
+# about than the same word deep in the body. 3.0 puts title matches first for two-word queries
+# on the benchmark store without letting a title-only match beat a body that repeats the words.
+_BM25 = "bm25(articles_fts, 3.0, 1.0)"
+# SQLite allows 32766 host parameters; stay far below it when expanding IN (...) lists.
+_CHUNK = 500
+# Rows fetched per round trip by iter_articles; each round is its own short read transaction.
+_PAGE = 200
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _utc(value: datetime) -> str:
+    """Fixed-width UTC ISO string, so that text comparison is time comparison. Naive means UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime(_UTC_FORMAT)
+
+
+def _from_utc(value: str | None) -> datetime | None:
+    return datetime.strptime(value, _UTC_FORMAT).replace(tzinfo=UTC) if value else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _quote(words: tuple[str, ...] | list[str]) -> str:
+    """One FTS5 string: our words hold only letters and digits, but escape quotes all the same."""
+    return '"' + " ".join(words).replace('"', '""') + '"'
+
+
+def _fts_alternative(alt: Alternative) -> str:
+    return _quote(alt.words) if isinstance(alt, Phrase) else _quote([alt.word])
+
+
+def fts_expression(query: Query) -> str:
+    """The FTS5 MATCH expression for a parsed query; every term and phrase is a quoted string.
+
+    Quoting everything means no user text is ever read as an FTS5 operator (NEAR, *, ^, column
+    filters, AND/OR/NOT): only the structure we emit here is.
+    """
+    clauses = []
+    for clause in query.clauses:
+        alts = [_fts_alternative(a) for a in clause.alternatives]
+        clauses.append(alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")")
+    expression = " AND ".join(clauses)
+    if query.exclusions:
+        excluded = " OR ".join(_fts_alternative(a) for a in query.exclusions)
+        expression = f"({expression}) NOT ({excluded})"
+    return expression
+
+
+def _content_hash(article: Article) -> str:
+    """The article's own content hash, or one over its normalised title and text when unset."""
+    if article.content.content_hash:
+        return article.content.content_hash
+    text = normalize(article.content.title) + "\n" + normalize(article.content.text)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _search_from(where: list[str]) -> str:
+    """FROM/WHERE of a full-text search; the join to articles only when a filter needs it."""
+    if not where:
+        return " FROM articles_fts WHERE articles_fts MATCH ?"
+    return (
+        " FROM articles_fts JOIN articles a ON a.docno = articles_fts.rowid"
+        " WHERE articles_fts MATCH ? AND " + " AND ".join(where)
+    )
+
+
+def _filters_sql(filters: SearchFilters | None) -> tuple[list[str], list[Any]]:
+    """WHERE conditions on `articles a` for the filters, with their parameters."""
+    where: list[str] = []
+    params: list[Any] = []
+    if filters is None:
+        return where, params
+    if filters.province:
+        where.append("a.docno IN (SELECT docno FROM article_provinces WHERE province_code = ?)")
+        params.append(filters.province)
+    if filters.source:
+        where.append("a.source_id = ?")
+        params.append(filters.source)
+    if filters.since is not None:
+        where.append("a.date_key >= ?")
+        params.append(_utc(filters.since))
+    if filters.until is not None:
+        where.append("a.date_key < ?")
+        params.append(_utc(filters.until))
+    if filters.lang:
+        where.append("a.lang = ?")
+        params.append(filters.lang)
+    if filters.relevant_only:
+        where.append("a.relevant = 1")
+    return where, params
+
+
+class SqliteStore:
+    """`Store` on one SQLite file (see the module docstring for the threading rule).
+
+    Durability: WAL with synchronous=NORMAL. A killed process (SIGKILL, OOM) loses no committed
+    transaction, because committed frames are already in the WAL file in the OS page cache;
+    only a power cut or OS crash can lose the last few commits, and never corrupts the file.
+    Those articles are fetched again by the next crawl (upserts are idempotent), so FULL's
+    fsync on every commit would cost throughput for nothing we need.
+    """
+
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 10.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._errors(f"opening {self.path}"):
+            self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
+        try:
+            with self._errors(f"opening {self.path}"):
+                self._check_fts5()
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise PermanentStoreError(
+                        f"{self.path}: SQLite refused WAL mode (got {mode!r}); put the data folder on a "
+                        f"local file system (HAIDANG_HOME or store.data_dir in config/haidang.yaml)"
+                    )
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._conn.execute("PRAGMA foreign_keys = ON")
+                self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000):d}")
+                self.schema_version = migrate(self._conn, str(self.path))
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _check_fts5(self) -> None:
+        options = {row[0] for row in self._conn.execute("PRAGMA compile_options")}
+        if "ENABLE_FTS5" in options:
+            return
+        try:    # some builds load FTS5 without advertising it
+            self._conn.execute("CREATE VIRTUAL TABLE temp._fts5_probe USING fts5(x)")
+            self._conn.execute("DROP TABLE temp._fts5_probe")
+        except sqlite3.OperationalError:
+            raise PermanentStoreError(
+                f"the SQLite library in this Python (version {sqlite3.sqlite_version}) was built without "
+                f"FTS5, which search needs: use a Python whose sqlite3 has FTS5 (python.org and most "
+                f"distribution builds do), or set store.backend to elasticsearch"
+            ) from None
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Translate sqlite3 errors into the project's tree: busy/locked/full are transient."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if "locked" in text or "busy" in text or "full" in text:
+                raise TransientStoreError(f"{doing}: {exc} (another process holds {self.path}; retry)") from exc
+            raise PermanentStoreError(f"{doing}: {exc} ({self.path})") from exc
+        except sqlite3.ProgrammingError as exc:
+            raise StoreError(f"{doing}: {exc} ({self.path}; was the store closed or shared between threads?)") from exc
+        except sqlite3.Error as exc:
+            raise PermanentStoreError(
+                f"{doing}: {exc} ({self.path}; run `PRAGMA integrity_check` or restore a backup)"
+            ) from exc
+
+    @contextmanager
+    def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE takes the write lock up front, so no deadlock."""
+        with self._errors(doing):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- articles ---------------------------------------------------------------------------
+
+    def upsert(self, article: Article) -> UpsertOutcome:
+        fetched = article.fetched
+        canonical = fetched.canonical_url or fetched.final_url or fetched.url
+        doc_id = article.id or article_id(canonical)
+        content_hash = _content_hash(article)
+        doc = article.to_dict()
+        doc["id"] = doc_id
+        title = normalize(article.content.title)
+        text = normalize(article.content.text)
+        folded_title, folded_text = fold(title), fold(text)
+        provinces = {m.province_code for m in article.matches if m.province_code}
+        if article.province_code:
+            provinces.add(article.province_code)
+        published = _utc(article.content.published) if article.content.published else None
+        with self._transaction(f"storing article {doc_id} ({fetched.url})") as conn:
+            row = conn.execute(
+                "SELECT docno, content_hash, json_extract(doc, '$.content.first_seen') FROM articles WHERE id = ?",
+                (doc_id,),
+            ).fetchone()
+            if row is not None and row[1] == content_hash:
+                return "unchanged"
+            if row is not None and row[2]:
+                first_seen = datetime.fromisoformat(row[2])     # never moves once stored
+            else:
+                first_seen = article.content.first_seen or _now()
+            doc["content"]["first_seen"] = first_seen.isoformat()
+            first_seen_key = _utc(first_seen)
+            values = (
+                doc_id, fetched.source_id, canonical, fetched.url, title, published, first_seen_key,
+                published or first_seen_key, article.content.language, article.province_code,
+                int(article.relevant), article.story_id, content_hash,
+                json.dumps(doc, ensure_ascii=False, separators=(",", ":")), _utc(_now()),
+            )
+            if row is None:
+                docno = conn.execute(
+                    "INSERT INTO articles (id, source_id, canonical_url, url, title, published, first_seen, "
+                    "date_key, lang, province_code, relevant, story_id, content_hash, doc, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING docno",
+                    values,
+                ).fetchone()[0]
+            else:
+                docno = row[0]
+                conn.execute(
+                    "UPDATE articles SET id = ?, source_id = ?, canonical_url = ?, url = ?, title = ?, "
+                    "published = ?, first_seen = ?, date_key = ?, lang = ?, province_code = ?, relevant = ?, "
+                    "story_id = ?, content_hash = ?, doc = ?, updated_at = ? WHERE docno = ?",
+                    (*values, docno),
+                )
+                conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (docno,))
+                conn.execute("DELETE FROM article_provinces WHERE docno = ?", (docno,))
+            conn.execute(
+                "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)", (docno, folded_title, folded_text)
+            )
+            conn.executemany(
+                "INSERT INTO article_provinces (docno, province_code) VALUES (?, ?)",
+                [(docno, code) for code in sorted(provinces)],
+            )
+        return "new" if row is None else "updated"
+
+    def get(self, article_id: str) -> Article | None:
+        with self._errors(f"reading article {article_id}"):
+            row = self._conn.execute("SELECT doc FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return Article.from_dict(json.loads(row[0])) if row else None
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        where, params = _filters_sql(filters)
+        sql = "SELECT count(*) FROM articles a" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._errors("counting articles"):
+            return int(self._conn.execute(sql, params).fetchone()[0])
+
+    def iter_articles(self, filters: SearchFilters | None = None) -> Iterator[Article]:
+        """Oldest first by `first_seen`, in pages, so no read transaction stays open between pages
+        and the caller may write to the store while iterating."""
+        where, params = _filters_sql(filters)
+        after: tuple[str, int] = ("", -1)
+        while True:
+            conditions = [*where, "(a.first_seen, a.docno) > (?, ?)"]
+            sql = (
+                "SELECT a.first_seen, a.docno, a.doc FROM articles a WHERE " + " AND ".join(conditions)
+                + " ORDER BY a.first_seen, a.docno LIMIT ?"
+            )
+            with self._errors("reading articles"):
+                rows = self._conn.execute(sql, [*params, *after, _PAGE]).fetchall()
+            for _, _, doc in rows:
+                yield Article.from_dict(json.loads(doc))
+            if len(rows) < _PAGE:
+                return
+            after = (rows[-1][0], rows[-1][1])
+
+    # -- search -----------------------------------------------------------------------------
+
+    def search(self, query: str, filters: SearchFilters | None = None, *, limit: int = 20,
+               offset: int = 0) -> SearchResult:
+        parsed = parse_query(query)
+        if limit < 0 or offset < 0:
+            raise QueryError(f"limit and offset must not be negative (got limit={limit}, offset={offset})")
+        match = fts_expression(parsed)
+        where, params = _filters_sql(filters)
+        with self._errors(f"searching for {query!r}"):
+            total = int(self._conn.execute("SELECT count(*)" + _search_from(where), [match, *params]).fetchone()[0])
+            if total == 0 or limit == 0 or offset >= total:
+                return SearchResult(total=total, hits=[])
+            strict = proximity_query(parsed)
+            if strict is None:
+                ranked = self._ranked(match, where, params, limit, offset)
+            else:
+                ranked = self._ranked_in_tiers(match, fts_expression(strict), where, params, limit, offset)
+            details = self._hit_details([docno for docno, _ in ranked])
+        hits = [self._hit(details[docno], score, parsed) for docno, score in ranked if docno in details]
+        return SearchResult(total=total, hits=hits)
+
+    def _ranked(self, match: str, where: list[str], params: list[Any], limit: int,
+                offset: int) -> list[tuple[int, float]]:
+        """(docno, score) by bm25, best first; -bm25 is positive and higher is better."""
+        return self._conn.execute(
+            f"SELECT articles_fts.rowid, -{_BM25} AS score" + _search_from(where)
+            + " ORDER BY score DESC LIMIT ? OFFSET ?",
+            [match, *params, limit, offset],
+        ).fetchall()
+
+    def _ranked_in_tiers(self, match: str, strict: str, where: list[str], params: list[Any], limit: int,
+                         offset: int) -> list[tuple[int, float]]:
+        """Documents with the words side by side first, then the rest, each tier by bm25.
+
+        Besides ranking compounds first, this bounds the cost: folded syllables such as "tu" or
+        "dong" occur in most articles, and bm25 over every match was the slowest part of a
+        search (bench/search.py); the adjacent matches are far fewer and usually fill the page.
+        Scores stay monotonic down the list: 1 + bm25 in the first tier, bm25 / (1 + bm25) below 1
+        in the second.
+        """
+        wanted = offset + limit
+        first = self._ranked(strict, where, params, wanted, 0)
+        ranked = [(docno, 1.0 + score) for docno, score in first[offset:]]
+        if len(first) < wanted:
+            skip = max(0, offset - len(first))
+            rest = self._ranked(f"({match}) NOT ({strict})", where, params, wanted - max(offset, len(first)), skip)
+            ranked += [(docno, score / (1.0 + score)) for docno, score in rest]
+        return ranked
+
+    def _hit_details(self, docnos: list[int]) -> dict[int, tuple[Any, ...]]:
+        marks = ",".join("?" * len(docnos))
+        rows = self._conn.execute(
+            "SELECT a.docno, a.id, a.title, a.source_id, a.canonical_url, "
+            "json_extract(a.doc, '$.content.published'), json_extract(a.doc, '$.content.text'), "
+            f"f.title, f.text FROM articles a JOIN articles_fts f ON f.rowid = a.docno WHERE a.docno IN ({marks})",
+            docnos,
+        ).fetchall()
+        return {row[0]: row for row in rows}
+
+    @staticmethod
+    def _hit(row: tuple[Any, ...], score: float, query: Query) -> SearchHit:
+        _, doc_id, title, source_id, url, published, text, folded_title, folded_text = row
+        text = normalize(text or "")
+        snippet = make_snippet(text, query, folded=folded_text) or make_snippet(title, query, folded=folded_title)
+        if snippet is None:     # matched only through folding we cannot see; show the opening
+            snippet = (text[:200].replace("\n", " "), [])
+        return SearchHit(
+            id=doc_id, title=title, source_id=source_id, url=url,
+            published=datetime.fromisoformat(published) if published else None,
+            score=float(score), snippet=snippet[0], highlights=snippet[1],
+        )
+
+    # -- syndicated-copy detection ------------------------------------------------------------
+
+    def story_candidates(self, band_keys: list[str]) -> list[StoryCandidate]:
+        found: dict[str, StoryCandidate] = {}
+        keys = sorted(set(band_keys))
+        with self._errors("looking up story band keys"):
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i:i + _CHUNK]
+                rows = self._conn.execute(
+                    "SELECT DISTINCT s.article_id, s.story_id, s.signature FROM story_keys k "
+                    "JOIN story_signatures s ON s.article_id = k.article_id "
+                    f"WHERE k.band_key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                for aid, story, signature in rows:
+                    found[aid] = StoryCandidate(article_id=aid, story_id=story, signature=json.loads(signature))
+        return [found[k] for k in sorted(found)]
+
+    def add_story_keys(self, article_id: str, story_id: str, band_keys: list[str],
+                       signature: list[int]) -> None:
+        """Replace the article's band keys and signature; a stored article takes the story id too."""
+        with self._transaction(f"storing story keys for {article_id}") as conn:
+            conn.execute(
+                "INSERT INTO story_signatures (article_id, story_id, signature) VALUES (?, ?, ?) "
+                "ON CONFLICT (article_id) DO UPDATE SET story_id = excluded.story_id, signature = excluded.signature",
+                (article_id, story_id, json.dumps(list(signature))),
+            )
+            conn.execute("DELETE FROM story_keys WHERE article_id = ?", (article_id,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO story_keys (band_key, article_id) VALUES (?, ?)",
+                [(key, article_id) for key in band_keys],
+            )
+            conn.execute(
+                "UPDATE articles SET story_id = ?1, doc = json_set(doc, '$.story_id', ?1) "
+                "WHERE id = ?2 AND story_id IS NOT ?1",
+                (story_id, article_id),
+            )
+
+    # -- validators, runs, failures ---------------------------------------------------------
+
+    def get_validators(self, urls: list[str] | None = None) -> dict[str, Validators]:
+        sql = "SELECT url, etag, last_modified FROM validators"
+        with self._errors("reading validators"):
+            if urls is None:
+                rows = self._conn.execute(sql).fetchall()
+            else:
+                rows = []
+                wanted = sorted(set(urls))
+                for i in range(0, len(wanted), _CHUNK):
+                    chunk = wanted[i:i + _CHUNK]
+                    rows += self._conn.execute(sql + f" WHERE url IN ({','.join('?' * len(chunk))})", chunk)
+        return {url: Validators(url=url, etag=etag, last_modified=lm) for url, etag, lm in rows}
+
+    def set_validators(self, validators: Validators, source_id: str | None = None) -> None:
+        """Keep the URL's validators; `source_id`, once given, stays attached to the URL."""
+        with self._transaction(f"storing validators for {validators.url}") as conn:
+            conn.execute(
+                "INSERT INTO validators (url, source_id, etag, last_modified, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET source_id = coalesce(excluded.source_id, validators.source_id), "
+                "etag = excluded.etag, last_modified = excluded.last_modified, updated_at = excluded.updated_at",
+                (validators.url, source_id, validators.etag, validators.last_modified, _utc(_now())),
+            )
+
+    def record_run(self, run: SourceRun) -> None:
+        with self._transaction(f"recording a run of {run.source_id}") as conn:
+            conn.execute(
+                "INSERT INTO source_runs (source_id, started_at, finished_at, fetched, new, updated, duplicates, "
+                "skipped, errors, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run.source_id, _utc(run.started_at), _utc(run.finished_at), run.fetched, run.new, run.updated,
+                 run.duplicates, json.dumps(run.skipped, ensure_ascii=False, sort_keys=True), run.errors,
+                 run.last_error),
+            )
+
+    def record_failure(self, failure: FailureRecord) -> None:
+        """Keep one record per (source, URL, stage): a repeat replaces the error and adds an attempt."""
+        with self._transaction(f"recording a failure of {failure.url}") as conn:
+            conn.execute(
+                "INSERT INTO failures (source_id, url, stage, error_class, message, at, attempts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, url, stage) DO UPDATE SET "
+                "error_class = excluded.error_class, message = excluded.message, at = excluded.at, "
+                "attempts = max(failures.attempts + 1, excluded.attempts)",
+                (failure.source_id, failure.url, failure.stage, failure.error_class, failure.message,
+                 _utc(failure.at), failure.attempts),
+            )
+
+    def failures(self, source_id: str | None = None) -> list[FailureRecord]:
+        """Most recent first."""
+        sql = "SELECT source_id, url, stage, error_class, message, at, attempts FROM failures"
+        params: list[Any] = []
+        if source_id is not None:
+            sql += " WHERE source_id = ?"
+            params.append(source_id)
+        with self._errors("reading failures"):
+            rows = self._conn.execute(sql + " ORDER BY at DESC, id DESC", params).fetchall()
+        return [
+            FailureRecord(source_id=s, url=u, stage=st, error_class=ec, message=m,
+                          at=datetime.strptime(at, _UTC_FORMAT).replace(tzinfo=UTC), attempts=n)
+            for s, u, st, ec, m, at, n in rows
+        ]
+
+    def source_status(self) -> list[SourceStatus]:
+        """One entry per source id the store has seen (runs, articles, validators or failures).
+
+        A run counts as a success when it fetched anything or had no error; the last error is
+        the latest of a run's `last_error` and the failures recorded for the source.
+        """
+        with self._errors("reading source status"):
+            articles = dict(self._conn.execute("SELECT source_id, count(*) FROM articles GROUP BY source_id"))
+            validators = dict(self._conn.execute(
+                "SELECT source_id, count(*) FROM validators WHERE source_id IS NOT NULL "
+                "AND (etag IS NOT NULL OR last_modified IS NOT NULL) GROUP BY source_id"
+            ))
+            success = dict(self._conn.execute(
+                "SELECT source_id, max(finished_at) FROM source_runs WHERE fetched > 0 OR errors = 0 "
+                "GROUP BY source_id"
+            ))
+            errors: dict[str, tuple[str, str]] = {}
+            for sid, at, message in self._conn.execute(
+                "SELECT source_id, max(finished_at), coalesce(last_error, errors || ' errors') FROM source_runs "
+                "WHERE last_error IS NOT NULL OR errors > 0 GROUP BY source_id"
+            ):
+                errors[sid] = (at, message)
+            for sid, at, message in self._conn.execute(
+                "SELECT source_id, max(at), stage || ': ' || error_class || ': ' || message || ' (' || url || ')' "
+                "FROM failures GROUP BY source_id"
+            ):
+                if sid not in errors or at > errors[sid][0]:
+                    errors[sid] = (at, message)
+            seen = {row[0] for row in self._conn.execute("SELECT DISTINCT source_id FROM source_runs")}
+            seen |= {row[0] for row in self._conn.execute("SELECT DISTINCT source_id FROM failures")}
+        seen |= set(articles) | set(validators)
+        return [
+            SourceStatus(
+                source_id=sid, last_success=_from_utc(success.get(sid)),
+                last_error_at=_from_utc(errors[sid][0]) if sid in errors else None,
+                last_error=errors[sid][1] if sid in errors else None,
+                articles=int(articles.get(sid, 0)), validators=int(validators.get(sid, 0)),
+            )
+            for sid in sorted(seen)
+        ]
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def backup(self, target: str) -> None:
+        """Copy the database with SQLite's online backup API into `target` (a file path).
+
+        The copy is taken in one step inside one read transaction, so it is a consistent snapshot
+        even while other connections write (WAL lets them go on meanwhile). It is written beside
+        the target and renamed into place, so `target` never holds a half-written copy.
+        """
+        final = Path(target)
+        if final.resolve() == self.path.resolve():
+            raise StoreError(f"backup target {final} is the live database itself: choose another path")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(final.name + ".partial")
+        partial.unlink(missing_ok=True)
+        with self._errors(f"backing up to {final}"):
+            dest = sqlite3.connect(str(partial))
+            try:
+                self._conn.backup(dest)
+                dest.execute("PRAGMA journal_mode = DELETE")    # one self-contained file
+            finally:
+                dest.close()
+        os.replace(partial, final)
+        _log.info("backed up %s to %s", self.path, final)
+
+    def close(self) -> None:
+        """Close the connection; further calls raise StoreError. Closing twice is harmless."""
+        try:
+            self._conn.execute("PRAGMA optimize")
+        except sqlite3.Error:
+            pass
+        self._conn.close()

@@ -1,0 +1,485 @@
+"""Province mentions in an article, with the evidence for each (alias, spans, where, score).
+
+One Aho–Corasick pass over the folded text finds every gazetteer name; the words around each hit
+(unit words, person titles, capitalisation, URLs and menus) decide what the hit is evidence of.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+from haidang.record import Article, Match, Span
+from haidang.textnorm import fold, normalize
+from nlp.gazetteer import Gazetteer, Place
+
+__all__ = ["EvidenceWeights", "ProvinceMatcher", "match_article"]
+
+_URL_RE = re.compile(
+    r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:vn|com|net|org|info|gov|edu)(?:/\S*)?\b",
+    re.IGNORECASE)
+# Cheap test first: the full URL pattern is slow and most article text has no URL at all.
+_URL_HINT_RE = re.compile(r"://|www\.|\.(?:vn|com|net|org|info|gov|edu)\b", re.IGNORECASE)
+_MENU_SEPARATORS = re.compile(r"\s*[|•·»›>]\s*")
+_WORD_RE = re.compile(r"\w+")
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
+# Units that may anchor a district or ward name ("xã Tịnh Khê", "quận 6", "TP Nha Trang").
+_ANCHOR_RE = re.compile(r"(?<!\w)(thi xa|thi tran|dac khu|xa|phuong|huyen|quan|thanh pho|tp|tx|tt)\.?\s+")
+_UNIT_EQUIV = {"tp": "thanh pho", "tx": "thi xa", "tt": "thi tran"}
+_CITY_UNITS = frozenset({"thanh pho", "thi xa"})
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceWeights:
+    """How much one hit adds to a province's score (combined as a noisy-or, so it stays in [0, 1]).
+
+    Tuned on plan-topics dev: one province name anywhere must keep an article (>= 0.5), a ward or
+    landmark alone only just does, and weak hints (streets, people's names) never do.
+    """
+
+    named: dict[str, float] = field(default_factory=lambda: {"title": 0.9, "lead": 0.8, "body": 0.6})
+    place: dict[str, float] = field(default_factory=lambda: {"title": 0.7, "lead": 0.6, "body": 0.5})
+    resolved: float = 0.3       # a ward name shared by several provinces, settled by other evidence
+    weak: float = 0.1           # street, river or person named after a place
+
+
+@dataclass(slots=True)
+class _Hit:
+    field: str
+    start: int
+    end: int
+    text: str
+    places: list[Place]
+
+
+@dataclass(slots=True)
+class _Evidence:
+    codes: tuple[str, ...]
+    strength: str               # "named" | "place" | "ambiguous" | "weak"
+    field: str
+    where: str
+    start: int
+    end: int
+    text: str
+
+
+def _phrases(words: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """A word list as (lower-case with diacritics, folded) sets; a folded form two words share is dropped."""
+    exact = frozenset(normalize(w).lower() for w in words)
+    folded: dict[str, set[str]] = defaultdict(set)
+    for w in exact:
+        folded[fold(w)].add(w)
+    return exact, frozenset(k for k, v in folded.items() if len(v) == 1)
+
+
+def _is_latin_word_char(ch: str) -> bool:
+    return ch.isalnum() and ord(ch) < 0x1100   # CJK and Hangul names carry no word boundaries
+
+
+def _is_marked(s: str) -> bool:
+    """Whether the text is written with Vietnamese diacritics (then an unmarked word is another word).
+
+    Marked Vietnamese has a non-ASCII character every few words; English with a few curly quotes
+    or one quoted Vietnamese name stays far below 3%.
+    """
+    if s.isascii():
+        return False
+    return len(_NON_ASCII_RE.findall(s)) >= 0.03 * len(s)
+
+
+def _glued(left: str, right: str) -> bool:
+    """A lost space in crawled text: "sáuNam Định", "1-1An Giang", "Hải Phòng17h"."""
+    return (left.islower() or left.isdigit()) and right.isupper() or (left.isalpha() and right.isdigit())
+
+
+class ProvinceMatcher:
+    """Finds which of the 34 current provinces an article mentions, and how strongly."""
+
+    def __init__(self, gazetteer: Gazetteer, keep_threshold: float = 0.5,
+                 weights: EvidenceWeights | None = None) -> None:
+        self.gazetteer = gazetteer
+        self.keep_threshold = keep_threshold
+        self.weights = weights or EvidenceWeights()
+        ctx = gazetteer.context
+        self._province_units = _phrases(ctx.get("province_units", []))
+        self._local_units = _phrases(ctx.get("local_units", []))
+        self._town_units = _phrases(ctx.get("town_units", []))
+        self._sublocal_units = _phrases(ctx.get("sublocal_units", []))
+        self._street_words = _phrases(ctx.get("street_words", []))
+        self._person_titles = _phrases(ctx.get("person_titles", []))
+        self._person_words = frozenset(normalize(w) for w in ctx.get("person_name_words", []))
+        self._suffix_province = frozenset(fold(w) for w in ctx.get("suffix_province", []))
+        self._suffix_local = frozenset(fold(w) for w in ctx.get("suffix_local", []))
+        self._anchor_units = self._local_units[0] | self._province_units[0]
+        self._build_indexes(gazetteer.places)
+
+    # ------------------------------------------------------------------ indexes
+
+    def _build_indexes(self, places: list[Place]) -> None:
+        """Bare names go into the automaton; district and ward names wait for a unit word.
+
+        A district or current-ward name is matched bare only when it has two or more syllables (or
+        is a city) and is not a number, so that common one-syllable words do not count; names
+        shared by several provinces need other evidence (see `_resolve_ambiguous`).
+        """
+        self._local: dict[str, list[Place]] = defaultdict(list)
+        by_key: dict[str, list[Place]] = defaultdict(list)
+        for place in places:
+            key = fold(place.name)
+            if place.kind in ("district", "ward", "legacy_ward"):
+                self._local[key].append(place)
+                if place.kind == "legacy_ward" or place.name.isdigit():
+                    continue
+                if len(key.split()) < 2 and not (place.kind == "district" and place.unit == "Thành phố"):
+                    continue
+            by_key[key].append(place)
+        self._automaton = ahocorasick.Automaton()
+        for key, senses in by_key.items():
+            self._automaton.add_word(key, (key, senses))
+        self._automaton.make_automaton()
+
+    # ------------------------------------------------------------------ public
+
+    def match(self, title: str, text: str, lead: str = "") -> list[Match]:
+        """One Match per province mentioned in title/text, best first.
+
+        Spans are offsets into the NFC-normalised field. `lead`, when given, is the start of `text`
+        and only decides whether a hit in `text` is "lead" or "body".
+        """
+        title, text, lead = normalize(title or ""), normalize(text or ""), normalize(lead or "")
+        lead_end = 0
+        if lead:
+            pos = text.find(lead)
+            lead_end = pos + len(lead) if 0 <= pos < 200 else 0
+        evidence: list[_Evidence] = []
+        ambiguous: list[_Evidence] = []
+        for name, value in (("title", title), ("text", text)):
+            if value:
+                for ev in self._scan(name, value, lead_end):
+                    (ambiguous if ev.strength == "ambiguous" else evidence).append(ev)
+        evidence.extend(self._resolve_ambiguous(ambiguous, evidence))
+        return self._combine(evidence)
+
+    def relevant(self, matches: list[Match], target_code: str) -> bool:
+        """Whether the target province's match passes the keep threshold."""
+        return any(m.province_code == target_code and m.score >= self.keep_threshold for m in matches)
+
+    # ------------------------------------------------------------------ scanning
+
+    def _scan(self, field_name: str, s: str, lead_end: int) -> list[_Evidence]:
+        folded = fold(s)
+        if len(folded) != len(s):           # fold keeps length; guard offsets if that ever breaks
+            raise ValueError("textnorm.fold changed the length of the text")
+        cased = any(c.isupper() for c in s)
+        marked = _is_marked(s)
+        blocked = self._blocked_ranges(s)
+        out: list[_Evidence] = []
+        for hit in self._select(self._hits(s, folded, cased, marked, field_name, blocked)):
+            ev = self._classify(hit, s, marked, lead_end)
+            if ev is not None:
+                out.append(ev)
+        covered = [(e.start, e.end) for e in out]
+        out.extend(self._anchored(field_name, s, folded, cased, marked, blocked, covered, lead_end))
+        return out
+
+    def _blocked_ranges(self, s: str) -> list[tuple[int, int]]:
+        """URLs and navigation-menu lines: names there are links, not mentions."""
+        ranges = [(m.start(), m.end()) for m in _URL_RE.finditer(s)] if _URL_HINT_RE.search(s) else []
+        if len(_MENU_SEPARATORS.findall(s)) < 2:
+            return ranges
+        pos = 0
+        for line in s.split("\n"):
+            parts = [p for p in _MENU_SEPARATORS.split(line) if p.strip()]
+            if len(parts) >= 3 and len(_MENU_SEPARATORS.findall(line)) >= 2 \
+                    and sum(len(p.split()) for p in parts) <= 4 * len(parts):
+                ranges.append((pos, pos + len(line)))
+            pos += len(line) + 1
+        return ranges
+
+    def _hits(self, s: str, folded: str, cased: bool, marked: bool, field_name: str,
+              blocked: list[tuple[int, int]]) -> list[_Hit]:
+        hits = []
+        n = len(s)
+        for end_idx, (key, senses) in self._automaton.iter(folded):
+            start, end = end_idx - len(key) + 1, end_idx + 1
+            if _is_latin_word_char(key[0]) and start > 0 and _is_latin_word_char(folded[start - 1]) \
+                    and not _glued(s[start - 1], s[start]):
+                continue
+            if _is_latin_word_char(key[-1]) and end < n and _is_latin_word_char(folded[end]) \
+                    and not _glued(s[end - 1], s[end]):
+                continue
+            if any(a <= start < b for a, b in blocked):
+                continue
+            surface = s[start:end]
+            # Text without diacritics often drops capitals too ("dong thap"): there a province
+            # name need not be capitalised; smaller places still must be.
+            kept = [p for p in senses
+                    if self._same_form(p.name, surface, cased and (marked or p.kind != "province"))]
+            if marked and surface.isascii() and any(not p.name.isascii() for p in senses) \
+                    and self._word_after(s, end) not in self._suffix_province:
+                # "Thanh Hoa" in text written with diacritics is a person, not "Thanh Hóa";
+                # an English form ("Quang Ngai province") still counts.
+                kept = []
+            if kept:
+                hits.append(_Hit(field_name, start, end, surface, kept))
+        return hits
+
+    @staticmethod
+    def _same_form(name: str, surface: str, cased: bool) -> bool:
+        """Diacritics must agree unless the text has none; proper-noun capitals unless it has none.
+
+        Folding alone would make "hoà bình" (peace) or "Hạ Long"/"Hà Long" collide; written
+        Vietnamese marks both tones and proper nouns, so use them when the text does.
+        """
+        if not surface.isascii() and surface.lower() != name.lower():
+            return False
+        if not cased:
+            return True
+        for want, got in zip(name.split(), surface.split()):
+            if want[0].isupper() and not got[0].isupper():
+                return False
+            if len(want) > 1 and want.isupper() and not got.isupper():
+                return False
+        return True
+
+    @staticmethod
+    def _select(hits: list[_Hit]) -> list[_Hit]:
+        """Leftmost-longest non-overlapping hits, so "Thái Bình Dương" hides "Thái Bình" and "Bình Dương"."""
+        hits.sort(key=lambda h: (h.start, -(h.end - h.start)))
+        chosen: list[_Hit] = []
+        last_end = -1
+        for h in hits:
+            if h.start >= last_end:
+                chosen.append(h)
+                last_end = h.end
+            elif chosen and h.end > last_end and (h.end - h.start) > (chosen[-1].end - chosen[-1].start):
+                chosen[-1] = h          # a longer name overlapping the previous one wins
+                last_end = h.end
+        return chosen
+
+    # ------------------------------------------------------------------ context
+
+    @staticmethod
+    def _words_before(s: str, start: int, limit: int = 3) -> list[str]:
+        """Up to `limit` words right before `start`, nearest last; stops at punctuation.
+
+        One dot may end the nearest word ("TP. Hồ Chí Minh", "TP.Hồ Chí Minh").
+        """
+        words: list[str] = []
+        i = start
+        while len(words) < limit:
+            j = i
+            while j > 0 and s[j - 1] in " \t\xa0":
+                j -= 1
+            if not words and j > 0 and s[j - 1] == ".":
+                j -= 1
+            if j == i:
+                break
+            k = j
+            while k > 0 and s[k - 1].isalnum():
+                k -= 1
+            if k == j:
+                break
+            words.insert(0, s[k:j])
+            i = k
+        return words
+
+    def _prefix_class(self, words: list[str], marked: bool) -> str:
+        """The kind of unit or title word right before a name, longest phrase first.
+
+        Folded forms are compared only in text written without diacritics: in marked text
+        "tham quan" is not "quận" and "cố đô" is not "cô".
+        """
+        for size in (3, 2, 1):
+            if len(words) < size:
+                continue
+            phrase = " ".join(words[-size:])
+            low = phrase.lower()
+            key = fold(phrase)
+            for cls, (exact, folded) in (("province", self._province_units), ("town", self._town_units),
+                                         ("local", self._local_units),
+                                         ("sublocal", self._sublocal_units), ("street", self._street_words),
+                                         ("person", self._person_titles)):
+                if low in exact or (not marked and phrase.isascii() and key in folded):
+                    if cls == "person" and size < len(words) and phrase[0].isupper() \
+                            and words[-size - 1][0].isupper():
+                        continue       # "Cửa Ông Quảng Ninh": a capitalised title inside a name
+                    return cls
+        if words and words[-1] in self._person_words:
+            return "person"
+        return ""
+
+    def _has_own_unit(self, surface: str) -> bool:
+        """A name that carries its unit ("TP HCM", "Ho Chi Minh City") is the place even after "đường"."""
+        words = fold(surface).replace(".", ". ").split()
+        return len(words) > 1 and (words[0].rstrip(".") in self._province_units[1]
+                                   or words[-1] in self._suffix_province)
+
+    def _word_after(self, s: str, end: int) -> str:
+        m = _WORD_RE.match(s, end + 1) if end < len(s) and s[end] == " " else None
+        return fold(m.group(0)) if m else ""
+
+    def _classify(self, hit: _Hit, s: str, marked: bool, lead_end: int) -> _Evidence | None:
+        """What a bare hit is evidence of, from its senses and the words around it."""
+        kinds = {p.kind for p in hit.places}
+        if "not_place" in kinds:
+            return None
+        prefix = self._prefix_class(self._words_before(s, hit.start), marked)
+        after = self._word_after(s, hit.end)
+        if after in self._suffix_province:
+            prefix = prefix or "province"
+        elif after in self._suffix_local and not prefix:
+            prefix = "local"
+        where = self._where(hit.field, hit.start, lead_end)
+        provinces = [p for p in hit.places if p.kind == "province"]
+        if provinces:
+            if prefix in ("local", "sublocal"):
+                return None              # "xã Hòa Bình": a commune; the anchored pass handles it
+            codes = tuple(dict.fromkeys(c for p in provinces for c in p.codes[:1]))
+            if prefix in ("province", "town") or self._has_own_unit(hit.text):
+                strength = "named"         # "tỉnh Sơn La", "TP HCM", and "thị xã Sơn La", its capital
+            elif prefix in ("street", "person") or fold(hit.text) in self.gazetteer.needs_unit:
+                strength = "weak"
+            else:
+                strength = "named"
+            return _Evidence(codes, strength, hit.field, where, hit.start, hit.end, hit.text)
+        if prefix in ("province", "town", "local", "sublocal", "person"):
+            return None                  # unit words: the anchored pass; people: not a place
+        landmarks = [p for p in hit.places if p.kind == "landmark"]
+        senses = landmarks or hit.places
+        codes = tuple(dict.fromkeys(c for p in senses for c in p.codes))
+        if prefix == "street":
+            strength = "weak" if len(codes) == 1 else ""
+        else:
+            strength = "place" if len(codes) == 1 else "ambiguous"
+        if not strength:
+            return None
+        return _Evidence(codes, strength, hit.field, where, hit.start, hit.end, hit.text)
+
+    def _anchored(self, field_name: str, s: str, folded: str, cased: bool, marked: bool,
+                  blocked: list[tuple[int, int]], covered: list[tuple[int, int]],
+                  lead_end: int) -> list[_Evidence]:
+        """District and ward names after a unit word: "xã Tịnh Khê", "quận 6", "TP Nha Trang"."""
+        out = []
+        for m in _ANCHOR_RE.finditer(folded):
+            unit_surface = s[m.start(1):m.end(1)]
+            unit = _UNIT_EQUIV.get(m.group(1), m.group(1))
+            if (marked or not unit_surface.isascii()) and unit_surface.lower() not in self._anchor_units:
+                continue                  # "xả", "xá": folds like "xã" but is another word
+            if any(a <= m.start() < b for a, b in blocked):
+                continue
+            found = self._longest_local(s, folded, m.end(), cased, unit)
+            if found is None:
+                continue
+            end, senses = found
+            start = m.end()
+            if any(a < end and start < b for a, b in covered):
+                continue
+            codes = tuple(dict.fromkeys(c for p in senses for c in p.codes))
+            strength = "place" if len(codes) == 1 else "ambiguous"
+            out.append(_Evidence(codes, strength, field_name, self._where(field_name, start, lead_end),
+                                 start, end, s[start:end]))
+        return out
+
+    def _longest_local(self, s: str, folded: str, pos: int, cased: bool,
+                       unit: str) -> tuple[int, list[Place]] | None:
+        """The longest known district/ward name (up to four words) starting at `pos`."""
+        ends = []
+        i = pos
+        for _ in range(4):
+            m = _WORD_RE.match(s, i)
+            if not m:
+                break
+            word = m.group(0)
+            if cased and not (word[0].isupper() or word[0].isdigit()):
+                break
+            ends.append(m.end())
+            if m.end() < len(s) and s[m.end()] == " ":
+                i = m.end() + 1
+            elif s[m.end():m.end() + 3] == " - ":
+                i = m.end() + 3
+            else:
+                break
+        for end in reversed(ends):
+            senses = self._local.get(folded[pos:end])
+            if not senses:
+                continue
+            surface = s[pos:end]
+            senses = [p for p in senses if surface.isascii() or p.name.lower() == surface.lower()]
+            same_unit = [p for p in senses if _UNIT_EQUIV.get(fold(p.unit), fold(p.unit)) == unit]
+            if unit in _CITY_UNITS and not same_unit:
+                continue
+            if same_unit:
+                senses = same_unit
+            elif surface.isdigit():
+                continue                  # "phường 5" exists everywhere: the unit must agree
+            if senses:
+                return end, senses
+        return None
+
+    @staticmethod
+    def _where(field_name: str, start: int, lead_end: int) -> str:
+        if field_name == "title":
+            return "title"
+        return "lead" if start < lead_end else "body"
+
+    # ------------------------------------------------------------------ combining
+
+    @staticmethod
+    def _resolve_ambiguous(ambiguous: list[_Evidence], evidence: list[_Evidence]) -> list[_Evidence]:
+        """A name several provinces share counts only for the one the rest of the article supports."""
+        support = {c for e in evidence if e.strength in ("named", "place") for c in e.codes}
+        out = []
+        for ev in ambiguous:
+            candidates = [c for c in ev.codes if c in support]
+            if len(candidates) == 1:
+                out.append(_Evidence((candidates[0],), "resolved", ev.field, ev.where, ev.start, ev.end,
+                                     ev.text))
+        return out
+
+    def _combine(self, evidence: list[_Evidence]) -> list[Match]:
+        w = self.weights
+        by_code: dict[str, list[_Evidence]] = defaultdict(list)
+        for ev in evidence:
+            for code in ev.codes[:1]:
+                by_code[code].append(ev)
+        matches = []
+        for code, items in by_code.items():
+            miss = 1.0
+            for ev in items:
+                if ev.strength == "named":
+                    weight = w.named[ev.where]
+                elif ev.strength == "place":
+                    weight = w.place[ev.where]
+                elif ev.strength == "resolved":
+                    weight = w.resolved
+                else:
+                    weight = w.weak
+                miss *= 1.0 - weight
+            items.sort(key=lambda e: (e.field != "title", e.start))
+            matches.append(Match(
+                province_code=code,
+                province=self.gazetteer.province_name(code),
+                named=any(e.strength == "named" for e in items),
+                aliases=list(dict.fromkeys(e.text for e in items)),
+                spans=[Span(field=e.field, start=e.start, end=e.end) for e in items],
+                score=round(1.0 - miss, 4),
+                where=list(dict.fromkeys(e.where for e in items)),
+                count=len(items),
+            ))
+        matches.sort(key=lambda m: (-m.score, m.province_code))
+        return matches
+
+
+def match_article(article: Article, matcher: ProvinceMatcher, target_code: str) -> Article:
+    """The match stage: fill matches, relevant and province_code from the article's content."""
+    target = matcher.gazetteer.resolve_province(target_code)
+    content = article.content
+    article.matches = matcher.match(content.title, content.text, content.lead)
+    article.relevant = matcher.relevant(article.matches, target)
+    article.province_code = target
+    return article

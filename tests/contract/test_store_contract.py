@@ -1,0 +1,406 @@
+"""Store behaviour, stated once and run on every backend (see conftest.py for the backends)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from haidang.errors import QueryError
+from haidang.store.base import (
+    FailureRecord,
+    SearchFilters,
+    SourceRun,
+    Store,
+    Validators,
+)
+
+from .conftest import T0, VN, build_article, province_match
+
+
+def _ids(store: Store, query: str, filters: SearchFilters | None = None) -> set[str]:
+    return {hit.id for hit in store.search(query, filters, limit=100).hits}
+
+
+@pytest.fixture
+def corpus(store: Store) -> dict[str, str]:
+    """A handful of articles that the search tests share; returns slug -> id."""
+    articles = [
+        build_article("lu-dong-thap", "Đồng Tháp chủ động ứng phó mùa lũ",
+                      "Tỉnh Đồng Tháp huy động lực lượng gia cố đê bao trước mùa lũ năm nay.",
+                      source="baodongthap", province="82", published=datetime(2025, 9, 3, 9, 0, tzinfo=VN)),
+        build_article("ly-son", "Lý Sơn đón khách du lịch dịp lễ",
+                      "Đảo Lý Sơn của Quảng Ngãi đón hàng nghìn du khách; dịch vụ du lịch hoạt động hết công suất.",
+                      source="baoquangngai", province="51", relevant=True,
+                      published=datetime(2025, 9, 1, 7, 30, tzinfo=VN)),
+        build_article("da-nang", "Đà Nẵng mở thêm tuyến xe buýt",
+                      "Thành phố Đà Nẵng khai trương hai tuyến xe buýt mới nối sân bay với trung tâm.",
+                      source="vnexpress", published=datetime(2025, 8, 20, 6, 0, tzinfo=VN)),
+        build_article("khanh-hoa", "Khánh Hoà phát triển kinh tế biển",
+                      "Tỉnh Khánh Hòa đẩy mạnh nuôi trồng thủy sản và du lịch biển đảo.",
+                      source="baokhanhhoa", province="56", published=None, first_seen=datetime(2025, 6, 1, tzinfo=UTC)),
+        build_article("bong-da", "Đồng Tháp thắng trận bóng đá",
+                      "Câu lạc bộ bóng đá Đồng Tháp giành chiến thắng trên sân nhà.",
+                      source="baodongthap", province="82", lang="vi",
+                      published=datetime(2025, 9, 5, 19, 0, tzinfo=VN)),
+        build_article("english", "Quang Ngai hosts investment forum",
+                      "Central Quang Ngai province hosted an investment forum on Dung Quat.",
+                      source="vnexpress-en", lang="en", province="51",
+                      published=datetime(2025, 9, 2, 10, 0, tzinfo=UTC)),
+        build_article("thap-dong", "Tháp Chàm giữa cánh đồng",
+                      "Ngọn tháp cổ đứng giữa cánh đồng lúa chín vàng.",
+                      source="vnexpress", published=datetime(2025, 9, 4, tzinfo=VN)),
+    ]
+    ids = {}
+    for article in articles:
+        assert store.upsert(article) == "new"
+        ids[article.fetched.url.rsplit("/", 1)[1][:-5]] = article.id
+    return ids
+
+
+# -- upsert and get -------------------------------------------------------------------------------
+
+def test_upsert_new_unchanged_updated(store: Store) -> None:
+    article = build_article("a1", "Bão số 5 đổ bộ", "Bão số 5 đổ bộ vào Quảng Ngãi.", content_hash="h1")
+    assert store.upsert(article) == "new"
+    assert store.upsert(article) == "unchanged"
+    assert store.count() == 1
+    article.content.text = "Bão số 5 đổ bộ vào Quảng Ngãi, gây mưa lớn."
+    article.content.content_hash = "h2"
+    assert store.upsert(article) == "updated"
+    assert store.upsert(article) == "unchanged"
+    assert store.count() == 1
+    assert store.get(article.id).content.text.endswith("gây mưa lớn.")
+
+
+def test_unchanged_content_hash_keeps_stored_copy(store: Store) -> None:
+    article = build_article("a1", "Tin gốc", "Nội dung gốc", content_hash="same")
+    store.upsert(article)
+    article.content.title = "Tiêu đề khác"
+    assert store.upsert(article) == "unchanged"
+    assert store.get(article.id).content.title == "Tin gốc"
+
+
+def test_upsert_without_content_hash_compares_title_and_text(store: Store) -> None:
+    article = build_article("a1", "Tin", "Nội dung")
+    assert store.upsert(article) == "new"
+    assert store.upsert(build_article("a1", "Tin", "Nội dung")) == "unchanged"
+    assert store.upsert(build_article("a1", "Tin", "Nội dung mới")) == "updated"
+
+
+def test_first_seen_never_moves(store: Store) -> None:
+    first = build_article("a1", "Tin", "một", first_seen=T0)
+    store.upsert(first)
+    later = build_article("a1", "Tin", "hai", first_seen=T0 + timedelta(days=3))
+    assert store.upsert(later) == "updated"
+    stored = store.get(first.id)
+    assert stored.content.first_seen == T0
+    assert stored.content.text == "hai"
+
+
+def test_first_seen_is_set_when_missing(store: Store) -> None:
+    article = build_article("a1", "Tin", "một", first_seen=None)
+    store.upsert(article)
+    first_seen = store.get(article.id).content.first_seen
+    assert first_seen is not None and first_seen.tzinfo is not None
+
+
+def test_get_roundtrip(store: Store) -> None:
+    published = datetime(2025, 7, 1, 14, 5, 6, tzinfo=VN)
+    article = build_article(
+        "roundtrip", "Quảng Ngãi đón đoàn công tác", "Sáng nay, Quảng Ngãi đón đoàn công tác.",
+        published=published, province="51", relevant=True, story_id="story-1",
+        matches=[province_match("51", "Quảng Ngãi", 10, 20)],
+    )
+    article.labels = {"topics": [{"name": "đối ngoại", "reasons": ["đoàn công tác"]}]}
+    article.content.author = "Nguyễn Văn A"
+    store.upsert(article)
+    stored = store.get(article.id)
+    assert stored is not None
+    assert stored.to_dict() == article.to_dict()
+    assert stored.content.published == published
+    assert stored.content.published.utcoffset() == timedelta(hours=7)
+    assert stored.fetched.fetched_at == T0
+    assert stored.matches[0].spans[0].start == 10
+    assert store.get("0" * 32) is None
+
+
+# -- search -----------------------------------------------------------------------------------------
+
+def test_search_with_and_without_diacritics(store: Store, corpus: dict[str, str]) -> None:
+    expected = {corpus["lu-dong-thap"], corpus["bong-da"]}
+    assert _ids(store, "dong thap") >= expected
+    assert _ids(store, "Đồng Tháp") == _ids(store, "dong thap")
+    assert _ids(store, "ĐỒNG THÁP") == _ids(store, "dong thap")
+
+
+def test_search_folds_d_stroke(store: Store, corpus: dict[str, str]) -> None:
+    assert corpus["da-nang"] in _ids(store, "da nang")
+    assert corpus["da-nang"] in _ids(store, "Đà Nẵng")
+    assert corpus["da-nang"] in _ids(store, "dà nẵng")
+
+
+def test_search_tone_mark_placement(store: Store, corpus: dict[str, str]) -> None:
+    for query in ("hoà", "hòa", "hoa", "Khánh Hoà", "khanh hoa"):
+        assert corpus["khanh-hoa"] in _ids(store, query), query
+    assert _ids(store, "thuỷ sản") == _ids(store, "thủy sản") == {corpus["khanh-hoa"]}
+
+
+def test_all_words_must_match(store: Store, corpus: dict[str, str]) -> None:
+    assert _ids(store, "du lich ly son") == {corpus["ly-son"]}
+    assert _ids(store, "du lich xe buyt") == set()
+
+
+def test_phrase(store: Store, corpus: dict[str, str]) -> None:
+    words = _ids(store, "thap dong")
+    assert corpus["thap-dong"] in words and corpus["lu-dong-thap"] in words
+    assert corpus["thap-dong"] not in _ids(store, '"dong thap"')
+    assert corpus["lu-dong-thap"] in _ids(store, '"dong thap"')
+    assert _ids(store, '"thap co"') == {corpus["thap-dong"]}
+
+
+def test_or(store: Store, corpus: dict[str, str]) -> None:
+    assert _ids(store, "buyt OR chien") == {corpus["da-nang"], corpus["bong-da"]}
+    assert _ids(store, '"xe buyt" OR "bong da" dong thap') == {corpus["bong-da"]}
+    # lower-case "or" is a word, not an operator
+    assert _ids(store, "buyt or chien") == set()
+
+
+def test_exclusions(store: Store, corpus: dict[str, str]) -> None:
+    assert _ids(store, "dong thap -bong") == {corpus["lu-dong-thap"], corpus["thap-dong"]}
+    assert _ids(store, '"dong thap" -"bong da"') == {corpus["lu-dong-thap"]}
+    assert _ids(store, 'dong thap -"bong da" -lua') == {corpus["lu-dong-thap"]}
+    assert _ids(store, "du lich -\"Lý Sơn\"") == {corpus["khanh-hoa"]}
+    assert _ids(store, '"dong thap" -mua -chien') == set()
+
+
+def test_punctuation_inside_words_is_a_separator(store: Store) -> None:
+    article = build_article("tphcm", "TP.HCM triển khai xe buýt điện", "TP.HCM thí điểm xe buýt điện từ năm 2025.")
+    store.upsert(article)
+    assert article.id in _ids(store, "TP.HCM")
+    assert article.id in _ids(store, "tp hcm")
+    assert article.id in _ids(store, "xe-buýt, điện!")
+
+
+def test_filters(store: Store, corpus: dict[str, str]) -> None:
+    assert _ids(store, "du lich", SearchFilters(province="51")) == {corpus["ly-son"]}
+    assert _ids(store, "du lich", SearchFilters(province="56")) == {corpus["khanh-hoa"]}
+    assert _ids(store, "dong thap", SearchFilters(source="baodongthap")) == {corpus["lu-dong-thap"], corpus["bong-da"]}
+    assert _ids(store, "quang ngai", SearchFilters(lang="en")) == {corpus["english"]}
+    assert _ids(store, "quang ngai", SearchFilters(lang="vi")) == {corpus["ly-son"]}
+    assert _ids(store, "du lich", SearchFilters(relevant_only=True)) == {corpus["ly-son"]}
+
+
+def test_province_filter_uses_matches(store: Store) -> None:
+    article = build_article("kon-tum", "Măng Đen vào mùa hoa", "Măng Đen thuộc Quảng Ngãi từ năm 2025.",
+                            matches=[province_match("51", "Quảng Ngãi", 0, 8)])
+    store.upsert(article)
+    assert _ids(store, "mang den", SearchFilters(province="51")) == {article.id}
+    assert _ids(store, "mang den", SearchFilters(province="82")) == set()
+
+
+def test_date_filters_fall_back_to_first_seen(store: Store, corpus: dict[str, str]) -> None:
+    since = datetime(2025, 9, 3, tzinfo=VN)
+    assert _ids(store, '"dong thap"', SearchFilters(since=since)) == {corpus["lu-dong-thap"], corpus["bong-da"]}
+    assert _ids(store, '"dong thap"', SearchFilters(until=datetime(2025, 9, 4, tzinfo=VN))) == {corpus["lu-dong-thap"]}
+    # until is exclusive, since inclusive, compared as instants whatever the offset
+    exact = datetime(2025, 9, 3, 9, 0, tzinfo=VN)
+    assert _ids(store, '"dong thap"', SearchFilters(since=exact.astimezone(UTC), until=exact + timedelta(seconds=1))) \
+        == {corpus["lu-dong-thap"]}
+    assert _ids(store, '"dong thap"', SearchFilters(until=exact)) == set()
+    # "khanh-hoa" has no publication date: its first_seen (1 June 2025) decides
+    june = SearchFilters(since=datetime(2025, 5, 31, tzinfo=UTC), until=datetime(2025, 6, 2, tzinfo=UTC))
+    assert _ids(store, "khanh hoa", june) == {corpus["khanh-hoa"]}
+    assert _ids(store, "khanh hoa", SearchFilters(since=datetime(2025, 7, 1, tzinfo=UTC))) == set()
+    assert store.count(june) == 1
+
+
+def test_hits_carry_fields_and_highlighted_snippet(store: Store, corpus: dict[str, str]) -> None:
+    result = store.search("dong thap lu")
+    assert result.total == 1
+    hit = result.hits[0]
+    assert hit.id == corpus["lu-dong-thap"]
+    assert hit.title == "Đồng Tháp chủ động ứng phó mùa lũ"
+    assert hit.source_id == "baodongthap"
+    assert hit.url == "https://baodongthap.example.vn/lu-dong-thap.html"
+    assert hit.published == datetime(2025, 9, 3, 9, 0, tzinfo=VN)
+    assert hit.score > 0
+    assert "«Đồng» «Tháp»" in hit.snippet or "«Đồng Tháp»" in hit.snippet
+    assert "«lũ»" in hit.snippet
+    marked = [hit.snippet[s:e] for s, e in hit.highlights]
+    assert marked and all(hit.snippet[s - 1] == "«" and hit.snippet[e] == "»" for s, e in hit.highlights)
+    assert {m.lower() for m in marked} >= {"đồng", "tháp", "lũ"}
+
+
+def test_phrase_is_highlighted_whole(store: Store, corpus: dict[str, str]) -> None:
+    hit = store.search('"Lý Sơn" du lịch').hits[0]
+    assert "«Lý Sơn»" in hit.snippet
+    assert "«du lịch»" not in hit.snippet and "«du» «lịch»" in hit.snippet
+
+
+def test_long_text_snippet_is_a_window_around_the_match(store: Store) -> None:
+    filler = "Nội dung không liên quan được lặp lại nhiều lần. " * 40
+    article = build_article("dai", "Bài dài", filler + "Cuối bài nhắc tới cảng Dung Quất. " + filler)
+    store.upsert(article)
+    hit = store.search("dung quat").hits[0]
+    assert "«Dung» «Quất»" in hit.snippet
+    assert len(hit.snippet) < 400
+    assert hit.snippet.startswith("…") and hit.snippet.endswith("…")
+
+
+def test_title_match_ranks_first(store: Store) -> None:
+    body = build_article("body", "Tin tổng hợp trong ngày",
+                         "Nhiều tin trong ngày: giá xăng giảm, thời tiết nắng, và cảng Sa Huỳnh được nạo vét.")
+    title = build_article("title", "Sa Huỳnh nạo vét cảng cá", "Cảng cá Sa Huỳnh được nạo vét trước mùa mưa bão.")
+    store.upsert(body)
+    store.upsert(title)
+    hits = store.search("sa huynh").hits
+    assert [h.id for h in hits] == [title.id, body.id]
+    assert hits[0].score > hits[1].score > 0
+
+
+def test_pagination(store: Store) -> None:
+    for i in range(7):
+        store.upsert(build_article(f"p{i}", f"Mưa lớn kéo dài ngày {i}", "Mưa lớn kéo dài ở miền Trung. " * (i + 1)))
+    first = store.search("mua lon", limit=3)
+    second = store.search("mua lon", limit=3, offset=3)
+    rest = store.search("mua lon", limit=3, offset=6)
+    assert first.total == second.total == rest.total == 7
+    ids = [h.id for r in (first, second, rest) for h in r.hits]
+    assert len(ids) == len(set(ids)) == 7
+
+
+@pytest.mark.parametrize("query", ["", "   ", "-", "dong -", '"dong thap', "-dong", '-"dong thap"',
+                                   "OR dong", "dong OR", "dong OR OR thap", '""', "dong OR -thap"])
+def test_bad_queries_raise_query_error(store: Store, query: str) -> None:
+    with pytest.raises(QueryError):
+        store.search(query)
+
+
+def test_query_syntax_is_never_backend_syntax(store: Store, corpus: dict[str, str]) -> None:
+    for query in ("NEAR(dong thap)", "dong*", "^dong", "title:dong", "dong AND thap", "dong NOT bong",
+                  "{title}: dong", "dong + thap", "dong~2", "dong^3", "(dong) [thap]"):
+        store.search(query)     # must not raise anything but QueryError, and here none at all
+    assert _ids(store, "dong AND thap") == set()    # "and" is a word that no article holds
+
+
+# -- count and iteration ----------------------------------------------------------------------------
+
+def test_count_and_filters(store: Store, corpus: dict[str, str]) -> None:
+    assert store.count() == len(corpus)
+    assert store.count(SearchFilters(source="baodongthap")) == 2
+    assert store.count(SearchFilters(province="51")) == 2
+    assert store.count(SearchFilters(relevant_only=True)) == 1
+
+
+def test_iter_articles_oldest_first(store: Store) -> None:
+    for i in (3, 1, 2, 0):
+        store.upsert(build_article(f"it{i}", f"Tin {i}", first_seen=T0 + timedelta(hours=i)))
+    titles = [a.content.title for a in store.iter_articles()]
+    assert titles == ["Tin 0", "Tin 1", "Tin 2", "Tin 3"]
+    since = SearchFilters(since=T0 + timedelta(hours=2))
+    assert [a.content.title for a in store.iter_articles(since)] == ["Tin 2", "Tin 3"]
+
+
+def test_iter_articles_streams_many(store: Store) -> None:
+    for i in range(450):
+        store.upsert(build_article(f"many{i}", f"Tin số {i}", first_seen=T0 + timedelta(seconds=i)))
+    seen = [a.content.title for a in store.iter_articles()]
+    assert seen == [f"Tin số {i}" for i in range(450)]
+
+
+# -- stories -----------------------------------------------------------------------------------------
+
+def test_story_candidates(store: Store) -> None:
+    store.add_story_keys("a1", "s1", ["b0:1", "b1:2"], [1, 2, 3])
+    store.add_story_keys("a2", "s1", ["b0:1", "b1:9"], [1, 9, 3])
+    store.add_story_keys("a3", "s3", ["b0:7"], [7, 7, 7])
+    found = {c.article_id: c for c in store.story_candidates(["b0:1", "zz"])}
+    assert set(found) == {"a1", "a2"}
+    assert found["a2"].story_id == "s1" and found["a2"].signature == [1, 9, 3]
+    assert store.story_candidates([]) == []
+    # keys are replaced, not added to
+    store.add_story_keys("a1", "s9", ["b0:8"], [8])
+    assert {c.article_id for c in store.story_candidates(["b1:2"])} == set()
+    assert [(c.article_id, c.story_id) for c in store.story_candidates(["b0:8"])] == [("a1", "s9")]
+
+
+def test_story_keys_set_a_stored_articles_story(store: Store) -> None:
+    article = build_article("copy", "Tin", "Nội dung")
+    store.upsert(article)
+    store.add_story_keys(article.id, "story-7", ["k"], [1])
+    assert store.get(article.id).story_id == "story-7"
+
+
+# -- validators, runs, failures ----------------------------------------------------------------------
+
+def test_validators(store: Store) -> None:
+    assert store.get_validators() == {}
+    feed = "https://baoquangngai.vn/rss/home.rss"
+    store.set_validators(Validators(url=feed, etag='"abc"', last_modified="Tue, 01 Jul 2025 01:00:00 GMT"),
+                         source_id="baoquangngai")
+    store.set_validators(Validators(url="https://other.vn/feed", etag=None, last_modified="x"))
+    assert store.get_validators([feed]) == {
+        feed: Validators(url=feed, etag='"abc"', last_modified="Tue, 01 Jul 2025 01:00:00 GMT")}
+    store.set_validators(Validators(url=feed, etag='"def"'))
+    assert store.get_validators()[feed] == Validators(url=feed, etag='"def"', last_modified=None)
+    assert len(store.get_validators()) == 2
+    assert store.get_validators(["https://nowhere.vn/"]) == {}
+
+
+def test_runs_and_source_status(store: Store) -> None:
+    t = datetime(2025, 9, 1, 1, 0, tzinfo=UTC)
+    store.record_run(SourceRun(source_id="qn", started_at=t, finished_at=t + timedelta(minutes=1),
+                               fetched=5, new=3, updated=1, duplicates=1, skipped={"irrelevant": 2}))
+    store.record_run(SourceRun(source_id="qn", started_at=t + timedelta(hours=1),
+                               finished_at=t + timedelta(hours=1, minutes=1), errors=1,
+                               last_error="TransientFetchError: timeout after 20 s"))
+    store.record_run(SourceRun(source_id="dt", started_at=t, finished_at=t + timedelta(minutes=2)))
+    store.upsert(build_article("s1", "Tin", source="qn"))
+    store.upsert(build_article("s2", "Tin hai", source="qn"))
+    store.set_validators(Validators(url="https://qn.vn/rss", etag='"1"'), source_id="qn")
+    store.set_validators(Validators(url="https://qn.vn/rss2"), source_id="qn")     # holds nothing
+    status = {s.source_id: s for s in store.source_status()}
+    assert set(status) == {"qn", "dt"}
+    qn = status["qn"]
+    assert qn.last_success == t + timedelta(minutes=1)
+    assert qn.last_error_at == t + timedelta(hours=1, minutes=1)
+    assert "timeout" in qn.last_error
+    assert qn.articles == 2 and qn.validators == 1
+    dt = status["dt"]
+    assert dt.last_success == t + timedelta(minutes=2) and dt.last_error is None
+    assert dt.articles == 0 and dt.validators == 0
+
+
+def test_failures(store: Store) -> None:
+    t = datetime(2025, 9, 1, 1, 0, tzinfo=UTC)
+    store.record_failure(FailureRecord(source_id="qn", url="https://qn.vn/a", stage="extract",
+                                       error_class="ExtractError", message="no text", at=t))
+    store.record_failure(FailureRecord(source_id="dt", url="https://dt.vn/b", stage="fetch",
+                                       error_class="PermanentFetchError", message="404", at=t + timedelta(minutes=1)))
+    store.record_failure(FailureRecord(source_id="qn", url="https://qn.vn/a", stage="extract",
+                                       error_class="ExtractError", message="still no text", at=t + timedelta(hours=1)))
+    all_failures = store.failures()
+    assert [f.source_id for f in all_failures] == ["qn", "dt"]     # most recent first
+    qn = store.failures("qn")
+    assert len(qn) == 1
+    assert qn[0].attempts == 2 and qn[0].message == "still no text" and qn[0].at == t + timedelta(hours=1)
+    assert store.failures("nobody") == []
+    status = {s.source_id: s for s in store.source_status()}
+    assert "still no text" in status["qn"].last_error
+    assert status["dt"].last_success is None
+
+
+# -- backup ------------------------------------------------------------------------------------------
+
+def test_backup_is_a_readable_copy(store: Store, corpus: dict[str, str], backup_target: str,
+                                   open_backup) -> None:
+    store.backup(backup_target)
+    store.upsert(build_article("after", "Tin đăng sau khi sao lưu"))
+    copy = open_backup(backup_target)
+    try:
+        assert copy.count() == len(corpus)
+        assert {h.id for h in copy.search("dong thap").hits} == _ids(store, "dong thap")
+        assert copy.get(corpus["ly-son"]).to_dict() == store.get(corpus["ly-son"]).to_dict()
+    finally:
+        copy.close()

@@ -1,0 +1,120 @@
+"""Province matching: data-driven trap cases, evidence fields, scoring and the match stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from haidang.record import Article, Content, Fetched
+from haidang.textnorm import normalize
+from nlp.gazetteer import Gazetteer
+from nlp.match import ProvinceMatcher, match_article
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "matching"
+LANDMARKS = {"51": ["Lý Sơn", "Dung Quất", "Sa Huỳnh", "Măng Đen"], "56": ["Nha Trang"]}
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for path in sorted(FIXTURES.glob("*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                case = json.loads(line)
+                cases.append(pytest.param(case, id=f"{path.stem}:{n}:{case['case']}"))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def matcher() -> ProvinceMatcher:
+    return ProvinceMatcher(Gazetteer.load(landmarks=LANDMARKS))
+
+
+@pytest.mark.parametrize("case", _cases())
+def test_trap(matcher: ProvinceMatcher, case: dict[str, Any]) -> None:
+    matches = {m.province_code: m for m in matcher.match(case.get("title", ""), case["text"])}
+    for code in case.get("named", []):
+        assert code in matches and matches[code].named, matches
+    for code in case.get("unnamed", []):
+        assert code in matches and not matches[code].named, matches
+        assert matches[code].score >= matcher.keep_threshold
+    for code in case.get("not_named", []):
+        assert code not in matches or not matches[code].named, matches
+    for code in case.get("below", []):
+        assert code not in matches or matches[code].score < matcher.keep_threshold, matches
+    for code in case.get("absent", []):
+        assert code not in matches, matches
+    if case.get("empty"):
+        assert not matches
+
+
+def test_spans_point_at_the_normalised_text(matcher: ProvinceMatcher) -> None:
+    title = "Lũ ở Quảng Ngãi"
+    text = "Mưa lớn tại tỉnh Kon Tum (nay thuộc Quảng Ngãi) và thành phố Nha Trang."
+    [qn, *rest] = matcher.match(title, text)
+    assert qn.province_code == "51" and qn.province == "Quảng Ngãi" and qn.named
+    assert qn.where[0] == "title" and "body" in qn.where
+    fields = {"title": title, "text": text}
+    seen = {fields[s.field][s.start:s.end] for s in qn.spans}
+    assert seen == {"Quảng Ngãi", "Kon Tum"}
+    assert qn.count == 3 and set(qn.aliases) == {"Quảng Ngãi", "Kon Tum"}
+    assert 0.0 < qn.score <= 1.0
+    assert rest[0].province_code == "56" and not rest[0].named
+
+
+def test_offsets_are_into_nfc_text_when_input_is_decomposed(matcher: ProvinceMatcher) -> None:
+    import unicodedata
+    text = unicodedata.normalize("NFD", "Ở Khánh Hoà có biển đẹp.")
+    [m] = matcher.match("", text)
+    span = m.spans[0]
+    assert normalize(text)[span.start:span.end] == "Khánh Hòa"
+
+
+def test_matches_are_ordered_by_score(matcher: ProvinceMatcher) -> None:
+    matches = matcher.match("Quảng Ngãi đón khách", "Khách từ Hà Nội và Quảng Ngãi.")
+    assert [m.province_code for m in matches] == ["51", "01"]
+    assert matches[0].score > matches[1].score
+
+
+def test_lead_is_reported_as_where(matcher: ProvinceMatcher) -> None:
+    lead = "Đồng Tháp mùa nước nổi."
+    [m] = matcher.match("Mùa lũ", lead + " Nông dân chuẩn bị.", lead=lead)
+    assert m.where == ["lead"]
+
+
+def test_shared_ward_counts_with_support(matcher: ProvinceMatcher) -> None:
+    # "phường 5" exists in many provinces; "quận 6" settles it as Hồ Chí Minh City.
+    alone = matcher.match("", "Cháy ở phường 5.")
+    assert alone == []
+    supported = {m.province_code: m for m in matcher.match("", "Cháy ở phường 5, quận 6.")}
+    assert supported["79"].count == 2
+
+
+def test_relevant_uses_keep_threshold(matcher: ProvinceMatcher) -> None:
+    matches = matcher.match("", "Ông Nguyễn Thái Bình ở Quảng Ngãi.")
+    assert matcher.relevant(matches, "51")
+    assert not matcher.relevant(matches, "33")     # a person's name is weak evidence
+    strict = ProvinceMatcher(matcher.gazetteer, keep_threshold=0.99)
+    assert not strict.relevant(matches, "51")
+
+
+def test_match_article_fills_only_its_part(matcher: ProvinceMatcher) -> None:
+    article = Article(fetched=Fetched(source_id="t", url="http://127.0.0.1/a"),
+                      content=Content(title="Đảo Lý Sơn vào mùa tỏi", text="Nông dân Lý Sơn thu hoạch."))
+    out = match_article(article, matcher, "Kon Tum")
+    assert out is article
+    assert out.province_code == "51" and out.relevant
+    assert out.matches[0].province_code == "51" and not out.matches[0].named
+    assert out.to_dict()["matches"][0]["spans"][0] == {"field": "title", "start": 4, "end": 10}
+
+
+def test_match_article_rejects_unknown_target(matcher: ProvinceMatcher) -> None:
+    article = Article(fetched=Fetched(source_id="t", url="http://127.0.0.1/a"))
+    with pytest.raises(KeyError):
+        match_article(article, matcher, "Atlantis")
+
+
+def test_empty_input(matcher: ProvinceMatcher) -> None:
+    assert matcher.match("", "") == []

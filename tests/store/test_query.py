@@ -1,0 +1,104 @@
+"""The query language parser: backend-neutral AST, folding, and helpful errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from haidang.errors import QueryError
+from haidang.store.highlight import find_matches, make_snippet
+from haidang.store.query import Clause, Phrase, Query, Term, parse_query
+
+
+def _q(*clauses: tuple, exclusions: tuple = ()) -> Query:
+    return Query(clauses=tuple(Clause(c) for c in clauses), exclusions=exclusions)
+
+
+def test_words_are_and_clauses_and_folded() -> None:
+    assert parse_query("Đồng Tháp") == _q((Term("dong"),), (Term("thap"),))
+    assert parse_query("dong thap") == parse_query("ĐỒNG THÁP") == parse_query("  đồng   tháp ")
+
+
+def test_tone_mark_placement_and_decomposed_input() -> None:
+    assert parse_query("hoà") == parse_query("hòa") == parse_query("hoa")
+    assert parse_query("Thuỷ") == parse_query("thủy")
+    assert parse_query("Ha\u0300 No\u0323i") == parse_query("Hà Nội")     # NFD input
+
+
+def test_phrases() -> None:
+    assert parse_query('"Đồng Tháp" lũ') == _q((Phrase(("dong", "thap")),), (Term("lu"),))
+    assert parse_query('"Lý"') == _q((Term("ly"),))
+    assert parse_query('"a"b') == _q((Term("a"),), (Term("b"),))
+
+
+def test_or_binds_neighbours() -> None:
+    assert parse_query('bão OR lũ OR "sạt lở" miền Trung') == _q(
+        (Term("bao"), Term("lu"), Phrase(("sat", "lo"))), (Term("mien"),), (Term("trung"),))
+    assert parse_query("bão or lũ") == _q((Term("bao"),), (Term("or"),), (Term("lu"),))
+
+
+def test_exclusions() -> None:
+    assert parse_query('Đồng Tháp -"bóng đá" -Mười') == _q(
+        (Term("dong"),), (Term("thap"),), exclusions=(Phrase(("bong", "da")), Term("muoi")))
+
+
+def test_punctuation_splits_words_into_a_phrase() -> None:
+    assert parse_query("TP.HCM") == _q((Phrase(("tp", "hcm")),))
+    assert parse_query("covid-19") == _q((Phrase(("covid", "19")),))
+    assert parse_query("bão, lũ!") == _q((Term("bao"),), (Term("lu"),))
+    assert parse_query("snake_case") == _q((Phrase(("snake", "case")),))
+    assert parse_query("lũ & bão") == _q((Term("lu"),), (Term("bao"),))
+
+
+def test_repeats_are_dropped() -> None:
+    assert parse_query("bão bão OR bão") == _q((Term("bao"),))
+
+
+def test_backend_operators_are_plain_words() -> None:
+    query = parse_query("NEAR(dong thap) dong* ^thap title:lu AND NOT")
+    words = {w for alt in query.positives() for w in (alt.words if isinstance(alt, Phrase) else (alt.word,))}
+    assert words == {"near", "dong", "thap", "title", "lu", "and", "not"}
+    assert not query.exclusions
+
+
+@pytest.mark.parametrize(("query", "hint"), [
+    ("", "empty"),
+    ("   ", "empty"),
+    ("-", "lone '-'"),
+    ("bão - lũ", "lone '-'"),
+    ('"Đồng Tháp', "unclosed quote"),
+    ('bão "', "unclosed quote"),
+    ('""', "no words"),
+    ("-bão", "only excludes"),
+    ('-"bóng đá" -lũ', "only excludes"),
+    ("OR bão", "OR at position 1"),
+    ("bão OR", "ends the query"),
+    ("bão OR OR lũ", "OR at position 8"),
+    ("-bão OR lũ", "cannot join exclusions"),
+    ("bão OR -lũ", "exclusions cannot be alternatives"),
+    ("-…", "excludes nothing"),
+    ("… !!", "no letters or digits"),
+])
+def test_errors_say_what_to_fix(query: str, hint: str) -> None:
+    with pytest.raises(QueryError, match=hint.replace("(", r"\(")) as info:
+        parse_query(query)
+    assert "e.g." in str(info.value) or "no " in str(info.value) or "excludes nothing" in str(info.value)
+
+
+def test_snippet_highlights_original_text() -> None:
+    text = "Tỉnh ĐỒNG THÁP và Đồng Tháp Mười; hoà bình."
+    snippet, spans = make_snippet(text, parse_query('"dong thap" hoa'))
+    assert snippet == "Tỉnh «ĐỒNG THÁP» và «Đồng Tháp» Mười; «hoà» bình."
+    assert [snippet[s:e] for s, e in spans] == ["ĐỒNG THÁP", "Đồng Tháp", "hoà"]
+
+
+def test_snippet_none_without_match_and_exclusions_not_marked() -> None:
+    assert make_snippet("Không có gì", parse_query("bao")) is None
+    assert find_matches("bao lu", parse_query("bao -lu")) == [(0, 3, 0)]
+
+
+def test_snippet_window_prefers_all_terms() -> None:
+    text = "lũ " + "chữ " * 100 + "bão và lũ cùng đến " + "chữ " * 100
+    snippet, _ = make_snippet(text, parse_query("bao lu"), width=80)
+    assert "«bão» và «lũ»" in snippet
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert len(snippet) <= 100
