@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone as dt_timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import timezone as dt_timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-__all__ = ["parse_date", "DEFAULT_TIMEZONE"]
+__all__ = ["DEFAULT_TIMEZONE", "parse_date"]
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +73,13 @@ def parse_date(text: str | None, *, timezone: str = DEFAULT_TIMEZONE,
             continue
         return _localise(value, zone)
     if _ISO_HINT.match(text):
-        value = _parse_iso(text)
-        if value is not None:
-            return _localise(value, zone)
-    value = _parse_vietnamese(text, zone)
-    if value is not None:
-        return value
+        iso = _parse_iso(text)
+        if iso is not None:
+            return _localise(iso, zone)
+    if _DMY.search(text) or _DMY_WORDS.search(text):
+        # A numeric day/month/year is read D/M or not at all: "12/13/2026" must not reach
+        # dateparser, which would read it as 13 December.
+        return _parse_vietnamese(text, zone)
     return _parse_with_dateparser(text, zone, timezone)
 
 
@@ -112,7 +114,7 @@ def _parse_vietnamese(text: str, zone: tzinfo) -> datetime | None:
         offset = dt_timezone(sign * timedelta(hours=hours, minutes=minutes))
         rest = rest[:om.start()] + " " + rest[om.end():]
     elif _UTC_WORD.search(rest):
-        offset = dt_timezone.utc
+        offset = UTC
     hour = minute = second = 0
     tm = _TIME.search(rest)
     if tm is not None:

@@ -20,7 +20,7 @@ from haidang.record import Article
 from haidang.store.base import Store, StoryCandidate
 from haidang.textnorm import fold, normalize
 
-__all__ = ["signature", "band_keys", "similarity", "assign_story", "DEFAULT_THRESHOLD"]
+__all__ = ["DEFAULT_THRESHOLD", "assign_story", "band_keys", "signature", "similarity"]
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from haidang.record import Article, Content, Fetched, article_id
 from haidang.settings import Selectors
 from haidang.textnorm import normalize
 
-__all__ = ["extract_article", "content_hash"]
+__all__ = ["content_hash", "extract_article"]
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def _feed_date(value: datetime | None, timezone: str) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt_timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(ZoneInfo(timezone))
 
 
@@ -287,7 +287,7 @@ def _read_meta(tree: HtmlElement) -> dict[str, str]:
     return meta
 
 
-def _declared_language(tree: HtmlElement, meta: dict[str, str], ld: "_JsonLd") -> str | None:
+def _declared_language(tree: HtmlElement, meta: dict[str, str], ld: _JsonLd) -> str | None:
     for value in (tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang"),
                   meta.get("og:locale"), meta.get("content-language"), ld.language()):
         if value and value.strip():
@@ -295,7 +295,7 @@ def _declared_language(tree: HtmlElement, meta: dict[str, str], ld: "_JsonLd") -
     return None
 
 
-def _published(meta: dict[str, str], ld: "_JsonLd", fetched: Fetched, date_els: list[HtmlElement],
+def _published(meta: dict[str, str], ld: _JsonLd, fetched: Fetched, date_els: list[HtmlElement],
                selectors: Selectors, timezone: str) -> tuple[datetime | None, str | None]:
     for key in _PUBLISHED_META:
         value = parse_date(meta.get(key), timezone=timezone)
@@ -315,7 +315,7 @@ def _published(meta: dict[str, str], ld: "_JsonLd", fetched: Fetched, date_els: 
     return None, None
 
 
-def _modified(meta: dict[str, str], ld: "_JsonLd", timezone: str) -> tuple[datetime | None, str | None]:
+def _modified(meta: dict[str, str], ld: _JsonLd, timezone: str) -> tuple[datetime | None, str | None]:
     for key in _MODIFIED_META:
         value = parse_date(meta.get(key), timezone=timezone)
         if value is not None:
@@ -422,6 +422,7 @@ def _detect_language(text: str, declared: str | None = None) -> str | None:
     letters = latin + hangul + han
     if letters < _MIN_LETTERS:
         return declared
+    guess: str | None
     if hangul > letters / 3:
         guess = "ko"
     elif han > letters / 3:

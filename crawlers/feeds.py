@@ -11,6 +11,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import feedparser
@@ -24,6 +25,7 @@ __all__ = ["ParsedFeed", "parse_feed"]
 
 _XML_DECL_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])[^"']*\2""")
 _SPACE = re.compile(r"\s+")
+_GMT_OFFSET = re.compile(r"\s*GMT\s*([+-])(\d{1,2})(?::?(\d{2}))?\s*$")
 
 
 @dataclass(kw_only=True, slots=True)
@@ -65,6 +67,19 @@ def _aware(parsed: time.struct_time | None) -> datetime | None:
         return None
 
 
+def _loose_rfc822(value: Any) -> datetime | None:
+    """RFC 822 dates with the zone written "GMT+7" (Tuổi Trẻ's feeds), which feedparser rejects."""
+    match = _GMT_OFFSET.search(value or "") if isinstance(value, str) else None
+    if match is None:
+        return None
+    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    try:
+        parsed = parsedate_to_datetime(f"{value[:match.start()].strip()} {sign}{hours:02d}{minutes:02d}")
+    except (TypeError, ValueError):
+        return None
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo is not None else None
+
+
 def _entry(raw: Any) -> FeedEntry | None:
     link = (raw.get("link") or "").strip()
     guid = (raw.get("id") or "").strip() or None
@@ -79,7 +94,8 @@ def _entry(raw: Any) -> FeedEntry | None:
         link=safe_url_string(link),
         title=_plain(raw.get("title")),
         summary=_plain(summary),
-        published=_aware(raw.get("published_parsed") or raw.get("updated_parsed")),
+        published=(_aware(raw.get("published_parsed") or raw.get("updated_parsed"))
+                   or _loose_rfc822(raw.get("published") or raw.get("updated"))),
         author=author,
         guid=guid,
     )

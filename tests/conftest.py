@@ -226,7 +226,7 @@ def fixture_site(fixture_server: FixtureServer) -> str:
     return fixture_server.base_url
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_source() -> Callable[..., Source]:
     """Build a `Source` for tests: local (may fetch 127.0.0.1), verified, overridable."""
 

@@ -7,7 +7,9 @@ use this, so snippets look the same whatever the backend.
 
 from __future__ import annotations
 
-from haidang.store.query import WORD_RE, Phrase, Query, Term
+import re
+
+from haidang.store.query import Phrase, Query, Term
 from haidang.textnorm import fold
 
 __all__ = ["CLOSE_MARK", "OPEN_MARK", "find_matches", "make_snippet"]
@@ -17,32 +19,33 @@ CLOSE_MARK = "»"
 _ELLIPSIS = "…"
 
 
+def _pattern(query: Query) -> re.Pattern[str]:
+    """One regex over folded text for every positive term and phrase, phrases first.
+
+    Group n+1 is alternative n. A phrase's words may be separated by any non-word characters,
+    as the full-text index ignores them too; lookarounds keep matches to whole words.
+    """
+    parts = []
+    for alt in query.positives():
+        if isinstance(alt, Phrase):
+            parts.append(r"[\W_]+".join(map(re.escape, alt.words)))
+        elif isinstance(alt, Term):
+            parts.append(re.escape(alt.word))
+    order = sorted(range(len(parts)), key=lambda n: -len(parts[n]))     # longest first wins a tie
+    body = "|".join(f"(?P<a{n}>{parts[n]})" for n in order)
+    return re.compile(rf"(?<![^\W_])(?:{body})(?![^\W_])")
+
+
 def find_matches(folded: str, query: Query) -> list[tuple[int, int, int]]:
     """(start, end, alternative number) of every occurrence of the query's positive terms and phrases.
 
     Exclusions are never highlighted. Spans are sorted and do not overlap.
     """
-    alternatives = query.positives()
-    words = [(m.start(), m.end(), m.group()) for m in WORD_RE.finditer(folded)]
-    by_word: dict[str, list[int]] = {}
-    for i, (_, _, w) in enumerate(words):
-        by_word.setdefault(w, []).append(i)
-    found: list[tuple[int, int, int]] = []
-    for number, alt in enumerate(alternatives):
-        if isinstance(alt, Term):
-            found.extend((words[i][0], words[i][1], number) for i in by_word.get(alt.word, ()))
-        elif isinstance(alt, Phrase):
-            size = len(alt.words)
-            for i in by_word.get(alt.words[0], ()):
-                if tuple(w for _, _, w in words[i:i + size]) == alt.words:
-                    found.append((words[i][0], words[i + size - 1][1], number))
-    found.sort(key=lambda s: (s[0], -s[1]))
-    merged: list[tuple[int, int, int]] = []
-    for span in found:
-        if merged and span[0] < merged[-1][1]:
-            continue    # overlapping a longer or earlier match: keep the first
-        merged.append(span)
-    return merged
+    found = []
+    for m in _pattern(query).finditer(folded):
+        group = m.lastgroup or "a0"
+        found.append((m.start(), m.end(), int(group[1:])))
+    return found
 
 
 def _best_window(matches: list[tuple[int, int, int]], width: int, context: int) -> int:

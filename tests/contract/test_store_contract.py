@@ -270,6 +270,30 @@ def test_pagination(store: Store) -> None:
     assert len(ids) == len(set(ids)) == 7
 
 
+def test_words_side_by_side_rank_first(store: Store) -> None:
+    apart = build_article("apart", "Đầu năm, tư nhân góp vốn", "Đầu năm nay, tư nhân góp vốn. " * 5)
+    together = build_article("together", "Thu hút vốn", "Tỉnh thu hút đầu tư vào khu kinh tế.")
+    store.upsert(apart)
+    store.upsert(together)
+    result = store.search("dau tu")
+    assert result.total == 2
+    assert [h.id for h in result.hits] == [together.id, apart.id]
+    assert result.hits[0].score > result.hits[1].score > 0
+
+
+def test_pagination_across_adjacent_and_apart_matches(store: Store) -> None:
+    for i in range(5):
+        store.upsert(build_article(f"t{i}", f"Tin {i}", "Cảng Dung Quất đón tàu. " * (i + 1)))
+        store.upsert(build_article(f"a{i}", f"Bài {i}", "Quất và dung dịch. " * (i + 1)))
+    full = store.search("dung quat", limit=10)
+    assert full.total == 10
+    pages = [store.search("dung quat", limit=3, offset=k) for k in (0, 3, 6, 9)]
+    assert [h.id for p in pages for h in p.hits] == [h.id for h in full.hits]
+    assert {h.id for h in full.hits[:5]} == {build_article(f"t{i}", "x").id for i in range(5)}
+    scores = [h.score for h in full.hits]
+    assert scores == sorted(scores, reverse=True)
+
+
 @pytest.mark.parametrize("query", ["", "   ", "-", "dong -", '"dong thap', "-dong", '-"dong thap"',
                                    "OR dong", "dong OR", "dong OR OR thap", '""', "dong OR -thap"])
 def test_bad_queries_raise_query_error(store: Store, query: str) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from crawlers.dedup import DEFAULT_THRESHOLD, assign_story, band_keys, signature, similarity
 from crawlers.extract import extract_article
 from haidang.record import Article, Content, Fetched
 from haidang.store.base import StoryCandidate
-
 from tests.crawlers.test_extract import BASE, SELECTORS, SITES
 
 ORIGINAL = "baoquangngai/kinh-te/202603/quang-ngai-thu-hut-dau-tu-quy-i-3201.htm"
@@ -107,4 +104,4 @@ def test_signature_shape_and_stability() -> None:
     assert signature("lũ lụt miền trung")[:3] == PINNED
 
 
-PINNED = signature("lũ lụt miền trung")[:3]
+PINNED = [503095162, 227334579, 130456090]

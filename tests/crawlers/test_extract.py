@@ -74,7 +74,7 @@ def _article(path: str, **fetched: object) -> Article:
 
 
 def test_every_listed_page_has_an_expectation() -> None:
-    listed = re.findall(r"^- (\S+\.html?)", (SITES / "LAYOUT.md").read_text(encoding="utf-8"), re.M)
+    listed = re.findall(r"^- (\S+\.html?)", (SITES / "LAYOUT.md").read_text(encoding="utf-8"), re.MULTILINE)
     assert sorted(listed) == sorted(EXPECTED)
 
 
