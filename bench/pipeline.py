@@ -15,11 +15,11 @@ import logging
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from crawlers.events import FetchedDoc
-from haidang.demo import SITES_DIR
+from haidang.sites import SITES_DIR
 from haidang.pipeline import Pipeline, SourceTally
 from haidang.settings import MatchSettings, Source, load_settings
 from haidang.store.sqlite import SqliteStore
@@ -80,7 +80,7 @@ def bench_pipeline(copies: int = 150) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "bench.db")
         pipeline = Pipeline(store, matcher, "51", sources, MatchSettings(store_irrelevant=True))
-        tally = SourceTally("bench", datetime.now(timezone.utc))
+        tally = SourceTally("bench", datetime.now(UTC))
         docs = []
         for i in range(copies):
             for path, body in pages:
@@ -88,7 +88,7 @@ def bench_pipeline(copies: int = 150) -> float:
                 url = f"http://bench{i}.example/{path}"
                 docs.append(FetchedDoc(source_id=path.split("/")[0], url=url, final_url=url, status=200,
                                        headers={"content-type": "text/html; charset=utf-8"}, body=html,
-                                       fetched_at=datetime.now(timezone.utc)))
+                                       fetched_at=datetime.now(UTC)))
         t0 = time.perf_counter()
         for doc in docs:
             pipeline.process(doc, tally)

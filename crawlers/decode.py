@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import charset_normalizer
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
-__all__ = ["Decoded", "decode_document", "repair_feed_bytes", "SOURCES"]
+__all__ = ["SOURCES", "Decoded", "decode_document", "repair_feed_bytes"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def decode_document(body: bytes, content_type: str | None) -> Decoded:
     happens. Replacement characters are used only as the last resort ("detected+replace").
     """
     bom_encoding, bom = read_bom(body)
-    if bom_encoding:
+    if bom_encoding and bom:
         text = _strict(body[len(bom):], bom_encoding)
         if text is not None:
             return Decoded(text=text, encoding=_codec(bom_encoding) or bom_encoding, source="bom")
@@ -140,14 +140,15 @@ def _decode_utf8_runs(body: bytes) -> tuple[str, int]:
     return unicodedata.normalize("NFC", "".join(parts)), repaired
 
 
-def repair_feed_bytes(body: bytes, content_type: str | None) -> str:
+def repair_feed_bytes(body: bytes, content_type: str | None, *, url: str | None = None) -> str:
     """Feed bytes to text, surviving a UTF-8 feed that carries one item in windows-1258.
 
     Given such bytes, feedparser (and any whole-document decoder or detector) picks one
     encoding and garbles every item. When the feed is UTF-8 by label (header, prolog, or XML's
     default of UTF-8 when nothing is declared) but is not valid UTF-8, each invalid byte is read
     as windows-1258, the charset Vietnamese text in a legacy encoding almost always uses, and the
-    valid runs stay UTF-8. Otherwise this is `decode_document(...).text`.
+    valid runs stay UTF-8. Otherwise this is `decode_document(...).text`. `url` only names
+    the feed in the warning logged when a repair was needed.
     """
     bom_encoding, _ = read_bom(body)
     label = bom_encoding or _header_charset(content_type) or _declared_charset(body) or _UTF8
@@ -156,8 +157,8 @@ def repair_feed_bytes(body: bytes, content_type: str | None) -> str:
             body.decode(_UTF8)
         except UnicodeDecodeError:
             text, repaired = _decode_utf8_runs(body[3:] if body.startswith(codecs.BOM_UTF8) else body)
-            logger.warning("feed labelled UTF-8 has %d bytes that are not UTF-8; "
-                           "read them as windows-1258", repaired)
+            logger.warning("feed %s is labelled UTF-8 but %d of its bytes are not UTF-8; "
+                           "read them as windows-1258", url or "(unnamed)", repaired)
             return text
     return decode_document(body, content_type).text
 

@@ -10,8 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = [
-    "FeedEntry", "FetchedDoc", "CrawlFailure", "ValidatorUpdate", "NotModified", "Skipped",
-    "SourceFinished", "CrawlEvent", "FAILURE_STAGES", "SKIP_REASONS",
+    "FAILURE_STAGES",
+    "SKIP_REASONS",
+    "CrawlEvent",
+    "CrawlFailure",
+    "FeedEntry",
+    "FetchedDoc",
+    "NotModified",
+    "Skipped",
+    "SourceFinished",
+    "ValidatorUpdate",
 ]
 
 FAILURE_STAGES = ("robots", "fetch", "feed", "sitemap", "crawl")

@@ -10,11 +10,11 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import feedparser
+import feedparser  # type: ignore[import-untyped]
 from w3lib.html import remove_tags, replace_entities
 from w3lib.url import safe_url_string
 
@@ -62,7 +62,7 @@ def _aware(parsed: time.struct_time | None) -> datetime | None:
     if parsed is None:
         return None
     try:
-        return datetime(*parsed[:6], tzinfo=timezone.utc)
+        return datetime(*parsed[:6], tzinfo=UTC)
     except (TypeError, ValueError):
         return None
 
@@ -77,7 +77,7 @@ def _loose_rfc822(value: Any) -> datetime | None:
         parsed = parsedate_to_datetime(f"{value[:match.start()].strip()} {sign}{hours:02d}{minutes:02d}")
     except (TypeError, ValueError):
         return None
-    return parsed.astimezone(timezone.utc) if parsed.tzinfo is not None else None
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
 def _entry(raw: Any) -> FeedEntry | None:
@@ -103,7 +103,7 @@ def _entry(raw: Any) -> FeedEntry | None:
 
 def parse_feed(body: bytes, content_type: str | None, url: str) -> ParsedFeed:
     """Parse RSS/Atom bytes fetched from `url`; relative links resolve against `url`."""
-    text = repair_feed_bytes(body, content_type)
+    text = repair_feed_bytes(body, content_type, url=url)
     mime = (content_type or "application/xml").split(";", 1)[0].strip() or "application/xml"
     parsed = feedparser.parse(
         _utf8_feed_bytes(text),

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.exceptions import (
@@ -36,9 +37,17 @@ if TYPE_CHECKING:
     from haidang.store.base import Validators
 
 __all__ = [
-    "PrivateAddressGuardMiddleware", "ConditionalGetMiddleware", "PrivateAddressRefused",
-    "NotModifiedResponse", "failure_events", "is_private_address", "validator_update",
-    "META_ROLE", "META_CONFIGURED", "META_VALIDATOR_UPDATE", "ROLE_PAGE",
+    "META_CONFIGURED",
+    "META_ROLE",
+    "META_VALIDATOR_UPDATE",
+    "ROLE_PAGE",
+    "ConditionalGetMiddleware",
+    "NotModifiedResponse",
+    "PrivateAddressGuardMiddleware",
+    "PrivateAddressRefused",
+    "failure_events",
+    "is_private_address",
+    "validator_update",
 ]
 
 META_ROLE = "haidang_role"                    # "feed" | "sitemap" | "listing" | "page"
@@ -98,24 +107,24 @@ class PrivateAddressGuardMiddleware:
     async def process_request(self, request: Request) -> None:
         source = _source(self._crawler)
         if source is None or source.local:
-            return None
+            return
         parts = urlparse_cached(request)
         host = parts.hostname
         if not host:
-            return None
+            return
         if request.meta.get(META_CONFIGURED) == request.url:
             self._admitted_private.add(host)
-            return None
+            return
         # robots.txt for a host we already admitted through a configured URL.
         if request.meta.get("dont_obey_robotstxt") and parts.path == "/robots.txt" \
                 and host in self._admitted_private:
-            return None
+            return
         private = await self._private_address_of(host, parts.port)
         if private is not None:
             raise PrivateAddressRefused(
                 f"{host} resolves to {private}, a private address; refused for source "
                 f"{source.id!r} (set `local: true` on the source to allow it)")
-        return None
+        return
 
     async def _private_address_of(self, host: str, port: int | None) -> str | None:
         if host in self._verdicts:
@@ -158,13 +167,13 @@ class ConditionalGetMiddleware:
             request.meta.pop(_META_VALIDATED_URL)
         held = self._validators().get(request.url)
         if held is None or not (held.etag or held.last_modified):
-            return None
+            return
         if held.etag:
             request.headers[b"If-None-Match"] = held.etag
         if held.last_modified:
             request.headers[b"If-Modified-Since"] = held.last_modified
         request.meta[_META_VALIDATED_URL] = request.url
-        return None
+        return
 
     def process_response(self, request: Request, response: Response) -> Response:
         if response.status == 304 and request.meta.get(_META_VALIDATED_URL) == request.url:
@@ -198,7 +207,8 @@ def failure_events(failure: Failure, request: Request, source_id: str) -> list[C
     see. Timeouts, DNS, connection errors and 5xx are transient; 4xx and refusals permanent.
     """
     exc = failure.value
-    url = request.url
+    # Report the URL as first requested (the feed link, the configured URL), not a redirect hop.
+    url = (request.meta.get("redirect_urls") or [request.url])[0]
     is_page = request.meta.get(META_ROLE) == ROLE_PAGE
 
     def fail(stage: str, error_class: str, message: str, transient: bool) -> list[CrawlEvent]:
@@ -219,10 +229,13 @@ def failure_events(failure: Failure, request: Request, source_id: str) -> list[C
         return fail("fetch", "HttpError",
                     f"HTTP {status} from {url}{_attempts(request)} (source {source_id}); {advice}",
                     transient)
-    if isinstance(exc, DownloadCancelledError) and "max size" in str(exc):
+    if isinstance(exc, DownloadCancelledError):
+        # Scrapy's HTTP/1.1 handler cancels a download only for the size cap (DOWNLOAD_MAXSIZE);
+        # when the cap is hit while streaming, the exception carries no message.
         if is_page:
             return skip("oversize")
-        return fail("fetch", "Oversize", f"{exc} Raise crawl.max_size_bytes if this is expected.", False)
+        return fail("fetch", "Oversize", f"{url} is larger than the size cap {exc}; raise "
+                    "crawl.max_size_bytes if this is expected", False)
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
         if "robots.txt" in text:
@@ -232,9 +245,9 @@ def failure_events(failure: Failure, request: Request, source_id: str) -> list[C
                         f"robots.txt disallows {url} (source {source_id}); remove it from the config "
                         "or ask the site", False)
         if "max redirections" in text:
-            chain = " -> ".join([*request.meta.get("redirect_urls", []), url])
+            chain = " -> ".join([*request.meta.get("redirect_urls", []), request.url])
             return fail("fetch", "RedirectLoop", f"too many redirects: {chain}", False)
-        return fail("fetch", type(exc).__name__, f"request for {url} ignored: {text}", False)
+        return fail("fetch", type(exc).__name__, f"request for {request.url} ignored: {text}", False)
     if isinstance(exc, _TRANSIENT_ERRORS):
         return fail("fetch", type(exc).__name__,
                     f"{type(exc).__name__} fetching {url}{_attempts(request)}: {exc}", True)

@@ -56,7 +56,9 @@ def crawl(sources: list[Source], settings: CrawlSettings,
 
     Every source ends with SourceFinished, also when the crawl process dies (then each
     unfinished source first gets a CrawlFailure(stage="crawl")). Closing the generator early
-    kills the child. Safe to call repeatedly in one process and from tests.
+    kills the child. Safe to call repeatedly in one process and from tests. Disabled sources
+    are left out. The child is spawned, so a script calling this needs the usual
+    `if __name__ == "__main__":` guard (console scripts and pytest already have it).
     """
     sources = [s for s in sources if s.enabled]
     if not sources:
@@ -159,7 +161,7 @@ class _EventPump:
         self._drain()
 
     def _drain(self) -> None:
-        from twisted.internet import reactor
+        reactor = _reactor()
 
         while self._backlog:
             try:
@@ -169,11 +171,12 @@ class _EventPump:
             self._backlog.popleft()
         paused = bool(self._backlog)
         for crawler in self._crawlers:
-            if crawler.engine is not None:
-                crawler.engine.pause() if paused else crawler.engine.unpause()
+            engine = _engine_of(crawler)
+            if engine is not None:
+                engine.pause() if paused else engine.unpause()
         if paused and not self._draining:
             self._draining = True
-            reactor.callLater(_DRAIN_S, self._retry)  # type: ignore[attr-defined]
+            reactor.callLater(_DRAIN_S, self._retry)
 
     def _retry(self) -> None:
         self._draining = False
@@ -189,6 +192,21 @@ class _EventPump:
                 _exit_if_orphaned()
                 continue
             self._backlog.popleft()
+
+
+def _reactor() -> Any:
+    """Twisted's global reactor (typed Any: its module attribute is a proxy mypy cannot see)."""
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def _engine_of(crawler: Crawler) -> Any:
+    """The crawler's engine, or None before its crawl has started (Scrapy raises then)."""
+    try:
+        return crawler.engine
+    except RuntimeError:
+        return None
 
 
 def _exit_if_orphaned() -> None:
@@ -243,10 +261,10 @@ def _run_reactor(sources: list[Source], settings: CrawlSettings,
     from crawlers.settings import crawlers_in_parallel, scrapy_settings
 
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-    from twisted.internet import reactor
+    reactor = _reactor()
 
     scrapy_conf = scrapy_settings(settings)
-    configure_logging(scrapy_conf, install_root_handler=True)
+    configure_logging(scrapy_conf)
     runner = AsyncCrawlerRunner(scrapy_conf)
     pump = _EventPump(events)
 
@@ -258,8 +276,8 @@ def _run_reactor(sources: list[Source], settings: CrawlSettings,
     failures: list[BaseException] = []
     done = deferred_from_coro(run_all())
     done.addErrback(lambda f: failures.append(f.value))
-    done.addBoth(lambda _: reactor.stop())  # type: ignore[attr-defined]
-    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    done.addBoth(lambda _: reactor.stop())
+    reactor.run(installSignalHandlers=False)   # the parent owns signals; it kills us if needed
     pump.flush()
     if failures:
         raise failures[0]

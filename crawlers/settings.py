@@ -6,7 +6,7 @@ from typing import Any
 
 from haidang.settings import CrawlSettings
 
-__all__ = ["scrapy_settings", "crawlers_in_parallel"]
+__all__ = ["crawlers_in_parallel", "scrapy_settings"]
 
 _GUARD = "crawlers.middlewares.PrivateAddressGuardMiddleware"
 _CONDITIONAL = "crawlers.middlewares.ConditionalGetMiddleware"
@@ -32,6 +32,7 @@ def scrapy_settings(settings: CrawlSettings) -> dict[str, Any]:
         "DOWNLOAD_WARNSIZE": min(settings.warn_size_bytes, settings.max_size_bytes),
         "REDIRECT_MAX_TIMES": settings.max_redirects,
         "RETRY_TIMES": settings.retry_times,
+        "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",   # each give-up is also a CrawlFailure event
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "HTTPCACHE_ENABLED": False,

@@ -15,10 +15,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from haidang.settings import DEFAULT_CONFIG_DIR, load_settings
+from haidang.sites import SITES_DIR, serve_sites
 
-__all__ = ["SITES_DIR", "write_demo_config", "run_demo"]
+__all__ = ["write_demo_config", "run_demo"]
 
-SITES_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "sites"
 
 _DEMO_APP = """\
 # Written by `haidang demo` for the fixture sites on 127.0.0.1.
@@ -48,12 +48,12 @@ def write_demo_config(base_url: str, config_dir: Path, data_dir: Path) -> Path:
 def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_serving: bool = False) -> None:
     from haidang.cli import _print_summary
     from haidang.service import run_once
-    from haidang.sites import serve_sites
     from haidang.store import open_store
 
     work = Path(tempfile.mkdtemp(prefix="haidang-demo-"))
     data_dir = (data_dir or work / "data").resolve()
-    with serve_sites(SITES_DIR) as base_url:
+    with serve_sites(SITES_DIR) as server:
+        base_url = server.base_url
         err.print(f"fixture sites on {base_url}")
         config_dir = write_demo_config(base_url, work / "config", data_dir)
         settings = load_settings(config_dir, environ={})

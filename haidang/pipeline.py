@@ -72,33 +72,44 @@ class Pipeline:
         self._sources = {s.id: s for s in sources}
         self._match = match
         self._tz = tz
-        self._feed_owner = {url: s.id for s in self._sources.values() for url in s.feeds}
+        # Configured entry points (feeds, sitemaps, start pages) -> source id.
+        self._entry_owner = {url: s.id for s in self._sources.values()
+                             for url in [*s.feeds, *(s.crawl.sitemaps + s.crawl.start_urls if s.crawl else [])]}
 
     def run(self, events: Iterable[object],
             on_event: Callable[[str, SourceTally], None] | None = None) -> dict[str, SourceTally]:
         """Consume one crawl's events; store articles; record runs, failures and validators.
 
-        Validators are written only after the whole source finished without item errors: a feed
-        marked "not modified" while one of its pages was never stored would hide that page forever.
+        Validators are written when the source has finished, and only for URLs whose content
+        reached the store; a feed's only when none of its items failed: a feed answered "not
+        modified" next time would otherwise hide a page that was never stored.
         """
         tallies = {sid: SourceTally(sid, _now()) for sid in self._sources}
         pending: dict[str, list[Validators]] = {}
+        url_source: dict[str, str] = {}     # URLs seen this run -> source, for ValidatorUpdate
+        failed: set[str] = set()            # URLs whose document did not reach the store
         for event in events:
-            sid = getattr(event, "source_id", None) or self._owner(event)
-            tally = tallies.setdefault(sid or "?", SourceTally(sid or "?", _now()))
+            if isinstance(event, ValidatorUpdate):
+                sid = url_source.pop(event.url, None) or self._entry_owner.get(event.url)
+                if sid is not None and event.url not in failed:
+                    pending.setdefault(sid, []).append(
+                        Validators(url=event.url, etag=event.etag, last_modified=event.last_modified))
+                continue
+            sid = event.source_id  # type: ignore[attr-defined]
+            tally = tallies.setdefault(sid, SourceTally(sid, _now()))
+            url = getattr(event, "url", None)
+            if url:
+                url_source[url] = sid
             if isinstance(event, FetchedDoc):
                 tally.fetched += 1
-                outcome = self.process(event, tally)
-                if outcome in ("new", "updated", "unchanged") and event.body is not None:
-                    self._page_validators(event, pending.setdefault(tally.source_id, []))
-            elif isinstance(event, ValidatorUpdate):
-                pending.setdefault(tally.source_id, []).append(
-                    Validators(url=event.url, etag=event.etag, last_modified=event.last_modified))
+                if self.process(event, tally) == "error":
+                    failed.add(event.url)
             elif isinstance(event, NotModified):
                 tally.duplicates += 1
             elif isinstance(event, Skipped):
                 tally.skip(event.reason)
             elif isinstance(event, CrawlFailure):
+                failed.add(event.url)
                 self._fail(tally, event.url, event.stage, event.error_class, event.message)
             elif isinstance(event, SourceFinished):
                 self._finish(tally, pending.pop(tally.source_id, []))
@@ -172,14 +183,6 @@ class Pipeline:
         article.content.first_seen = doc.fetched_at
         return article
 
-    def _page_validators(self, doc: FetchedDoc, pending: list[Validators]) -> None:
-        etag, modified = doc.headers.get("etag"), doc.headers.get("last-modified")
-        if etag or modified:
-            pending.append(Validators(url=doc.url, etag=etag, last_modified=modified))
-
-    def _owner(self, event: object) -> str | None:
-        return self._feed_owner.get(getattr(event, "url", ""))
-
     def _fail(self, tally: SourceTally, url: str, stage: str, error_class: str, message: str) -> None:
         tally.errors += 1
         tally.last_error = f"{stage}: {error_class}: {message}"[:500]
@@ -194,9 +197,11 @@ class Pipeline:
         if tally.finished:
             return
         tally.finished = True
-        if tally.errors == 0:
-            for v in validators:
-                self._store.set_validators(v)
+        for v in validators:
+            # An entry point answered "not modified" next time would hide the items that failed now.
+            if tally.errors and v.url in self._entry_owner:
+                continue
+            self._store.set_validators(v, tally.source_id)
         if tally.source_id in self._sources:
             self._store.record_run(tally.to_run())
 

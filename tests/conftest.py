@@ -8,216 +8,24 @@ feeds, sitemaps and pages replaced by the server's own URL, and one path per fau
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from collections.abc import Callable, Iterator
-from email.utils import formatdate, parsedate_to_datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from haidang.demo import write_demo_config
 from haidang.settings import Source
+from haidang.sites import OVERSIZE_BYTES, SITES_DIR, SLOW_SECONDS, TRUNCATED_PROMISED, FixtureServer, serve_sites
 
-SITES_DIR = Path(__file__).resolve().parent / "fixtures" / "sites"
-
-# ---------------------------------------------------------------------------------------------
-# Fixture HTTP server
-# ---------------------------------------------------------------------------------------------
-
-SLOW_SECONDS = 3.0          # /faults/slow answers after this; tests use download timeouts well below
-OVERSIZE_BYTES = 200_000    # /faults/oversize*.html body size; tests use max_size_bytes well below
-TRUNCATED_PROMISED = 4_000  # /faults/truncated.html announces this many bytes, sends a quarter
-
-_TEMPLATED = {".rss", ".atom", ".xml", ".html", ".htm"}
-_CONTENT_TYPES = {
-    ".rss": "application/rss+xml", ".atom": "application/atom+xml", ".xml": "application/xml",
-    ".html": "text/html", ".htm": "text/html", ".txt": "text/plain", ".pdf": "application/pdf",
-}
-# Static fault files whose Content-Type header is part of the fault.
-_CONTENT_TYPE_OVERRIDES = {
-    "/faults/feed-windows-1258.rss": "application/rss+xml; charset=windows-1258",
-    "/faults/feed-mixed-encoding.rss": "application/rss+xml; charset=utf-8",
-    "/faults/feed-wrong-charset.rss": "application/rss+xml; charset=iso-8859-1",
-    "/faults/html-as-feed.rss": "text/html; charset=utf-8",
-    "/faults/wrong-charset.html": "text/html; charset=iso-8859-1",
-}
-
-
-class FixtureServer(ThreadingHTTPServer):
-    daemon_threads = True             # a slow handler never holds up shutdown
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), FixtureHandler)
-        self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
-        self.stopping = threading.Event()
-        self.requests: list[tuple[str, dict[str, str]]] = []   # (path, headers) of every request
-        self._lock = threading.Lock()
-
-    def log_request_seen(self, path: str, headers: dict[str, str]) -> None:
-        with self._lock:
-            self.requests.append((path, headers))
-
-    def requests_for(self, path: str) -> list[dict[str, str]]:
-        with self._lock:
-            return [h for p, h in self.requests if p == path]
-
-
-class FixtureHandler(SimpleHTTPRequestHandler):
-    server: FixtureServer
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, directory=str(SITES_DIR), **kwargs)
-
-    def log_message(self, format: str, *args: Any) -> None:   # noqa: A002 - stdlib signature
-        pass                                                   # keep test output clean
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        path = unquote(urlsplit(self.path).path)
-        self.server.log_request_seen(path, {k.lower(): v for k, v in self.headers.items()})
-        route = FAULT_ROUTES.get(path)
-        try:
-            if route is not None:
-                route(self)
-            else:
-                self._serve_static(path)
-        except (BrokenPipeError, ConnectionResetError):
-            pass                       # the crawler gave up (timeouts, size caps): expected
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self.send_error(405)
-
-    # -- static files with {BASE}, validators and 304 -------------------------------------
-
-    def _serve_static(self, path: str) -> None:
-        file = (SITES_DIR / path.lstrip("/")).resolve()
-        if not file.is_file() or SITES_DIR not in file.parents:
-            self.send_error(404, "Not Found")
-            return
-        body = file.read_bytes()
-        if file.suffix in _TEMPLATED:
-            body = body.replace(b"{BASE}", self.server.base_url.encode("ascii"))
-        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
-        mtime = int(file.stat().st_mtime)
-        if self._not_modified(etag, mtime):
-            self.send_response(304)
-            self.send_header("ETag", etag)
-            self.end_headers()
-            return
-        content_type = _CONTENT_TYPE_OVERRIDES.get(path) or _CONTENT_TYPES.get(file.suffix, "application/octet-stream")
-        self._send(200, body, content_type, ETag=etag, **{"Last-Modified": formatdate(mtime, usegmt=True)})
-
-    def _not_modified(self, etag: str, mtime: int) -> bool:
-        if_none_match = self.headers.get("If-None-Match")
-        if if_none_match is not None:
-            return etag in [t.strip() for t in if_none_match.split(",")]
-        since = self.headers.get("If-Modified-Since")
-        if since is None:
-            return False
-        try:
-            return mtime <= parsedate_to_datetime(since).timestamp()
-        except (TypeError, ValueError):
-            return False
-
-    def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    # -- faults, one per path ---------------------------------------------------------------
-
-    def slow(self) -> None:
-        self.server.stopping.wait(SLOW_SECONDS)
-        self._send(200, b"<html><body><p>Cham qua.</p></body></html>", "text/html; charset=utf-8")
-
-    def truncated(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(TRUNCATED_PROMISED))
-        self.end_headers()
-        self.wfile.write(b"<html><body><p>" + b"x" * (TRUNCATED_PROMISED // 4))
-        self.wfile.flush()
-        self.close_connection = True
-
-    def oversize(self) -> None:
-        self._send(200, _padding(OVERSIZE_BYTES), "text/html; charset=utf-8")
-
-    def oversize_unannounced(self) -> None:
-        """No Content-Length: the size cap must stop the download while it streams."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.end_headers()
-        self.wfile.write(_padding(OVERSIZE_BYTES))
-        self.close_connection = True
-
-    def status_500(self) -> None:
-        self._send(500, b"<h1>500 Internal Server Error</h1>", "text/html")
-
-    def status_503(self) -> None:
-        self._send(503, b"<h1>503 Service Unavailable</h1>", "text/html", **{"Retry-After": "120"})
-
-    def always_304(self) -> None:
-        """A server that answers 304 whatever was asked (a broken cache in front of a feed)."""
-        self.send_response(304)
-        self.end_headers()
-
-    def redirect_loop_a(self) -> None:
-        self._redirect("/faults/redirect-loop-b")
-
-    def redirect_loop_b(self) -> None:
-        self._redirect("/faults/redirect-loop")
-
-    def redirect_to_page(self) -> None:
-        self._redirect("/faults/pages/ok-3.html")
-
-    def _redirect(self, location: str) -> None:
-        self.send_response(302)
-        self.send_header("Location", self.server.base_url + location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
-def _padding(size: int) -> bytes:
-    head = b"<html><head><title>Trang qua lon</title></head><body>"
-    return head + b"<p>" + b"a" * (size - len(head) - 3)
-
-
-FAULT_ROUTES: dict[str, Callable[[FixtureHandler], None]] = {
-    "/faults/slow": FixtureHandler.slow,
-    "/faults/truncated.html": FixtureHandler.truncated,
-    "/faults/oversize.html": FixtureHandler.oversize,
-    "/faults/oversize-unannounced.html": FixtureHandler.oversize_unannounced,
-    "/faults/status-500": FixtureHandler.status_500,
-    "/faults/status-503": FixtureHandler.status_503,
-    "/faults/always-304.rss": FixtureHandler.always_304,
-    "/faults/redirect-loop": FixtureHandler.redirect_loop_a,
-    "/faults/redirect-loop-b": FixtureHandler.redirect_loop_b,
-    "/faults/redirect-to-page": FixtureHandler.redirect_to_page,
-}
-# Static fault paths (files under faults/): 404 is any missing path such as
-# /faults/missing-page.html; report.pdf is non-HTML; robots-denied/ is disallowed by robots.txt;
-# the feed-*.rss / not-a-feed.rss / html-as-feed.rss / broken-but-readable.rss files are bad feeds.
+__all__ = ["OVERSIZE_BYTES", "SITES_DIR", "SLOW_SECONDS", "TRUNCATED_PROMISED"]
 
 
 @pytest.fixture(scope="session")
 def fixture_server() -> Iterator[FixtureServer]:
     """The running fixture server (for tests that inspect the requests it saw)."""
-    server = FixtureServer()
-    thread = threading.Thread(target=server.serve_forever, name="fixture-site", daemon=True)
-    thread.start()
-    try:
+    with serve_sites(SITES_DIR) as server:
         yield server
-    finally:
-        server.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")
@@ -240,3 +48,9 @@ def make_source() -> Callable[..., Source]:
 
     return make
 
+
+
+@pytest.fixture()
+def demo_config(fixture_site: str, tmp_path: Path) -> Path:
+    """A config folder whose sources are the fixture sites, with a fresh data folder (as `haidang demo`)."""
+    return write_demo_config(fixture_site, tmp_path / "config", tmp_path / "data")

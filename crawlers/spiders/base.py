@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -18,7 +18,7 @@ from crawlers.middlewares import META_CONFIGURED, META_ROLE, ROLE_PAGE, failure_
 from haidang.settings import Source
 from haidang.store.base import Validators
 
-__all__ = ["SourceSpider", "Batch", "response_headers", "is_html"]
+__all__ = ["Batch", "SourceSpider", "is_html", "response_headers"]
 
 META_BATCH = "haidang_batch"
 META_ENTRY = "haidang_entry"
@@ -61,7 +61,7 @@ def is_html(response: Response) -> bool:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SourceSpider(scrapy.Spider):

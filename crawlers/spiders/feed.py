@@ -4,6 +4,7 @@ follows each entry's link, or passes the entry on as a feed-only document."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+
 from scrapy.http import Request, Response
 
 from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc

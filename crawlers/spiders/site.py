@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urldefrag
 
-from lxml.etree import XMLSyntaxError
-from scrapy.http import Request, Response
+from lxml.etree import XMLSyntaxError  # type: ignore[import-untyped]
+from scrapy.http import Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
@@ -30,12 +31,14 @@ class SiteSpider(SourceSpider):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
-        spec = self.source.crawl or SiteCrawl()
-        self._spec = spec
+        spec = self.source.crawl
+        if spec is None:
+            raise ValueError(f"source {self.source.id!r} has no `crawl` section")
+        self._spec: SiteCrawl = spec
         self._allow = [re.compile(p) for p in spec.allow]
         self._deny = [re.compile(p) for p in spec.deny]
         self._follow = [re.compile(p) for p in spec.follow]
-        self._links = LinkExtractor()          # every <a href>, absolute, fragments dropped
+        self._links = LinkExtractor()          # every <a href>/<area href>, absolute
 
     def is_article(self, url: str) -> bool:
         """Matches some `allow` pattern (or there are none) and no `deny` pattern."""
@@ -54,7 +57,7 @@ class SiteSpider(SourceSpider):
 
     def parse_listing(self, response: Response) -> Iterator[CrawlEvent | Request]:
         batch = self.open_batch(response)
-        if not is_html(response):
+        if not is_html(response) or not isinstance(response, TextResponse):
             yield CrawlFailure(source_id=self.source.id, url=response.url, stage="crawl",
                                error_class="NotHtml", transient=False,
                                message=f"listing page {response.url} is not HTML; check crawl.start_urls")
@@ -63,7 +66,7 @@ class SiteSpider(SourceSpider):
             return
         depth = int(response.meta.get(_META_DEPTH, 0))
         for link in self._links.extract_links(response):
-            url = link.url
+            url = urldefrag(link.url)[0]       # "#comments" names the same page
             if self.is_article(url) and not self._is_listing(url):
                 yield from self._page(url, batch)
             elif self._is_listing(url) and depth < self._spec.max_depth:
@@ -78,13 +81,12 @@ class SiteSpider(SourceSpider):
         body = response.body
         if body[:2] == _GZIP_MAGIC:
             body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
+        sitemap: Sitemap | None = None
         try:
             sitemap = Sitemap(body)
-        except (XMLSyntaxError, StopIteration, ValueError) as exc:
-            sitemap = None
-            problem = f"not XML ({exc})"
-        else:
             problem = f"root element is <{sitemap.type}>"
+        except (XMLSyntaxError, StopIteration, ValueError) as exc:
+            problem = f"not XML ({exc})"
         if sitemap is None or sitemap.type not in ("sitemapindex", "urlset"):
             yield CrawlFailure(source_id=self.source.id, url=response.url, stage="sitemap",
                                error_class="NotASitemap", transient=False,

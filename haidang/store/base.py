@@ -6,15 +6,24 @@ The contract suite in tests/contract/ states this behaviour once and runs it on 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from haidang.record import Article
 
 __all__ = [
-    "Store", "SearchFilters", "SearchHit", "SearchResult", "UpsertOutcome", "Validators",
-    "SourceRun", "SourceStatus", "FailureRecord", "StoryCandidate",
+    "FailureRecord",
+    "SearchFilters",
+    "SearchHit",
+    "SearchResult",
+    "SourceRun",
+    "SourceStatus",
+    "Store",
+    "StoryCandidate",
+    "UpsertOutcome",
+    "Validators",
 ]
 
 UpsertOutcome = Literal["new", "updated", "unchanged"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from haidang.store.query import Phrase, Query, Term
+from haidang.store.query import Clause, Phrase, Query, Term, neighbour_pairs
 from haidang.textnorm import fold
 
-__all__ = ["CLOSE_MARK", "OPEN_MARK", "find_matches", "make_snippet"]
+__all__ = ["CLOSE_MARK", "OPEN_MARK", "find_matches", "make_snippet", "snippet_query"]
 
 OPEN_MARK = "«"
 CLOSE_MARK = "»"
@@ -48,16 +48,32 @@ def find_matches(folded: str, query: Query) -> list[tuple[int, int, int]]:
     return found
 
 
-def _best_window(matches: list[tuple[int, int, int]], width: int, context: int) -> int:
-    """Where the window starts: the one covering the most different alternatives, then most matches."""
+def _best_window(matches: list[tuple[int, int, int]], weights: list[int], width: int, context: int) -> int:
+    """Where the window starts: the one covering the most query words, then the most matches.
+
+    A phrase weighs one more than its words, so "«Đồng Tháp»" side by side beats "đồng" and
+    "tháp" scattered over the same window.
+    """
     best_start, best_key = 0, (-1, -1, 0)
     for i, (start, _, _) in enumerate(matches):
         begin = max(0, start - context)
         inside = [m for m in matches[i:] if m[1] <= begin + width]
-        key = (len({m[2] for m in inside}), len(inside), -start)
+        key = (sum(weights[n] for n in {m[2] for m in inside}), len(inside), -start)
         if key > best_key:
             best_start, best_key = begin, key
     return best_start
+
+
+def snippet_query(query: Query) -> Query:
+    """The query to highlight: its own terms plus each pair of neighbouring words as a phrase.
+
+    Users type compounds as separate syllables ("dong thap"); marking "«Đồng Tháp»" where the
+    words stand together shows why the hit ranked first.
+    """
+    pairs = neighbour_pairs(query)
+    if not pairs:
+        return query
+    return Query(clauses=(*query.clauses, Clause(tuple(pairs))), exclusions=query.exclusions)
 
 
 def make_snippet(original: str, query: Query, *, folded: str | None = None, width: int = 220,
@@ -73,7 +89,8 @@ def make_snippet(original: str, query: Query, *, folded: str | None = None, widt
     matches = find_matches(folded, query)
     if not matches:
         return None
-    begin = _best_window(matches, width, context)
+    weights = [len(a.words) + 1 if isinstance(a, Phrase) else 1 for a in query.positives()]
+    begin = _best_window(matches, weights, width, context)
     end = min(len(original), begin + width)
     if begin > 0:
         # Start on a word boundary, but never after the first match the window was chosen for.

@@ -31,65 +31,32 @@ from haidang.store.base import (
     UpsertOutcome,
     Validators,
 )
-from haidang.store.highlight import make_snippet
-from haidang.store.query import Alternative, Phrase, Query, parse_query, proximity_query
+from haidang.store.fts import UTC_FORMAT, filters_sql, fts_expression, search_from, utc_key
+from haidang.store.highlight import make_snippet, snippet_query
+from haidang.store.query import Query, parse_query, proximity_query
 from haidang.store.schema import migrate
 from haidang.textnorm import fold, normalize
 
-__all__ = ["SqliteStore", "fts_expression"]
+__all__ = ["SqliteStore"]
 
 _log = logging.getLogger(__name__)
 
 # bm25 column weights (title, text): a word in the headline says more about what an article is
-# about than the same word deep in the body. 3.0 puts title matches first for two-word queries
-# on the benchmark store without letting a title-only match beat a body that repeats the words.
+# about than the same word deep in the body. 3.0 is a starting point, not yet tuned against
+# judged results; tune it with an evaluation, not by eye.
 _BM25 = "bm25(articles_fts, 3.0, 1.0)"
 # SQLite allows 32766 host parameters; stay far below it when expanding IN (...) lists.
 _CHUNK = 500
 # Rows fetched per round trip by iter_articles; each round is its own short read transaction.
 _PAGE = 200
-_UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-def _utc(value: datetime) -> str:
-    """Fixed-width UTC ISO string, so that text comparison is time comparison. Naive means UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime(_UTC_FORMAT)
-
-
-def _from_utc(value: str | None) -> datetime | None:
-    return datetime.strptime(value, _UTC_FORMAT).replace(tzinfo=UTC) if value else None
+def _from_key(value: str | None) -> datetime | None:
+    return datetime.strptime(value, UTC_FORMAT).replace(tzinfo=UTC) if value else None
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _quote(words: tuple[str, ...] | list[str]) -> str:
-    """One FTS5 string: our words hold only letters and digits, but escape quotes all the same."""
-    return '"' + " ".join(words).replace('"', '""') + '"'
-
-
-def _fts_alternative(alt: Alternative) -> str:
-    return _quote(alt.words) if isinstance(alt, Phrase) else _quote([alt.word])
-
-
-def fts_expression(query: Query) -> str:
-    """The FTS5 MATCH expression for a parsed query; every term and phrase is a quoted string.
-
-    Quoting everything means no user text is ever read as an FTS5 operator (NEAR, *, ^, column
-    filters, AND/OR/NOT): only the structure we emit here is.
-    """
-    clauses = []
-    for clause in query.clauses:
-        alts = [_fts_alternative(a) for a in clause.alternatives]
-        clauses.append(alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")")
-    expression = " AND ".join(clauses)
-    if query.exclusions:
-        excluded = " OR ".join(_fts_alternative(a) for a in query.exclusions)
-        expression = f"({expression}) NOT ({excluded})"
-    return expression
 
 
 def _content_hash(article: Article) -> str:
@@ -98,42 +65,6 @@ def _content_hash(article: Article) -> str:
         return article.content.content_hash
     text = normalize(article.content.title) + "\n" + normalize(article.content.text)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _search_from(where: list[str]) -> str:
-    """FROM/WHERE of a full-text search; the join to articles only when a filter needs it."""
-    if not where:
-        return " FROM articles_fts WHERE articles_fts MATCH ?"
-    return (
-        " FROM articles_fts JOIN articles a ON a.docno = articles_fts.rowid"
-        " WHERE articles_fts MATCH ? AND " + " AND ".join(where)
-    )
-
-
-def _filters_sql(filters: SearchFilters | None) -> tuple[list[str], list[Any]]:
-    """WHERE conditions on `articles a` for the filters, with their parameters."""
-    where: list[str] = []
-    params: list[Any] = []
-    if filters is None:
-        return where, params
-    if filters.province:
-        where.append("a.docno IN (SELECT docno FROM article_provinces WHERE province_code = ?)")
-        params.append(filters.province)
-    if filters.source:
-        where.append("a.source_id = ?")
-        params.append(filters.source)
-    if filters.since is not None:
-        where.append("a.date_key >= ?")
-        params.append(_utc(filters.since))
-    if filters.until is not None:
-        where.append("a.date_key < ?")
-        params.append(_utc(filters.until))
-    if filters.lang:
-        where.append("a.lang = ?")
-        params.append(filters.lang)
-    if filters.relevant_only:
-        where.append("a.relevant = 1")
-    return where, params
 
 
 class SqliteStore:
@@ -146,7 +77,15 @@ class SqliteStore:
     fsync on every commit would cost throughput for nothing we need.
     """
 
-    def __init__(self, path: Path | str, *, busy_timeout_s: float = 10.0) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = 10.0, cache_mib: int = 64,
+                 mmap_mib: int = 2048) -> None:
+        """Open (creating and migrating if needed) the database at `path`.
+
+        `cache_mib` and `mmap_mib` size SQLite's page cache and memory-mapped reads: search
+        walks multi-megabyte doclists of common folded syllables, and with the 2 MiB default
+        cache every query re-copied them from the OS (bench/search.py, filtered queries).
+        Memory-mapping is for reads only; writes still go through the WAL.
+        """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._errors(f"opening {self.path}"):
@@ -163,6 +102,8 @@ class SqliteStore:
                 self._conn.execute("PRAGMA synchronous = NORMAL")
                 self._conn.execute("PRAGMA foreign_keys = ON")
                 self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000):d}")
+                self._conn.execute(f"PRAGMA cache_size = {-1024 * int(cache_mib):d}")
+                self._conn.execute(f"PRAGMA mmap_size = {2**20 * int(mmap_mib):d}")
                 self.schema_version = migrate(self._conn, str(self.path))
         except BaseException:
             self._conn.close()
@@ -235,7 +176,7 @@ class SqliteStore:
         provinces = {m.province_code for m in article.matches if m.province_code}
         if article.province_code:
             provinces.add(article.province_code)
-        published = _utc(article.content.published) if article.content.published else None
+        published = utc_key(article.content.published) if article.content.published else None
         with self._transaction(f"storing article {doc_id} ({fetched.url})") as conn:
             row = conn.execute(
                 "SELECT docno, content_hash, json_extract(doc, '$.content.first_seen') FROM articles WHERE id = ?",
@@ -248,12 +189,12 @@ class SqliteStore:
             else:
                 first_seen = article.content.first_seen or _now()
             doc["content"]["first_seen"] = first_seen.isoformat()
-            first_seen_key = _utc(first_seen)
+            first_seen_key = utc_key(first_seen)
             values = (
                 doc_id, fetched.source_id, canonical, fetched.url, title, published, first_seen_key,
                 published or first_seen_key, article.content.language, article.province_code,
                 int(article.relevant), article.story_id, content_hash,
-                json.dumps(doc, ensure_ascii=False, separators=(",", ":")), _utc(_now()),
+                json.dumps(doc, ensure_ascii=False, separators=(",", ":")), utc_key(_now()),
             )
             if row is None:
                 docno = conn.execute(
@@ -287,7 +228,7 @@ class SqliteStore:
         return Article.from_dict(json.loads(row[0])) if row else None
 
     def count(self, filters: SearchFilters | None = None) -> int:
-        where, params = _filters_sql(filters)
+        where, params = filters_sql(filters)
         sql = "SELECT count(*) FROM articles a" + (" WHERE " + " AND ".join(where) if where else "")
         with self._errors("counting articles"):
             return int(self._conn.execute(sql, params).fetchone()[0])
@@ -295,7 +236,7 @@ class SqliteStore:
     def iter_articles(self, filters: SearchFilters | None = None) -> Iterator[Article]:
         """Oldest first by `first_seen`, in pages, so no read transaction stays open between pages
         and the caller may write to the store while iterating."""
-        where, params = _filters_sql(filters)
+        where, params = filters_sql(filters)
         after: tuple[str, int] = ("", -1)
         while True:
             conditions = [*where, "(a.first_seen, a.docno) > (?, ?)"]
@@ -319,46 +260,50 @@ class SqliteStore:
         if limit < 0 or offset < 0:
             raise QueryError(f"limit and offset must not be negative (got limit={limit}, offset={offset})")
         match = fts_expression(parsed)
-        where, params = _filters_sql(filters)
+        where, params = filters_sql(filters)
         with self._errors(f"searching for {query!r}"):
-            total = int(self._conn.execute("SELECT count(*)" + _search_from(where), [match, *params]).fetchone()[0])
+            total = int(self._conn.execute("SELECT count(*)" + search_from(where), [match, *params]).fetchone()[0])
             if total == 0 or limit == 0 or offset >= total:
                 return SearchResult(total=total, hits=[])
             strict = proximity_query(parsed)
             if strict is None:
                 ranked = self._ranked(match, where, params, limit, offset)
             else:
-                ranked = self._ranked_in_tiers(match, fts_expression(strict), where, params, limit, offset)
+                # the rest: the query with the neighbouring pairs excluded, i.e. words only apart
+                rest = Query(clauses=parsed.clauses, exclusions=parsed.exclusions + strict.clauses[-1].alternatives)
+                ranked = self._ranked_in_tiers(fts_expression(strict), fts_expression(rest), where, params,
+                                               limit, offset)
             details = self._hit_details([docno for docno, _ in ranked])
-        hits = [self._hit(details[docno], score, parsed) for docno, score in ranked if docno in details]
+        marked = snippet_query(parsed)
+        hits = [self._hit(details[docno], score, marked) for docno, score in ranked if docno in details]
         return SearchResult(total=total, hits=hits)
 
     def _ranked(self, match: str, where: list[str], params: list[Any], limit: int,
                 offset: int) -> list[tuple[int, float]]:
         """(docno, score) by bm25, best first; -bm25 is positive and higher is better."""
         return self._conn.execute(
-            f"SELECT articles_fts.rowid, -{_BM25} AS score" + _search_from(where)
+            f"SELECT articles_fts.rowid, -{_BM25} AS score" + search_from(where)
             + " ORDER BY score DESC LIMIT ? OFFSET ?",
             [match, *params, limit, offset],
         ).fetchall()
 
-    def _ranked_in_tiers(self, match: str, strict: str, where: list[str], params: list[Any], limit: int,
+    def _ranked_in_tiers(self, strict: str, rest: str, where: list[str], params: list[Any], limit: int,
                          offset: int) -> list[tuple[int, float]]:
-        """Documents with the words side by side first, then the rest, each tier by bm25.
+        """Documents with query words side by side first, then the rest, each tier by bm25.
 
         Besides ranking compounds first, this bounds the cost: folded syllables such as "tu" or
         "dong" occur in most articles, and bm25 over every match was the slowest part of a
-        search (bench/search.py); the adjacent matches are far fewer and usually fill the page.
-        Scores stay monotonic down the list: 1 + bm25 in the first tier, bm25 / (1 + bm25) below 1
-        in the second.
+        search (bench/search.py: p95 46 ms before, 23 ms after); the adjacent matches are far
+        fewer and usually fill the page. Scores stay monotonic down the list: 1 + bm25 in the
+        first tier, bm25 / (1 + bm25), below 1, in the second.
         """
         wanted = offset + limit
         first = self._ranked(strict, where, params, wanted, 0)
         ranked = [(docno, 1.0 + score) for docno, score in first[offset:]]
         if len(first) < wanted:
             skip = max(0, offset - len(first))
-            rest = self._ranked(f"({match}) NOT ({strict})", where, params, wanted - max(offset, len(first)), skip)
-            ranked += [(docno, score / (1.0 + score)) for docno, score in rest]
+            second = self._ranked(rest, where, params, wanted - max(offset, len(first)), skip)
+            ranked += [(docno, score / (1.0 + score)) for docno, score in second]
         return ranked
 
     def _hit_details(self, docnos: list[int]) -> dict[int, tuple[Any, ...]]:
@@ -444,7 +389,7 @@ class SqliteStore:
                 "INSERT INTO validators (url, source_id, etag, last_modified, updated_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (url) DO UPDATE SET source_id = coalesce(excluded.source_id, validators.source_id), "
                 "etag = excluded.etag, last_modified = excluded.last_modified, updated_at = excluded.updated_at",
-                (validators.url, source_id, validators.etag, validators.last_modified, _utc(_now())),
+                (validators.url, source_id, validators.etag, validators.last_modified, utc_key(_now())),
             )
 
     def record_run(self, run: SourceRun) -> None:
@@ -452,7 +397,7 @@ class SqliteStore:
             conn.execute(
                 "INSERT INTO source_runs (source_id, started_at, finished_at, fetched, new, updated, duplicates, "
                 "skipped, errors, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.source_id, _utc(run.started_at), _utc(run.finished_at), run.fetched, run.new, run.updated,
+                (run.source_id, utc_key(run.started_at), utc_key(run.finished_at), run.fetched, run.new, run.updated,
                  run.duplicates, json.dumps(run.skipped, ensure_ascii=False, sort_keys=True), run.errors,
                  run.last_error),
             )
@@ -466,7 +411,7 @@ class SqliteStore:
                 "error_class = excluded.error_class, message = excluded.message, at = excluded.at, "
                 "attempts = max(failures.attempts + 1, excluded.attempts)",
                 (failure.source_id, failure.url, failure.stage, failure.error_class, failure.message,
-                 _utc(failure.at), failure.attempts),
+                 utc_key(failure.at), failure.attempts),
             )
 
     def failures(self, source_id: str | None = None) -> list[FailureRecord]:
@@ -480,7 +425,7 @@ class SqliteStore:
             rows = self._conn.execute(sql + " ORDER BY at DESC, id DESC", params).fetchall()
         return [
             FailureRecord(source_id=s, url=u, stage=st, error_class=ec, message=m,
-                          at=datetime.strptime(at, _UTC_FORMAT).replace(tzinfo=UTC), attempts=n)
+                          at=datetime.strptime(at, UTC_FORMAT).replace(tzinfo=UTC), attempts=n)
             for s, u, st, ec, m, at, n in rows
         ]
 
@@ -517,8 +462,8 @@ class SqliteStore:
         seen |= set(articles) | set(validators)
         return [
             SourceStatus(
-                source_id=sid, last_success=_from_utc(success.get(sid)),
-                last_error_at=_from_utc(errors[sid][0]) if sid in errors else None,
+                source_id=sid, last_success=_from_key(success.get(sid)),
+                last_error_at=_from_key(errors[sid][0]) if sid in errors else None,
                 last_error=errors[sid][1] if sid in errors else None,
                 articles=int(articles.get(sid, 0)), validators=int(validators.get(sid, 0)),
             )

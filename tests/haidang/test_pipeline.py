@@ -6,7 +6,7 @@ import sqlite3
 
 from haidang.service import run_once
 from haidang.settings import load_settings
-from haidang.store import open_store
+from haidang.store import SQLITE_FILE_NAME, open_store
 from haidang.store.base import SearchFilters
 
 
@@ -56,6 +56,6 @@ def test_syndicated_copy_shares_story(demo_config):
 def test_database_is_sound_after_run(demo_config):
     settings = load_settings(demo_config, environ={})
     run_once(settings, settings.sources)
-    db = next(settings.data_dir.glob("*.db"))
+    db = settings.data_dir / SQLITE_FILE_NAME
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -16,9 +16,11 @@ import pytest
 
 from haidang.errors import PermanentStoreError, QueryError, StoreError
 from haidang.record import Article, Content, Fetched, article_id
+from haidang.store import schema
+from haidang.store.fts import fts_expression
 from haidang.store.query import parse_query
-from haidang.store.schema import latest_version
-from haidang.store.sqlite import SqliteStore, fts_expression
+from haidang.store.schema import latest_version, migrations
+from haidang.store.sqlite import SqliteStore
 
 T0 = datetime(2025, 7, 1, 1, 0, tzinfo=UTC)
 
@@ -68,6 +70,37 @@ def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(PermanentStoreError, match="newer than this Hải Đăng"):
         SqliteStore(path)
+
+
+def test_older_database_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    conn = sqlite3.connect(path)
+    version, _, sql = migrations()[0]
+    conn.executescript(sql)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+    with SqliteStore(path) as store:
+        assert store.schema_version == latest_version() >= 2
+        assert store._conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'articles_filter'").fetchone()[0] == 1
+        store.upsert(_article(1))
+        assert store.search("quang ngai").total == 1
+
+
+def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = migrations()
+    broken = [*good, (len(good) + 1, f"{len(good) + 1:04d}_broken.sql",
+                      "CREATE TABLE half_done (x INTEGER);\nTHIS IS NOT SQL;\n")]
+    monkeypatch.setattr(schema, "migrations", lambda: broken)
+    path = tmp_path / "db.sqlite3"
+    with pytest.raises(StoreError):
+        SqliteStore(path)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(good)
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
+    finally:
+        conn.close()
 
 
 def test_not_a_database_is_a_permanent_error(tmp_path: Path) -> None:

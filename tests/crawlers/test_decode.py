@@ -1,0 +1,123 @@
+"""Decoding in one order (BOM, header, declaration, detection), windows-1258, mislabelled UTF-8,
+and UTF-8 feeds carrying one windows-1258 item."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from crawlers.decode import decode_document, repair_feed_bytes
+
+FAULTS = Path(__file__).resolve().parents[1] / "fixtures" / "sites" / "faults"
+TEXT = "Quảng Ngãi đón tàu du lịch quốc tế đến Lý Sơn"
+
+
+def html(charset: str | None, text: str = TEXT) -> str:
+    meta = f'<meta charset="{charset}">' if charset else ""
+    return f"<html><head>{meta}<title>{text}</title></head><body><p>{text}</p></body></html>"
+
+
+def test_http_header_wins_when_it_decodes() -> None:
+    body = html("windows-1252").encode("utf-8")   # declaration wrong, header right
+    decoded = decode_document(body, "text/html; charset=UTF-8")
+    assert (decoded.encoding, decoded.source) == ("utf-8", "http-header")
+    assert TEXT in decoded.text
+
+
+def test_declaration_used_when_header_has_no_charset() -> None:
+    body = html("utf-8").encode("utf-8")
+    decoded = decode_document(body, "text/html")
+    assert (decoded.encoding, decoded.source) == ("utf-8", "declaration")
+
+
+def test_xml_prolog_is_a_declaration() -> None:
+    raw = (FAULTS / "feed-windows-1258.rss").read_bytes()
+    assert raw.startswith(b'<?xml version="1.0" encoding="windows-1258"?>')
+    decoded = decode_document(raw, None)
+    assert (decoded.encoding, decoded.source) == ("cp1258", "declaration")
+    assert "Lý Sơn tăng chuyến tàu khách dịp cuối tuần" in decoded.text
+
+
+def test_windows_1258_output_is_nfc() -> None:
+    raw = (FAULTS / "feed-windows-1258.rss").read_bytes()
+    assert b"\xec" in raw or b"\xcc" in raw              # combining tone marks in the bytes
+    decoded = decode_document(raw, "application/rss+xml; charset=windows-1258")
+    assert decoded.source == "http-header"
+    assert unicodedata.is_normalized("NFC", decoded.text)
+    assert "Đường ven biển Dung Quất - Sa Huỳnh thông xe đoạn cuối" in decoded.text
+
+
+@pytest.mark.parametrize("label", ["iso-8859-1", "us-ascii", "windows-1252", "windows-1258"])
+def test_mislabelled_utf8_is_read_as_utf8(label: str) -> None:
+    body = html(label).encode("utf-8")
+    decoded = decode_document(body, f"text/html; charset={label}")
+    assert (decoded.encoding, decoded.source) == ("utf-8", "detected")
+    assert TEXT in decoded.text
+
+
+def test_mislabelled_fixture_page() -> None:
+    decoded = decode_document((FAULTS / "wrong-charset.html").read_bytes(), "text/html; charset=iso-8859-1")
+    assert "Đồng bào vùng cao đón Tết sớm" in decoded.text
+
+
+def test_declared_charset_that_fails_falls_through_to_detection() -> None:
+    body = html(None).encode("utf-16-le")      # no BOM, header says UTF-8: cannot be right
+    decoded = decode_document(body, "text/html; charset=utf-8")
+    assert decoded.source.startswith("detected")
+    assert decoded.source != "http-header"
+
+
+def test_unknown_charset_label_is_ignored() -> None:
+    decoded = decode_document(html("x-no-such-charset").encode("utf-8"), "text/html; charset=klingon")
+    assert (decoded.encoding, decoded.source) == ("utf-8", "detected")
+
+
+def test_bom_beats_everything() -> None:
+    body = b"\xef\xbb\xbf" + html("windows-1252").encode("utf-8")
+    decoded = decode_document(body, "text/html; charset=iso-8859-1")
+    assert (decoded.encoding, decoded.source) == ("utf-8", "bom")
+    assert not decoded.text.startswith("\ufeff")
+
+
+def test_undecodable_bytes_are_replaced_only_as_last_resort_and_said_so() -> None:
+    body = bytes(range(256)) * 4
+    decoded = decode_document(body, None)
+    assert decoded.source in ("detected", "detected+replace")
+    if decoded.source == "detected":     # detection found a charset that takes every byte
+        assert len(decoded.text) >= 256
+    else:
+        assert "\ufffd" in decoded.text
+
+
+def test_plain_ascii_needs_no_detection() -> None:
+    decoded = decode_document(b"<html><body>Hello</body></html>", None)
+    assert (decoded.encoding, decoded.source) == ("utf-8", "detected")
+
+
+def test_mixed_feed_keeps_every_item_readable() -> None:
+    raw = (FAULTS / "feed-mixed-encoding.rss").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    text = repair_feed_bytes(raw, "application/rss+xml; charset=utf-8")
+    assert unicodedata.is_normalized("NFC", text)
+    for title in ("Quảng Ngãi khai trương tuyến xe buýt đến cảng Sa Kỳ",
+                  "Hội thảo bảo tồn di sản Hải đội Hoàng Sa",
+                  "Nông dân Bình Sơn xuống giống lúa hè thu sớm"):
+        assert title in text
+    assert "\ufffd" not in text
+
+
+def test_mixed_feed_without_any_label_is_repaired_too() -> None:
+    """XML without a declaration is UTF-8 by definition."""
+    raw = (FAULTS / "feed-mixed-encoding.rss").read_bytes().replace(b' encoding="utf-8"', b"")
+    assert "Hội thảo bảo tồn di sản Hải đội Hoàng Sa" in repair_feed_bytes(raw, "application/xml")
+
+
+def test_repair_leaves_well_encoded_feeds_alone() -> None:
+    raw = (FAULTS / "feed-windows-1258.rss").read_bytes()
+    text = repair_feed_bytes(raw, "application/rss+xml; charset=windows-1258")
+    assert text == decode_document(raw, "application/rss+xml; charset=windows-1258").text
+    utf8 = (FAULTS / "feed-ok.rss").read_bytes()
+    assert repair_feed_bytes(utf8, None) == utf8.decode("utf-8")
