@@ -27,8 +27,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(gazetteer_app, name="gazetteer")
 app.add_typer(sources_app, name="sources")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Config folder (default: config/ or HAIDANG_CONFIG).")]
 
