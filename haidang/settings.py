@@ -167,9 +167,12 @@ def _read_yaml(path: Path) -> Any:
             return yaml.load(f)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        if "end of stream" in str(getattr(exc, "problem", "")):
+            # An unclosed quote or bracket is reported at the end of the file; where it opened helps more.
+            mark = getattr(exc, "context_mark", None) or mark
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}",
-                          [(str(path), line, "", str(getattr(exc, "problem", exc)))]) from exc
+                          [(str(path), line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
 
 
 def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
@@ -266,4 +269,34 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
     if env.get("HAIDANG_PROVINCE"):
         app_update["province"] = env["HAIDANG_PROVINCE"]
     app = app.model_copy(update=app_update)  # type: ignore[assignment]
+    _check_references(config_dir, app, landmarks)  # type: ignore[arg-type]
     return Settings(config_dir=str(config_dir), app=app, sources=sources, landmarks=landmarks)  # type: ignore[arg-type]
+
+
+def _key_line(path: Path, *keys: str) -> int | None:
+    try:
+        return _line_of(_read_yaml(path), keys)
+    except ConfigError:
+        return None
+
+
+def _check_references(config_dir: Path, app: AppSettings, landmarks: dict[str, list[str]]) -> None:
+    """Names that must exist elsewhere: the deployment's province, landmark province codes."""
+    from nlp.gazetteer import Gazetteer  # the place names are data the settings refer to
+
+    gazetteer = Gazetteer.load()
+    problems: list[tuple[str, int | None, str, str]] = []
+    try:
+        gazetteer.resolve_province(app.province)
+    except (KeyError, ValueError) as exc:
+        path = config_dir / "haidang.yaml"
+        problems.append((str(path), _key_line(path, "province"), "province",
+                         f"unknown province {app.province!r}: {str(exc).strip(chr(39))}"))
+    known = set(gazetteer.codes())
+    for code in landmarks:
+        if code not in known:
+            path = config_dir / "landmarks.yaml"
+            problems.append((str(path), _key_line(path, "landmarks", code), f"landmarks.{code}",
+                             f"unknown province code {code!r}: use a current two-digit code such as '51'"))
+    if problems:
+        raise ConfigError(_format(problems), problems)

@@ -16,7 +16,8 @@ import pytest
 
 from haidang.errors import PermanentStoreError, QueryError, StoreError
 from haidang.record import Article, Content, Fetched, article_id
-from haidang.store import schema
+from haidang.settings import StoreSettings
+from haidang.store import SQLITE_FILE_NAME, open_store, schema
 from haidang.store.fts import fts_expression
 from haidang.store.query import parse_query
 from haidang.store.schema import latest_version, migrations
@@ -268,3 +269,19 @@ def test_sigkill_at_random_moments_loses_nothing_and_corrupts_nothing(tmp_path: 
             assert [h.id for h in found.hits] == [_article(i).id]
         assert "bản 999" in store.get(_article(0).id).content.text
         assert store.get(_article(1).id).content.first_seen == T0 + timedelta(seconds=1)
+
+
+# -- open_store --------------------------------------------------------------------------------------
+
+def test_open_store_puts_the_database_in_the_data_folder(tmp_path: Path) -> None:
+    store = open_store(StoreSettings(backend="sqlite", data_dir=str(tmp_path / "home")))
+    try:
+        assert isinstance(store, SqliteStore)
+        assert store.path == tmp_path / "home" / SQLITE_FILE_NAME
+    finally:
+        store.close()
+
+
+def test_open_store_elasticsearch_is_not_there_yet(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not implemented until the Elasticsearch issue"):
+        open_store(StoreSettings(backend="elasticsearch", elasticsearch_url="http://127.0.0.1:9"))

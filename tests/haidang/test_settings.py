@@ -1,0 +1,54 @@
+"""Configuration: the shipped files load; each bad file names its file, line and field."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from haidang.errors import ConfigError
+from haidang.settings import DEFAULT_CONFIG_DIR, check_config_dir, load_settings
+
+CASES = sorted((Path(__file__).parent.parent / "fixtures" / "config_errors").glob("*.yaml"))
+
+
+def test_shipped_config_is_valid():
+    assert check_config_dir(DEFAULT_CONFIG_DIR) == []
+    settings = load_settings(DEFAULT_CONFIG_DIR, environ={})
+    assert settings.app.province == "Quảng Ngãi"
+    assert len(settings.sources) >= 20
+    assert all(not s.verified for s in settings.sources), "nobody has checked a source from here"
+    assert not any(s.local for s in settings.sources)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_file_names_file_line_and_field(case: Path, tmp_path: Path):
+    expect = re.match(r"# expect: line (\d+), field ([^,]*), (.+)", case.read_text(encoding="utf-8"))
+    assert expect, f"{case.name} must start with an '# expect:' line"
+    line, field, message = int(expect[1]), expect[2].strip(), expect[3].strip()
+    target = case.name.split(".", 1)[1]                      # e.g. sources.yaml
+    for name in ("haidang.yaml", "landmarks.yaml"):
+        shutil.copy(DEFAULT_CONFIG_DIR / name, tmp_path / name)
+    shutil.copy(case, tmp_path / target)
+    problems = check_config_dir(tmp_path)
+    assert problems, "the bad file was accepted"
+    file, got_line, got_field, got_message = problems[0]
+    assert Path(file).name == target
+    assert got_line == line
+    assert got_field == field
+    assert message.lower() in got_message.lower()
+    with pytest.raises(ConfigError):
+        load_settings(tmp_path, environ={})
+
+
+def test_environment_overrides_yaml(tmp_path: Path):
+    settings = load_settings(DEFAULT_CONFIG_DIR, environ={"HAIDANG_HOME": str(tmp_path), "HAIDANG_PROVINCE": "82"})
+    assert settings.data_dir == tmp_path
+    assert settings.app.province == "82"
+
+
+def test_missing_config_dir_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope", environ={})
