@@ -1,0 +1,105 @@
+"""The command line: arguments through typer's CliRunner, and one end-to-end run of the installed command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from haidang.cli import app
+from haidang.service import run_once
+from haidang.settings import load_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def filled(demo_config: Path) -> Path:
+    settings = load_settings(demo_config, environ={})
+    run_once(settings, settings.sources)
+    return demo_config
+
+
+def test_search_without_diacritics_highlights(filled: Path):
+    result = runner.invoke(app, ["search", "--config", str(filled), "ly son", "--json"])
+    assert result.exit_code == 0, result.output
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
+    assert hits
+    assert all({"id", "title", "source", "published", "score", "snippet"} <= set(h) for h in hits)
+    assert any("«Lý Sơn»" in h["snippet"] for h in hits)
+
+
+def test_search_filters(filled: Path):
+    result = runner.invoke(app, ["search", "-c", str(filled), "quang ngai", "--json", "--source", "foreign-en",
+                                 "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert {json.loads(line)["source"] for line in result.stdout.splitlines()} <= {"foreign-en"}
+    future = runner.invoke(app, ["search", "-c", str(filled), "quang ngai", "--json", "--since", "2099-01-01"])
+    assert future.exit_code == 0 and future.stdout.strip() == ""
+    bad = runner.invoke(app, ["search", "-c", str(filled), "quang ngai", "--since", "yesterday-ish"])
+    assert bad.exit_code != 0
+
+
+def test_bad_query_is_a_clear_error(filled: Path):
+    result = runner.invoke(app, ["search", "-c", str(filled), '-"'])
+    assert result.exit_code == 2
+    assert "query" in result.output.lower()
+
+
+def test_status_lists_every_source(filled: Path):
+    result = runner.invoke(app, ["status", "-c", str(filled)])
+    assert result.exit_code == 0, result.output
+    for sid in ("vnexpress", "baoquangngai", "quangngai-gov", "youtube-qtv"):
+        assert sid in result.output
+
+
+def test_export_and_backup(filled: Path, tmp_path: Path):
+    out = tmp_path / "all.jsonl"
+    result = runner.invoke(app, ["export", "-c", str(filled), "--format", "jsonl", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert rows and all(r["id"] and r["fetched"]["canonical_url"] for r in rows)
+    copy = tmp_path / "copy.sqlite3"
+    assert runner.invoke(app, ["backup", str(copy), "-c", str(filled)]).exit_code == 0
+    assert copy.stat().st_size > 0
+
+
+def test_analyze_reads_stdin_and_keeps_going(tmp_path: Path):
+    lines = "\n".join([
+        json.dumps({"id": "a", "text": "Sáng nay, tỉnh Quảng Ngãi khai mạc lễ hội."}, ensure_ascii=False),
+        "{not json",
+        json.dumps({"id": "b", "text": "Vùng Đồng Tháp Mười vào mùa nước nổi.", "province": "Tiền Giang"},
+                   ensure_ascii=False),
+    ])
+    result = runner.invoke(app, ["analyze", "-"], input=lines)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("id") for o in out] == ["a", None, "b"]
+    assert out[0]["relevant"] is True and out[0]["matches"][0]["province_code"] == "51"
+    assert "error" in out[1]
+    assert out[2]["relevant"] is False   # target Tiền Giang -> Đồng Tháp (82); the region is not the province
+
+
+def test_config_check_reports_file_and_line(tmp_path: Path):
+    (tmp_path / "haidang.yaml").write_text("province: Quảng Ngãi\ncrawl:\n  retry_times: many\n", encoding="utf-8")
+    result = runner.invoke(app, ["config", "check", "-c", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "haidang.yaml:3: crawl.retry_times" in result.output
+
+
+@pytest.mark.slow
+def test_installed_command_runs_the_demo(tmp_path: Path):
+    exe = Path(sys.executable).parent / "haidang"
+    exe_path = str(exe) if exe.exists() else shutil.which("haidang")
+    assert exe_path, "the haidang command is not installed (pip install -e .)"
+    data = tmp_path / "data"
+    done = subprocess.run([exe_path, "demo", "--data", str(data)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"data: {data}" in done.stdout
+    assert "ly son" in done.stdout
+    assert (data / "haidang.sqlite3").exists()
