@@ -1,0 +1,82 @@
+"""Shipped model files: saving with a model card beside them, loading, and data fingerprints.
+
+Every model in nlp/models/ is `<name>.joblib` plus `<name>.md`, its card: the data it was
+trained on (path, sha256, licence), the date, the parameters, the dev metrics and the limits.
+Only data whose licence allows redistribution may train a shipped file (see README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import joblib
+import sklearn
+
+__all__ = ["MODELS_DIR", "save_model", "load_model", "file_sha256", "model_path"]
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+def model_path(name: str, models_dir: Path | None = None) -> Path:
+    return (models_dir or MODELS_DIR) / f"{name}.joblib"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_model(model: Any, name: str, *, title: str, data: list[dict[str, str]], metrics: dict[str, Any],
+               params: dict[str, Any], limits: list[str], models_dir: Path | None = None) -> Path:
+    """Write `<name>.joblib` (compressed) and `<name>.md`. `data`: [{path, sha256, licence, use}]."""
+    path = model_path(name, models_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, path, compress=("xz", 6))
+    card = [
+        f"# Model card: {title}",
+        "",
+        f"- file: `{path.name}` ({path.stat().st_size:,} bytes)",
+        f"- trained: {datetime.now(timezone.utc).strftime('%Y-%m-%d')} with scikit-learn {sklearn.__version__}, "
+        f"Python {platform.python_version()}; rebuild with `haidang train`",
+        "",
+        "## Data",
+        "",
+        "| file | sha256 | licence | use |",
+        "|---|---|---|---|",
+        *[f"| {d['path']} | `{d['sha256'][:16]}…` | {d['licence']} | {d.get('use', 'train')} |" for d in data],
+        "",
+        "## Parameters",
+        "",
+        "```json",
+        json.dumps(params, ensure_ascii=False, indent=2, sort_keys=True, default=str),
+        "```",
+        "",
+        "## Metrics (dev)",
+        "",
+        "```json",
+        json.dumps(metrics, ensure_ascii=False, indent=2, sort_keys=True, default=str),
+        "```",
+        "",
+        "## Limits",
+        "",
+        *[f"- {line}" for line in limits],
+        "",
+    ]
+    path.with_suffix(".md").write_text("\n".join(card), encoding="utf-8")
+    return path
+
+
+def load_model(name: str, models_dir: Path | None = None) -> Any:
+    """Load a shipped model; a missing file says how to rebuild it."""
+    path = model_path(name, models_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"model {path} is missing: run `haidang train` with ../shared/data beside the repo")
+    return joblib.load(path)
