@@ -290,7 +290,8 @@ def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = P
     if not (data / "plan-topics").is_dir():
         err.print(f"[red]{data / 'plan-topics'} not found[/red]: pass --data pointing at shared/data")
         raise typer.Exit(2)
-    metrics = evaluate_provinces(data, split=split)
+    _, matcher = _matcher(_settings(None))
+    metrics = evaluate_provinces(data / "plan-topics", split=split, matcher=matcher)
     out.print_json(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}, ensure_ascii=False))
     failures = check_floors(metrics)
     for f in failures:

@@ -6,7 +6,7 @@ The contract suite in tests/contract/ states this behaviour once and runs it on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -14,7 +14,9 @@ from typing import Literal, Protocol, runtime_checkable
 from haidang.record import Article
 
 __all__ = [
+    "ClaimStatus",
     "FailureRecord",
+    "KnownClaim",
     "SearchFilters",
     "SearchHit",
     "SearchResult",
@@ -27,6 +29,7 @@ __all__ = [
 ]
 
 UpsertOutcome = Literal["new", "updated", "unchanged"]
+ClaimStatus = Literal["proposed", "confirmed"]
 
 
 @dataclass(kw_only=True, slots=True)
@@ -114,6 +117,25 @@ class StoryCandidate:
     signature: list[int]
 
 
+@dataclass(kw_only=True, slots=True)
+class KnownClaim:
+    """A claim known (or proposed) to be false, with the rebuttal a reader can check.
+
+    Proposed claims come from debunk reports (nlp/claims.py); a person confirms them, and only
+    confirmed claims flag later articles, because the system never decides by itself that
+    something is false. `id` may be left empty: `Store.propose_claim` then derives a stable one
+    from the text, so proposing the same claim twice keeps one row.
+    """
+
+    id: str = ""
+    text: str
+    rebuttal_url: str | None = None
+    source_article_id: str | None = None  # the debunk article the claim was extracted from
+    status: ClaimStatus = "proposed"
+    created_at: datetime | None = None   # set by the store when missing
+    signature: list[int] = field(default_factory=list)   # crawlers.dedup.signature of `text`
+
+
 @runtime_checkable
 class Store(Protocol):
     """Where articles, feed validators and run records live."""
@@ -141,6 +163,25 @@ class Store(Protocol):
 
     def add_story_keys(self, article_id: str, story_id: str, band_keys: list[str],
                        signature: list[int]) -> None: ...
+
+    def propose_claim(self, claim: KnownClaim, band_keys: Sequence[str] = ()) -> str:
+        """Store a claim as proposed (whatever `claim.status` says) and return its id.
+
+        The id is `claim.id`, or one derived from the folded text when empty. Proposing an id
+        that exists changes nothing (a confirmed claim stays confirmed). `band_keys` (from
+        `crawlers.dedup.band_keys` of the signature) index it for `claim_candidates`; callers
+        normally go through `nlp.claims.propose`, which computes them.
+        """
+
+    def confirm_claim(self, claim_id: str) -> None:
+        """Mark a claim confirmed (a person checked the rebuttal); KeyError if the id is unknown."""
+
+    def known_claims(self, status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
+        """Claims with that status (None: all), oldest first."""
+
+    def claim_candidates(self, band_keys: Sequence[str],
+                         status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
+        """Claims (confirmed by default) sharing any LSH band key, ordered by id."""
 
     def get_validators(self, urls: list[str] | None = None) -> dict[str, Validators]: ...
 

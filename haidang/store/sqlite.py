@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,9 @@ from typing import Any, Self
 from haidang.errors import PermanentStoreError, QueryError, StoreError, TransientStoreError
 from haidang.record import Article, article_id
 from haidang.store.base import (
+    ClaimStatus,
     FailureRecord,
+    KnownClaim,
     SearchFilters,
     SearchHit,
     SearchResult,
@@ -57,6 +59,20 @@ def _from_key(value: str | None) -> datetime | None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+_CLAIM_COLUMNS = "id, text, rebuttal_url, source_article_id, status, created_at, signature"
+
+
+def _claim_id(text: str) -> str:
+    """A stable id from the folded, space-collapsed text: re-proposing a claim finds its row."""
+    key = " ".join(fold(normalize(text)).split())
+    return "claim-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _claim(row: tuple[Any, ...]) -> KnownClaim:
+    return KnownClaim(id=row[0], text=row[1], rebuttal_url=row[2], source_article_id=row[3], status=row[4],
+                      created_at=_from_key(row[5]), signature=json.loads(row[6]))
 
 
 def _content_hash(article: Article) -> str:
@@ -366,6 +382,59 @@ class SqliteStore:
                 "WHERE id = ?2 AND story_id IS NOT ?1",
                 (story_id, article_id),
             )
+
+    # -- known false claims -------------------------------------------------------------------
+
+    def propose_claim(self, claim: KnownClaim, band_keys: Sequence[str] = ()) -> str:
+        claim_id = claim.id or _claim_id(claim.text)
+        created = utc_key(claim.created_at or _now())
+        with self._transaction(f"proposing claim {claim_id}") as conn:
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO known_claims (id, text, rebuttal_url, source_article_id, status, "
+                "created_at, signature) VALUES (?, ?, ?, ?, 'proposed', ?, ?)",
+                (claim_id, normalize(claim.text), claim.rebuttal_url, claim.source_article_id, created,
+                 json.dumps(list(claim.signature))),
+            ).rowcount
+            if inserted:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO claim_keys (band_key, claim_id) VALUES (?, ?)",
+                    [(key, claim_id) for key in sorted(set(band_keys))],
+                )
+        return claim_id
+
+    def confirm_claim(self, claim_id: str) -> None:
+        with self._transaction(f"confirming claim {claim_id}") as conn:
+            changed = conn.execute("UPDATE known_claims SET status = 'confirmed' WHERE id = ?",
+                                   (claim_id,)).rowcount
+        if not changed:
+            raise KeyError(f"no known claim with id {claim_id!r} in {self.path}")
+
+    def known_claims(self, status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
+        sql = f"SELECT {_CLAIM_COLUMNS} FROM known_claims"
+        params: tuple[str, ...] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            params = (status,)
+        with self._errors("reading known claims"):
+            rows = self._conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
+        return [_claim(row) for row in rows]
+
+    def claim_candidates(self, band_keys: Sequence[str],
+                         status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
+        found: dict[str, KnownClaim] = {}
+        keys = sorted(set(band_keys))
+        with self._errors("looking up claim band keys"):
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i:i + _CHUNK]
+                sql = (f"SELECT DISTINCT {_CLAIM_COLUMNS} FROM claim_keys k JOIN known_claims c "
+                       f"ON c.id = k.claim_id WHERE k.band_key IN ({','.join('?' * len(chunk))})")
+                params: list[str] = list(chunk)
+                if status is not None:
+                    sql += " AND c.status = ?"
+                    params.append(status)
+                for row in self._conn.execute(sql, params).fetchall():
+                    found[row[0]] = _claim(row)
+        return [found[k] for k in sorted(found)]
 
     # -- validators, runs, failures ---------------------------------------------------------
 
