@@ -103,3 +103,17 @@ def test_installed_command_runs_the_demo(tmp_path: Path):
     assert f"data: {data}" in done.stdout
     assert "ly son" in done.stdout
     assert (data / "haidang.sqlite3").exists()
+
+
+def test_sources_check_reports_reachability_robots_and_a_sample(demo_config: Path, fixture_site: str):
+    extra = (
+        "  - id: denied\n    name: Denied\n    country: VN\n    language: vi\n    kind: national_press\n"
+        f"    local: true\n    feeds: ['{fixture_site}/faults/robots-denied/feed.rss']\n"
+    )
+    sources = demo_config / "sources.yaml"
+    sources.write_text(sources.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    result = runner.invoke(app, ["sources", "check", "-c", str(demo_config), "-s", "baoquangngai", "-s", "denied"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") >= 4}
+    assert "yes" in rows["baoquangngai"] and "allowed" in rows["baoquangngai"]
+    assert "disallowed" in rows["denied"]
