@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from crawlers.events import FetchedDoc
-from haidang.sites import SITES_DIR
 from haidang.pipeline import Pipeline, SourceTally
 from haidang.settings import MatchSettings, Source, load_settings
+from haidang.sites import SITES_DIR
 from haidang.store.sqlite import SqliteStore
 from nlp.gazetteer import Gazetteer
 from nlp.match import ProvinceMatcher
@@ -37,7 +37,8 @@ _PIPELINE_TARGET = 50.0
 def _match_texts() -> tuple[list[tuple[str, str]], str]:
     path = _SHARED / "data" / "plan-topics" / "train.jsonl.gz"
     if path.exists():
-        docs = [json.loads(line)["text"] for line in gzip.open(path, "rt", encoding="utf-8")]
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            docs = [json.loads(line)["text"] for line in fh]
         arts = [(docs[i] + "\n" + docs[(i + 1) % len(docs)])[:1800] for i in range(len(docs))]
         pairs = []
         for a in arts:

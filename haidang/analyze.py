@@ -19,9 +19,9 @@ __all__ = ["analyze_lines", "analyze_record"]
 _TEXT_FIELDS = ("title", "url", "source", "published", "province")
 
 
-def analyze_lines(lines: Iterable[str], gazetteer: Gazetteer, matcher: ProvinceMatcher,
+def analyze_lines(lines: Iterable[bytes | str], gazetteer: Gazetteer, matcher: ProvinceMatcher,
                   default_province: str) -> Iterator[dict[str, Any]]:
-    """Yield one result per non-blank input line, in order."""
+    """Yield one result per non-blank input line, in order; lines are UTF-8 bytes or str."""
     default_code: str | None
     try:
         default_code = gazetteer.resolve_province(default_province)
@@ -30,6 +30,13 @@ def analyze_lines(lines: Iterable[str], gazetteer: Gazetteer, matcher: ProvinceM
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield {"error": f"line {number}: not UTF-8 (byte {exc.start}); re-encode the file as UTF-8",
+                       "line": number, "input": raw.decode("utf-8", errors="replace").rstrip("\n")[:2000]}
+                continue
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as exc:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -30,7 +30,7 @@ app.add_typer(sources_app, name="sources")
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Config folder (default: config/ or HAIDANG_CONFIG).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config folder (default: config/ or HAIDANG_CONFIG).")]
 
 
 def _settings(config: Path | None) -> Settings:
@@ -41,13 +41,13 @@ def _settings(config: Path | None) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _store(settings: Settings):  # noqa: ANN202 - returns a Store
+def _store(settings: Settings):
     from haidang.store import open_store
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return open_store(settings.app.store)
 
 
-def _matcher(settings: Settings):  # noqa: ANN202
+def _matcher(settings: Settings):
     from nlp.gazetteer import Gazetteer
     from nlp.match import ProvinceMatcher
     gaz = Gazetteer.load(landmarks=settings.landmarks)
@@ -61,7 +61,7 @@ def _parse_when(value: str | None, tz: str, *, end: bool = False) -> datetime | 
     value = value.strip()
     units = {"d": "days", "h": "hours", "w": "weeks", "m": "minutes"}
     if value[:-1].isdigit() and value[-1] in units:
-        return datetime.now(timezone.utc) - timedelta(**{units[value[-1]]: int(value[:-1])})
+        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
@@ -80,7 +80,7 @@ def _setup_logging(verbose: bool) -> None:
 
 @app.command()
 def run(config: ConfigOpt = None,
-        source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Only these source ids.")] = None,
+        source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these source ids.")] = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """One pass over every configured source: fetch → extract → match → store."""
     _setup_logging(verbose)
@@ -111,7 +111,7 @@ def _print_summary(tallies: dict[str, Any]) -> None:
 
 @app.command()
 def demo(keep: Annotated[bool, typer.Option(help="Keep serving the fixture sites until Ctrl-C.")] = False,
-         data: Annotated[Optional[Path], typer.Option(help="Data folder (default: a new temporary one).")] = None) -> None:
+         data: Annotated[Path | None, typer.Option(help="Data folder (default: a new temporary one).")] = None) -> None:
     """Run the whole pipeline offline against the bundled fixture sites on 127.0.0.1."""
     from haidang.demo import run_demo
     run_demo(out, err, data_dir=data, keep_serving=keep)
@@ -120,11 +120,11 @@ def demo(keep: Annotated[bool, typer.Option(help="Keep serving the fixture sites
 @app.command()
 def search(query: Annotated[str, typer.Argument(help='Query: words, "phrases", OR, -exclusions.')],
            config: ConfigOpt = None,
-           province: Annotated[Optional[str], typer.Option(help="Province code or name.")] = None,
-           source: Annotated[Optional[str], typer.Option(help="Source id.")] = None,
-           since: Annotated[Optional[str], typer.Option(help="From date (published, else first seen).")] = None,
-           until: Annotated[Optional[str], typer.Option(help="Until date, inclusive for a day.")] = None,
-           lang: Annotated[Optional[str], typer.Option(help="Language code, e.g. vi, en.")] = None,
+           province: Annotated[str | None, typer.Option(help="Province code or name.")] = None,
+           source: Annotated[str | None, typer.Option(help="Source id.")] = None,
+           since: Annotated[str | None, typer.Option(help="From date (published, else first seen).")] = None,
+           until: Annotated[str | None, typer.Option(help="Until date, inclusive for a day.")] = None,
+           lang: Annotated[str | None, typer.Option(help="Language code, e.g. vi, en.")] = None,
            limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
            as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit.")] = False) -> None:
     """Full-text search with and without diacritics."""
@@ -179,7 +179,7 @@ def status(config: ConfigOpt = None) -> None:
     finally:
         store.close()
     tz = ZoneInfo(settings.app.timezone)
-    fmt = lambda d: d.astimezone(tz).strftime("%d/%m/%Y %H:%M") if d else "-"  # noqa: E731
+    fmt = lambda d: d.astimezone(tz).strftime("%d/%m/%Y %H:%M") if d else "-"
     table = Table(title="Trạng thái nguồn (source status)")
     for col in ("source", "last success", "last error", "articles", "validators"):
         table.add_column(col)
@@ -214,14 +214,15 @@ def config_check(config: ConfigOpt = None) -> None:
 
 @app.command()
 def analyze(file: Annotated[str, typer.Argument(help="JSON Lines file, or - for standard input.")] = "-",
-            province: Annotated[Optional[str], typer.Option(help="Target province: code or name.")] = None,
+            province: Annotated[str | None, typer.Option(help="Target province: code or name.")] = None,
             config: ConfigOpt = None) -> None:
     """Run the matcher on JSON Lines (`text` required) and write one JSON line per input line."""
     from haidang.analyze import analyze_lines
     settings = _settings(config)
     gaz, matcher = _matcher(settings)
     try:
-        stream = sys.stdin if file == "-" else open(file, encoding="utf-8", errors="replace")
+        # Bytes, so that one line in a wrong encoding becomes an error line, not a crash.
+        stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         err.print(f"[red]cannot read {escape(file)}:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -232,14 +233,14 @@ def analyze(file: Annotated[str, typer.Argument(help="JSON Lines file, or - for 
     except BrokenPipeError:
         raise typer.Exit(0) from None
     finally:
-        if stream is not sys.stdin:
+        if stream is not sys.stdin.buffer:
             stream.close()
 
 
 @app.command()
 def export(config: ConfigOpt = None,
            fmt: Annotated[str, typer.Option("--format", help="Only jsonl for now.")] = "jsonl",
-           output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File (default: stdout).")] = None) -> None:
+           output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None) -> None:
     """Write the whole store out as JSON Lines (backups, moving data)."""
     if fmt != "jsonl":
         raise typer.BadParameter("only 'jsonl' is supported", param_hint="--format")
@@ -272,7 +273,7 @@ def backup(target: Annotated[Path, typer.Argument(help="File to write the copy t
 
 @gazetteer_app.command("build")
 def gazetteer_build(source: Annotated[Path, typer.Option(help="vn-admin-units folder.")] = Path("../shared/data/vn-admin-units"),
-                    output: Annotated[Optional[Path], typer.Option(help="Output file (default: the shipped one).")] = None) -> None:
+                    output: Annotated[Path | None, typer.Option(help="Output file (default: the shipped one).")] = None) -> None:
     """Build the shipped place-name tables from the real administrative-units data."""
     from nlp.gazetteer import DEFAULT_GAZETTEER_PATH, build_gazetteer
     if not source.is_dir():
@@ -301,7 +302,7 @@ def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = P
 
 @sources_app.command("check")
 def sources_check(config: ConfigOpt = None,
-                  source: Annotated[Optional[list[str]], typer.Option("--source", "-s")] = None) -> None:
+                  source: Annotated[list[str] | None, typer.Option("--source", "-s")] = None) -> None:
     """Reachability, robots.txt verdict and a sample item for each source (needs internet)."""
     settings = _settings(config)
     from haidang.service import check_sources

@@ -17,7 +17,7 @@ from rich.table import Table
 from haidang.settings import DEFAULT_CONFIG_DIR, load_settings
 from haidang.sites import SITES_DIR, serve_sites
 
-__all__ = ["write_demo_config", "run_demo"]
+__all__ = ["run_demo", "write_demo_config"]
 
 
 _DEMO_APP = """\

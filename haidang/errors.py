@@ -18,9 +18,19 @@
 from __future__ import annotations
 
 __all__ = [
-    "HaidangError", "ConfigError", "FetchError", "TransientFetchError", "PermanentFetchError",
-    "ExtractError", "StoreError", "TransientStoreError", "PermanentStoreError", "QueryError",
-    "SendError", "TransientSendError", "PermanentSendError",
+    "ConfigError",
+    "ExtractError",
+    "FetchError",
+    "HaidangError",
+    "PermanentFetchError",
+    "PermanentSendError",
+    "PermanentStoreError",
+    "QueryError",
+    "SendError",
+    "StoreError",
+    "TransientFetchError",
+    "TransientSendError",
+    "TransientStoreError",
 ]
 
 

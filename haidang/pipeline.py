@@ -10,13 +10,18 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from crawlers.decode import decode_document
 from crawlers.dedup import assign_story
 from crawlers.events import (
-    CrawlFailure, FetchedDoc, NotModified, SourceFinished, Skipped, ValidatorUpdate,
+    CrawlFailure,
+    FetchedDoc,
+    NotModified,
+    Skipped,
+    SourceFinished,
+    ValidatorUpdate,
 )
 from crawlers.extract import extract_article
 from haidang.errors import HaidangError
@@ -25,7 +30,7 @@ from haidang.settings import MatchSettings, Source
 from haidang.store.base import FailureRecord, SourceRun, Store, Validators
 from nlp.match import ProvinceMatcher, match_article
 
-__all__ = ["Pipeline", "Outcome", "SourceTally"]
+__all__ = ["Outcome", "Pipeline", "SourceTally"]
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +147,7 @@ class Pipeline:
             article = assign_story(article, self._store)
             stage = "store"
             outcome = self._store.upsert(article)
-        except Exception as exc:  # one bad item never stops a run
+        except Exception as exc:  # noqa: BLE001 - one bad item never stops a run; it is recorded
             log.warning("%s %s failed at %s: %s", doc.source_id, doc.url, stage, exc)
             self._fail(tally, doc.url, stage, type(exc).__name__, str(exc))
             return "error"
@@ -207,4 +212,4 @@ class Pipeline:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

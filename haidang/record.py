@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Fetched", "Content", "Span", "Match", "Article", "article_id"]
+__all__ = ["Article", "Content", "Fetched", "Match", "Span", "article_id"]
 
 
 def article_id(canonical_url: str) -> str:
@@ -100,7 +100,7 @@ class Article:
         return _jsonable(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Article":
+    def from_dict(cls, data: dict[str, Any]) -> Article:
         fetched = _load(Fetched, data["fetched"])
         content = _load(Content, data.get("content") or {})
         matches = []

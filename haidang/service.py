@@ -19,7 +19,7 @@ from haidang.store import open_store
 from nlp.gazetteer import Gazetteer
 from nlp.match import ProvinceMatcher
 
-__all__ = ["run_once", "check_sources", "SourceCheck"]
+__all__ = ["SourceCheck", "check_sources", "run_once"]
 
 
 def run_once(settings: Settings, sources: list[Source], console: Console | None = None) -> dict[str, SourceTally]:

@@ -18,9 +18,18 @@ from ruamel.yaml.error import YAMLError
 from haidang.errors import ConfigError
 
 __all__ = [
-    "CrawlSettings", "SiteCrawl", "Selectors", "Source", "SourcesFile", "MatchSettings",
-    "StoreSettings", "AppSettings", "Settings", "load_settings", "check_config_dir",
     "DEFAULT_CONFIG_DIR",
+    "AppSettings",
+    "CrawlSettings",
+    "MatchSettings",
+    "Selectors",
+    "Settings",
+    "SiteCrawl",
+    "Source",
+    "SourcesFile",
+    "StoreSettings",
+    "check_config_dir",
+    "load_settings",
 ]
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"

@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["SITES_DIR", "SLOW_SECONDS", "OVERSIZE_BYTES", "TRUNCATED_PROMISED", "FixtureServer",
-           "FAULT_ROUTES", "serve_sites"]
+__all__ = [
+    "FAULT_ROUTES",
+    "OVERSIZE_BYTES",
+    "SITES_DIR",
+    "SLOW_SECONDS",
+    "TRUNCATED_PROMISED",
+    "FixtureServer",
+    "serve_sites",
+]
 
 SITES_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "sites"
 

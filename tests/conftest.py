@@ -16,7 +16,14 @@ import pytest
 
 from haidang.demo import write_demo_config
 from haidang.settings import Source
-from haidang.sites import OVERSIZE_BYTES, SITES_DIR, SLOW_SECONDS, TRUNCATED_PROMISED, FixtureServer, serve_sites
+from haidang.sites import (
+    OVERSIZE_BYTES,
+    SITES_DIR,
+    SLOW_SECONDS,
+    TRUNCATED_PROMISED,
+    FixtureServer,
+    serve_sites,
+)
 
 __all__ = ["OVERSIZE_BYTES", "SITES_DIR", "SLOW_SECONDS", "TRUNCATED_PROMISED"]
 
