@@ -48,6 +48,8 @@ _log = logging.getLogger(__name__)
 # judged results; tune it with an evaluation, not by eye.
 _BM25 = "bm25(articles_fts, 3.0, 1.0)"
 # SQLite allows 32766 host parameters; stay far below it when expanding IN (...) lists.
+# Candidates checked per lookup: the first few by shared band keys hold every true copy.
+STORY_CANDIDATE_LIMIT = 50
 _CHUNK = 500
 # Rows fetched per round trip by iter_articles; each round is its own short read transaction.
 _PAGE = 200
@@ -348,18 +350,33 @@ class SqliteStore:
     # -- syndicated-copy detection ------------------------------------------------------------
 
     def story_candidates(self, band_keys: list[str]) -> list[StoryCandidate]:
-        found: dict[str, StoryCandidate] = {}
+        """The stored articles sharing the most band keys, at most STORY_CANDIDATE_LIMIT.
+
+        Shared bands track similarity, so the closest copies are always among the first; without
+        the cap, text sharing boilerplate sentences makes every lookup slower as the store grows.
+        """
         keys = sorted(set(band_keys))
+        if not keys:
+            return []
+        shared: dict[str, int] = {}
         with self._errors("looking up story band keys"):
             for i in range(0, len(keys), _CHUNK):
                 chunk = keys[i:i + _CHUNK]
-                rows = self._conn.execute(
-                    "SELECT DISTINCT s.article_id, s.story_id, s.signature FROM story_keys k "
-                    "JOIN story_signatures s ON s.article_id = k.article_id "
-                    f"WHERE k.band_key IN ({','.join('?' * len(chunk))})",
+                for aid, n in self._conn.execute(
+                    "SELECT article_id, count(*) FROM story_keys "
+                    f"WHERE band_key IN ({','.join('?' * len(chunk))}) GROUP BY article_id",
                     chunk,
-                ).fetchall()
-                for aid, story, signature in rows:
+                ):
+                    shared[aid] = shared.get(aid, 0) + n
+            best = sorted(shared, key=lambda a: (-shared[a], a))[:STORY_CANDIDATE_LIMIT]
+            found: dict[str, StoryCandidate] = {}
+            for i in range(0, len(best), _CHUNK):
+                chunk = best[i:i + _CHUNK]
+                for aid, story, signature in self._conn.execute(
+                    "SELECT article_id, story_id, signature FROM story_signatures "
+                    f"WHERE article_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ):
                     found[aid] = StoryCandidate(article_id=aid, story_id=story, signature=json.loads(signature))
         return [found[k] for k in sorted(found)]
 
