@@ -165,6 +165,9 @@ def search(query: Annotated[str, typer.Argument(help='Query: words, "phrases", O
 
 
 def _highlight(snippet: str) -> str:
+    """Matches in bold on a terminal; piped output keeps the « » marks so they survive."""
+    if not out.is_terminal:
+        return escape(snippet)
     return escape(snippet).replace("«", "[bold yellow]").replace("»", "[/bold yellow]")
 
 
