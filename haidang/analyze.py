@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from haidang.textnorm import normalize
+from nlp.enrich import Enricher
 from nlp.gazetteer import Gazetteer
 from nlp.match import ProvinceMatcher
 
@@ -20,7 +21,7 @@ _TEXT_FIELDS = ("title", "url", "source", "published", "province")
 
 
 def analyze_lines(lines: Iterable[bytes | str], gazetteer: Gazetteer, matcher: ProvinceMatcher,
-                  default_province: str) -> Iterator[dict[str, Any]]:
+                  default_province: str, enricher: Enricher | None = None) -> Iterator[dict[str, Any]]:
     """Yield one result per non-blank input line, in order; lines are UTF-8 bytes or str."""
     default_code: str | None
     try:
@@ -47,12 +48,16 @@ def analyze_lines(lines: Iterable[bytes | str], gazetteer: Gazetteer, matcher: P
             yield {"error": f"line {number}: expected a JSON object, got {type(record).__name__}",
                    "line": number, "input": record}
             continue
-        yield analyze_record(record, gazetteer, matcher, default_code, default_province, number)
+        yield analyze_record(record, gazetteer, matcher, default_code, default_province, number, enricher)
 
 
 def analyze_record(record: dict[str, Any], gazetteer: Gazetteer, matcher: ProvinceMatcher,
-                   default_code: str | None, default_province: str, number: int = 0) -> dict[str, Any]:
-    """The input fields plus `matches` and `relevant` (and `error` when something was unusable)."""
+                   default_code: str | None, default_province: str, number: int = 0,
+                   enricher: Enricher | None = None) -> dict[str, Any]:
+    """The input fields plus `matches`, `relevant` and `labels` (and `error` when something was unusable).
+
+    Labels here use no store: known false claims and source trust apply inside `haidang run`.
+    """
     result = dict(record)
     text = record.get("text")
     if not isinstance(text, str):
@@ -62,7 +67,8 @@ def analyze_record(record: dict[str, Any], gazetteer: Gazetteer, matcher: Provin
     if title is not None and not isinstance(title, str):
         result["error"] = f"line {number}: `title` must be a string"
         title = None
-    matches = matcher.match(normalize(title or ""), normalize(text))
+    title, text = normalize(title or ""), normalize(text)
+    matches = matcher.match(title, text)
     result["matches"] = [_match_json(m) for m in matches]
     target = record.get("province")
     code = default_code
@@ -75,6 +81,8 @@ def analyze_record(record: dict[str, Any], gazetteer: Gazetteer, matcher: Provin
     elif default_code is None:
         result["error"] = f"unknown target province {default_province!r}"
     result["relevant"] = bool(code) and matcher.relevant(matches, code)
+    if enricher is not None:
+        result["labels"] = enricher.labels(title, text, matches=matches, target=code)
     return result
 
 

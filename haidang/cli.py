@@ -221,8 +221,10 @@ def analyze(file: Annotated[str, typer.Argument(help="JSON Lines file, or - for 
             config: ConfigOpt = None) -> None:
     """Run the matcher on JSON Lines (`text` required) and write one JSON line per input line."""
     from haidang.analyze import analyze_lines
+    from haidang.service import load_enricher
     settings = _settings(config)
     gaz, matcher = _matcher(settings)
+    enricher = load_enricher(settings)
     try:
         # Bytes, so that one line in a wrong encoding becomes an error line, not a crash.
         stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115 - closed below
@@ -230,7 +232,8 @@ def analyze(file: Annotated[str, typer.Argument(help="JSON Lines file, or - for 
         err.print(f"[red]cannot read {escape(file)}:[/red] {exc}")
         raise typer.Exit(2) from None
     try:
-        for result in analyze_lines(stream, gaz, matcher, default_province=province or settings.app.province):
+        for result in analyze_lines(stream, gaz, matcher, default_province=province or settings.app.province,
+                                    enricher=enricher):
             sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
@@ -288,19 +291,78 @@ def gazetteer_build(source: Annotated[Path, typer.Option(help="vn-admin-units fo
 
 @app.command()
 def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path("../shared/data"),
-             split: Annotated[str, typer.Option(help="dev or train; the test split is held out.")] = "dev") -> None:
-    """Measure province matching on plan-topics against the floors pinned in nlp/floors.json."""
-    from nlp.evaluate import check_floors, evaluate_provinces
-    if not (data / "plan-topics").is_dir():
-        err.print(f"[red]{data / 'plan-topics'} not found[/red]: pass --data pointing at shared/data")
+             split: Annotated[str, typer.Option(help="dev or train; the test splits are held out.")] = "dev",
+             task: Annotated[list[str] | None, typer.Option("--task", "-t", help="provinces, section, topics, "
+                                                               "tone, risk (default: all).")] = None,
+             as_json: Annotated[bool, typer.Option("--json", help="Full metrics as JSON.")] = False) -> None:
+    """Measure every model on dev against the floors pinned beside them; exit 1 below a floor."""
+    from nlp.evaluate import TASKS, run_evaluations
+    if not data.is_dir():
+        err.print(f"[red]{data} not found[/red]: pass --data pointing at shared/data")
         raise typer.Exit(2)
-    _, matcher = _matcher(_settings(None))
-    metrics = evaluate_provinces(data / "plan-topics", split=split, matcher=matcher)
-    out.print_json(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}, ensure_ascii=False))
-    failures = check_floors(metrics)
+    unknown = set(task or []) - set(TASKS)
+    if unknown:
+        raise typer.BadParameter(f"unknown task(s) {sorted(unknown)}; choose from {list(TASKS)}", param_hint="--task")
+    settings = _settings(None)
+    results, failures = run_evaluations(data, split=split, tasks=task or list(TASKS), settings=settings)
+    if as_json:
+        print(json.dumps(results, ensure_ascii=False, indent=2, default=str))
+    else:
+        for name, metrics in results.items():
+            table = Table(title=f"{name} ({split})", show_header=False)
+            for key, value in metrics.items():
+                if isinstance(value, (int, float, str)) or value is None:
+                    table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+            out.print(table)
     for f in failures:
         err.print(f"[red]below floor:[/red] {f}")
     raise typer.Exit(1 if failures else 0)
+
+
+@app.command()
+def train(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path("../shared/data"),
+          task: Annotated[list[str] | None, typer.Option("--task", "-t", help="section, topics, tone, risk "
+                                                            "(default: all shipped models).")] = None,
+          local: Annotated[bool, typer.Option(help="Also train the local risk model on ReINTEL (research-only "
+                                                   "data: written to the data folder, never shipped).")] = False) -> None:
+    """Rebuild the shipped models from ../shared/data, reproducibly, each with a model card."""
+    from nlp.train import SHIPPED, train_models
+    if not data.is_dir():
+        err.print(f"[red]{data} not found[/red]: pass --data pointing at shared/data")
+        raise typer.Exit(2)
+    for name, metrics in train_models(data, tasks=task or list(SHIPPED), local=local).items():
+        out.print(f"[green]{name}[/green]: " + ", ".join(
+            f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
+
+
+@app.command()
+def explain(ref: Annotated[str, typer.Argument(help="Article id or URL.")], config: ConfigOpt = None,
+            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every label of a stored article, with its reasons."""
+    from haidang.explain import find_article, render_explanation
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        article = find_article(store, ref)
+    finally:
+        store.close()
+    if article is None:
+        err.print(f"[red]no stored article[/red] with id or URL {escape(ref)}")
+        raise typer.Exit(1)
+    if as_json:
+        print(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+        return
+    render_explanation(out, article, settings.app.timezone)
+
+
+@app.command()
+def enrich(config: ConfigOpt = None,
+           all_: Annotated[bool, typer.Option("--all", help="Every stored article (after a model update).")] = False) -> None:
+    """Recompute labels of stored articles; without --all only those that have none."""
+    from haidang.service import enrich_stored
+    settings = _settings(config)
+    seen, changed = enrich_stored(settings, only_missing=not all_)
+    out.print(f"{seen} articles read, {changed} relabelled")
 
 
 @sources_app.command("check")

@@ -1,4 +1,4 @@
-"""Runs the stages for each fetched document (decode → extract → match → dedup → store) and counts outcomes.
+"""Runs the stages for each fetched document (decode → extract → match → enrich → dedup → store) and counts outcomes.
 
 It does no parsing, matching or SQL itself: each stage lives in its own module and fills its own
 part of the Article. One bad item is recorded as a failure and the run goes on.
@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from crawlers.decode import decode_document
 from crawlers.dedup import assign_story
@@ -29,6 +29,9 @@ from haidang.record import Article, Fetched
 from haidang.settings import MatchSettings, Source
 from haidang.store.base import FailureRecord, SourceRun, Store, Validators
 from nlp.match import ProvinceMatcher, match_article
+
+if TYPE_CHECKING:
+    from nlp.enrich import Enricher
 
 __all__ = ["Outcome", "Pipeline", "SourceTally"]
 
@@ -70,8 +73,10 @@ class Pipeline:
     """Turns crawl events into stored Articles for one deployment province."""
 
     def __init__(self, store: Store, matcher: ProvinceMatcher, target_code: str,
-                 sources: Iterable[Source], match: MatchSettings, tz: str = "Asia/Ho_Chi_Minh"):
+                 sources: Iterable[Source], match: MatchSettings, tz: str = "Asia/Ho_Chi_Minh",
+                 enricher: Enricher | None = None):
         self._store = store
+        self._enricher = enricher
         self._matcher = matcher
         self._target = target_code
         self._sources = {s.id: s for s in sources}
@@ -143,6 +148,9 @@ class Pipeline:
             if not article.relevant and not self._match.store_irrelevant:
                 tally.skip("not-relevant")
                 return "skipped"
+            if self._enricher is not None:
+                stage = "enrich"
+                article = self._enricher.enrich(article, source, self._store)
             stage = "dedup"
             article = assign_story(article, self._store)
             stage = "store"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -19,7 +20,37 @@ from haidang.store import open_store
 from nlp.gazetteer import Gazetteer
 from nlp.match import ProvinceMatcher
 
-__all__ = ["SourceCheck", "check_sources", "run_once"]
+if TYPE_CHECKING:
+    from nlp.enrich import Enricher
+
+__all__ = ["SourceCheck", "check_sources", "enrich_stored", "load_enricher", "run_once"]
+
+
+def load_enricher(settings: Settings) -> Enricher:
+    """The models, loaded once per process; the topic seed phrases come from config/topics.yaml."""
+    from nlp.enrich import Enricher
+
+    return Enricher.load(settings.topic_seeds())
+
+
+def enrich_stored(settings: Settings, only_missing: bool = False) -> tuple[int, int]:
+    """Recompute the labels of stored articles (after a model update); returns (seen, changed)."""
+    enricher = load_enricher(settings)
+    sources = {s.id: s for s in settings.sources}
+    store = open_store(settings.app.store)
+    seen = changed = 0
+    try:
+        for article in store.iter_articles():
+            seen += 1
+            if only_missing and article.labels:
+                continue
+            before = article.labels
+            article = enricher.enrich(article, sources.get(article.fetched.source_id), store)
+            if article.labels != before and store.set_labels(article.id, article.labels):
+                changed += 1
+    finally:
+        store.close()
+    return seen, changed
 
 
 def run_once(settings: Settings, sources: list[Source], console: Console | None = None) -> dict[str, SourceTally]:
@@ -30,7 +61,8 @@ def run_once(settings: Settings, sources: list[Source], console: Console | None 
     target = gazetteer.resolve_province(settings.app.province)
     store = open_store(settings.app.store)
     try:
-        pipeline = Pipeline(store, matcher, target, sources, settings.app.match, settings.app.timezone)
+        pipeline = Pipeline(store, matcher, target, sources, settings.app.match, settings.app.timezone,
+                            enricher=load_enricher(settings))
         validators = store.get_validators()
         events = crawl(sources, settings.app.crawl, validators)
         if console is None:

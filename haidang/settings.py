@@ -134,6 +134,8 @@ class StoreSettings(_Model):
     backend: Literal["sqlite", "elasticsearch"] = "sqlite"
     data_dir: str = "~/.local/share/haidang"            # HAIDANG_HOME overrides
     elasticsearch_url: str | None = None                # ELASTICSEARCH_URL overrides
+    sqlite_cache_mib: int = Field(32, ge=1)             # page cache per connection
+    sqlite_mmap_mib: int = Field(256, ge=0)             # memory-mapped reads; counts towards resident memory
 
 
 class AppSettings(_Model):
@@ -153,6 +155,10 @@ class Settings(_Model):
     app: AppSettings
     sources: list[Source]
     landmarks: dict[str, list[str]] = Field(default_factory=dict)   # province code -> names
+    topics: dict[str, dict[str, Any]] = Field(default_factory=dict)  # plan topic id -> {name, seeds}
+
+    def topic_seeds(self) -> dict[str, list[str]] | None:
+        return {t: list(v["seeds"]) for t, v in self.topics.items()} if self.topics else None
 
     @property
     def data_dir(self) -> Path:
@@ -279,7 +285,13 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
         app_update["province"] = env["HAIDANG_PROVINCE"]
     app = app.model_copy(update=app_update)  # type: ignore[assignment]
     _check_references(config_dir, app, landmarks)  # type: ignore[arg-type]
-    return Settings(config_dir=str(config_dir), app=app, sources=sources, landmarks=landmarks)  # type: ignore[arg-type]
+    topics: dict[str, dict[str, Any]] = {}
+    if (config_dir / "topics.yaml").exists():
+        from nlp.topics import load_topic_config  # its schema sits beside the model that uses it
+
+        topics = load_topic_config(config_dir / "topics.yaml")
+    return Settings(config_dir=str(config_dir), app=app, sources=sources, landmarks=landmarks,  # type: ignore[arg-type]
+                    topics=topics)
 
 
 def _key_line(path: Path, *keys: str) -> int | None:

@@ -16,7 +16,7 @@ from typing import Any
 from nlp.gazetteer import Gazetteer
 from nlp.match import ProvinceMatcher
 
-__all__ = ["FLOORS_PATH", "check_floors", "evaluate_provinces", "load_floors"]
+__all__ = ["FLOORS_PATH", "TASKS", "check_floors", "evaluate_provinces", "load_floors", "run_evaluations"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,51 @@ def evaluate_provinces(data_dir: Path, split: str = "dev", gazetteer: Gazetteer 
         "implied_total": implied_total, "implied_found": implied_found,
         "errors": errors,
     }
+
+
+def _provinces_task(data: Path, split: str, settings: Any) -> dict[str, Any]:
+    from nlp.match import ProvinceMatcher
+    gazetteer = Gazetteer.load(landmarks=settings.landmarks if settings else None)
+    matcher = ProvinceMatcher(gazetteer, keep_threshold=settings.app.match.keep_threshold) if settings else None
+    metrics = evaluate_provinces(data / "plan-topics", split=split, gazetteer=gazetteer, matcher=matcher)
+    return {k: v for k, v in metrics.items() if k != "errors"}
+
+
+def _section_task(data: Path, split: str, settings: Any) -> dict[str, Any]:
+    from nlp.section import evaluate_section
+    return evaluate_section(data / "vntc", split=split)
+
+
+def _topics_task(data: Path, split: str, settings: Any) -> dict[str, Any]:
+    from nlp.topics import evaluate_topics
+    return evaluate_topics(data, split=split)
+
+
+def _tone_task(data: Path, split: str, settings: Any) -> dict[str, Any]:
+    from nlp.tone import evaluate_tone
+    return evaluate_tone(data / "plan-topics", split=split)
+
+
+def _risk_task(data: Path, split: str, settings: Any) -> dict[str, Any]:
+    from nlp.risk import evaluate_risk
+    return evaluate_risk(data / "reintel", split=split, vfnd_dir=data / "vfnd")
+
+
+TASKS: dict[str, Any] = {"provinces": _provinces_task, "section": _section_task, "topics": _topics_task,
+                         "tone": _tone_task, "risk": _risk_task}
+
+
+def run_evaluations(data: Path, split: str = "dev", tasks: list[str] | None = None,
+                    settings: Any = None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Run the named evaluations; return their metrics and every figure below its floor."""
+    results: dict[str, dict[str, Any]] = {}
+    failures: list[str] = []
+    floors = load_floors()
+    for name in tasks or list(TASKS):
+        metrics = TASKS[name](Path(data), split, settings)
+        results[name] = metrics
+        failures.extend(check_floors(metrics, {k: v for k, v in floors.items() if k.startswith(name + "_")}))
+    return results, failures
 
 
 def load_floors(path: Path = FLOORS_PATH) -> dict[str, float]:

@@ -27,7 +27,7 @@ def open_store(settings: StoreSettings) -> Store:
 
         path = Path(settings.data_dir).expanduser() / SQLITE_FILE_NAME
         _log.debug("opening SQLite store %s", path)
-        return SqliteStore(path)
+        return SqliteStore(path, cache_mib=settings.sqlite_cache_mib, mmap_mib=settings.sqlite_mmap_mib)
     if settings.backend == "elasticsearch":
         raise StoreError(
             "store.backend 'elasticsearch' is not implemented until the Elasticsearch issue: "

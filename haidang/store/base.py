@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from haidang.record import Article
 
@@ -148,6 +148,9 @@ class Store(Protocol):
         """
 
     def get(self, article_id: str) -> Article | None: ...
+
+    def set_labels(self, article_id: str, labels: dict[str, Any]) -> bool:
+        """Replace a stored article's labels (after a model update); False when no such article."""
 
     def search(self, query: str, filters: SearchFilters | None = None, *, limit: int = 20,
                offset: int = 0) -> SearchResult:

@@ -240,6 +240,14 @@ class SqliteStore:
             )
         return "new" if row is None else "updated"
 
+    def set_labels(self, article_id: str, labels: dict[str, Any]) -> bool:
+        with self._transaction(f"storing labels of {article_id}") as conn:
+            cur = conn.execute(
+                "UPDATE articles SET doc = json_set(doc, '$.labels', json(?)), updated_at = ? WHERE id = ?",
+                (json.dumps(labels, ensure_ascii=False), utc_key(_now()), article_id),
+            )
+            return cur.rowcount > 0
+
     def get(self, article_id: str) -> Article | None:
         with self._errors(f"reading article {article_id}"):
             row = self._conn.execute("SELECT doc FROM articles WHERE id = ?", (article_id,)).fetchone()

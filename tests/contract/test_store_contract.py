@@ -450,3 +450,13 @@ def test_backup_is_a_readable_copy(store: Store, corpus: dict[str, str], backup_
         assert copy.get(corpus["ly-son"]).to_dict() == store.get(corpus["ly-son"]).to_dict()
     finally:
         copy.close()
+
+
+def test_set_labels_replaces_labels_and_keeps_content(store):
+    article = build_article("bai-nhan", title="Quảng Ngãi đón khách", text="Lý Sơn đón khách quốc tế.")
+    store.upsert(article)
+    assert store.set_labels(article.id, {"section": {"label": "van_hoa", "score": 0.9}})
+    got = store.get(article.id)
+    assert got.labels == {"section": {"label": "van_hoa", "score": 0.9}}
+    assert got.content.title == "Quảng Ngãi đón khách"
+    assert store.set_labels("no-such-id", {}) is False

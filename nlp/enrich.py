@@ -1,0 +1,101 @@
+"""Enrichment: every label of an article (language, section, plan topics, tone, risk) with its reasons.
+
+One place combines the models so `haidang run`, `haidang analyze` and `haidang enrich` give the
+same labels. The Vietnamese models are applied to Vietnamese text only; the others get what
+applies to any language (tone from an English lexicon, source and known-claim signals) and a
+note saying what was not applied. A debunk report proposes its refuted claim for the
+known-false list, for a person to confirm.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from haidang.record import Article, Match, Span
+from haidang.settings import Source
+from haidang.store.base import KnownClaim, Store
+from nlp.claims import Debunk, find_claims, propose
+from nlp.language import detect_language
+from nlp.risk import LOCAL_MODELS_DIR, RiskScorer
+from nlp.section import SectionClassifier
+from nlp.tone import ToneClassifier
+from nlp.topics import TopicClassifier
+
+__all__ = ["Enricher", "MIN_TEXT_CHARS"]
+
+log = logging.getLogger(__name__)
+
+MIN_TEXT_CHARS = 40   # below this (a bare headline) labels are guesses: said so in the notes
+
+
+class Enricher:
+    """Holds the loaded models; `labels` is pure, `enrich` also consults and feeds the claim memory."""
+
+    def __init__(self, section: SectionClassifier, topics: TopicClassifier, tone: ToneClassifier,
+                 risk: RiskScorer):
+        self._section, self._topics, self._tone, self._risk = section, topics, tone, risk
+        self._confirmed: list[KnownClaim] | None = None
+
+    @classmethod
+    def load(cls, topic_seeds: dict[str, list[str]] | None = None, *, models_dir: Path | None = None,
+             local_models_dir: Path | None = LOCAL_MODELS_DIR) -> Enricher:
+        return cls(SectionClassifier.load(models_dir), TopicClassifier.load(topic_seeds, models_dir),
+                   ToneClassifier.load(models_dir), RiskScorer.load(models_dir, local_models_dir))
+
+    def labels(self, title: str, text: str, *, matches: list[Match] | None = None, target: str | None = None,
+               source: Source | None = None, claims: list[KnownClaim] | None = None) -> dict[str, Any]:
+        """The `labels` part of an Article (and of `haidang analyze` output) for normalised text."""
+        notes: list[str] = []
+        language, confidence = detect_language(f"{title}\n{text}")
+        if len((title + text).strip()) < MIN_TEXT_CHARS:
+            notes.append("văn bản quá ngắn: nhãn có độ tin cậy thấp")
+        vietnamese = language == "vi"
+        if vietnamese:
+            section = self._section.predict(title, text)
+            topics = self._topics.predict(title, text)
+        else:
+            reason = f"ngôn ngữ: {language or 'không xác định'}; mô hình tiếng Việt không áp dụng"
+            section = {"label": "khong_xac_dinh", "score": 0.0, "note": reason}
+            topics = []
+            notes.append(reason)
+        spans = _target_spans(matches or [], target)
+        tone = self._tone.predict(title, text, spans, language)
+        risk = self._risk.score(title, text, language=language, source_kind=source.kind if source else None,
+                                source_trust=source.trust if source else None,
+                                source_id=source.id if source else None, claims=claims or [])
+        return {"language": {"label": language, "score": round(confidence, 4)}, "section": section,
+                "topics": topics, "tone": tone, "risk": risk, "notes": notes}
+
+    def enrich(self, article: Article, source: Source | None, store: Store | None) -> Article:
+        """Fill `article.labels`; with a store, match known false claims and propose debunked ones."""
+        title, text = article.content.title, article.content.text
+        claims = self._claims(store, title, text) if store is not None else []
+        article.labels = self.labels(title, text, matches=article.matches, target=article.province_code,
+                                     source=source, claims=claims)
+        debunk = article.labels["risk"].get("debunk")
+        if store is not None and debunk:
+            claim_id = propose(store, Debunk(**debunk), rebuttal_url=article.fetched.canonical_url or article.fetched.url,
+                               source_article_id=article.id)
+            if claim_id:
+                article.labels["risk"]["debunk"]["proposed_claim_id"] = claim_id
+        return article
+
+    def refresh_claims(self) -> None:
+        """Forget the cached confirmed claims (call when a person confirms one)."""
+        self._confirmed = None
+
+    def _claims(self, store: Store, title: str, text: str) -> list[KnownClaim]:
+        if self._confirmed is None:
+            self._confirmed = store.known_claims("confirmed")
+        found = {c.id: c for c in find_claims(store, title, text, scan=False)}
+        found.update((c.id, c) for c in self._confirmed)
+        return [found[k] for k in sorted(found)]
+
+
+def _target_spans(matches: list[Match], target: str | None) -> list[Span]:
+    for m in matches:
+        if m.province_code == target:
+            return list(m.spans)
+    return []

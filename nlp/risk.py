@@ -1,0 +1,430 @@
+"""Misinformation-risk score: hand-weighted signals with their evidence, optional text models, and its evaluation.
+
+The score says why a person should look, never that something is false. It stands on signals
+whose weights are set by reasoning (documented beside each), a small text model trained on
+VFND (MIT), and the confirmed known-false-claims list. Research-only data (ReINTEL) only
+evaluates it, or trains a LOCAL model that a user who holds the data builds for themselves.
+Tone is not an input: critical or negative coverage never raises the risk by itself.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from haidang.store.base import KnownClaim
+from nlp.claims import Debunk, detect_debunk, match_claims
+from nlp.modelfiles import MODELS_DIR, file_sha256, load_model, model_path, save_model
+from nlp.signals import CueDetector, looks_vietnamese
+
+__all__ = [
+    "LEVELS",
+    "LOCAL_MODELS_DIR",
+    "SIGNALS",
+    "RiskScorer",
+    "evaluate_risk",
+    "level_for",
+    "train_local_risk",
+    "train_shipped_risk",
+]
+
+log = logging.getLogger(__name__)
+
+SHIPPED_MODEL = "risk_text"            # nlp/models/risk_text.joblib: VFND (MIT)
+LOCAL_MODEL = "risk_text_local"        # ReINTEL (research-only): never in the repository
+LOCAL_MODELS_DIR = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "haidang" / "models"
+
+# The fixed set of signal ids a reason may carry (README "Misinformation risk").
+SIGNALS: dict[str, str] = {
+    "rumour_cue": "the text says its claim is unverified or second-hand (nghe nói, tin đồn, chưa kiểm chứng)",
+    "share_appeal": "the text urges readers to spread it before checking (hãy chia sẻ, share gấp)",
+    "clickbait": "sensational framing: shock words, 'sự thật đằng sau', '!!!', long ALL-CAPS runs",
+    "hostile_language": "abusive or hostile terms: slurs, profanity, dehumanising labels",
+    "official_attribution": "claims attributed to a named accountable source (lowers the risk)",
+    "source_kind": "what the source is (platform raises; press and government portals lower)",
+    "source_trust": "the trust level the deployment gives the source in config/sources.yaml",
+    "unreliable_text_model": "a text classifier's probability that the text reads like unreliable posts",
+    "known_false_claim": "near-duplicate of a confirmed known false claim; evidence: the claim and its rebuttal",
+    "debunk_report": "the article reports an official denial or correction (lowers the risk)",
+    "text_not_assessed": "weight 0: the Vietnamese text signals were not applied (language, too short)",
+}
+
+# Levels (the score is a probability-like 0..1): below 0.35 "thấp", below 0.65 "cần xem xét",
+# else "cao". Set so that no text cue alone reaches "cao": one rumour cue on an unknown source
+# (0.38) asks for review, and "cao" needs two independent kinds of evidence or a known claim.
+LEVELS: tuple[tuple[float, str], ...] = ((0.35, "thấp"), (0.65, "cần xem xét"), (1.01, "cao"))
+
+# -- hand-set weights (log-odds), from first principles, NOT fitted on any data -----------------
+# Baseline: most monitored articles are ordinary news; sigmoid(-1.7) = 0.15 leaves room for one
+# cue to reach review and keeps an article with no signal at all clearly "thấp".
+_BIAS = -1.7
+# (first hit, each further distinct phrase, cap) per lexicon signal. Distinct phrases add less than
+# the first: three ways of saying "unverified" are more telling than one, but not three times.
+_LEXICON_WEIGHTS: dict[str, tuple[float, float, float]] = {
+    # Admitted lack of verification is the most direct risk cue there is: +1.2 takes an unknown
+    # source from 0.15 to 0.38 (review).
+    "rumour_cue": (1.2, 0.4, 2.0),
+    # Chain-message appeals ("share gấp") are how hoaxes travel; slightly below rumour cues
+    # because genuine public warnings use them too.
+    "share_appeal": (1.0, 0.3, 1.6),
+    # Sensational framing is common in legitimate tabloid headlines, so one cue stays weak (+0.6).
+    "clickbait": (0.6, 0.3, 1.5),
+    # Hostility marks agitation rather than falsity; moderate, and never alone enough for "cao".
+    "hostile_language": (0.8, 0.3, 1.6),
+    # Formal attribution makes a claim checkable; small, so it cannot hide a rumour cue.
+    "official_attribution": (-0.3, -0.3, -0.9),
+}
+# Source kind: platforms publish anyone's posts unedited; press and portals have editors and a
+# legal owner accountable under the Press Law. Foreign press: no adjustment (editorial, but
+# outside that accountability, and its critical coverage must not be penalised either).
+_KIND_WEIGHTS: dict[str, float] = {
+    "platform": 0.8,
+    "national_press": -0.6,
+    "provincial_press": -0.6,
+    "government_portal": -1.2,
+    "foreign_press": 0.0,
+}
+# Trust set by the deployment's analysts: their judgement of a source outweighs its kind.
+_TRUST_WEIGHTS: dict[str, float] = {"high": -0.8, "medium": -0.2, "low": 1.0, "unknown": 0.0}
+# Shipped VFND model: 1.6 * (p - 0.5), i.e. at most +-0.8. Small on purpose: VFND has strong
+# source leakage (68 of 106 fakes from one site), so its probability is style, not fact.
+_SHIPPED_MODEL_SCALE = 1.6
+# Local ReINTEL model: its own log-odds against its training prior, clipped. It was fitted on the
+# user's data, so trusting its calibration is the honest choice; the clip keeps one model from
+# overriding a debunk or a known claim.
+_LOCAL_MODEL_CLIP = 3.0
+# A confirmed known false claim repeated: enough for "cao" even from a high-trust government
+# portal (-1.7 - 1.2 - 0.8 + 4.5 = 0.8 -> 0.69): a person confirmed it false.
+_KNOWN_CLAIM = 4.5
+# An official denial or correction reported: the article is itself the rebuttal. Strong enough to
+# bring a platform post with a rumour cue back to "thấp" (-1.7 + 0.8 + 1.2 - 2.5 = -2.2 -> 0.10).
+_DEBUNK = -2.5
+_MIN_WORDS = 8              # fewer words: too short for the text model to mean anything
+_EVIDENCE_TERMS = 3         # n-grams quoted as a text model's evidence
+_URL_RE = re.compile(r"https?://\S+|www\.\S+|<URL>|\b[\w-]+\.(?:vn|com|net|info|org)\b", re.IGNORECASE)
+
+
+def level_for(score: float) -> str:
+    for limit, name in LEVELS:
+        if score < limit:
+            return name
+    return LEVELS[-1][1]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _model_text(title: str, text: str) -> str:
+    """Title and text without URLs or domain names, so no model learns an outlet's address."""
+    return _URL_RE.sub(" ", f"{title}\n{text}" if title else text)
+
+
+def _reason(signal: str, evidence: list[str], weight: float) -> dict[str, Any]:
+    return {"signal": signal, "evidence": evidence, "weight": round(weight, 3)}
+
+
+def _lexicon_weight(signal: str, count: int) -> float:
+    first, more, cap = _LEXICON_WEIGHTS[signal]
+    total = first + more * (count - 1)
+    return max(total, cap) if cap < 0 else min(total, cap)
+
+
+class RiskScorer:
+    """Scores one article's misinformation risk from its text, its source and the known claims."""
+
+    def __init__(self, cues: CueDetector, shipped_model: Any | None = None, local_model: Any | None = None,
+                 local_prior: float = 0.5) -> None:
+        self.cues = cues
+        self.shipped_model = shipped_model
+        self.local_model = local_model
+        self.local_prior = local_prior
+
+    @classmethod
+    def load(cls, models_dir: Path | None = None, local_models_dir: Path | None = LOCAL_MODELS_DIR) -> RiskScorer:
+        """The lexicons, the shipped model (if built) and a local model when one is present.
+
+        A missing shipped model is logged, not fatal: the signals still score.
+        """
+        shipped = None
+        if model_path(SHIPPED_MODEL, models_dir).exists():
+            shipped = load_model(SHIPPED_MODEL, models_dir)
+        else:
+            log.warning("%s is missing: risk scores without a text model (run `haidang train`)",
+                        model_path(SHIPPED_MODEL, models_dir))
+        local, prior = None, 0.5
+        if local_models_dir is not None and model_path(LOCAL_MODEL, local_models_dir).exists():
+            bundle = load_model(LOCAL_MODEL, local_models_dir)
+            local, prior = bundle["model"], float(bundle["prior"])
+            log.info("using the local risk model in %s", local_models_dir)
+        return cls(CueDetector.load(), shipped, local, prior)
+
+    def score(self, title: str, text: str, *, language: str | None, source_kind: str | None,
+              source_trust: str | None, source_id: str | None = None,
+              claims: Sequence[KnownClaim] = ()) -> dict[str, Any]:
+        """{"score", "level", "reasons": [{signal, evidence, weight}], "debunk": {...} | None}.
+
+        Never raises on bad text: empty, tiny or non-Vietnamese input gets the source and claim
+        signals only, and a `text_not_assessed` reason saying why.
+        """
+        title, text = title or "", text or ""
+        reasons: list[dict[str, Any]] = []
+        vietnamese = language.lower().startswith("vi") if language else looks_vietnamese(f"{title} {text}")
+        words = len(f"{title} {text}".split())
+        debunk: Debunk | None = None
+        if not vietnamese:
+            shown = language or "không xác định"
+            reasons.append(_reason("text_not_assessed", [
+                f"ngôn ngữ: {shown}; không áp dụng từ điển và mô hình tiếng Việt"], 0.0))
+        else:
+            if words < _MIN_WORDS:
+                reasons.append(_reason("text_not_assessed", [f"văn bản quá ngắn ({words} từ); không dùng mô hình văn bản"], 0.0))
+            cues = self.cues.detect(title, text)
+            for signal in _LEXICON_WEIGHTS:
+                n = cues.count(signal)
+                if n:
+                    reasons.append(_reason(signal, cues.evidence[signal], _lexicon_weight(signal, n)))
+            if words >= _MIN_WORDS:
+                model_reason = self._model_reason(title, text)
+                if model_reason:
+                    reasons.append(model_reason)
+            debunk = detect_debunk(title, text)
+            if debunk:
+                by = f" ({debunk.by})" if debunk.by else ""
+                reasons.append(_reason("debunk_report", [f"bác bỏ{by}: {debunk.claim}", *debunk.evidence[:2]], _DEBUNK))
+        reasons.extend(_source_reasons(source_kind, source_trust, source_id))
+        reasons.extend(self._claim_reasons(title, text, claims, debunk))
+        total = _BIAS + sum(r["weight"] for r in reasons)
+        score = round(_sigmoid(total), 4)
+        reasons.sort(key=lambda r: -abs(r["weight"]))
+        return {"score": score, "level": level_for(score), "reasons": reasons,
+                "debunk": debunk.to_dict() if debunk else None}
+
+    def _model_reason(self, title: str, text: str) -> dict[str, Any] | None:
+        doc = _model_text(title, text)
+        if self.local_model is not None:
+            row = self.local_model[:-1].transform([doc])
+            p = _proba(self.local_model[-1], row)
+            p = min(max(p, 1e-4), 1 - 1e-4)
+            weight = math.log(p / (1 - p)) - math.log(self.local_prior / (1 - self.local_prior))
+            weight = max(-_LOCAL_MODEL_CLIP, min(_LOCAL_MODEL_CLIP, weight))
+            what = f"mô hình cục bộ (ReINTEL), xác suất {p:.2f}"
+            model = self.local_model
+        elif self.shipped_model is not None:
+            row = self.shipped_model[:-1].transform([doc])    # once: the evidence reuses it
+            p = _proba(self.shipped_model[-1], row)
+            weight = _SHIPPED_MODEL_SCALE * (p - 0.5)
+            what = f"mô hình VFND, xác suất {p:.2f}"
+            model = self.shipped_model
+        else:
+            return None
+        if abs(weight) < 0.05:
+            return None
+        return _reason("unreliable_text_model", [what, *_top_terms(model, row, positive=weight > 0)], weight)
+
+    def _claim_reasons(self, title: str, text: str, claims: Sequence[KnownClaim],
+                       debunk: Debunk | None) -> list[dict[str, Any]]:
+        out = []
+        for claim, sim in match_claims(title, text, [c for c in claims if c.status == "confirmed"])[:3]:
+            fact = [f"tin sai đã biết: {claim.text}", f"bác bỏ: {claim.rebuttal_url or 'chưa có đường dẫn'}",
+                    f"độ tương đồng: {sim:.2f}"]
+            if debunk is not None:
+                # The article refutes the claim it repeats: keep the link, add no risk.
+                out.append(_reason("known_false_claim", [*fact, "bài viết này bác bỏ tin đó"], 0.0))
+            else:
+                out.append(_reason("known_false_claim", fact, _KNOWN_CLAIM))
+                break               # one confirmed claim is enough; more would only stack weight
+        return out
+
+
+def _source_reasons(kind: str | None, trust: str | None, source_id: str | None) -> list[dict[str, Any]]:
+    fact = f"nguồn: {source_id or 'không rõ'} ({kind or 'không rõ loại'}), độ tin cậy: {trust or 'unknown'}"
+    out = []
+    kind_w = _KIND_WEIGHTS.get(kind or "", 0.0)
+    if kind_w:
+        out.append(_reason("source_kind", [fact], kind_w))
+    trust_w = _TRUST_WEIGHTS.get(trust or "unknown", 0.0)
+    if trust_w:
+        out.append(_reason("source_trust", [fact], trust_w))
+    return out
+
+
+def _proba(clf: Any, row: Any) -> float:
+    """P(unreliable) of a binary linear model, without predict_proba's ~1 ms of input checks."""
+    z = float((row @ clf.coef_[0])[0] + clf.intercept_[0])
+    return _sigmoid(max(-30.0, min(30.0, z)))
+
+
+_NAMES: dict[int, Any] = {}     # id(model) -> feature names; building them costs ~10 ms a call
+
+
+def _top_terms(model: Any, row: Any, *, positive: bool) -> list[str]:
+    """The n-grams that pushed a TF-IDF + linear model most in the direction it went (`row`: its features)."""
+    try:
+        vec, clf = model[:-1], model[-1]
+        row = row.tocsr()
+        coef = clf.coef_[0]
+        contrib = row.data * coef[row.indices]
+        order = np.argsort(-contrib if positive else contrib)[:_EVIDENCE_TERMS]
+        names = _NAMES.get(id(model))
+        if names is None:
+            names = _NAMES[id(model)] = vec.get_feature_names_out()
+        return [f"“{names[row.indices[i]].split('__')[-1].replace('_', ' ')}”" for i in order
+                if (contrib[i] > 0) == positive]
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return []
+
+
+# -- training and evaluation --------------------------------------------------------------------
+
+
+def _read(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: risk training and evaluation read ../shared/data")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _text_pipeline(c: float, *, syllable_max: int = 2, chars: bool = False) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    from nlp.features import make_analyzer
+
+    syl = TfidfVectorizer(analyzer=make_analyzer(1, syllable_max), min_df=2, sublinear_tf=True, max_features=200_000)
+    features: Any = syl
+    if chars:   # character n-grams catch teencode and unaccented spellings in social posts
+        features = FeatureUnion([("syl", syl), ("chr", TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, max_features=300_000))])
+    return Pipeline([
+        ("tfidf", features),
+        ("clf", LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=0)),
+    ])
+
+
+def _auc(labels: Sequence[int], scores: Sequence[float]) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(labels, scores)), 4)
+
+
+def train_shipped_risk(vfnd_dir: Path, models_dir: Path | None = None) -> dict[str, Any]:
+    """Build nlp/models/risk_text from VFND train (MIT); return its VFND dev metrics.
+
+    C=1.0 is scikit-learn's default, kept: with 160 training texts any tuning would fit noise.
+    """
+    train = list(_read(Path(vfnd_dir) / "train.jsonl.gz"))
+    dev = list(_read(Path(vfnd_dir) / "dev.jsonl.gz"))
+    model = _text_pipeline(1.0)
+    model.fit([_model_text(r.get("title") or "", r["text"]) for r in train], [int(r["label"] == "fake") for r in train])
+    scores = model.predict_proba([_model_text(r.get("title") or "", r["text"]) for r in dev])[:, 1]
+    metrics = {"vfnd_dev_roc_auc": _auc([int(r["label"] == "fake") for r in dev], scores.tolist()),
+               "vfnd_dev_rows": len(dev)}
+    save_model(model, SHIPPED_MODEL, title="risk text model (VFND fake vs real)",
+               data=[{"path": f"vfnd/{n}.jsonl.gz", "sha256": file_sha256(Path(vfnd_dir) / f"{n}.jsonl.gz"),
+                      "licence": "MIT (Ho Quang Thanh)", "use": u} for n, u in (("train", "train"), ("dev", "dev"))],
+               metrics=metrics, params={"features": "syllable 1-2 grams, TF-IDF sublinear, min_df 2, URLs removed",
+                                        "classifier": "LogisticRegression C=1.0 balanced", "seed": 0},
+               limits=[("160 training texts; VFND has strong source leakage (68 of 106 fakes from tinvn.info), "
+                        "so the model learns outlet style, not truth"),
+                       "weighted at most +-0.8 log-odds in the risk score for that reason",
+                       "news articles 2017-2019; social posts are out of domain"],
+               models_dir=models_dir)
+    return metrics
+
+
+def train_local_risk(data_dir: Path, models_dir: Path | None = None) -> dict[str, Any]:
+    """Train a LOCAL text model on ReINTEL train (research-only) into `models_dir`, never the repo.
+
+    For users who hold the data; `RiskScorer.load` picks it up from LOCAL_MODELS_DIR. Settings
+    chosen on ReINTEL dev (allowed: this model is never shipped), ROC-AUC of the model alone:
+    syllable 1-2 grams C=4 0.890; 1-3 grams 0.894; + char_wb 2-5 grams 0.905 (C=1), 0.904 (C=4),
+    0.902 (C=16). The user name is never a feature (the data README: it leaks the label).
+    """
+    models_dir = Path(models_dir or LOCAL_MODELS_DIR)
+    if models_dir.resolve() == MODELS_DIR.resolve():
+        raise ValueError("the ReINTEL model is research-only: write it to a local models dir, not nlp/models")
+    rows = list(_read(Path(data_dir) / "train.jsonl.gz"))
+    labels = [int(r["label_id"]) for r in rows]
+    model = _text_pipeline(1.0, syllable_max=3, chars=True)
+    model.fit([_model_text("", r["text"] or "") for r in rows], labels)
+    prior = sum(labels) / len(labels)
+    path = Path(data_dir) / "train.jsonl.gz"
+    save_model({"model": model, "prior": prior}, LOCAL_MODEL, title="LOCAL risk text model (ReINTEL; do not redistribute)",
+               data=[{"path": "reintel/train.jsonl.gz", "sha256": file_sha256(path),
+                      "licence": "none stated; research use only", "use": "train"}],
+               metrics={"train_rows": len(rows), "prior_unreliable": round(prior, 4)},
+               params={"features": "syllable 1-3 grams + char_wb 2-5 grams, TF-IDF sublinear, min_df 2, "
+                                   "URLs removed", "classifier": "LogisticRegression C=1.0 balanced", "seed": 0},
+               limits=["research-only data: keep this file on your machine; never commit or share it",
+                       "social posts from 2020 (COVID-19 era); drifts on later topics"],
+               models_dir=models_dir)
+    return {"train_rows": len(rows), "prior": prior, "path": str(model_path(LOCAL_MODEL, models_dir))}
+
+
+def _precision_at(labels: Sequence[int], scores: Sequence[float], ks: Iterable[int]) -> dict[str, float]:
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    return {f"p@{k}": round(float(np.mean([labels[i] for i in order[:k]])), 4) for k in ks}
+
+
+def evaluate_risk(data_dir: Path, split: str = "dev", *, vfnd_dir: Path | None = None,
+                  models_dir: Path | None = None, local_models_dir: Path | None = None) -> dict[str, Any]:
+    """ROC-AUC and precision@k on ReINTEL `split` for the shipped score and for a local model.
+
+    ReINTEL posts carry no source, so every post is scored as an unknown-trust platform post:
+    the source signals are constant and only the text signals rank. The local model is trained in
+    a temporary directory when `local_models_dir` holds none. VFND dev is a sanity figure.
+    """
+    data_dir = Path(data_dir)
+    rows = list(_read(data_dir / f"{split}.jsonl.gz"))
+    labels = [int(r["label_id"]) for r in rows]
+    shipped = RiskScorer.load(models_dir, local_models_dir=None)
+
+    def run(scorer: RiskScorer, texts: list[tuple[str, str]]) -> list[float]:
+        return [scorer.score(t, x, language=None, source_kind="platform", source_trust="unknown")["score"]
+                for t, x in texts]
+
+    texts = [("", r["text"] or "") for r in rows]
+    shipped_scores = run(shipped, texts)
+    signals_only = run(RiskScorer(shipped.cues), texts)
+    with tempfile.TemporaryDirectory() as tmp:
+        local_dir = Path(local_models_dir) if local_models_dir else Path(tmp)
+        if not model_path(LOCAL_MODEL, local_dir).exists():
+            train_local_risk(data_dir, local_dir)
+        local = RiskScorer.load(models_dir, local_models_dir=local_dir)
+        local_scores = run(local, texts)
+        local_model_only = local.local_model.predict_proba([_model_text("", t) for _, t in texts])[:, 1].tolist()
+    fired: dict[str, int] = {}
+    for t, x in texts:
+        for r in shipped.score(t, x, language=None, source_kind=None, source_trust=None)["reasons"]:
+            fired[r["signal"]] = fired.get(r["signal"], 0) + 1
+    out: dict[str, Any] = {
+        "rows": len(rows), "unreliable": sum(labels),
+        "risk_shipped_roc_auc_reintel_dev": _auc(labels, shipped_scores),
+        "risk_shipped_signals_only_roc_auc_reintel_dev": _auc(labels, signals_only),
+        "risk_local_roc_auc_reintel_dev": _auc(labels, local_scores),
+        "risk_local_model_only_roc_auc_reintel_dev": _auc(labels, local_model_only),
+        "shipped_precision": _precision_at(labels, shipped_scores, (10, 25, 50)),
+        "local_precision": _precision_at(labels, local_scores, (10, 25, 50)),
+        "signals_fired": dict(sorted(fired.items())),
+    }
+    vfnd_dir = Path(vfnd_dir) if vfnd_dir else data_dir.parent / "vfnd"
+    if (vfnd_dir / "dev.jsonl.gz").exists():
+        vrows = list(_read(vfnd_dir / "dev.jsonl.gz"))
+        vscores = [shipped.score(r.get("title") or "", r["text"], language=None, source_kind=None,
+                                 source_trust=None)["score"] for r in vrows]
+        out["risk_shipped_roc_auc_vfnd_dev"] = _auc([int(r["label"] == "fake") for r in vrows], vscores)
+    return out

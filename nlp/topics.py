@@ -1,0 +1,482 @@
+"""Plan topics (multi-label) of an article, each with a score and the phrases that carried it.
+
+One logistic regression per topic over syllable 1-2-grams, trained on the annotated plan-topics
+articles plus VNTC articles weakly labelled by the seed phrases of config/topics.yaml (the rare
+topics have a handful of annotated examples), with per-topic thresholds chosen by
+cross-validation on train. Seed phrases also assign a topic on their own when several co-occur.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import random
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+
+from haidang.errors import ConfigError
+from haidang.textnorm import normalize
+from nlp.features import make_analyzer
+from nlp.modelfiles import file_sha256, load_model, save_model
+
+__all__ = ["DEFAULT_TOPICS_PATH", "SEED_MIN_DISTINCT", "TOPIC_IDS", "TopicClassifier", "evaluate_topics",
+           "load_topic_config", "topic_seeds", "train_topics"]
+
+log = logging.getLogger(__name__)
+
+TOPIC_IDS = ("bien_dao", "bien_gioi", "nhan_quyen_ton_giao_dan_toc", "doi_ngoai", "dau_tu_thuong_mai",
+             "du_lich_van_hoa", "kinh_te_xa_hoi", "an_ninh_trat_tu", "thien_tai_dich_benh", "kieu_bao")
+DEFAULT_TOPICS_PATH = Path(__file__).resolve().parent.parent / "config" / "topics.yaml"
+_MODEL_NAME = "topics"
+_LICENCE = "MIT (duyvuleo/VNTC; plan-topics annotations with the project)"
+
+# Distinct seed phrases of one topic that assign it whatever the model says: the way an analyst's
+# new phrase takes effect before retraining. 3 set by hand as a conservative rule, not tuned (no time
+# to compare 2 / 3 / off by cross-validation; a next step).
+SEED_MIN_DISTINCT = 3
+_PARAMS: dict[str, Any] = {
+    # plan-topics texts are cut at ~1,800 characters; weak VNTC articles are cut alike so the two agree.
+    "cut_chars": 1800,
+    "min_df": 2,
+    "max_features": 60_000,
+    # LR C: 4 -> CV micro/macro 0.745/0.700 on train, 16 -> 0.750/0.690; 16 kept (micro is the target).
+    # Also tried: VNTC-section scores from an SVM on the pool as extra features: CV micro fell to
+    # 0.71-0.73 (weak articles got in-sample section scores, annotated ones out-of-sample);
+    # log(1 + distinct seeds) per topic as features: CV micro 0.71 (x0.5), 0.69 (x1);
+    # max_features 120k with C=32: CV micro 0.748 (dev 0.776, but CV decides); weak labels also
+    # for thien_tai, dau_tu, du_lich at weight 0.15: CV 0.747.
+    "C": 16.0,
+    "weak_min_distinct": 2,     # a VNTC article is a weak positive with >= 2 different seeds of the topic
+    "weak_pos": 300,            # at most this many weak positives per topic (seeded sample)
+    "weak_neg": 2000,           # VNTC articles with no seed of the topic, as weak negatives
+    "weak_weight": 0.3,         # weak examples count less than annotated ones
+    # Weak supervision only where annotations are scarce; without it CV macro-F1 falls 0.70 -> 0.56
+    # (kieu_bao and bien_gioi above all); on the common topics seed labels add noise, not signal.
+    "weak_topics": ["bien_dao", "bien_gioi", "nhan_quyen_ton_giao_dan_toc", "kieu_bao", "doi_ngoai"],
+    "cv_folds": 5,
+    "min_pos_for_cv_threshold": 10,  # fewer annotated positives: the default threshold, not a CV guess
+    "default_threshold": 0.5,
+    "threshold_bounds": [0.2, 0.7],
+    "seed_min_distinct": SEED_MIN_DISTINCT,
+    "evidence_ngrams": 3,
+    # class_weight None instead of balanced: CV micro/macro 0.706/0.583 (rare topics never fire).
+    "class_weight": "balanced",
+    # Vocabulary and idf from the whole VNTC pool rather than the annotated + weak articles only:
+    # CV micro 0.750 -> 0.752, dev 0.754 -> 0.761.
+    "vocab_on_pool": True,
+}
+
+
+# --- configuration --------------------------------------------------------------------------------
+
+class _TopicEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    seeds: list[str]
+
+    @field_validator("name", "seeds")
+    @classmethod
+    def _nfc_non_empty(cls, value: Any) -> Any:
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            raise ValueError("must list at least one phrase")
+        for item in items:
+            if not item or not item.strip():
+                raise ValueError("must not be empty")
+            if unicodedata.normalize("NFC", item) != item:
+                raise ValueError(f"{item!r} is not NFC: re-save the file as NFC")
+        return value
+
+
+class _TopicsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    topics: dict[str, _TopicEntry]
+
+    @model_validator(mode="after")
+    def _fixed_ids(self) -> _TopicsFile:
+        unknown = sorted(set(self.topics) - set(TOPIC_IDS))
+        missing = [t for t in TOPIC_IDS if t not in self.topics]
+        if unknown or missing:
+            raise ValueError(f"topic ids are fixed: unknown {unknown}, missing {missing}")
+        return self
+
+
+def load_topic_config(path: Path | str = DEFAULT_TOPICS_PATH) -> dict[str, dict[str, Any]]:
+    """Read and validate config/topics.yaml: {id: {"name": str, "seeds": [str]}} in TOPIC_IDS order.
+
+    Raises ConfigError naming the file, line and field, like haidang/settings.py.
+    """
+    path = Path(path)
+    yaml = YAML(typ="rt")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            doc = yaml.load(fh)
+    except (OSError, YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(f"{path}:{line or '?'}: cannot read topics: {exc}",
+                          [(str(path), line, "", str(exc))]) from exc
+    try:
+        parsed = _TopicsFile.model_validate(json.loads(json.dumps(doc or {})))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            problems.append((str(path), _line_of(doc, loc), ".".join(map(str, loc)) or "(top level)", err["msg"]))
+        raise ConfigError("\n".join(f"{f}:{ln or '?'}: {fld}: {msg}" for f, ln, fld, msg in problems),
+                          problems) from None
+    return {t: {"name": parsed.topics[t].name, "seeds": list(parsed.topics[t].seeds)} for t in TOPIC_IDS}
+
+
+def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
+    """Line of the deepest node of `loc` that ruamel kept a position for."""
+    line, node = None, doc
+    for key in loc:
+        try:
+            if isinstance(node, CommentedMap) and key in node:
+                line, node = node.lc.key(key)[0] + 1, node[key]
+            elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
+                line, node = node.lc.item(key)[0] + 1, node[key]
+            else:
+                break
+        except AttributeError:
+            break
+    return line
+
+
+def topic_seeds(config: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """The {id: seeds} part of `load_topic_config`'s result, as `TopicClassifier.load` takes it."""
+    return {t: list(entry["seeds"]) for t, entry in config.items()}
+
+
+# --- seed phrases ---------------------------------------------------------------------------------
+
+class _SeedMatcher:
+    """Finds seed phrases in text: case-insensitive, whole syllables, any tone-mark placement."""
+
+    def __init__(self, seeds: dict[str, list[str]]):
+        self.patterns: dict[str, re.Pattern[str]] = {}
+        self.canonical: dict[str, dict[str, str]] = {}
+        for topic, phrases in seeds.items():
+            keys: dict[str, str] = {}
+            for phrase in phrases:
+                key = " ".join(normalize(phrase).lower().split())
+                if key:
+                    keys.setdefault(key, phrase)
+            if not keys:
+                continue
+            alts = sorted(keys, key=len, reverse=True)
+            body = "|".join(r"\s*-\s*".join(r"\s+".join(map(re.escape, part.split())) for part in k.split("-"))
+                            for k in alts)
+            self.patterns[topic] = re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+            self.canonical[topic] = keys
+
+    def find(self, text: str) -> dict[str, list[str]]:
+        """{topic: distinct matched phrases (as written in the config), in order of appearance}."""
+        low = normalize(text).lower()
+        out: dict[str, list[str]] = {}
+        for topic, pattern in self.patterns.items():
+            seen: dict[str, None] = {}
+            for m in pattern.finditer(low):
+                key = re.sub(r"\s*-\s*", " - ", " ".join(m.group(0).split()))
+                phrase = self.canonical[topic].get(key) or self.canonical[topic].get(key.replace(" - ", "-"), key)
+                seen.setdefault(phrase, None)
+            if seen:
+                out[topic] = list(seen)
+        return out
+
+
+# --- the classifier -------------------------------------------------------------------------------
+
+class TopicClassifier:
+    """Assigns plan topics with evidence. Pure: no I/O after `load`."""
+
+    def __init__(self, bundle: dict[str, Any], seeds: dict[str, list[str]] | None = None):
+        self._vectorizer: TfidfVectorizer = bundle["vectorizer"]
+        self._coef: np.ndarray = bundle["coef"]            # (topics, features) float32
+        self._intercept: np.ndarray = bundle["intercept"]
+        self._thresholds: np.ndarray = bundle["thresholds"]
+        self._topics: tuple[str, ...] = tuple(bundle["topics"])
+        self._seed_min = int(bundle["params"]["seed_min_distinct"])
+        self._n_evidence = int(bundle["params"]["evidence_ngrams"])
+        self._seeds = _SeedMatcher(seeds if seeds is not None else bundle["seeds"])
+        self._features = self._vectorizer.get_feature_names_out()
+
+    @classmethod
+    def load(cls, seeds: dict[str, list[str]] | None = None, models_dir: Path | None = None) -> TopicClassifier:
+        """Load nlp/models/topics.joblib. `seeds`: {id: phrases} from config/topics.yaml (the caller
+        reads it through `load_topic_config`); None uses the seeds the model was trained with."""
+        return cls(load_model(_MODEL_NAME, models_dir), seeds)
+
+    def scores(self, title: str, text: str) -> tuple[np.ndarray, Any]:
+        """Per-topic probabilities and the feature row (for evaluation and evidence)."""
+        x = self._vectorizer.transform([_compose(title, text)])
+        z = np.asarray(x @ self._coef.T).ravel() + self._intercept
+        return 1.0 / (1.0 + np.exp(-z)), x
+
+    def predict(self, title: str, text: str) -> list[dict[str, Any]]:
+        """The assigned topics only, highest score first: [{"id", "score", "evidence"}].
+
+        A topic is assigned when its probability reaches its threshold, or when at least
+        SEED_MIN_DISTINCT different seed phrases of it occur. The score is the probability
+        rescaled so that the threshold maps to 0.5 (scores compare across topics). Evidence: the
+        seed phrases found, then the n-grams that pushed the model most. Empty, tiny or garbled
+        text yields [] (nothing known to weigh); this never raises on str input.
+        """
+        try:
+            doc = _compose(title, text)
+            if not doc.strip():
+                return []
+            proba, x = self.scores(title, text)
+            found = self._seeds.find(doc)
+        except (ValueError, TypeError) as exc:
+            log.warning("topics: cannot featurise input (%s); no topics", exc)
+            return []
+        if x.nnz == 0:
+            return []
+        out: list[dict[str, Any]] = []
+        for i, topic in enumerate(self._topics):
+            by_seed = len(found.get(topic, ())) >= self._seed_min
+            if proba[i] < self._thresholds[i] and not by_seed:
+                continue
+            score = _rescale(float(proba[i]), float(self._thresholds[i]))
+            if by_seed:
+                score = max(score, 0.5)
+            out.append({"id": topic, "score": round(score, 4), "evidence": self._evidence(i, x, found.get(topic, []))})
+        out.sort(key=lambda item: (-item["score"], item["id"]))
+        return out
+
+    def _evidence(self, i: int, x: Any, seeds_found: list[str]) -> list[str]:
+        contrib = x.data * self._coef[i, x.indices]
+        order = np.argsort(-contrib, kind="stable")[: self._n_evidence]
+        grams = [self._features[x.indices[j]].replace("_", " ") for j in order if contrib[j] > 0]
+        evidence = list(seeds_found)
+        for gram in grams:
+            if not any(gram in s or s in gram for s in evidence):
+                evidence.append(gram)
+        return evidence
+
+
+def _rescale(p: float, threshold: float) -> float:
+    """Piecewise-linear map with threshold -> 0.5, 0 -> 0, 1 -> 1."""
+    if p >= threshold:
+        return 0.5 + 0.5 * (p - threshold) / max(1e-9, 1 - threshold)
+    return 0.5 * p / max(1e-9, threshold)
+
+
+def _compose(title: str | None, text: str | None) -> str:
+    title, text = (title or "").strip(), (text or "").strip()
+    return f"{title}\n{text}" if title and not text.startswith(title) else text
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: training and evaluation read ../shared/data")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _data_root(data_dir: Path) -> Path:
+    """Accept ../shared/data or one of its dataset folders."""
+    data_dir = Path(data_dir)
+    return data_dir if (data_dir / "plan-topics").is_dir() else data_dir.parent
+
+
+def _label_matrix(rows: Sequence[dict[str, Any]]) -> np.ndarray:
+    return np.array([[t in (row.get("topics") or []) for t in TOPIC_IDS] for row in rows], dtype=bool)
+
+
+def _weak_examples(pool: list[str], matcher: _SeedMatcher, params: dict[str, Any],
+                   seed: int) -> dict[str, tuple[list[int], list[int]]]:
+    """Per weak topic, (positive, negative) indices into `pool` chosen by seed phrases."""
+    found = [matcher.find(doc) for doc in pool]
+    rng = random.Random(seed)
+    out = {}
+    for topic in params["weak_topics"]:
+        pos = [i for i, f in enumerate(found) if len(f.get(topic, ())) >= params["weak_min_distinct"]]
+        neg = [i for i, f in enumerate(found) if topic not in f]
+        rng.shuffle(pos)
+        rng.shuffle(neg)
+        out[topic] = (sorted(pos[: params["weak_pos"]]), sorted(neg[: params["weak_neg"]]))
+    return out
+
+
+def _fit_topic(xg: Any, yg: np.ndarray, xw: Any, yw: np.ndarray, params: dict[str, Any],
+               seed: int) -> LogisticRegression:
+    x = sparse.vstack([xg, xw]).tocsr() if xw is not None and xw.shape[0] else xg
+    y = np.concatenate([yg, yw]) if xw is not None and xw.shape[0] else yg
+    w = np.concatenate([np.ones(len(yg)), np.full(len(yw), params["weak_weight"])]) if x is not xg else None
+    clf = LogisticRegression(C=params["C"], class_weight=params["class_weight"], max_iter=2000, random_state=seed)
+    if y.min() == y.max():            # no positives at all: a constant "no"
+        clf.fit(np.zeros((2, x.shape[1])), [0, 1])
+        clf.coef_[:] = 0.0
+        clf.intercept_[:] = -10.0
+        return clf
+    return clf.fit(x, y, sample_weight=w)
+
+
+def _best_threshold(p: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> float:
+    lo, hi = params["threshold_bounds"]
+    best, best_f1 = params["default_threshold"], -1.0
+    for th in np.arange(lo, hi + 1e-9, 0.025):
+        pred = p >= th
+        tp = float((pred & y).sum())
+        f1 = 2 * tp / max(1.0, pred.sum() + y.sum())
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = float(th), f1
+    return round(best, 3)
+
+
+def _train_bundle(gold_docs: list[str], gold_y: np.ndarray, pool: list[str], seeds: dict[str, list[str]],
+                  params: dict[str, Any], seed: int, with_thresholds: bool = True) -> dict[str, Any]:
+    matcher = _SeedMatcher(seeds)
+    weak = _weak_examples(pool, matcher, params, seed)
+    weak_ids = sorted({i for pos, neg in weak.values() for i in pos + neg})
+    vectorizer = TfidfVectorizer(analyzer=make_analyzer(1, 2), min_df=params["min_df"],
+                                 max_features=params["max_features"], sublinear_tf=True, dtype=np.float32)
+    vectorizer.fit(gold_docs + (pool if params["vocab_on_pool"] else [pool[i] for i in weak_ids]))
+    xg = vectorizer.transform(gold_docs)
+    xw_all = vectorizer.transform([pool[i] for i in weak_ids]) if weak_ids else None
+    xpool = {i: xw_all[k] for k, i in enumerate(weak_ids)} if xw_all is not None else {}
+
+    def weak_part(topic: str) -> tuple[Any, np.ndarray]:
+        if topic not in weak:
+            return None, np.zeros(0, dtype=bool)
+        pos, neg = weak[topic]
+        if not pos:
+            return None, np.zeros(0, dtype=bool)
+        rows = [xpool[i] for i in pos + neg]
+        return (sparse.vstack(rows).tocsr() if rows else None), np.array([True] * len(pos) + [False] * len(neg))
+
+    thresholds = np.full(len(TOPIC_IDS), params["default_threshold"])
+    cv_report: dict[str, Any] = {}
+    if with_thresholds:
+        oof = np.zeros(gold_y.shape)
+        folds = KFold(params["cv_folds"], shuffle=True, random_state=seed)
+        for tr_idx, te_idx in folds.split(gold_docs):
+            for j, topic in enumerate(TOPIC_IDS):
+                xw, yw = weak_part(topic)
+                clf = _fit_topic(xg[tr_idx], gold_y[tr_idx, j], xw, yw, params, seed)
+                oof[te_idx, j] = clf.predict_proba(xg[te_idx])[:, 1]
+        for j, topic in enumerate(TOPIC_IDS):
+            if gold_y[:, j].sum() >= params["min_pos_for_cv_threshold"]:
+                thresholds[j] = _best_threshold(oof[:, j], gold_y[:, j], params)
+        cv_report = _multilabel_metrics(gold_y, oof >= thresholds)
+    coefs, intercepts = [], []
+    for j, topic in enumerate(TOPIC_IDS):
+        xw, yw = weak_part(topic)
+        clf = _fit_topic(xg, gold_y[:, j], xw, yw, params, seed)
+        coefs.append(clf.coef_[0])
+        intercepts.append(clf.intercept_[0])
+    return {"vectorizer": vectorizer, "coef": np.asarray(coefs, dtype=np.float32),
+            "intercept": np.asarray(intercepts, dtype=np.float32), "thresholds": thresholds,
+            "topics": list(TOPIC_IDS), "seeds": seeds, "params": dict(params), "cv": cv_report,
+            "weak_counts": {t: {"pos": len(p), "neg": len(n)} for t, (p, n) in weak.items()}}
+
+
+# --- metrics --------------------------------------------------------------------------------------
+
+def _multilabel_metrics(gold: np.ndarray, pred: np.ndarray, min_support: int = 5) -> dict[str, Any]:
+    per = {}
+    for j, topic in enumerate(TOPIC_IDS):
+        tp = int((gold[:, j] & pred[:, j]).sum())
+        fp = int((~gold[:, j] & pred[:, j]).sum())
+        fn = int((gold[:, j] & ~pred[:, j]).sum())
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        per[topic] = {"precision": round(p, 4), "recall": round(r, 4),
+                      "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4),
+                      "support": int(gold[:, j].sum()), "predicted": int(pred[:, j].sum())}
+    tp = int((gold & pred).sum())
+    micro = 2 * tp / max(1, int(gold.sum()) + int(pred.sum()))
+    counted = [t for t in TOPIC_IDS if per[t]["support"] >= min_support]
+    macro = float(np.mean([per[t]["f1"] for t in counted])) if counted else 0.0
+    return {"micro_f1": round(micro, 4), "macro_f1": round(macro, 4), "macro_topics": counted,
+            "not_in_macro": {t: per[t]["support"] for t in TOPIC_IDS if t not in counted}, "per_topic": per}
+
+
+def evaluate_topics(data_dir: Path, split: str = "dev", models_dir: Path | None = None,
+                    classifier: TopicClassifier | None = None) -> dict[str, Any]:
+    """Micro-F1, macro-F1 over topics with >= 5 `split` examples (the others' counts listed apart),
+    per-topic P/R/F1, on plan-topics `split`."""
+    rows = list(_read_jsonl(_data_root(data_dir) / "plan-topics" / f"{split}.jsonl.gz"))
+    clf = classifier or TopicClassifier.load(models_dir=models_dir)
+    pred = np.zeros((len(rows), len(TOPIC_IDS)), dtype=bool)
+    index = {t: j for j, t in enumerate(TOPIC_IDS)}
+    for i, row in enumerate(rows):
+        for item in clf.predict(row.get("title") or "", row["text"]):
+            pred[i, index[item["id"]]] = True
+    out = _multilabel_metrics(_label_matrix(rows), pred)
+    out.update({"split": split, "n": len(rows)})
+    return out
+
+
+def _load_training_data(root: Path, params: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str], list[Path]]:
+    """Annotated train texts and labels; the VNTC pool without any plan-topics article (train or
+    dev: a dev article must not come back weakly labelled)."""
+    plan_train = root / "plan-topics" / "train.jsonl.gz"
+    plan_dev = root / "plan-topics" / "dev.jsonl.gz"
+    vntc_train = root / "vntc" / "train.jsonl.gz"
+    gold = list(_read_jsonl(plan_train))
+    annotated = {row["doc_id"] for row in gold} | {row["doc_id"] for row in _read_jsonl(plan_dev)}
+    pool = [_cut(row["text"], params["cut_chars"]) for row in _read_jsonl(vntc_train)
+            if row["doc_id"] not in annotated]
+    return [row["text"] for row in gold], _label_matrix(gold), pool, [plan_train, plan_dev, vntc_train]
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` characters, ending at a sentence end where one is near (as plan-topics was cut)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    end = max(head.rfind(". "), head.rfind("\n"))
+    return head[: end + 1] if end > limit // 2 else head
+
+
+def train_topics(data_dir: Path, models_dir: Path | None = None, seed: int = 13,
+                 seeds: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Fit on plan-topics train + seed-labelled VNTC train, choose thresholds by CV on train, measure
+    on plan-topics dev, write topics.joblib and its card; return the dev metrics (and CV ones)."""
+    root = _data_root(data_dir)
+    params = dict(_PARAMS)
+    seeds = seeds or topic_seeds(load_topic_config(DEFAULT_TOPICS_PATH))
+    docs, y, pool, paths = _load_training_data(root, params)
+    bundle = _train_bundle(docs, y, pool, seeds, params, seed)
+    clf = TopicClassifier(bundle)
+    metrics = evaluate_topics(root, "dev", classifier=clf)
+    metrics["cv_train"] = {k: bundle["cv"][k] for k in ("micro_f1", "macro_f1")}
+    metrics["thresholds"] = dict(zip(TOPIC_IDS, map(float, bundle["thresholds"])))
+    metrics["weak_counts"] = bundle["weak_counts"]
+    uses = ["train (annotated)", "evaluation (dev); excluded from the weak pool", "weak supervision by seeds"]
+    save_model(
+        bundle, _MODEL_NAME, title="Plan topics (10, multi-label)", models_dir=models_dir,
+        data=[{"path": f"{p.parent.name}/{p.name}", "sha256": file_sha256(p), "licence": _LICENCE, "use": u}
+              for p, u in zip(paths, uses)],
+        metrics={k: metrics[k] for k in ("micro_f1", "macro_f1", "macro_topics", "not_in_macro", "per_topic",
+                                         "n", "cv_train", "thresholds", "weak_counts")},
+        params={**params, "seed": seed, "n_annotated": len(docs), "n_pool": len(pool)},
+        limits=["Trained on 2005-2006 news: recent names and issues reach the model only through seed phrases.",
+                ("bien_dao has 2 annotated training examples and none in dev; bien_gioi, "
+                 "nhan_quyen_ton_giao_dan_toc have 1-2 in dev: their figures are anecdotes, not measurements."),
+                "Weak labels come from the seed phrases, so the model repeats their blind spots.",
+                "Vietnamese only; other languages get no topics."],
+    )
+    return metrics

@@ -1,0 +1,47 @@
+"""Language identification: the Vietnamese fast path, langdetect for the rest, nothing for junk."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp.language import detect_language
+
+VI = "Ủy ban nhân dân tỉnh Quảng Ngãi tổ chức lễ khánh thành cầu Trà Khúc mới vào sáng nay."
+EN = "The People's Committee of Quang Ngai province opened a new bridge over the Tra Khuc river this morning."
+ZH = "广东省人民政府今天宣布了新的投资计划，以促进地区经济发展和扩大就业。"
+
+
+def test_vietnamese_takes_the_fast_path() -> None:
+    code, confidence = detect_language(VI)
+    assert code == "vi" and confidence >= 0.9
+
+
+def test_vietnamese_with_old_style_tone_marks_and_nfd() -> None:
+    import unicodedata
+    code, _ = detect_language(unicodedata.normalize("NFD", "Thời tiết ở Khánh Hoà hôm nay rất đẹp, khách du lịch đông."))
+    assert code == "vi"
+
+
+def test_english_text_with_a_vietnamese_name_is_english() -> None:
+    code, confidence = detect_language(EN + " Mr. Nguyễn Văn Trường attended.")
+    assert code == "en" and confidence > 0.5
+
+
+def test_chinese() -> None:
+    code, _ = detect_language(ZH)
+    assert code is not None and code.startswith("zh")
+
+
+@pytest.mark.parametrize("text", ["", "   \n ", "Hà Nội", "12345 67890", "@@@ ### $$$ %%% &&& *** ((( )))"])
+def test_empty_tiny_or_garbled_is_unknown(text: str) -> None:
+    assert detect_language(text) == (None, 0.0)
+
+
+def test_deterministic() -> None:
+    text = "Le gouvernement a annoncé une nouvelle politique économique pour la région du delta."
+    assert len({detect_language(text) for _ in range(5)}) == 1
+
+
+def test_never_raises_on_odd_input() -> None:
+    assert detect_language("\x00\x01\ufffd" * 50) == (None, 0.0)
+    assert detect_language(None) == (None, 0.0)  # type: ignore[arg-type]

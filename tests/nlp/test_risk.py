@@ -1,0 +1,173 @@
+"""Misinformation-risk score (nlp/risk.py): signals with evidence, debunks both ways, critical news, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from haidang.settings import StoreSettings
+from haidang.store import open_store
+from nlp.claims import find_claims, propose
+from nlp.risk import LEVELS, SIGNALS, RiskScorer, level_for
+from nlp.signals import LEXICON_SIGNALS
+
+# The same debunk and its later reworded copy as tests/nlp/test_claims.py (no package: no import).
+DEBUNK_TITLE = "Công an tỉnh Quảng Nam bác bỏ tin đồn vỡ đập thủy điện Sông Tranh 2"
+DEBUNK_TEXT = (
+    "Chiều 12/10, Công an tỉnh Quảng Nam khẳng định thông tin đập thủy điện Sông Tranh 2 bị vỡ, "
+    "người dân hạ du phải sơ tán gấp là sai sự thật. Trước đó, một tài khoản Facebook đăng bài viết "
+    "kèm hình ảnh cũ khiến nhiều người lo lắng. Công an đã mời người đăng tin lên làm việc và xử phạt "
+    "hành chính 7,5 triệu đồng vì đưa thông tin sai sự thật trên mạng xã hội. Ban quản lý dự án cho biết "
+    "đập vẫn vận hành an toàn."
+)
+REPEAT_TITLE = "Bà con Bắc Trà My chú ý"
+REPEAT_TEXT = (
+    "Nghe nói đập thủy điện Sông Tranh 2 đã bị vỡ, người dân vùng hạ du phải sơ tán gấp ngay trong đêm nay. "
+    "Mọi người ở gần sông nhớ thu dọn đồ đạc quý giá và theo dõi tin tức."
+)
+
+PRESS = {"language": "vi", "source_kind": "provincial_press", "source_trust": "medium", "source_id": "baoquangnam"}
+PLATFORM = {"language": "vi", "source_kind": "platform", "source_trust": "unknown", "source_id": "facebook-group"}
+
+
+@pytest.fixture(scope="module")
+def scorer() -> RiskScorer:
+    return RiskScorer.load(local_models_dir=None)
+
+
+def _signals(result: dict) -> dict[str, dict]:
+    return {r["signal"]: r for r in result["reasons"]}
+
+
+def test_result_shape_and_fixed_signal_ids(scorer: RiskScorer) -> None:
+    result = scorer.score("SỐC!!! Nghe nói", "Nghe nói có tin đồn chưa được kiểm chứng, hãy chia sẻ ngay!!!", **PLATFORM)
+    assert set(result) == {"score", "level", "reasons", "debunk"}
+    assert 0 <= result["score"] <= 1 and result["level"] in {name for _, name in LEVELS}
+    for reason in result["reasons"]:
+        assert reason["signal"] in SIGNALS
+        assert isinstance(reason["evidence"], list) and reason["evidence"]
+        assert isinstance(reason["weight"], float)
+    found = _signals(result)
+    assert {"rumour_cue", "share_appeal", "clickbait", "source_kind"} <= set(found)
+    assert any("nghe nói" in e.lower() for e in found["rumour_cue"]["evidence"])
+    assert result["level"] == "cao"
+    assert set(LEXICON_SIGNALS) <= set(SIGNALS)
+
+
+def test_levels() -> None:
+    assert level_for(0.1) == "thấp" and level_for(0.5) == "cần xem xét" and level_for(0.9) == "cao"
+
+
+def test_unaccented_rumour_is_caught(scorer: RiskScorer) -> None:
+    result = scorer.score("", "nghe noi benh vien tinh dang giau so ca nhiem, ai co thong tin khong", **PLATFORM)
+    assert "rumour_cue" in _signals(result)
+
+
+@pytest.mark.parametrize(("title", "text"), [
+    ("Tuyên án 12 năm tù đối với nguyên giám đốc sở trong vụ án tham nhũng",
+     ("Theo cáo trạng, bị cáo Nguyễn Văn A, nguyên Giám đốc Sở Tài nguyên và Môi trường, đã nhận hối lộ 5 tỷ đồng "
+     "để giao đất trái phép, gây thiệt hại cho ngân sách hơn 200 tỷ đồng. Hội đồng xét xử TAND tỉnh tuyên phạt bị cáo "
+     "12 năm tù về tội nhận hối lộ. Hai đồng phạm bị tuyên từ 3 đến 7 năm tù. Tòa cũng buộc các bị cáo nộp lại số tiền "
+     "thu lợi bất chính. Viện kiểm sát đánh giá đây là vụ án nghiêm trọng, gây bức xúc trong dư luận.")),
+    ("Lũ lớn nhấn chìm hàng nghìn ngôi nhà, 5 người chết và mất tích",
+     ("Mưa lớn kéo dài ba ngày làm nước sông Trà Khúc dâng cao vượt báo động 3, gây ngập sâu hơn 12.000 ngôi nhà. "
+     "Theo báo cáo của Ban Chỉ huy phòng chống thiên tai tỉnh, 5 người chết và mất tích, thiệt hại ước tính 1.200 tỷ đồng. "
+     "Nhiều tuyến đường bị sạt lở nghiêm trọng, hàng trăm hộ dân bị cô lập. Người dân bức xúc vì việc xả lũ không được "
+     "thông báo kịp thời. Chính quyền đang khẩn trương cứu trợ.")),
+    ("Ô nhiễm nghiêm trọng: cá chết hàng loạt trên sông",
+     ("Hàng tấn cá chết trắng sông khiến người dân điêu đứng. Sở Tài nguyên và Môi trường cho biết đã lấy mẫu nước "
+     "xét nghiệm; kết quả ban đầu cho thấy nồng độ chất hữu cơ vượt quy chuẩn nhiều lần. Một doanh nghiệp bị đình chỉ "
+     "hoạt động để điều tra. Người dân phản ánh tình trạng xả thải kéo dài nhiều tháng mà không được xử lý.")),
+])
+def test_critical_well_sourced_reporting_is_low(scorer: RiskScorer, title: str, text: str) -> None:
+    result = scorer.score(title, text, **PRESS)
+    assert result["level"] == "thấp", result
+    assert not {"rumour_cue", "clickbait", "hostile_language", "known_false_claim"} & set(_signals(result))
+
+
+def test_negative_vocabulary_alone_adds_nothing(scorer: RiskScorer) -> None:
+    """The same neutral text with and without crime/disaster words scores within the model's wiggle."""
+    neutral = scorer.score("Họp bàn kế hoạch", "Tỉnh tổ chức họp bàn kế hoạch phát triển kinh tế năm tới với các sở ngành.",
+                           **PRESS)
+    grim = scorer.score("Họp bàn khắc phục thảm họa", "Tỉnh tổ chức họp bàn khắc phục hậu quả vụ tai nạn thảm khốc làm 10 "
+                        "người chết, hàng trăm người bị thương và thiệt hại nặng nề.", **PRESS)
+    lexical = {"rumour_cue", "share_appeal", "clickbait", "hostile_language"}
+    assert not lexical & set(_signals(grim))
+    assert grim["level"] == neutral["level"] == "thấp"
+
+
+def test_hostile_language(scorer: RiskScorer) -> None:
+    result = scorer.score("", "Lũ khốn nạn đó đúng là đồ ngu, bọn bán nước cút đi cho rảnh.", **PLATFORM)
+    assert "hostile_language" in _signals(result)
+
+
+def test_source_signals_state_the_fact(scorer: RiskScorer) -> None:
+    result = scorer.score("Thông báo", "Lịch tiếp công dân tháng 10 của Chủ tịch UBND tỉnh.", language="vi",
+                          source_kind="platform", source_trust="low", source_id="page-x")
+    found = _signals(result)
+    assert found["source_kind"]["weight"] > 0 and found["source_trust"]["weight"] > 0
+    assert "platform" in found["source_trust"]["evidence"][0] and "low" in found["source_trust"]["evidence"][0]
+    portal = scorer.score("Thông báo", "Lịch tiếp công dân tháng 10 của Chủ tịch UBND tỉnh.", language="vi",
+                          source_kind="government_portal", source_trust="high", source_id="portal")
+    assert portal["score"] < result["score"] and portal["level"] == "thấp"
+
+
+def test_debunk_both_directions(scorer: RiskScorer, tmp_path: Path) -> None:
+    store = open_store(StoreSettings(backend="sqlite", data_dir=str(tmp_path / "data")))
+    try:
+        # (a) the debunk report, even carried by a platform, is low risk and yields a proposed claim
+        first = scorer.score(DEBUNK_TITLE, DEBUNK_TEXT, **PLATFORM)
+        assert first["level"] == "thấp", first
+        assert _signals(first)["debunk_report"]["weight"] < 0
+        assert first["debunk"] is not None and "Sông Tranh 2" in first["debunk"]["claim"]
+        assert first["debunk"]["by"].startswith("Công an tỉnh Quảng Nam")
+        from nlp.claims import Debunk
+        cid = propose(store, Debunk(**first["debunk"]), rebuttal_url="https://baoquangnam.example.vn/bac-bo.html",
+                      source_article_id="a1")
+        assert cid and [c.id for c in store.known_claims("proposed")] == [cid]
+        # proposed claims flag nothing yet
+        before = scorer.score(REPEAT_TITLE, REPEAT_TEXT, **PRESS, claims=find_claims(store, REPEAT_TITLE, REPEAT_TEXT))
+        assert "known_false_claim" not in _signals(before)
+        store.confirm_claim(cid)
+        # (b) a later, reworded copy on another outlet is flagged with the rebuttal link
+        later = scorer.score(REPEAT_TITLE, REPEAT_TEXT, language="vi", source_kind="national_press",
+                             source_trust="medium", source_id="other-outlet",
+                             claims=find_claims(store, REPEAT_TITLE, REPEAT_TEXT))
+        reason = _signals(later)["known_false_claim"]
+        assert reason["weight"] > 0 and later["level"] == "cao"
+        assert any("https://baoquangnam.example.vn/bac-bo.html" in e for e in reason["evidence"])
+        # the debunk itself, re-scored after confirmation, stays low: it refutes the claim it repeats
+        again = scorer.score(DEBUNK_TITLE, DEBUNK_TEXT, **PLATFORM, claims=store.known_claims())
+        assert again["level"] == "thấp" and _signals(again)["known_false_claim"]["weight"] == 0
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("title", "text"), [
+    ("", ""), ("", "   "), ("a", "?"), ("", "<URL>"), ("", "\x00\ufffd\ufffd#@!"), ("", "😀😀😀"),
+    ("", "x" * 5000), ("", "!!!!" * 500), (None, None),
+])
+def test_bad_input_never_raises(scorer: RiskScorer, title: str, text: str) -> None:
+    result = scorer.score(title, text, language=None, source_kind=None, source_trust=None)  # type: ignore[arg-type]
+    assert 0 <= result["score"] <= 1
+
+
+def test_english_text_gets_source_signals_only(scorer: RiskScorer) -> None:
+    text = "SHOCKING!!! Rumour says the dam collapsed, share now before they delete it. Nghe nói."
+    result = scorer.score("Breaking", text, language="en", source_kind="platform", source_trust="low", source_id="x")
+    found = _signals(result)
+    assert "text_not_assessed" in found and "en" in found["text_not_assessed"]["evidence"][0]
+    assert {"source_kind", "source_trust"} <= set(found)
+    assert not {"rumour_cue", "clickbait", "unreliable_text_model"} & set(found)
+
+
+def test_short_text_says_so(scorer: RiskScorer) -> None:
+    found = _signals(scorer.score("", "Tin đồn", language="vi", source_kind=None, source_trust=None))
+    assert "quá ngắn" in found["text_not_assessed"]["evidence"][0]
+    assert "rumour_cue" in found
+
+
+def test_local_model_dir_absent_is_fine(tmp_path: Path) -> None:
+    scorer = RiskScorer.load(local_models_dir=tmp_path / "nothing")
+    assert scorer.local_model is None
