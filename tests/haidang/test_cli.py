@@ -118,3 +118,17 @@ def test_sources_check_reports_reachability_robots_and_a_sample(demo_config: Pat
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") >= 4}
     assert "yes" in rows["baoquangngai"] and "allowed" in rows["baoquangngai"]
     assert "disallowed" in rows["denied"]
+
+
+def test_explain_and_enrich(filled: Path):
+    search = runner.invoke(app, ["search", "-c", str(filled), "Dung Quat", "--json", "--limit", "1"])
+    hit = json.loads(search.stdout.splitlines()[0])
+    by_id = runner.invoke(app, ["explain", hit["id"], "-c", str(filled)])
+    assert by_id.exit_code == 0, by_id.output
+    assert "risk" in by_id.output and "tone" in by_id.output
+    tracked = hit["url"] + ("&" if "?" in hit["url"] else "?") + "utm_source=zalo"
+    by_url = runner.invoke(app, ["explain", tracked, "-c", str(filled), "--json"])
+    assert by_url.exit_code == 0 and json.loads(by_url.stdout)["id"] == hit["id"]
+    assert runner.invoke(app, ["explain", "nope", "-c", str(filled)]).exit_code == 1
+    again = runner.invoke(app, ["enrich", "--all", "-c", str(filled)])
+    assert again.exit_code == 0 and "articles read" in again.output

@@ -59,3 +59,19 @@ def test_database_is_sound_after_run(demo_config):
     db = settings.data_dir / SQLITE_FILE_NAME
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_kept_articles_carry_labels_with_reasons(demo_config):
+    settings = load_settings(demo_config, environ={})
+    run_once(settings, settings.sources)
+    store = open_store(settings.app.store)
+    try:
+        articles = list(store.iter_articles())
+        assert articles
+        for a in articles:
+            assert {"section", "topics", "tone", "risk"} <= set(a.labels), a.fetched.url
+            assert a.labels["risk"]["level"] in ("thấp", "cần xem xét", "cao")
+        english = [a for a in articles if a.content.language == "en"]
+        assert english and all(a.labels["topics"] == [] for a in english)
+    finally:
+        store.close()

@@ -1,0 +1,84 @@
+"""The enricher end to end on a real SQLite store: labels with reasons, and the debunk → known claim loop."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from haidang.record import Article, Content, Fetched, article_id
+from haidang.settings import Source
+from haidang.store.sqlite import SqliteStore
+from nlp.enrich import Enricher
+from nlp.gazetteer import Gazetteer
+from nlp.match import ProvinceMatcher, match_article
+
+DEBUNK = ("Công an tỉnh Quảng Ngãi bác bỏ tin đồn bắt cóc trẻ em ở Lý Sơn",
+          "Ngày 12/3, Công an tỉnh Quảng Ngãi khẳng định thông tin \"nhóm người lạ bắt cóc trẻ em tại đặc khu Lý Sơn "
+          "để lấy nội tạng\" lan truyền trên mạng xã hội là sai sự thật. Cơ quan công an đã xác minh, không có vụ "
+          "việc nào như vậy xảy ra và đề nghị người dân không chia sẻ thông tin chưa được kiểm chứng.")
+COPY = ("Cảnh báo khẩn ở Lý Sơn",
+        "Nhóm người lạ đang bắt cóc trẻ em ở đặc khu Lý Sơn để lấy nội tạng, phụ huynh hãy cảnh giác. "
+        "Nhiều người đã chia sẻ tin này trên mạng.")
+CRITICAL = ("Xét xử vụ tham nhũng tại Ban quản lý dự án tỉnh Quảng Ngãi",
+            "Tòa án nhân dân tỉnh Quảng Ngãi mở phiên sơ thẩm xét xử 5 bị cáo trong vụ tham ô tài sản, gây thiệt hại "
+            "hơn 20 tỉ đồng. Theo cáo trạng của Viện kiểm sát, các bị cáo đã lập hồ sơ khống để rút tiền ngân sách.")
+
+PLATFORM = Source(id="mxh", name="Trang mạng", country="VN", language="vi", kind="platform", trust="unknown")
+PRESS = Source(id="baoqn", name="Báo Quảng Ngãi", country="VN", language="vi", kind="provincial_press", trust="high")
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher.load(local_models_dir=None)
+
+
+@pytest.fixture(scope="module")
+def matcher() -> ProvinceMatcher:
+    return ProvinceMatcher(Gazetteer.load())
+
+
+def _article(source: Source, slug: str, title: str, text: str, matcher: ProvinceMatcher) -> Article:
+    url = f"https://{source.id}.example.vn/{slug}"
+    a = Article(id=article_id(url), fetched=Fetched(source_id=source.id, url=url, canonical_url=url),
+                content=Content(title=title, text=text, language="vi", first_seen=datetime.now(UTC)))
+    return match_article(a, matcher, "51")
+
+
+def test_debunk_proposes_claim_and_a_later_copy_is_flagged_with_the_rebuttal(tmp_path: Path, enricher, matcher):
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        debunk = enricher.enrich(_article(PRESS, "bac-bo", *DEBUNK, matcher), PRESS, store)
+        risk = debunk.labels["risk"]
+        assert risk["level"] == "thấp"
+        assert any(r["signal"] == "debunk_report" for r in risk["reasons"])
+        proposed = store.known_claims("proposed")
+        assert len(proposed) == 1 and "bắt cóc trẻ em" in proposed[0].text
+        store.confirm_claim(proposed[0].id)          # a person confirms; nothing is confirmed automatically
+        enricher.refresh_claims()
+
+        copy = enricher.enrich(_article(PLATFORM, "canh-bao", *COPY, matcher), PLATFORM, store)
+        risk = copy.labels["risk"]
+        assert risk["level"] == "cao"
+        reason = next(r for r in risk["reasons"] if r["signal"] == "known_false_claim")
+        assert any("bac-bo" in str(e) for e in reason["evidence"]), "the rebuttal link is the evidence"
+    finally:
+        store.close()
+
+
+def test_critical_coverage_is_not_misinformation(enricher, matcher):
+    a = _article(PRESS, "xet-xu", *CRITICAL, matcher)
+    labels = enricher.labels(a.content.title, a.content.text, matches=a.matches, target="51", source=PRESS)
+    assert labels["tone"]["label"] == "negative"
+    assert labels["risk"]["level"] == "thấp"
+    assert all(r["evidence"] or r["signal"] in ("source_kind", "source_trust") for r in labels["risk"]["reasons"])
+
+
+def test_every_label_is_present_for_bad_input(enricher):
+    for title, text in [("", ""), ("", "ok"), ("", "�����"), ("", "广义省举行投资促进会议，吸引了众多企业。")]:
+        labels = enricher.labels(title, text)
+        assert isinstance(labels["section"]["label"], str)
+        assert labels["tone"]["label"] in ("positive", "neutral", "negative")
+        assert labels["risk"]["level"] in ("thấp", "cần xem xét", "cao")
+        assert labels["notes"] or labels["language"]["label"] not in ("vi",)
