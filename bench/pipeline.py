@@ -71,7 +71,7 @@ def _fixture_pages() -> list[tuple[str, bytes]]:
     return [(path, (SITES_DIR / path).read_bytes()) for path in expected if not path.startswith("_")]
 
 
-def bench_pipeline(copies: int = 150) -> float:
+def bench_pipeline(copies: int = 150, enrich: bool = False) -> float:
     pages = _fixture_pages()
     settings = load_settings(environ={})
     gazetteer = Gazetteer.load(landmarks=settings.landmarks)
@@ -80,7 +80,11 @@ def bench_pipeline(copies: int = 150) -> float:
                for site in {p.split("/")[0] for p, _ in pages}]
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "bench.db")
-        pipeline = Pipeline(store, matcher, "51", sources, MatchSettings(store_irrelevant=True))
+        enricher = None
+        if enrich:
+            from nlp.enrich import Enricher
+            enricher = Enricher.load(local_models_dir=None)
+        pipeline = Pipeline(store, matcher, "51", sources, MatchSettings(store_irrelevant=True), enricher=enricher)
         tally = SourceTally("bench", datetime.now(UTC))
         docs = []
         for i in range(copies):
@@ -95,7 +99,8 @@ def bench_pipeline(copies: int = 150) -> float:
             pipeline.process(doc, tally)
         rate = len(docs) / (time.perf_counter() - t0)
         store.close()
-    print(f"extract + match + dedup + store: {rate:,.1f} articles/s ({len(docs)} pages: "
+    stages = "extract + match + enrich + dedup + store" if enrich else "extract + match + dedup + store"
+    print(f"{stages}: {rate:,.1f} articles/s ({len(docs)} pages: "
           f"{tally.new} new, {tally.errors} errors, {sum(tally.skipped.values())} skipped)")
     return rate
 
@@ -107,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     match_rate = bench_match()
     pipe_rate = bench_pipeline(args.copies)
+    bench_pipeline(args.copies, enrich=True)
     ok = match_rate >= _MATCH_TARGET and pipe_rate >= _PIPELINE_TARGET
     print("targets met" if ok else "BELOW TARGET")
     return 0 if ok else 1
