@@ -30,6 +30,7 @@ __all__ = [
     "StoreSettings",
     "check_config_dir",
     "load_settings",
+    "validate_yaml_file",
 ]
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -208,7 +209,8 @@ def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _validate(path: Path, model: type[BaseModel]) -> BaseModel:
+def validate_yaml_file(path: Path, model: type[BaseModel]) -> BaseModel:
+    """Load one YAML file and validate it; ConfigError names file, line and field of each problem."""
     doc = _read_yaml(path)
     if doc is None:
         doc = CommentedMap()
@@ -240,10 +242,14 @@ def check_config_dir(config_dir: Path) -> list[tuple[str, int | None, str, str]]
     problems: list[tuple[str, int | None, str, str]] = []
     for path in sorted(config_dir.glob("*.y*ml")):
         model = _FILES.get(path.name)
+        if path.name == "topics.yaml":
+            from nlp.topics import topics_file_model  # the schema lives beside the model that uses it
+
+            model = topics_file_model()
         if model is None:
             continue
         try:
-            _validate(path, model)
+            validate_yaml_file(path, model)
         except ConfigError as exc:
             problems.extend(exc.problems)
     try:
@@ -262,11 +268,11 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
         raise ConfigError(f"{config_dir}: config directory not found (set HAIDANG_CONFIG or --config)",
                           [(str(config_dir), None, "", "directory not found")])
     app_path = config_dir / "haidang.yaml"
-    app = _validate(app_path, AppSettings) if app_path.exists() else AppSettings()
+    app = validate_yaml_file(app_path, AppSettings) if app_path.exists() else AppSettings()
     src_path = config_dir / "sources.yaml"
-    sources = _validate(src_path, SourcesFile).sources if src_path.exists() else []  # type: ignore[attr-defined]
+    sources = validate_yaml_file(src_path, SourcesFile).sources if src_path.exists() else []  # type: ignore[attr-defined]
     lm_path = config_dir / "landmarks.yaml"
-    landmarks = _validate(lm_path, _Landmarks).landmarks if lm_path.exists() else {}  # type: ignore[attr-defined]
+    landmarks = validate_yaml_file(lm_path, _Landmarks).landmarks if lm_path.exists() else {}  # type: ignore[attr-defined]
 
     store = app.store  # type: ignore[attr-defined]
     overrides: dict[str, Any] = {}

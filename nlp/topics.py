@@ -19,16 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
-from haidang.errors import ConfigError
 from haidang.textnorm import normalize
 from nlp.features import make_analyzer
 from nlp.modelfiles import file_sha256, load_model, save_model
@@ -115,47 +111,21 @@ class _TopicsFile(BaseModel):
         return self
 
 
+def topics_file_model() -> type[BaseModel]:
+    """The pydantic model of config/topics.yaml, for `haidang config check`."""
+    return _TopicsFile
+
+
 def load_topic_config(path: Path | str = DEFAULT_TOPICS_PATH) -> dict[str, dict[str, Any]]:
     """Read and validate config/topics.yaml: {id: {"name": str, "seeds": [str]}} in TOPIC_IDS order.
 
-    Raises ConfigError naming the file, line and field, like haidang/settings.py.
+    Raises ConfigError naming the file, line and field, through the one config loader.
     """
-    path = Path(path)
-    yaml = YAML(typ="rt")
-    try:
-        with path.open(encoding="utf-8") as fh:
-            doc = yaml.load(fh)
-    except (OSError, YAMLError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"{path}:{line or '?'}: cannot read topics: {exc}",
-                          [(str(path), line, "", str(exc))]) from exc
-    try:
-        parsed = _TopicsFile.model_validate(json.loads(json.dumps(doc or {})))
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            problems.append((str(path), _line_of(doc, loc), ".".join(map(str, loc)) or "(top level)", err["msg"]))
-        raise ConfigError("\n".join(f"{f}:{ln or '?'}: {fld}: {msg}" for f, ln, fld, msg in problems),
-                          problems) from None
-    return {t: {"name": parsed.topics[t].name, "seeds": list(parsed.topics[t].seeds)} for t in TOPIC_IDS}
+    from haidang.settings import validate_yaml_file
 
-
-def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
-    """Line of the deepest node of `loc` that ruamel kept a position for."""
-    line, node = None, doc
-    for key in loc:
-        try:
-            if isinstance(node, CommentedMap) and key in node:
-                line, node = node.lc.key(key)[0] + 1, node[key]
-            elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
-                line, node = node.lc.item(key)[0] + 1, node[key]
-            else:
-                break
-        except AttributeError:
-            break
-    return line
+    parsed = validate_yaml_file(Path(path), _TopicsFile)
+    return {t: {"name": parsed.topics[t].name, "seeds": list(parsed.topics[t].seeds)}  # type: ignore[attr-defined]
+            for t in TOPIC_IDS}
 
 
 def topic_seeds(config: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
