@@ -136,7 +136,7 @@ class StoreSettings(_Model):
     data_dir: str = "~/.local/share/haidang"            # HAIDANG_HOME overrides
     elasticsearch_url: str | None = None                # ELASTICSEARCH_URL overrides
     sqlite_cache_mib: int = Field(32, ge=1)             # page cache per connection
-    sqlite_mmap_mib: int = Field(256, ge=0)             # memory-mapped reads; counts towards resident memory
+    sqlite_mmap_mib: int = Field(64, ge=0)              # memory-mapped reads; counts towards resident memory
 
 
 class AppSettings(_Model):
