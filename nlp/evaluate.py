@@ -141,7 +141,9 @@ def run_evaluations(data: Path, split: str = "dev", tasks: list[str] | None = No
     failures: list[str] = []
     floors = load_floors()
     for name in tasks or list(TASKS):
-        metrics = TASKS[name](Path(data), split, settings)
+        raw = TASKS[name](Path(data), split, settings)
+        # One namespace for every figure: "section_accuracy", as floors.json names them.
+        metrics = {k if k.startswith(name + "_") else f"{name}_{k}": v for k, v in raw.items()}
         results[name] = metrics
         failures.extend(check_floors(metrics, {k: v for k, v in floors.items() if k.startswith(name + "_")}))
     return results, failures
