@@ -70,11 +70,23 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
                 top = result.hits[0].title if result.hits else "-"
                 table.add_row(escape(q), str(result.total), escape(top))
             out.print(table)
+            labelled = Table(title="Nhãn của các bài đã lưu (labels of the stored articles)")
+            for col in ("source", "title", "topics", "tone", "risk"):
+                labelled.add_column(col, overflow="fold")
+            for article in store.iter_articles():
+                labels = article.labels
+                risk = labels.get("risk", {})
+                labelled.add_row(article.fetched.source_id, escape(article.content.title[:60]),
+                                 ", ".join(t["id"] for t in labels.get("topics", [])) or "-",
+                                 labels.get("tone", {}).get("label", "-"),
+                                 f"{risk.get('level', '-')} ({risk.get('score', 0):.2f})")
+            out.print(labelled)
         finally:
             store.close()
         out.print(f"data: {data_dir}\nconfig: {config_dir}")
         out.print(f"try:  haidang search --config {config_dir} \"ly son\"")
         out.print(f"      haidang status --config {config_dir}")
+        out.print(f"      haidang explain --config {config_dir} ID   (an id from the search results)")
         if keep_serving:
             import time
             err.print("serving the fixture sites; Ctrl-C to stop")
