@@ -23,7 +23,7 @@ from nlp.section import SectionClassifier
 from nlp.tone import ToneClassifier
 from nlp.topics import TopicClassifier
 
-__all__ = ["Enricher", "MIN_TEXT_CHARS"]
+__all__ = ["MIN_TEXT_CHARS", "Enricher"]
 
 log = logging.getLogger(__name__)
 

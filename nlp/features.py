@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from haidang.textnorm import normalize
 
-__all__ = ["syllables", "syllable_ngrams", "make_analyzer", "sentences"]
+__all__ = ["make_analyzer", "sentences", "syllable_ngrams", "syllables"]
 
 _TOKEN_RE = re.compile(r"[^\W_]+(?:[.,][0-9]+)*", re.UNICODE)
 _SENTENCE_RE = re.compile(r"(?<=[.!?…])\s+(?=[\"“'(]?[A-ZĐÀ-Ỹ0-9])|\n+")

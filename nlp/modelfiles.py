@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import joblib
 import sklearn
 
-__all__ = ["MODELS_DIR", "save_model", "load_model", "file_sha256", "model_path"]
+__all__ = ["MODELS_DIR", "file_sha256", "load_model", "model_path", "save_model"]
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
@@ -44,8 +44,8 @@ def save_model(model: Any, name: str, *, title: str, data: list[dict[str, str]],
         f"# Model card: {title}",
         "",
         f"- file: `{path.name}` ({path.stat().st_size:,} bytes)",
-        f"- trained: {datetime.now(timezone.utc).strftime('%Y-%m-%d')} with scikit-learn {sklearn.__version__}, "
-        f"Python {platform.python_version()}; rebuild with `haidang train`",
+        (f"- trained: {datetime.now(UTC).strftime('%Y-%m-%d')} with scikit-learn {sklearn.__version__}, "
+        f"Python {platform.python_version()}; rebuild with `haidang train`"),
         "",
         "## Data",
         "",

@@ -15,15 +15,15 @@ from nlp.gazetteer import Gazetteer
 from nlp.match import ProvinceMatcher, match_article
 
 DEBUNK = ("Công an tỉnh Quảng Ngãi bác bỏ tin đồn bắt cóc trẻ em ở Lý Sơn",
-          "Ngày 12/3, Công an tỉnh Quảng Ngãi khẳng định thông tin \"nhóm người lạ bắt cóc trẻ em tại đặc khu Lý Sơn "
+          ("Ngày 12/3, Công an tỉnh Quảng Ngãi khẳng định thông tin \"nhóm người lạ bắt cóc trẻ em tại đặc khu Lý Sơn "
           "để lấy nội tạng\" lan truyền trên mạng xã hội là sai sự thật. Cơ quan công an đã xác minh, không có vụ "
-          "việc nào như vậy xảy ra và đề nghị người dân không chia sẻ thông tin chưa được kiểm chứng.")
+          "việc nào như vậy xảy ra và đề nghị người dân không chia sẻ thông tin chưa được kiểm chứng."))
 COPY = ("Cảnh báo khẩn ở Lý Sơn",
-        "Nhóm người lạ đang bắt cóc trẻ em ở đặc khu Lý Sơn để lấy nội tạng, phụ huynh hãy cảnh giác. "
-        "Nhiều người đã chia sẻ tin này trên mạng.")
+        ("Nhóm người lạ đang bắt cóc trẻ em ở đặc khu Lý Sơn để lấy nội tạng, phụ huynh hãy cảnh giác. "
+        "Nhiều người đã chia sẻ tin này trên mạng."))
 CRITICAL = ("Xét xử vụ tham nhũng tại Ban quản lý dự án tỉnh Quảng Ngãi",
-            "Tòa án nhân dân tỉnh Quảng Ngãi mở phiên sơ thẩm xét xử 5 bị cáo trong vụ tham ô tài sản, gây thiệt hại "
-            "hơn 20 tỉ đồng. Theo cáo trạng của Viện kiểm sát, các bị cáo đã lập hồ sơ khống để rút tiền ngân sách.")
+            ("Tòa án nhân dân tỉnh Quảng Ngãi mở phiên sơ thẩm xét xử 5 bị cáo trong vụ tham ô tài sản, gây thiệt hại "
+            "hơn 20 tỉ đồng. Theo cáo trạng của Viện kiểm sát, các bị cáo đã lập hồ sơ khống để rút tiền ngân sách."))
 
 PLATFORM = Source(id="mxh", name="Trang mạng", country="VN", language="vi", kind="platform", trust="unknown")
 PRESS = Source(id="baoqn", name="Báo Quảng Ngãi", country="VN", language="vi", kind="provincial_press", trust="high")
