@@ -11,7 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["haidang", "crawlers", "nlp"])
+@pytest.mark.parametrize("name", ["haidang", "crawlers", "nlp", "alerts"])
 def test_package_is_ours(name: str):
     module = importlib.import_module(name)
     assert Path(module.__file__).resolve().parent == REPO / name

@@ -1,0 +1,1 @@
+"""Alert: rules over stored articles, routing to agencies, the email outbox and the digest."""
