@@ -6,13 +6,12 @@ gazetteer's old-to-new table, so a hit on "Kon Tum" and a label "Kon Tum" both b
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nlp.datasets import read_jsonl
 from nlp.gazetteer import Gazetteer
 from nlp.match import ProvinceMatcher
 
@@ -22,16 +21,6 @@ log = logging.getLogger(__name__)
 
 FLOORS_PATH = Path(__file__).resolve().parent / "floors.json"
 _LABEL_ALIASES = {"TP Hồ Chí Minh": "Hồ Chí Minh"}   # the guidelines' spelling of the city label
-
-
-def _read_split(data_dir: Path, split: str) -> Iterator[dict[str, Any]]:
-    path = Path(data_dir) / f"{split}.jsonl.gz"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: evaluations read ../shared/data/plan-topics")
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
 
 
 def _label_codes(gazetteer: Gazetteer, names: list[str]) -> set[str]:
@@ -59,7 +48,7 @@ def evaluate_provinces(data_dir: Path, split: str = "dev", gazetteer: Gazetteer 
     implied_total = implied_found = 0
     errors: list[dict[str, Any]] = []
     docs = 0
-    for doc in _read_split(data_dir, split):
+    for doc in read_jsonl(Path(data_dir) / f"{split}.jsonl.gz"):
         docs += 1
         gold_named = _label_codes(gazetteer, doc.get("provinces_named") or [])
         gold_implied = _label_codes(gazetteer, doc.get("provinces_implied") or []) - gold_named

@@ -11,12 +11,13 @@ import json
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from haidang.textnorm import fold, normalize
+from nlp.datasets import read_jsonl
 
 __all__ = [
     "DEFAULT_ALIASES_PATH",
@@ -59,13 +60,6 @@ class Place:
 # --------------------------------------------------------------------------- build
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
 def _read_aliases(path: Path) -> dict[str, Any]:
     from ruamel.yaml import YAML  # build-time only: the loaded gazetteer never reads YAML
 
@@ -103,21 +97,21 @@ def build_gazetteer(
     provinces = [
         {"code": r["code"], "name": normalize(r["name"]), "name_en": r["name_en"],
          "unit": normalize(r["unit_type"])}
-        for r in _read_jsonl(admin_dir / "provinces.jsonl.gz")
+        for r in read_jsonl(admin_dir / "provinces.jsonl.gz")
     ]
     ward_targets: dict[str, Counter[str]] = defaultdict(Counter)     # old province -> new codes
     district_targets: dict[str, Counter[str]] = defaultdict(Counter)
     old_ward_codes: dict[str, list[str]] = {}
-    for r in _read_jsonl(admin_dir / "old_to_new_wards.jsonl.gz"):
+    for r in read_jsonl(admin_dir / "old_to_new_wards.jsonl.gz"):
         for code in r["new_province_codes"]:
             ward_targets[r["old_province_code"]][code] += 1
             district_targets[r["old_district_code"]][code] += 1
         old_ward_codes[r["old_ward_code"]] = list(r["new_province_codes"])
 
     province_map = {r["old_province_code"]: list(r["new_province_codes"])
-                    for r in _read_jsonl(admin_dir / "old_to_new_provinces.jsonl.gz")}
+                    for r in read_jsonl(admin_dir / "old_to_new_provinces.jsonl.gz")}
     legacy = []
-    for r in _read_jsonl(admin_dir / "legacy_provinces.jsonl.gz"):
+    for r in read_jsonl(admin_dir / "legacy_provinces.jsonl.gz"):
         counts = ward_targets.get(r["code"]) or Counter(province_map[r["code"]])
         codes = _ranked(counts)
         legacy.append({"code": r["code"], "name": normalize(r["name"]), "name_en": r["name_en"],
@@ -125,21 +119,21 @@ def build_gazetteer(
     legacy_primary = {p["code"]: p["codes"] for p in legacy}
 
     district_map = {r["old_district_code"]: list(r["new_province_codes"])
-                    for r in _read_jsonl(admin_dir / "old_to_new_districts.jsonl.gz")}
+                    for r in read_jsonl(admin_dir / "old_to_new_districts.jsonl.gz")}
     places: set[tuple[str, str, str, tuple[str, ...]]] = set()
-    for r in _read_jsonl(admin_dir / "legacy_districts.jsonl.gz"):
+    for r in read_jsonl(admin_dir / "legacy_districts.jsonl.gz"):
         counts = district_targets.get(r["code"]) or Counter(district_map.get(r["code"], []))
         codes = _ranked(counts) or legacy_primary[r["province_code"]][:1]
         unit = normalize(r["full_name"][: -len(r["name"])].strip())
         places.add((normalize(r["name"]), "district", unit, tuple(codes)))
-    for r in _read_jsonl(admin_dir / "wards.jsonl.gz"):
+    for r in read_jsonl(admin_dir / "wards.jsonl.gz"):
         unit = normalize(r["unit_type"])
         places.add((normalize(r["name"]), "ward", unit, (r["province_code"],)))
         for alt in r.get("alt_full_names") or []:
             alt = normalize(alt)
             if alt.startswith(unit + " "):
                 places.add((alt[len(unit) + 1:], "ward", unit, (r["province_code"],)))
-    for r in _read_jsonl(admin_dir / "legacy_wards.jsonl.gz"):
+    for r in read_jsonl(admin_dir / "legacy_wards.jsonl.gz"):
         codes = old_ward_codes.get(r["code"]) or legacy_primary[r["province_code"]][:1]
         unit = normalize(r["full_name"][: -len(r["name"])].strip())
         places.add((normalize(r["name"]), "legacy_ward", unit, tuple(codes)))

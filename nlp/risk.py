@@ -9,14 +9,12 @@ Tone is not an input: critical or negative coverage never raises the risk by its
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import numpy as np
 
 from haidang.store.base import KnownClaim
 from nlp.claims import Debunk, detect_debunk, match_claims
+from nlp.datasets import read_jsonl
 from nlp.modelfiles import MODELS_DIR, file_sha256, load_model, model_path, save_model
 from nlp.signals import CueDetector, looks_vietnamese
 
@@ -297,15 +296,6 @@ def _top_terms(model: Any, row: Any, *, positive: bool) -> list[str]:
 # -- training and evaluation --------------------------------------------------------------------
 
 
-def _read(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: risk training and evaluation read ../shared/data")
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
 def _text_pipeline(c: float, *, syllable_max: int = 2, chars: bool = False) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -335,8 +325,8 @@ def train_shipped_risk(vfnd_dir: Path, models_dir: Path | None = None) -> dict[s
 
     C=1.0 is scikit-learn's default, kept: with 160 training texts any tuning would fit noise.
     """
-    train = list(_read(Path(vfnd_dir) / "train.jsonl.gz"))
-    dev = list(_read(Path(vfnd_dir) / "dev.jsonl.gz"))
+    train = list(read_jsonl(Path(vfnd_dir) / "train.jsonl.gz"))
+    dev = list(read_jsonl(Path(vfnd_dir) / "dev.jsonl.gz"))
     model = _text_pipeline(1.0)
     model.fit([_model_text(r.get("title") or "", r["text"]) for r in train], [int(r["label"] == "fake") for r in train])
     scores = model.predict_proba([_model_text(r.get("title") or "", r["text"]) for r in dev])[:, 1]
@@ -366,7 +356,7 @@ def train_local_risk(data_dir: Path, models_dir: Path | None = None) -> dict[str
     models_dir = Path(models_dir or LOCAL_MODELS_DIR)
     if models_dir.resolve() == MODELS_DIR.resolve():
         raise ValueError("the ReINTEL model is research-only: write it to a local models dir, not nlp/models")
-    rows = list(_read(Path(data_dir) / "train.jsonl.gz"))
+    rows = list(read_jsonl(Path(data_dir) / "train.jsonl.gz"))
     labels = [int(r["label_id"]) for r in rows]
     docs = [_model_text("", r["text"] or "") for r in rows]
     model = _text_pipeline(1.0, syllable_max=3, chars=True)
@@ -444,7 +434,7 @@ def evaluate_risk(data_dir: Path, split: str = "dev", *, vfnd_dir: Path | None =
     a temporary directory when `local_models_dir` holds none. VFND dev is a sanity figure.
     """
     data_dir = Path(data_dir)
-    rows = list(_read(data_dir / f"{split}.jsonl.gz"))
+    rows = list(read_jsonl(data_dir / f"{split}.jsonl.gz"))
     labels = [int(r["label_id"]) for r in rows]
     shipped = RiskScorer.load(models_dir, local_models_dir=None)
 
@@ -487,7 +477,7 @@ def evaluate_risk(data_dir: Path, split: str = "dev", *, vfnd_dir: Path | None =
     }
     vfnd_dir = Path(vfnd_dir) if vfnd_dir else data_dir.parent / "vfnd"
     if (vfnd_dir / "dev.jsonl.gz").exists():
-        vrows = list(_read(vfnd_dir / "dev.jsonl.gz"))
+        vrows = list(read_jsonl(vfnd_dir / "dev.jsonl.gz"))
         vscores = [shipped.score(r.get("title") or "", r["text"], language=None, source_kind=None,
                                  source_trust=None)["score"] for r in vrows]
         out["risk_shipped_roc_auc_vfnd_dev"] = _auc([int(r["label"] == "fake") for r in vrows], vscores)

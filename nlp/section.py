@@ -6,10 +6,7 @@ a linear SVM and sigmoid calibration. Trained on VNTC train only (MIT); see `tra
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
+from nlp.datasets import read_jsonl
 from nlp.features import syllable_ngrams, syllables
 from nlp.modelfiles import file_sha256, load_model, save_model
 
@@ -83,15 +81,6 @@ def _resolve(data_dir: Path, name: str) -> Path:
     """Accept ../shared/data or the dataset folder itself."""
     data_dir = Path(data_dir)
     return data_dir / name if (data_dir / name).is_dir() else data_dir
-
-
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: training and evaluation read ../shared/data")
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
 
 
 def _build_pipeline(seed: int) -> Pipeline:
@@ -166,8 +155,8 @@ def evaluate_section(data_dir: Path, split: str = "dev", models_dir: Path | None
     would measure memory). `duplicates_removed` says how many went.
     """
     folder = _resolve(data_dir, "vntc")
-    train_texts = {row["text"] for row in _read_jsonl(folder / "train.jsonl.gz")}
-    rows = list(_read_jsonl(folder / f"{split}.jsonl.gz"))
+    train_texts = {row["text"] for row in read_jsonl(folder / "train.jsonl.gz")}
+    rows = list(read_jsonl(folder / f"{split}.jsonl.gz"))
     kept = [row for row in rows if row["text"] not in train_texts]
     clf = classifier or SectionClassifier.load(models_dir)
     pred = [clf.predict(row.get("title") or "", row["text"])["label"] for row in kept]
@@ -183,7 +172,7 @@ def train_section(data_dir: Path, models_dir: Path | None = None, seed: int = 13
     """
     folder = _resolve(data_dir, "vntc")
     train_path, dev_path = folder / "train.jsonl.gz", folder / "dev.jsonl.gz"
-    rows = list(_read_jsonl(train_path))
+    rows = list(read_jsonl(train_path))
     docs = [compose_text(row.get("title"), row["text"]) for row in rows]
     pipeline = _build_pipeline(seed)
     pipeline.fit(docs, [row["label"] for row in rows])

@@ -11,8 +11,6 @@ package); other languages, empty, tiny or garbled text get neutral with a low sc
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from haidang.record import Span
 from haidang.textnorm import normalize
+from nlp.datasets import read_jsonl
 from nlp.features import make_analyzer, sentences, syllable_ngrams, syllables
 from nlp.language import detect_language
 from nlp.modelfiles import file_sha256, load_model, save_model
@@ -354,14 +353,6 @@ def _result(label: str, score: float, evidence: list[str], scope: str, notes: li
 _LABEL_ALIASES = {"TP Hồ Chí Minh": "Hồ Chí Minh"}   # the guidelines' spelling of the city label
 
 
-def _read_split(data_dir: Path, split: str) -> list[dict[str, Any]]:
-    path = Path(data_dir) / f"{split}.jsonl.gz"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: tone training reads ../shared/data/plan-topics")
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 class _MainSpans:
     """The annotated main province's spans from our own ProvinceMatcher, as the service would see them.
 
@@ -437,7 +428,7 @@ def train_tone(data_dir: Path, models_dir: Path | None = None, seed: int = 13,
 
 def _train(data_dir: Path, models_dir: Path | None, seed: int, params: ToneParams) -> dict[str, Any]:
     lexicon = load_lexicon()
-    passages, wholes, labels = _examples(_read_split(data_dir, "train"), params.neighbours)
+    passages, wholes, labels = _examples(list(read_jsonl(Path(data_dir) / "train.jsonl.gz")), params.neighbours)
     cv_f1 = cross_validate(passages, wholes, labels, params, lexicon, seed)
     feats, clf = _fit(passages, wholes, labels, params, lexicon, seed)
     model = {"format": _FORMAT, "features": feats, "classifier": clf}
@@ -476,7 +467,7 @@ def _score(classifier: ToneClassifier, data_dir: Path, split: str) -> dict[str, 
     main_spans = _MainSpans()
     gold, pred = [], []
     scopes = {"province": 0, "whole-text": 0}
-    for doc in _read_split(data_dir, split):
+    for doc in read_jsonl(Path(data_dir) / f"{split}.jsonl.gz"):
         title, text = normalize(doc.get("title") or ""), normalize(doc["text"])
         out = classifier.predict(title, text, main_spans(title, text, doc.get("main_province")), "vi")
         scopes[out["scope"]] += 1

@@ -8,13 +8,11 @@ train out-of-fold probabilities pooled with plan-topics dev. Seed phrases also a
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import random
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
 from haidang.textnorm import normalize
+from nlp.datasets import read_jsonl
 from nlp.features import make_analyzer
 from nlp.modelfiles import file_sha256, load_model, save_model
 
@@ -268,15 +267,6 @@ def _compose(title: str | None, text: str | None) -> str:
 
 # --- data -----------------------------------------------------------------------------------------
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: training and evaluation read ../shared/data")
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
 def _data_root(data_dir: Path) -> Path:
     """Accept ../shared/data or one of its dataset folders."""
     data_dir = Path(data_dir)
@@ -408,7 +398,7 @@ def evaluate_topics(data_dir: Path, split: str = "dev", models_dir: Path | None 
                     classifier: TopicClassifier | None = None) -> dict[str, Any]:
     """Micro-F1, macro-F1 over topics with >= 5 `split` examples (the others' counts listed apart),
     per-topic P/R/F1, on plan-topics `split`."""
-    rows = list(_read_jsonl(_data_root(data_dir) / "plan-topics" / f"{split}.jsonl.gz"))
+    rows = list(read_jsonl(_data_root(data_dir) / "plan-topics" / f"{split}.jsonl.gz"))
     clf = classifier or TopicClassifier.load(models_dir=models_dir)
     pred = np.zeros((len(rows), len(TOPIC_IDS)), dtype=bool)
     index = {t: j for j, t in enumerate(TOPIC_IDS)}
@@ -426,9 +416,9 @@ def _load_training_data(root: Path, params: dict[str, Any]) -> tuple[list[str], 
     plan_train = root / "plan-topics" / "train.jsonl.gz"
     plan_dev = root / "plan-topics" / "dev.jsonl.gz"
     vntc_train = root / "vntc" / "train.jsonl.gz"
-    gold = list(_read_jsonl(plan_train))
-    annotated = {row["doc_id"] for row in gold} | {row["doc_id"] for row in _read_jsonl(plan_dev)}
-    pool = [_cut(row["text"], params["cut_chars"]) for row in _read_jsonl(vntc_train)
+    gold = list(read_jsonl(plan_train))
+    annotated = {row["doc_id"] for row in gold} | {row["doc_id"] for row in read_jsonl(plan_dev)}
+    pool = [_cut(row["text"], params["cut_chars"]) for row in read_jsonl(vntc_train)
             if row["doc_id"] not in annotated]
     return [row["text"] for row in gold], _label_matrix(gold), pool, [plan_train, plan_dev, vntc_train]
 
@@ -450,7 +440,7 @@ def train_topics(data_dir: Path, models_dir: Path | None = None, seed: int = 13,
     params = dict(_PARAMS)
     seeds = seeds or topic_seeds(load_topic_config(DEFAULT_TOPICS_PATH))
     docs, y, pool, paths = _load_training_data(root, params)
-    dev_rows = list(_read_jsonl(root / "plan-topics" / "dev.jsonl.gz"))
+    dev_rows = list(read_jsonl(root / "plan-topics" / "dev.jsonl.gz"))
     bundle = _train_bundle(docs, y, pool, seeds, params, seed, dev_docs=[row["text"] for row in dev_rows],
                            dev_y=_label_matrix(dev_rows))
     clf = TopicClassifier(bundle)
