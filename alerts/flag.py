@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-__all__ = ["Flag", "Severity", "SEVERITIES", "flag_key"]
+__all__ = ["SEVERITIES", "Flag", "Severity", "flag_key"]
 
 Severity = Literal["khẩn", "cao", "trung bình", "thấp"]
 SEVERITIES: tuple[str, ...] = ("khẩn", "cao", "trung bình", "thấp")   # most urgent first

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -19,14 +19,25 @@ from haidang.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_DIR",
+    "RECIPIENT_ADMINS",
+    "RECIPIENT_BY_TOPIC",
+    "RISK_LEVELS",
+    "SEVERITIES",
+    "AgenciesFile",
+    "Agency",
+    "AlertRule",
+    "AlertsFile",
     "AppSettings",
     "CrawlSettings",
     "MatchSettings",
+    "QuietHours",
     "Selectors",
     "Settings",
+    "SilenceCondition",
     "SiteCrawl",
     "Source",
     "SourcesFile",
+    "SpikeCondition",
     "StoreSettings",
     "check_config_dir",
     "load_settings",
@@ -149,6 +160,157 @@ class AppSettings(_Model):
     store: StoreSettings = Field(default_factory=StoreSettings)
 
 
+# -- alerts: who acts (config/agencies.yaml) and when to tell them (config/alerts.yaml) -----------
+
+Severity = Literal["khẩn", "cao", "trung bình", "thấp"]
+SEVERITIES: tuple[str, ...] = ("khẩn", "cao", "trung bình", "thấp")      # most urgent first, as alerts.flag
+RiskLevel = Literal["thấp", "cần xem xét", "cao"]
+RISK_LEVELS: tuple[str, ...] = ("thấp", "cần xem xét", "cao")            # nlp.risk.LEVELS, least first
+ToneLabel = Literal["negative", "neutral", "positive"]                   # nlp.tone.LABELS
+RECIPIENT_BY_TOPIC = "route_by_topic"   # each assigned topic's owning agencies (config/agencies.yaml)
+RECIPIENT_ADMINS = "admins"             # agencies with receives_admin: true (source health, not content)
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+_SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class QuietHours(_Model):
+    """A daily window, local time, in which non-urgent flags wait; it may cross midnight."""
+
+    start: str = Field(pattern=_HHMM)
+    end: str = Field(pattern=_HHMM)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end are equal: give a window or leave quiet_hours out")
+        return self
+
+
+class Agency(_Model):
+    """One provincial body that acts on flags (plans item 6), with the plan topics it owns."""
+
+    id: str = Field(pattern=_SLUG)
+    name: str                                           # Vietnamese, as shown in emails
+    emails: list[str] = Field(min_length=1)
+    topics: list[str] = Field(default_factory=list)     # plan topic ids (config/topics.yaml)
+    leads: bool = False                                 # leads and compiles: receives every khẩn/cao flag
+    receives_admin: bool = False                        # source-health flags (a silent source)
+    quiet_hours: QuietHours | None = None               # per recipient, besides per rule
+    notes: str | None = None
+
+    @field_validator("emails")
+    @classmethod
+    def _emails_look_like_addresses(cls, v: list[str]) -> list[str]:
+        for address in v:
+            local, at, domain = address.partition("@")
+            if not (local and at and "." in domain) or any(c.isspace() for c in address):
+                raise ValueError(f"{address!r} is not an email address")
+        return v
+
+
+class AgenciesFile(_Model):
+    agencies: list[Agency]
+
+    @field_validator("agencies")
+    @classmethod
+    def _unique_ids(cls, v: list[Agency]) -> list[Agency]:
+        ids = [a.id for a in v]
+        for a in v:
+            if ids.count(a.id) > 1:
+                raise ValueError(f"agency id {a.id!r} appears twice")
+        if sum(a.leads for a in v) > 1:
+            raise ValueError("more than one agency has leads: true; one body leads and compiles")
+        return v
+
+
+class SpikeCondition(_Model):
+    """Mentions in a window against the usual level for that window (counted by the store)."""
+
+    window_minutes: int = Field(ge=1)
+    factor: float = Field(ge=1)                         # count >= factor x baseline
+    min_count: int = Field(ge=1)                        # and never fewer than this
+    cooldown_minutes: int = Field(ge=0)                 # after a flag, quiet this long: one flag per surge
+    baseline_days: int = Field(14, ge=1)                # past days of the same window that set the usual level
+
+
+class SilenceCondition(_Model):
+    hours: float = Field(gt=0)                          # no new item for this long => the source is silent
+
+
+class AlertRule(_Model):
+    """A named rule. Article conditions all have to hold; spike and silence rules stand alone."""
+
+    name: str = Field(pattern=_SLUG)
+    description: str | None = None                      # Vietnamese, shown with the flag
+    enabled: bool = True
+    relevant: bool | None = None
+    topics: list[str] = Field(default_factory=list)     # any of these plan topic ids
+    min_risk_level: RiskLevel | None = None
+    min_risk_score: float | None = Field(None, ge=0, le=1)
+    tone: list[ToneLabel] = Field(default_factory=list)  # any of these
+    source_kinds: list[SourceKind] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    query: str | None = None                            # the store's query language; the store evaluates it
+    spike: SpikeCondition | None = None
+    silence: SilenceCondition | None = None
+    severity: Severity
+    recipients: list[str] = Field(min_length=1)         # agency ids, "route_by_topic", "admins"
+    immediate: bool = False                             # False: the digest only
+    quiet_hours: QuietHours | None = None               # severity khẩn ignores them
+
+    @field_validator("query")
+    @classmethod
+    def _query_parses(cls, v: str | None) -> str | None:
+        if v is not None:
+            from haidang.errors import QueryError
+            from haidang.store.query import parse_query  # the one query language, so a typo fails here
+
+            try:
+                parse_query(v)
+            except QueryError as exc:
+                raise ValueError(f"query does not parse: {exc}") from None
+        return v
+
+    @field_validator("tone", mode="before")
+    @classmethod
+    def _one_tone_is_a_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _conditions_make_sense(self) -> AlertRule:
+        article_conditions = self.article_conditions()
+        if self.spike and self.silence:
+            raise ValueError("a rule is either a spike or a silence rule, not both")
+        if self.silence and article_conditions:
+            raise ValueError(f"a silence rule watches sources, not articles: remove {', '.join(article_conditions)}")
+        if self.silence and RECIPIENT_BY_TOPIC in self.recipients:
+            raise ValueError("a silence rule has no article to route by topic: name agencies or 'admins'")
+        if not (self.spike or self.silence or article_conditions):
+            raise ValueError("the rule has no condition and would flag every article")
+        if self.min_risk_level is not None and self.min_risk_score is not None:
+            raise ValueError("give min_risk_level or min_risk_score, not both")
+        return self
+
+    def article_conditions(self) -> list[str]:
+        """Names of the per-article conditions this rule sets, in evaluation order."""
+        names = ("relevant", "topics", "min_risk_level", "min_risk_score", "tone", "source_kinds",
+                 "languages", "query")
+        return [n for n in names if getattr(self, n) not in (None, [])]
+
+
+class AlertsFile(_Model):
+    rules: list[AlertRule]
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, v: list[AlertRule]) -> list[AlertRule]:
+        names = [r.name for r in v]
+        for r in v:
+            if names.count(r.name) > 1:
+                raise ValueError(f"rule name {r.name!r} appears twice")
+        return v
+
+
 class Settings(_Model):
     """Everything loaded from one config directory, after environment overrides."""
 
@@ -157,6 +319,8 @@ class Settings(_Model):
     sources: list[Source]
     landmarks: dict[str, list[str]] = Field(default_factory=dict)   # province code -> names
     topics: dict[str, dict[str, Any]] = Field(default_factory=dict)  # plan topic id -> {name, seeds}
+    agencies: list[Agency] = Field(default_factory=list)
+    alert_rules: list[AlertRule] = Field(default_factory=list)
 
     def topic_seeds(self) -> dict[str, list[str]] | None:
         return {t: list(v["seeds"]) for t, v in self.topics.items()} if self.topics else None
@@ -166,7 +330,8 @@ class Settings(_Model):
         return Path(os.path.expanduser(self.app.store.data_dir))
 
 
-_FILES: dict[str, type[BaseModel]] = {"haidang.yaml": AppSettings, "sources.yaml": SourcesFile}
+_FILES: dict[str, type[BaseModel]] = {"haidang.yaml": AppSettings, "sources.yaml": SourcesFile,
+                                      "agencies.yaml": AgenciesFile, "alerts.yaml": AlertsFile}
 
 
 class _Landmarks(_Model):
@@ -290,25 +455,32 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
     if env.get("HAIDANG_PROVINCE"):
         app_update["province"] = env["HAIDANG_PROVINCE"]
     app = app.model_copy(update=app_update)  # type: ignore[assignment]
-    _check_references(config_dir, app, landmarks)  # type: ignore[arg-type]
+    ag_path = config_dir / "agencies.yaml"
+    agencies = validate_yaml_file(ag_path, AgenciesFile).agencies if ag_path.exists() else []  # type: ignore[attr-defined]
+    al_path = config_dir / "alerts.yaml"
+    rules = validate_yaml_file(al_path, AlertsFile).rules if al_path.exists() else []  # type: ignore[attr-defined]
     topics: dict[str, dict[str, Any]] = {}
     if (config_dir / "topics.yaml").exists():
         from nlp.topics import load_topic_config  # its schema sits beside the model that uses it
 
         topics = load_topic_config(config_dir / "topics.yaml")
+    _check_references(config_dir, app, landmarks, agencies, rules, topics)  # type: ignore[arg-type]
     return Settings(config_dir=str(config_dir), app=app, sources=sources, landmarks=landmarks,  # type: ignore[arg-type]
-                    topics=topics)
+                    topics=topics, agencies=agencies, alert_rules=rules)
 
 
-def _key_line(path: Path, *keys: str) -> int | None:
+def _key_line(path: Path, *keys: str | int) -> int | None:
     try:
         return _line_of(_read_yaml(path), keys)
     except ConfigError:
         return None
 
 
-def _check_references(config_dir: Path, app: AppSettings, landmarks: dict[str, list[str]]) -> None:
-    """Names that must exist elsewhere: the deployment's province, landmark province codes."""
+def _check_references(config_dir: Path, app: AppSettings, landmarks: dict[str, list[str]],
+                      agencies: list[Agency] | None = None, rules: list[AlertRule] | None = None,
+                      topics: dict[str, dict[str, Any]] | None = None) -> None:
+    """Names that must exist elsewhere: the deployment's province, landmark province codes, and the
+    agencies and plan topics that agencies and alert rules name."""
     from nlp.gazetteer import Gazetteer  # the place names are data the settings refer to
 
     gazetteer = Gazetteer.load()
@@ -325,5 +497,41 @@ def _check_references(config_dir: Path, app: AppSettings, landmarks: dict[str, l
             path = config_dir / "landmarks.yaml"
             problems.append((str(path), _key_line(path, "landmarks", code), f"landmarks.{code}",
                              f"unknown province code {code!r}: use a current two-digit code such as '51'"))
+    problems.extend(_alert_reference_problems(config_dir, agencies or [], rules or [], topics or {}))
     if problems:
         raise ConfigError(_format(problems), problems)
+
+
+def _alert_reference_problems(config_dir: Path, agencies: list[Agency], rules: list[AlertRule],
+                              topics: dict[str, dict[str, Any]]) -> list[tuple[str, int | None, str, str]]:
+    """Agency topics and rule topics must be plan topic ids; rule recipients must be known agencies.
+    Caught here rather than at send time, when a misspelt name would silently route nowhere."""
+    if topics:
+        topic_ids = set(topics)
+    else:
+        from nlp.topics import TOPIC_IDS  # the fixed ids when no topics.yaml overrides names and seeds
+
+        topic_ids = set(TOPIC_IDS)
+    problems: list[tuple[str, int | None, str, str]] = []
+    ag_path, al_path = config_dir / "agencies.yaml", config_dir / "alerts.yaml"
+    for i, agency in enumerate(agencies):
+        for j, topic in enumerate(agency.topics):
+            if topic not in topic_ids:
+                problems.append((str(ag_path), _key_line(ag_path, "agencies", i, "topics", j),
+                                 f"agencies.{i}.topics.{j}", f"unknown topic id {topic!r}"))
+    agency_ids = {a.id for a in agencies}
+    for i, rule in enumerate(rules):
+        for j, topic in enumerate(rule.topics):
+            if topic not in topic_ids:
+                problems.append((str(al_path), _key_line(al_path, "rules", i, "topics", j),
+                                 f"rules.{i}.topics.{j}", f"rule {rule.name!r}: unknown topic id {topic!r}"))
+        for j, name in enumerate(rule.recipients):
+            if name == RECIPIENT_ADMINS and not any(a.receives_admin for a in agencies):
+                problems.append((str(al_path), _key_line(al_path, "rules", i, "recipients", j),
+                                 f"rules.{i}.recipients.{j}",
+                                 f"rule {rule.name!r}: no agency has receives_admin: true in agencies.yaml"))
+            elif name not in (RECIPIENT_BY_TOPIC, RECIPIENT_ADMINS) and name not in agency_ids:
+                problems.append((str(al_path), _key_line(al_path, "rules", i, "recipients", j),
+                                 f"rules.{i}.recipients.{j}",
+                                 f"rule {rule.name!r}: unknown agency {name!r} (not in agencies.yaml)"))
+    return problems

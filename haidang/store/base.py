@@ -17,6 +17,8 @@ __all__ = [
     "ClaimStatus",
     "FailureRecord",
     "KnownClaim",
+    "OutboxMessage",
+    "OutboxStatus",
     "SearchFilters",
     "SearchHit",
     "SearchResult",
@@ -30,6 +32,7 @@ __all__ = [
 
 UpsertOutcome = Literal["new", "updated", "unchanged"]
 ClaimStatus = Literal["proposed", "confirmed"]
+OutboxStatus = Literal["pending", "sent", "failed"]
 
 
 @dataclass(kw_only=True, slots=True)
@@ -136,6 +139,31 @@ class KnownClaim:
     signature: list[int] = field(default_factory=list)   # crawlers.dedup.signature of `text`
 
 
+@dataclass(kw_only=True, slots=True)
+class OutboxMessage:
+    """One email waiting for, or done with, delivery: one flag to one recipient.
+
+    `key` (alerts.flag.flag_key) makes queueing idempotent; `message_id` is fixed when queued so a
+    resend after a crash is recognisable. A message leaves "pending" only when the server accepted
+    it ("sent") or refused it for good ("failed", kept so `haidang status` and the digest show it).
+    """
+
+    key: str
+    flag_rule: str
+    story_id: str
+    recipient: str
+    message_id: str                      # with angle brackets: "<key@haidang.local>"
+    subject: str
+    text: str
+    html: str
+    status: OutboxStatus = "pending"
+    attempts: int = 0                    # delivery attempts made so far
+    next_attempt_at: datetime | None = None   # None on enqueue: due from created_at
+    last_error: str | None = None
+    created_at: datetime | None = None   # set by the store when missing
+    sent_at: datetime | None = None
+
+
 @runtime_checkable
 class Store(Protocol):
     """Where articles, feed validators and run records live."""
@@ -198,6 +226,25 @@ class Store(Protocol):
     def failures(self, source_id: str | None = None) -> list[FailureRecord]: ...
 
     def source_status(self) -> list[SourceStatus]: ...
+
+    def enqueue(self, msg: OutboxMessage) -> bool:
+        """Add a pending message; False (and nothing changed) when its key is already there,
+        whatever that row's status, so one flag never reaches one recipient twice."""
+
+    def due_messages(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        """Pending messages whose next attempt is at or before `now`, earliest first."""
+
+    def mark_sent(self, key: str, at: datetime) -> None:
+        """The server accepted the message: count the attempt, record when. KeyError if unknown."""
+
+    def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
+        """A transient failure: count the attempt, keep it pending until `next_attempt_at`."""
+
+    def mark_failed(self, key: str, error: str) -> None:
+        """A permanent failure: count the attempt and stop trying; the row stays visible."""
+
+    def outbox(self, status: OutboxStatus | None = None) -> list[OutboxMessage]:
+        """Messages with that status (None: all), oldest first."""
 
     def backup(self, target: str) -> None:
         """A consistent copy of the whole store, taken while others keep writing."""

@@ -24,6 +24,8 @@ from haidang.store.base import (
     ClaimStatus,
     FailureRecord,
     KnownClaim,
+    OutboxMessage,
+    OutboxStatus,
     SearchFilters,
     SearchHit,
     SearchResult,
@@ -75,6 +77,17 @@ def _claim_id(text: str) -> str:
 def _claim(row: tuple[Any, ...]) -> KnownClaim:
     return KnownClaim(id=row[0], text=row[1], rebuttal_url=row[2], source_article_id=row[3], status=row[4],
                       created_at=_from_key(row[5]), signature=json.loads(row[6]))
+
+
+_OUTBOX_COLUMNS = ("key, flag_rule, story_id, recipient, message_id, subject, text, html, status, attempts, "
+                   "next_attempt_at, last_error, created_at, sent_at")
+
+
+def _outbox_message(row: tuple[Any, ...]) -> OutboxMessage:
+    return OutboxMessage(key=row[0], flag_rule=row[1], story_id=row[2], recipient=row[3], message_id=row[4],
+                         subject=row[5], text=row[6], html=row[7], status=row[8], attempts=int(row[9]),
+                         next_attempt_at=_from_key(row[10]), last_error=row[11], created_at=_from_key(row[12]),
+                         sent_at=_from_key(row[13]))
 
 
 def _content_hash(article: Article) -> str:
@@ -460,6 +473,58 @@ class SqliteStore:
                 for row in self._conn.execute(sql, params).fetchall():
                     found[row[0]] = _claim(row)
         return [found[k] for k in sorted(found)]
+
+    # -- email outbox ------------------------------------------------------------------------
+
+    def enqueue(self, msg: OutboxMessage) -> bool:
+        created = utc_key(msg.created_at or _now())
+        due = utc_key(msg.next_attempt_at) if msg.next_attempt_at else created
+        with self._transaction(f"queueing outbox message {msg.key}") as conn:
+            inserted = conn.execute(
+                f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?, NULL)",
+                (msg.key, msg.flag_rule, msg.story_id, msg.recipient, msg.message_id, msg.subject,
+                 msg.text, msg.html, due, created),
+            ).rowcount
+        return bool(inserted)
+
+    def due_messages(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        with self._errors("reading due outbox messages"):
+            rows = self._conn.execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+                "ORDER BY next_attempt_at, created_at, key LIMIT ?",
+                (utc_key(now), int(limit)),
+            ).fetchall()
+        return [_outbox_message(row) for row in rows]
+
+    def _update_outbox(self, key: str, doing: str, sql: str, params: tuple[Any, ...]) -> None:
+        with self._transaction(f"{doing} outbox message {key}") as conn:
+            changed = conn.execute(sql + " WHERE key = ?", (*params, key)).rowcount
+        if not changed:
+            raise KeyError(f"no outbox message with key {key!r} in {self.path}")
+
+    def mark_sent(self, key: str, at: datetime) -> None:
+        self._update_outbox(key, "marking sent", "UPDATE outbox SET status = 'sent', attempts = attempts + 1, "
+                            "sent_at = ?, last_error = NULL", (utc_key(at),))
+
+    def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
+        self._update_outbox(key, "scheduling retry of", "UPDATE outbox SET status = 'pending', "
+                            "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
+                            (error, utc_key(next_attempt_at)))
+
+    def mark_failed(self, key: str, error: str) -> None:
+        self._update_outbox(key, "marking failed", "UPDATE outbox SET status = 'failed', "
+                            "attempts = attempts + 1, last_error = ?", (error,))
+
+    def outbox(self, status: OutboxStatus | None = None) -> list[OutboxMessage]:
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox"
+        params: tuple[str, ...] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            params = (status,)
+        with self._errors("reading the outbox"):
+            rows = self._conn.execute(sql + " ORDER BY created_at, key", params).fetchall()
+        return [_outbox_message(row) for row in rows]
 
     # -- validators, runs, failures ---------------------------------------------------------
 

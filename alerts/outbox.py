@@ -1,0 +1,117 @@
+"""The email outbox: queueing flags once per recipient, and delivering due messages with backoff.
+
+State lives in the Store (`enqueue`, `due_messages`, `mark_*`), so the outbox survives restarts
+and works on every backend. Chain per recipient: queue (idempotent by flag_key) → send →
+mark sent only after the server accepted; transient failure → retry later; permanent → failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from alerts.flag import Flag, flag_key
+from alerts.render import render_flag
+from haidang.errors import PermanentSendError, TransientSendError
+from haidang.record import Article
+from haidang.store.base import OutboxMessage, Store
+
+if TYPE_CHECKING:
+    from haidang.settings import Source
+
+__all__ = ["Backoff", "DeliveryReport", "Notifier", "deliver_due", "message_id_for", "queue_flag"]
+
+_log = logging.getLogger(__name__)
+
+
+class Notifier(Protocol):
+    """Delivers one message; raises TransientSendError or PermanentSendError when it could not."""
+
+    def send(self, msg: OutboxMessage) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential retry delays: first, first*factor, ... capped, so a long outage is polled
+    every `cap` rather than ever more rarely, and a short one costs about a minute."""
+
+    first: timedelta = timedelta(minutes=1)
+    factor: float = 2.0
+    cap: timedelta = timedelta(minutes=60)
+
+    def delay(self, attempts: int) -> timedelta:
+        """Wait after the `attempts`-th failed attempt (1 → first)."""
+        return min(self.cap, self.first * self.factor ** max(0, attempts - 1))
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    """Keys of the messages one `deliver_due` pass sent, postponed and gave up on."""
+
+    sent: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def message_id_for(key: str, domain: str = "haidang.local") -> str:
+    """The Message-ID of a queued message: derived from its key, so it is the same on a resend."""
+    return f"<{key}@{domain}>"
+
+
+def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: datetime | None = None,
+               send_after: datetime | None = None, tz: str = "Asia/Ho_Chi_Minh",
+               sources: dict[str, Source] | None = None, explain_hint: bool = True) -> int:
+    """Queue one email per recipient of `flag`; return how many were new.
+
+    Recipients already queued for this rule and story (whatever their state) are skipped, so
+    running a rule again, or over another copy of the story, adds nothing. `send_after` defers
+    delivery (quiet hours) without dropping anything.
+    """
+    created = now or datetime.now(UTC)
+    subject, text, html = render_flag(flag, articles, tz=tz, sources=sources, explain_hint=explain_hint)
+    added = 0
+    seen: set[str] = set()
+    for recipient in flag.recipients:
+        if recipient.lower() in seen:
+            continue
+        seen.add(recipient.lower())
+        key = flag_key(flag.rule, flag.story_id, recipient)
+        added += store.enqueue(OutboxMessage(
+            key=key, flag_rule=flag.rule, story_id=flag.story_id, recipient=recipient,
+            message_id=message_id_for(key), subject=subject, text=text, html=html,
+            created_at=created, next_attempt_at=max(created, send_after) if send_after else created,
+        ))
+    _log.info("queued flag %s for story %s: %d new of %d recipients", flag.rule, flag.story_id, added, len(seen))
+    return added
+
+
+def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Backoff = Backoff(),
+                limit: int = 100) -> DeliveryReport:
+    """Try every message due at `now` once; one bad message never stops the others.
+
+    A message is marked sent only after `notifier.send` returned (the server accepted it). If
+    the process dies between the two, the next pass resends it with the same Message-ID.
+    """
+    report = DeliveryReport()
+    for msg in store.due_messages(now, limit):
+        try:
+            notifier.send(msg)
+        except PermanentSendError as exc:
+            store.mark_failed(msg.key, str(exc))
+            report.failed.append(msg.key)
+            _log.warning("outbox %s to %s failed for good: %s", msg.key, msg.recipient, exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - transient, or a notifier bug: never drop, retry later
+            retry_at = now + backoff.delay(msg.attempts + 1)
+            error = str(exc) if isinstance(exc, TransientSendError) else f"{type(exc).__name__}: {exc}"
+            store.mark_retry(msg.key, error, retry_at)
+            report.retried.append(msg.key)
+            _log.warning("outbox %s to %s postponed to %s (attempt %d): %s", msg.key, msg.recipient,
+                         retry_at.isoformat(), msg.attempts + 1, error)
+            continue
+        store.mark_sent(msg.key, now)
+        report.sent.append(msg.key)
+        _log.info("outbox %s sent to %s", msg.key, msg.recipient)
+    return report

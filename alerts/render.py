@@ -1,0 +1,158 @@
+"""Jinja2 environment for alert emails, and the flag email: subject, plain text and HTML.
+
+Every word a reader sees lives in templates/ (Vietnamese, NFC); this module only prepares values.
+HTML templates autoescape and undefined names fail loudly, so article text never becomes markup
+and a template typo never sends an email with a hole in it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from alerts.flag import Flag
+from haidang.record import Article
+
+if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs only two attributes
+    from haidang.settings import Source
+
+__all__ = ["EXCERPT_CHARS", "TEMPLATES_DIR", "environment", "render_flag"]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+# Characters of context on each side of the province mention: about two sentences of a
+# Vietnamese news paragraph, enough to judge the mention without opening the link.
+EXCERPT_CHARS = 160
+
+# Bidirectional embeddings/overrides/isolates and other invisible controls: article text with an
+# RTL override could make the link or the reasons read backwards in a mail client. Line breaks
+# and tabs are kept; every other C0/C1 control goes.
+_INVISIBLE_RE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c\u0000-\u0008\u000b-\u001f\u007f-\u009f]")
+
+
+def _clean(value: Any) -> str:
+    """NFC text without bidi controls: what the reader sees is what the article says, in order."""
+    return _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", str(value)))
+
+
+def _one_line(value: Any) -> str:
+    """For subjects and headings: no line breaks (a header must stay one header)."""
+    return " ".join(_clean(value).split())
+
+
+def _href(value: Any) -> str:
+    """Only http(s) links become clickable: a stored URL is never trusted to be one."""
+    url = _clean(value).strip()
+    return url if url.lower().startswith(("http://", "https://")) else "#"
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and str(name).endswith((".html", ".html.j2"))
+
+
+_ENV: Environment | None = None
+
+
+def environment() -> Environment:
+    """The shared environment (built once): autoescape for HTML templates, StrictUndefined."""
+    global _ENV
+    if _ENV is None:
+        _ENV = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=_autoescape,
+                           undefined=StrictUndefined, keep_trailing_newline=True,
+                           trim_blocks=True, lstrip_blocks=True)
+        _ENV.filters["clean"] = _clean
+        _ENV.filters["one_line"] = _one_line
+        _ENV.filters["href"] = _href
+    return _ENV
+
+
+@dataclass(frozen=True, slots=True)
+class _Excerpt:
+    before: str
+    mention: str
+    after: str
+    cut_start: bool
+    cut_end: bool
+
+
+def _excerpt(article: Article) -> _Excerpt:
+    """Text around the first province mention (a span into title or text); the lead otherwise."""
+    for match in article.matches:
+        for span in match.spans:
+            source = article.content.title if span.field == "title" else article.content.text
+            if 0 <= span.start < span.end <= len(source):
+                start = max(0, span.start - EXCERPT_CHARS)
+                end = min(len(source), span.end + EXCERPT_CHARS)
+                # Cut at a space so the excerpt does not begin or end inside a word.
+                if start > 0 and " " in source[start:span.start]:
+                    start = source.index(" ", start, span.start) + 1
+                if end < len(source) and " " in source[span.end:end]:
+                    end = source.rindex(" ", span.end, end)
+                return _Excerpt(_clean(source[start:span.start]), _clean(source[span.start:span.end]),
+                                _clean(source[span.end:end]), start > 0, end < len(source))
+    text = article.content.text or article.content.title
+    cut = text[:2 * EXCERPT_CHARS]
+    return _Excerpt(_clean(cut), "", "", False, len(cut) < len(text))
+
+
+def _evidence(value: Any) -> list[str]:
+    items = value if isinstance(value, (list, tuple)) else [value] if value not in (None, "") else []
+    return [_clean(item) for item in items]
+
+
+def _reasons(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"signal": _clean(r.get("signal") or r.get("condition") or "?"),
+             "weight": r.get("weight"), "evidence": _evidence(r.get("evidence"))} for r in raw]
+
+
+def _outlet(article: Article, sources: dict[str, Source]) -> dict[str, Any]:
+    source = sources.get(article.fetched.source_id)
+    return {"id": article.fetched.source_id, "name": source.name if source else article.fetched.source_id,
+            "kind": source.kind if source else None, "title": article.content.title,
+            "url": article.fetched.canonical_url or article.fetched.url, "record_id": article.id}
+
+
+def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_Minh",
+                sources: dict[str, Source] | None = None, explain_hint: bool = True) -> tuple[str, str, str]:
+    """(subject, text, html) of the immediate email for one flag.
+
+    `articles` are the story's stored copies, the first one being the one described in full;
+    the others appear as further outlets. `explain_hint` adds the `haidang explain` command
+    (a deployment with Kibana may turn it off and link there instead).
+    """
+    if not articles:
+        raise ValueError(f"flag {flag.rule}/{flag.story_id} has no articles to describe")
+    sources = sources or {}
+    main = articles[0]
+    risk = main.labels.get("risk") or {}
+    topics = list(flag.topics) or [t["id"] for t in main.labels.get("topics", []) if "id" in t]
+    published = main.content.published or main.content.first_seen
+    context = {
+        "flag": flag,
+        "severity": _one_line(flag.severity),
+        "topic": _one_line(topics[0]) if topics else None,
+        "topics": [_clean(t) for t in topics],
+        "risk_level": risk.get("level"),
+        "risk_score": risk.get("score"),
+        "article": main,
+        "title": _clean(main.content.title),
+        "outlet": _outlet(main, sources),
+        "outlets": [_outlet(a, sources) for a in articles],
+        "published": published.astimezone(ZoneInfo(tz)) if published else None,
+        "excerpt": _excerpt(main),
+        "reasons": _reasons(flag.reasons),
+        "risk_reasons": _reasons(risk.get("reasons") or []),
+        "url": main.fetched.canonical_url or main.fetched.url,
+        "record_id": main.id,
+        "explain_hint": explain_hint,
+    }
+    env = environment()
+    subject = _one_line(env.get_template("flag_subject.txt.j2").render(context))
+    text = env.get_template("flag.txt.j2").render(context)
+    html = env.get_template("flag.html.j2").render(context)
+    return subject, text, html

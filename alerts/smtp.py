@@ -1,0 +1,100 @@
+"""SmtpNotifier: delivers one outbox message over SMTP and says whether a failure is worth retrying."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Literal
+
+from haidang.errors import PermanentSendError, TransientSendError
+from haidang.store.base import OutboxMessage
+
+__all__ = ["Security", "SmtpNotifier", "build_email"]
+
+Security = Literal["starttls", "tls", "none"]
+
+
+def build_email(msg: OutboxMessage, sender: str, *, date: datetime | None = None) -> EmailMessage:
+    """multipart/alternative (text, then HTML) carrying the message's own stable Message-ID.
+
+    The Message-ID is the one stored when the flag was queued, never a fresh one, so a message
+    resent after a crash between "accepted" and "marked sent" is recognisable as the same one.
+    """
+    email = EmailMessage()
+    email["Subject"] = msg.subject
+    email["From"] = sender
+    email["To"] = msg.recipient
+    email["Date"] = format_datetime(date or datetime.now(UTC))
+    email["Message-ID"] = msg.message_id
+    email.set_content(msg.text)
+    email.add_alternative(msg.html, subtype="html")
+    return email
+
+
+def _by_code(code: int, what: str) -> TransientSendError | PermanentSendError:
+    """RFC 5321: 4xx means try again later, 5xx means this will never work as it is."""
+    if 400 <= code < 500:
+        return TransientSendError(what)
+    return PermanentSendError(what)
+
+
+class SmtpNotifier:
+    """Sends outbox messages through one SMTP server; one connection per message.
+
+    Credentials are given by the caller (who reads them from the environment); this class never
+    reads files or the environment. Every failure leaves as TransientSendError (connection
+    refused, timeout, 4xx, authentication: fixable without changing the message) or
+    PermanentSendError (5xx, the recipient refused for good).
+    """
+
+    def __init__(self, host: str, port: int, security: Security = "starttls", username: str | None = None,
+                 password: str | None = None, *, sender: str, timeout_s: float = 30.0) -> None:
+        if security not in ("starttls", "tls", "none"):
+            raise ValueError(f"security must be starttls, tls or none, not {security!r}")
+        self.host, self.port, self.security = host, port, security
+        self.username, self._password = username, password
+        self.sender, self.timeout_s = sender, timeout_s
+
+    def __repr__(self) -> str:     # never show the password in logs or tracebacks
+        return f"SmtpNotifier({self.host}:{self.port}, {self.security}, sender={self.sender!r})"
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "tls":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s,
+                                    context=ssl.create_default_context())
+        conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+        if self.security == "starttls":
+            conn.starttls(context=ssl.create_default_context())
+        return conn
+
+    def send(self, msg: OutboxMessage) -> None:
+        """Hand `msg` to the server; returns only when the server accepted it for its recipient."""
+        where = f"{self.host}:{self.port}"
+        email = build_email(msg, self.sender)
+        try:
+            with self._connect() as conn:
+                if self.username:
+                    conn.login(self.username, self._password or "")
+                conn.send_message(email, from_addr=self.sender, to_addrs=[msg.recipient])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = exc.recipients.get(msg.recipient, (550, b"refused"))
+            raise _by_code(code, f"{where} refused {msg.recipient}: {code} {_text(reply)}") from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            # Wrong credentials are a deployment fault: keep the message and retry once fixed.
+            raise TransientSendError(f"{where} rejected the login of {self.username!r}: {exc.smtp_code} "
+                                     f"{_text(exc.smtp_error)} (check the SMTP credentials)") from exc
+        except smtplib.SMTPResponseException as exc:      # sender refused, DATA refused, ...
+            raise _by_code(exc.smtp_code, f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)} "
+                                          f"for {msg.recipient}") from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise TransientSendError(f"{where} does not support what we asked ({exc}): "
+                                     f"check the SMTP security setting") from exc
+        except (TimeoutError, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+            raise TransientSendError(f"cannot reach SMTP server {where}: {type(exc).__name__}: {exc}") from exc
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

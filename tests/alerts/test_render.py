@@ -1,0 +1,84 @@
+"""Flag emails: the Vietnamese content officers need, and hostile article text kept inert."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from alerts_testkit import build_article, build_flag
+from jinja2 import UndefinedError
+
+from alerts.render import environment, render_flag
+
+_SOURCES: Any = {"baoquangngai": SimpleNamespace(name="Báo Quảng Ngãi", kind="provincial_press"),
+                 "tuoitre": SimpleNamespace(name="Tuổi Trẻ", kind="national_press")}
+
+
+def test_subject_and_body_carry_what_an_officer_needs() -> None:
+    articles = [build_article("a"), build_article("b", source="tuoitre")]
+    subject, text, html = render_flag(build_flag(articles, ["x@example.vn"]), articles, sources=_SOURCES)
+    assert subject == "[Hải Đăng][cao] Nguy cơ tin sai — an_ninh_trat_tu — Báo Quảng Ngãi (+1 nguồn khác)"
+    for body in (text, html):
+        assert "Tin đồn vỡ đập ở Quảng Ngãi" in body
+        assert "Báo Quảng Ngãi" in body and "báo chí địa phương" in body
+        assert "Tuổi Trẻ" in body and "https://tuoitre.example.vn/b.html" in body
+        assert "Thứ năm, 12/03/2026 10:00" in body
+        for option in ("Phản bác", "Đính chính / cải chính", "Đề nghị gỡ bỏ", "Chuyển Công an tỉnh",
+                       "Tăng cường thông tin tích cực"):
+            assert option in body
+        for evidence in ("0.82 ≥ 0.70", "unverified_claim", "lan truyền tin", "nguồn chưa xác minh"):
+            assert evidence in body
+        assert "https://baoquangngai.example.vn/a.html" in body
+        assert f"haidang explain {articles[0].id}" in body
+    assert "«Quảng Ngãi»" in text
+    assert "<mark>Quảng Ngãi</mark>" in html
+
+
+def test_time_is_shown_in_the_configured_zone() -> None:
+    articles = [build_article("a")]
+    _, text, _ = render_flag(build_flag(articles, ["x@example.vn"]), articles, tz="UTC")
+    assert "Thứ năm, 12/03/2026 03:00" in text
+
+
+def test_explain_hint_can_be_left_out() -> None:
+    articles = [build_article("a")]
+    _, text, html = render_flag(build_flag(articles, ["x@example.vn"]), articles, explain_hint=False)
+    assert "haidang explain" not in text and "haidang explain" not in html
+    assert articles[0].id in text
+
+
+_HOSTILE = ("Ā" * 3000 + " <script>alert('x')</script> \u202egnp.exe\u202c \u200f\u2067ẩn\u2069 Quảng Ngãi "
+            "<img src=x onerror=alert(1)> \x00\x1b[31m " + "x" * 5000)
+
+
+def test_hostile_article_text_stays_text() -> None:
+    article = build_article("evil", title="<b>Tiêu đề</b>\n\u202eđảo ngược", text=_HOSTILE)
+    article.fetched.canonical_url = "javascript:alert(1)"
+    article.labels["risk"]["reasons"].append({"signal": "<i>x</i>", "evidence": ["<script>bad()</script>"],
+                                              "weight": 0.1})
+    subject, text, html = render_flag(build_flag([article], ["x@example.vn"]), [article])
+    assert "<script" not in html and "<img" not in html and "<b>" not in html and "<i>" not in html
+    assert "&lt;script&gt;alert" in html and "&lt;img src=x" in html and "&lt;b&gt;Tiêu đề" in html
+    assert "&lt;script&gt;bad()" in html
+    assert 'href="javascript:' not in html
+    for body in (subject, text, html):
+        for control in ("\u202e", "\u202c", "\u200f", "\u2067", "\u2069", "\x00", "\x1b"):
+            assert control not in body
+    assert "\n" not in subject
+    assert "<mark>Quảng Ngãi</mark>" in html and "«Quảng Ngãi»" in text
+    assert "<script>alert" in text                 # plain text keeps the words, readable as words
+
+
+def test_article_without_mention_or_time_still_renders() -> None:
+    article = build_article("x", published=None, text="Không nhắc tên tỉnh nào.", labels={})
+    subject, text, _ = render_flag(build_flag([article], ["x@example.vn"]), [article])
+    assert "«" not in text and "không rõ thời gian đăng" in text
+    assert subject.startswith("[Hải Đăng][cao] Tin cần chú ý — an_ninh_trat_tu — baoquangngai")
+
+
+def test_environment_autoescapes_html_only_and_fails_on_undefined() -> None:
+    env = environment()
+    assert env.autoescape("flag.html.j2") and not env.autoescape("flag.txt.j2")  # type: ignore[operator]
+    with pytest.raises(UndefinedError):
+        env.get_template("flag.txt.j2").render({})

@@ -1,0 +1,65 @@
+"""SmtpNotifier against a real aiosmtpd server: what arrives, and how failures are classified."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+from alerts_testkit import SmtpServer, free_port
+
+from alerts.smtp import SmtpNotifier
+from haidang.errors import PermanentSendError, TransientSendError
+from haidang.store.base import OutboxMessage
+
+_SENDER = "haidang@example.vn"
+
+
+def _msg(recipient: str = "so-tttt@example.vn") -> OutboxMessage:
+    return OutboxMessage(key="k1", flag_rule="r", story_id="s", recipient=recipient,
+                         message_id="<k1@haidang.local>", subject="[Hải Đăng][cao] Nguy cơ tin sai",
+                         text="Nội dung «Quảng Ngãi»", html="<p>Nội dung <mark>Quảng Ngãi</mark></p>")
+
+
+def _notifier(port: int) -> SmtpNotifier:
+    return SmtpNotifier("127.0.0.1", port, "none", sender=_SENDER, timeout_s=5)
+
+
+def test_sends_multipart_with_stable_headers(smtp_server: SmtpServer) -> None:
+    _notifier(smtp_server.port).send(_msg())
+    [envelope] = smtp_server.handler.envelopes
+    assert envelope.mail_from == _SENDER and envelope.rcpt_tos == ["so-tttt@example.vn"]
+    assert isinstance(envelope.content, bytes)
+    email = message_from_bytes(envelope.content, policy=policy.default)
+    assert isinstance(email, EmailMessage)
+    assert email["Message-ID"] == "<k1@haidang.local>"
+    assert email["Subject"] == "[Hải Đăng][cao] Nguy cơ tin sai"
+    assert email["From"] == _SENDER and email["To"] == "so-tttt@example.vn" and email["Date"]
+    assert email.get_content_type() == "multipart/alternative"
+    plain, html = email.get_body(("plain",)), email.get_body(("html",))
+    assert plain is not None and html is not None
+    assert plain.get_content().strip() == "Nội dung «Quảng Ngãi»"
+    assert html.get_content().strip() == "<p>Nội dung <mark>Quảng Ngãi</mark></p>"
+
+
+def test_connection_refused_is_transient() -> None:
+    with pytest.raises(TransientSendError, match="cannot reach"):
+        _notifier(free_port()).send(_msg())
+
+
+def test_5xx_recipient_is_permanent(smtp_server: SmtpServer) -> None:
+    smtp_server.reject("ghost@example.vn", "550 5.1.1 No such user")
+    with pytest.raises(PermanentSendError, match="550"):
+        _notifier(smtp_server.port).send(_msg("ghost@example.vn"))
+    assert smtp_server.handler.envelopes == []
+
+
+def test_4xx_recipient_is_transient(smtp_server: SmtpServer) -> None:
+    smtp_server.reject("busy@example.vn", "451 4.3.0 Try again later")
+    with pytest.raises(TransientSendError, match="451"):
+        _notifier(smtp_server.port).send(_msg("busy@example.vn"))
+
+
+def test_repr_hides_the_password() -> None:
+    notifier = SmtpNotifier("smtp.example.vn", 587, "starttls", "user", "s3cret", sender=_SENDER)
+    assert "s3cret" not in repr(notifier)

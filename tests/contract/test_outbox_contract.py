@@ -1,0 +1,79 @@
+"""Email-outbox behaviour of every Store: enqueue once, due order, sent/retry/failed bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from haidang.store.base import OutboxMessage, Store
+
+from .conftest import T0
+
+
+def _msg(key: str, recipient: str = "a@example.vn", **kw: object) -> OutboxMessage:
+    return OutboxMessage(key=key, flag_rule="tin_sai", story_id="story-1", recipient=recipient,
+                         message_id=f"<{key}@haidang.local>", subject="Tiêu đề", text="nội dung",
+                         html="<p>nội dung</p>", **kw)  # type: ignore[arg-type]
+
+
+def test_backend_implements_outbox_methods(store: Store) -> None:
+    for name in ("enqueue", "due_messages", "mark_sent", "mark_retry", "mark_failed", "outbox"):
+        assert callable(getattr(store, name))
+
+
+def test_enqueue_keeps_every_field_and_is_idempotent(store: Store) -> None:
+    assert store.enqueue(_msg("k1", created_at=T0)) is True
+    assert store.enqueue(_msg("k1", recipient="other@example.vn", created_at=T0)) is False
+    [row] = store.outbox()
+    assert (row.key, row.recipient, row.message_id, row.subject, row.text, row.html) == (
+        "k1", "a@example.vn", "<k1@haidang.local>", "Tiêu đề", "nội dung", "<p>nội dung</p>")
+    assert row.status == "pending" and row.attempts == 0 and row.last_error is None
+    assert row.created_at == T0 and row.next_attempt_at == T0 and row.sent_at is None
+
+
+def test_enqueue_never_revives_a_sent_message(store: Store) -> None:
+    store.enqueue(_msg("k1", created_at=T0))
+    store.mark_sent("k1", T0)
+    assert store.enqueue(_msg("k1", created_at=T0)) is False
+    assert store.due_messages(T0 + timedelta(days=1)) == []
+
+
+def test_due_messages_respects_time_order_and_limit(store: Store) -> None:
+    store.enqueue(_msg("late", created_at=T0, next_attempt_at=T0 + timedelta(minutes=10)))
+    store.enqueue(_msg("early", created_at=T0))
+    store.enqueue(_msg("mid", created_at=T0, next_attempt_at=T0 + timedelta(minutes=5)))
+    assert [m.key for m in store.due_messages(T0)] == ["early"]
+    assert [m.key for m in store.due_messages(T0 + timedelta(minutes=10))] == ["early", "mid", "late"]
+    assert [m.key for m in store.due_messages(T0 + timedelta(minutes=10), limit=2)] == ["early", "mid"]
+
+
+def test_mark_retry_counts_attempts_and_postpones(store: Store) -> None:
+    store.enqueue(_msg("k1", created_at=T0))
+    store.mark_retry("k1", "451 thử lại sau", T0 + timedelta(minutes=2))
+    assert store.due_messages(T0 + timedelta(minutes=1)) == []
+    [due] = store.due_messages(T0 + timedelta(minutes=2))
+    assert due.attempts == 1 and due.last_error == "451 thử lại sau" and due.status == "pending"
+
+
+def test_mark_sent_and_failed_leave_the_queue_but_stay_visible(store: Store) -> None:
+    store.enqueue(_msg("ok", created_at=T0))
+    store.enqueue(_msg("bad", recipient="b@example.vn", created_at=T0 + timedelta(seconds=1)))
+    store.mark_retry("ok", "timeout", T0)
+    store.mark_sent("ok", T0 + timedelta(minutes=1))
+    store.mark_failed("bad", "550 no such user")
+    assert store.due_messages(T0 + timedelta(days=1)) == []
+    [sent] = store.outbox("sent")
+    assert sent.key == "ok" and sent.attempts == 2 and sent.sent_at == T0 + timedelta(minutes=1)
+    assert sent.last_error is None
+    [failed] = store.outbox("failed")
+    assert failed.key == "bad" and failed.attempts == 1 and failed.last_error == "550 no such user"
+    assert [m.key for m in store.outbox()] == ["ok", "bad"]
+    assert store.outbox("pending") == []
+
+
+@pytest.mark.parametrize("call", ["mark_sent", "mark_retry", "mark_failed"])
+def test_marking_an_unknown_key_raises_key_error(store: Store, call: str) -> None:
+    args = {"mark_sent": (T0,), "mark_retry": ("x", T0), "mark_failed": ("x",)}[call]
+    with pytest.raises(KeyError):
+        getattr(store, call)("missing", *args)
