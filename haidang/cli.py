@@ -23,9 +23,11 @@ app = typer.Typer(help="Hải Đăng: media monitoring for provincial foreign-in
 config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
 gazetteer_app = typer.Typer(help="The place-name gazetteer.", no_args_is_help=True)
 sources_app = typer.Typer(help="Configured sources.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alert rules and the email outbox.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(gazetteer_app, name="gazetteer")
 app.add_typer(sources_app, name="sources")
+app.add_typer(alerts_app, name="alerts")
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
@@ -97,12 +99,12 @@ def run(config: ConfigOpt = None,
 
 def _print_summary(tallies: dict[str, Any]) -> None:
     table = Table(title="Kết quả thu thập (collection summary)")
-    for col in ("source", "fetched", "new", "updated", "duplicates", "syndicated", "skipped", "errors"):
+    for col in ("source", "fetched", "new", "updated", "duplicates", "syndicated", "flagged", "skipped", "errors"):
         table.add_column(col, justify="left" if col in ("source", "skipped") else "right")
     for sid, t in sorted(tallies.items()):
         skipped = ", ".join(f"{k} {v}" for k, v in sorted(t.skipped.items())) or "0"
         table.add_row(sid, str(t.fetched), str(t.new), str(t.updated), str(t.duplicates),
-                      str(t.syndicated), skipped, f"[red]{t.errors}[/red]" if t.errors else "0")
+                      str(t.syndicated), str(t.flagged), skipped, f"[red]{t.errors}[/red]" if t.errors else "0")
     out.print(table)
     for sid, t in sorted(tallies.items()):
         if t.last_error:
@@ -377,6 +379,37 @@ def sources_check(config: ConfigOpt = None,
         table.add_column(col)
     for row in check_sources(settings, sources):
         table.add_row(row.source_id, row.reachable, row.robots, escape(row.sample))
+    out.print(table)
+
+
+@alerts_app.command("test")
+def alerts_test(rule: Annotated[str, typer.Argument(help="Rule name from config/alerts.yaml.")],
+                since: Annotated[str, typer.Option(help="Replay articles since (7d, 2026-03-01).")] = "7d",
+                config: ConfigOpt = None) -> None:
+    """Replay one rule over stored articles and show what it would have sent, without sending."""
+    from alerts.dispatch import AlertDispatcher
+    from alerts.routing import group_by_story
+    from haidang.store.base import SearchFilters
+    settings = _settings(config)
+    chosen = [r for r in settings.alert_rules if r.name == rule]
+    if not chosen:
+        raise typer.BadParameter(f"no rule {rule!r}; rules: {', '.join(r.name for r in settings.alert_rules)}")
+    if chosen[0].spike or chosen[0].silence:
+        err.print("[yellow]spike and silence rules are evaluated by the scheduler, not per article[/yellow]")
+        raise typer.Exit(2)
+    store = _store(settings)
+    try:
+        dispatcher = AlertDispatcher(settings, store)
+        flags = group_by_story([f for a in store.iter_articles(SearchFilters(since=_parse_when(since, settings.app.timezone)))
+                                for f in dispatcher.flags_for(a, rules=chosen)])
+    finally:
+        store.close()
+    table = Table(title=f"{rule}: {len(flags)} cờ báo sẽ được gửi (flags it would raise; nothing sent)")
+    for col in ("severity", "story", "outlets", "recipients", "when"):
+        table.add_column(col, overflow="fold")
+    for f in flags:
+        table.add_row(f.severity, f.story_id[:12], str(len(f.article_ids)), ", ".join(f.recipients),
+                      "ngay (immediate)" if f.immediate else "bản tin ngày (digest)")
     out.print(table)
 
 

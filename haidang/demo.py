@@ -41,7 +41,8 @@ def write_demo_config(base_url: str, config_dir: Path, data_dir: Path) -> Path:
     (config_dir / "haidang.yaml").write_text(_DEMO_APP.format(data_dir=data_dir), encoding="utf-8")
     sources = (SITES_DIR / "sources.yaml").read_text(encoding="utf-8").replace("{BASE}", base_url)
     (config_dir / "sources.yaml").write_text(sources, encoding="utf-8")
-    shutil.copy(DEFAULT_CONFIG_DIR / "landmarks.yaml", config_dir / "landmarks.yaml")
+    for name in ("landmarks.yaml", "topics.yaml", "agencies.yaml", "alerts.yaml"):
+        shutil.copy(DEFAULT_CONFIG_DIR / name, config_dir / name)
     return config_dir
 
 
@@ -83,6 +84,9 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
             out.print(labelled)
         finally:
             store.close()
+        emails = sorted((data_dir / "outbox-eml").glob("*.eml"))
+        out.print(f"{len(emails)} cờ báo (flag emails) written as .eml files in {data_dir / 'outbox-eml'} "
+                  "(no SMTP server configured)")
         out.print(f"data: {data_dir}\nconfig: {config_dir}")
         out.print(f"try:  haidang search --config {config_dir} \"ly son\"")
         out.print(f"      haidang status --config {config_dir}")

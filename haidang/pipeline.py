@@ -53,6 +53,7 @@ class SourceTally:
     updated: int = 0
     duplicates: int = 0
     syndicated: int = 0
+    flagged: int = 0                     # alert messages queued
     skipped: dict[str, int] = field(default_factory=dict)
     errors: int = 0
     last_error: str | None = None
@@ -74,9 +75,10 @@ class Pipeline:
 
     def __init__(self, store: Store, matcher: ProvinceMatcher, target_code: str,
                  sources: Iterable[Source], match: MatchSettings, tz: str = "Asia/Ho_Chi_Minh",
-                 enricher: Enricher | None = None):
+                 enricher: Enricher | None = None, on_stored: Callable[[Article], int] | None = None):
         self._store = store
         self._enricher = enricher
+        self._on_stored = on_stored     # the alert chain; it sees each article as it is stored
         self._matcher = matcher
         self._target = target_code
         self._sources = {s.id: s for s in sources}
@@ -159,6 +161,12 @@ class Pipeline:
             log.warning("%s %s failed at %s: %s", doc.source_id, doc.url, stage, exc)
             self._fail(tally, doc.url, stage, type(exc).__name__, str(exc))
             return "error"
+        if outcome in ("new", "updated") and self._on_stored is not None:
+            try:
+                tally.flagged += self._on_stored(article)
+            except Exception as exc:  # noqa: BLE001 - the article is stored; the next run's catch-up re-queues
+                log.warning("alert rules failed for %s: %s", doc.url, exc)
+                self._fail(tally, doc.url, "alert", type(exc).__name__, str(exc))
         if outcome == "new":
             tally.new += 1
             if article.story_id and article.story_id != article.id:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from alerts.dispatch import AlertDispatcher
 from crawlers.events import CrawlFailure, FetchedDoc, Skipped
 from crawlers.runner import crawl
 from haidang.pipeline import Pipeline, SourceTally
@@ -61,12 +62,18 @@ def run_once(settings: Settings, sources: list[Source], console: Console | None 
     target = gazetteer.resolve_province(settings.app.province)
     store = open_store(settings.app.store)
     try:
+        dispatcher = AlertDispatcher(settings, store) if settings.alert_rules else None
+        if dispatcher is not None:
+            dispatcher.catch_up(store)
         pipeline = Pipeline(store, matcher, target, sources, settings.app.match, settings.app.timezone,
-                            enricher=load_enricher(settings))
+                            enricher=load_enricher(settings),
+                            on_stored=dispatcher.on_stored if dispatcher is not None else None)
         validators = store.get_validators()
         events = crawl(sources, settings.app.crawl, validators)
         if console is None:
-            return pipeline.run(events)
+            tallies = pipeline.run(events)
+            _deliver(settings, dispatcher)
+            return tallies
         with Progress(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
                       TextColumn("{task.fields[summary]}"), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
@@ -83,9 +90,16 @@ def run_once(settings: Settings, sources: list[Source], console: Console | None 
             tallies = pipeline.run(events, on_event=_show)
             for task in tasks.values():
                 progress.update(task, total=1, completed=1)
+        _deliver(settings, dispatcher)
         return tallies
     finally:
         store.close()
+
+
+def _deliver(settings: Settings, dispatcher: AlertDispatcher | None) -> None:
+    if dispatcher is not None:
+        from alerts.dispatch import make_notifier
+        dispatcher.deliver(make_notifier(settings))
 
 
 @dataclass

@@ -150,6 +150,18 @@ class StoreSettings(_Model):
     sqlite_mmap_mib: int = Field(64, ge=0)              # memory-mapped reads; counts towards resident memory
 
 
+class SmtpSettings(_Model):
+    """The mail server for immediate flags. Credentials come only from the environment."""
+
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    sender: str
+    username_env: str | None = None                     # name of the variable holding the user name
+    password_env: str | None = None                     # name of the variable holding the password
+    timeout_s: float = Field(30.0, gt=0)
+
+
 class AppSettings(_Model):
     """config/haidang.yaml."""
 
@@ -158,6 +170,7 @@ class AppSettings(_Model):
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    smtp: SmtpSettings | None = None                    # None: flags are written as .eml files in the data folder
 
 
 # -- alerts: who acts (config/agencies.yaml) and when to tell them (config/alerts.yaml) -----------

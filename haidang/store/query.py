@@ -24,7 +24,7 @@ from typing import TypeVar
 from haidang.errors import QueryError
 from haidang.textnorm import fold, normalize
 
-__all__ = ["WORD_RE", "Clause", "Phrase", "Query", "Term", "neighbour_pairs", "parse_query", "proximity_query", "tokenize_folded"]
+__all__ = ["WORD_RE", "Clause", "Phrase", "Query", "Term", "matches_text", "neighbour_pairs", "parse_query", "proximity_query", "tokenize_folded"]
 
 # A word is a run of letters and digits; everything else (underscore included) separates words.
 # This agrees with FTS5's unicode61 tokenizer (categories L* N*), so what we split on is what
@@ -230,3 +230,22 @@ def _dedupe(items: list[_T]) -> list[_T]:
             seen.add(item)
             out.append(item)
     return out
+
+
+def matches_text(query: Query, text: str) -> bool:
+    """Whether `text` satisfies `query`, evaluated in memory the way the stores evaluate it.
+
+    For alert rules on one article just stored: the same language as search, without a round
+    trip to the index. Words and phrases compare on folded tokens (đ ↔ d, tone marks ignored).
+    """
+    tokens = tokenize_folded(fold(normalize(text)))
+    words = set(tokens)
+    joined = " " + " ".join(tokens) + " "
+
+    def holds(alt: Alternative) -> bool:
+        if isinstance(alt, Term):
+            return alt.word in words
+        return " " + " ".join(alt.words) + " " in joined
+
+    return (all(any(holds(a) for a in clause.alternatives) for clause in query.clauses)
+            and not any(holds(a) for a in query.exclusions))

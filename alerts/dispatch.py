@@ -1,0 +1,106 @@
+"""Runs the alert chain for each newly stored article and delivers what is due.
+
+rule match → route → outbox (deferred past quiet hours, never dropped) → send with backoff →
+record as sent. Without an SMTP server configured, delivery writes each message as an .eml
+file in the data folder, so the whole flow can be seen offline (`haidang demo`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from alerts.flag import Flag
+from alerts.outbox import Notifier, deliver_due, queue_flag
+from alerts.routing import group_by_story, route
+from alerts.rules import evaluate_rules, in_quiet_hours
+from alerts.smtp import SmtpNotifier, build_email
+from haidang.record import Article
+from haidang.settings import AlertRule, Settings, Source
+from haidang.store.base import OutboxMessage, SearchFilters, Store
+from haidang.store.query import matches_text, parse_query
+
+__all__ = ["AlertDispatcher", "EmlNotifier", "make_notifier", "query_matches"]
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_HOURS = 48   # articles dated within this many hours get their rules re-run at start-up
+
+
+def query_matches(article: Article, query: str) -> bool:
+    """A rule's query in the store's language, on the article's title and text."""
+    return matches_text(parse_query(query), f"{article.content.title}\n{article.content.text}")
+
+
+class EmlNotifier:
+    """Writes each message as `<key>.eml` in a folder: delivery for a deployment without SMTP."""
+
+    def __init__(self, folder: Path, sender: str = "haidang@localhost"):
+        self._folder, self._sender = folder, sender
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def send(self, msg: OutboxMessage) -> None:
+        path = self._folder / f"{msg.key}.eml"
+        tmp = path.with_suffix(".partial")
+        tmp.write_bytes(bytes(build_email(msg, self._sender)))
+        os.replace(tmp, path)           # a crash never leaves half a message behind
+
+
+def make_notifier(settings: Settings) -> Notifier:
+    """SMTP when configured (credentials from the environment), else .eml files in the data folder."""
+    smtp = settings.app.smtp
+    if smtp is None:
+        return EmlNotifier(settings.data_dir / "outbox-eml")
+    return SmtpNotifier(smtp.host, smtp.port, smtp.security,
+                        os.environ.get(smtp.username_env) if smtp.username_env else None,
+                        os.environ.get(smtp.password_env) if smtp.password_env else None,
+                        sender=smtp.sender, timeout_s=smtp.timeout_s)
+
+
+class AlertDispatcher:
+    """Evaluates the article rules on each stored article and queues the immediate flags."""
+
+    def __init__(self, settings: Settings, store: Store):
+        self._rules = [r for r in settings.alert_rules if r.enabled]
+        self._agencies = settings.agencies
+        self._sources = {s.id: s for s in settings.sources}
+        self._tz = settings.app.timezone
+        self._store = store
+
+    def flags_for(self, article: Article, rules: list[AlertRule] | None = None,
+                  now: datetime | None = None) -> list[Flag]:
+        """Every flag the rules raise for one article (immediate or digest-only), routed."""
+        now = now or datetime.now(UTC)
+        source: Source | None = self._sources.get(article.fetched.source_id)
+        matches = evaluate_rules(article, self._rules if rules is None else rules, source=source,
+                                 query_matches=query_matches, now=now)
+        flags = [route(m, self._agencies, article) for m in matches]
+        for flag in flags:
+            flag.created_at = now
+        return group_by_story(flags)
+
+    def on_stored(self, article: Article, now: datetime | None = None) -> int:
+        """Queue the immediate flags of a newly stored article; returns messages queued."""
+        now = now or datetime.now(UTC)
+        queued = 0
+        by_name = {r.name: r for r in self._rules}
+        for flag in self.flags_for(article, now=now):
+            if not flag.immediate or not flag.recipients:
+                continue
+            send_after = in_quiet_hours(by_name.get(flag.rule), now, self._tz)
+            queued += queue_flag(self._store, flag, [article], now=now, send_after=send_after, tz=self._tz,
+                                 sources=self._sources)
+        return queued
+
+    def catch_up(self, store: Store, hours: int = CATCH_UP_HOURS) -> int:
+        """Re-run the rules over articles stored lately: a run killed between storing an article
+        and queueing its flag would otherwise lose the flag. Queueing is idempotent."""
+        since = datetime.now(UTC) - timedelta(hours=hours)
+        return sum(self.on_stored(a) for a in store.iter_articles(SearchFilters(since=since)))
+
+    def deliver(self, notifier: Notifier, now: datetime | None = None) -> int:
+        """Send what is due; returns how many were accepted."""
+        report = deliver_due(self._store, notifier, now or datetime.now(UTC))
+        return len(report.sent)
