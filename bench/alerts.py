@@ -38,7 +38,7 @@ class _Accept:
     def __init__(self) -> None:
         self.count = 0
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201 - aiosmtpd hook
+    async def handle_DATA(self, server, session, envelope):
         self.count += 1
         return "250 OK"
 
