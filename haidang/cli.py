@@ -413,6 +413,32 @@ def alerts_test(rule: Annotated[str, typer.Argument(help="Rule name from config/
     out.print(table)
 
 
+@app.command()
+def digest(date_: Annotated[str | None, typer.Option("--date", help="Day of the digest, YYYY-MM-DD (default: today).")] = None,
+           to: Annotated[Path | None, typer.Option("--to", help="Write the HTML digest to this file (default: print the text).")] = None,
+           config: ConfigOpt = None) -> None:
+    """Render the daily digest for one day without sending it."""
+    from datetime import date as _date
+
+    from alerts.digest import build_digest, render_digest
+    settings = _settings(config)
+    try:
+        day = _date.fromisoformat(date_) if date_ else datetime.now(ZoneInfo(settings.app.timezone)).date()
+    except ValueError:
+        raise typer.BadParameter(f"--date {date_!r} is not YYYY-MM-DD") from None
+    store = _store(settings)
+    try:
+        subject, text, html = render_digest(build_digest(store, settings, day))
+    finally:
+        store.close()
+    if to is None:
+        print(f"{subject}\n\n{text}", end="")
+        return
+    to.parent.mkdir(parents=True, exist_ok=True)
+    to.write_text(html, encoding="utf-8")
+    out.print(f"{escape(subject)}\n→ {escape(str(to))}")
+
+
 def main() -> None:  # pragma: no cover - entry point for python -m haidang
     try:
         app()

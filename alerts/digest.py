@@ -1,0 +1,275 @@
+"""The daily digest: what the past day (on Mondays, the weekend too) brought, for the monitoring team.
+
+`build_digest` gathers plain data from the store (counts with their change against the window
+before, the flags the rules raise and their outbox state, failed messages, the foreign press,
+top stories one per cluster); `render_digest` turns it into (subject, text, html) through the
+shared Jinja2 environment, so article text is escaped in HTML and never becomes markup.
+The bar chart is an SVG built here with every label XML-escaped, embedded as a data: image.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape as xml_escape
+from zoneinfo import ZoneInfo
+
+from alerts.flag import SEVERITIES
+from alerts.render import _clean, _one_line, environment
+from haidang.record import Article
+from haidang.store.base import SearchFilters, Store
+
+if TYPE_CHECKING:
+    from alerts.dispatch import AlertDispatcher
+    from haidang.settings import Settings
+
+__all__ = ["DIGEST_HOUR", "TOP_STORIES", "CountRow", "Digest", "DigestArticle", "DigestFlag", "DigestStory",
+           "FailedMessage", "bar_chart_svg", "build_digest", "digest_window", "render_digest"]
+
+DIGEST_HOUR = 7          # the window ends at 07:00 local time on the digest's day
+TOP_STORIES = 10         # story clusters listed, most outlets first
+FOREIGN_PRESS = "foreign_press"
+UNKNOWN = "(không rõ)"   # key for articles without that label
+
+
+@dataclass(frozen=True, slots=True)
+class CountRow:
+    key: str             # topic id, tone label or source kind
+    label: str           # what a reader sees (topic name; tone/kind are worded by the template)
+    count: int
+    previous: int
+
+    @property
+    def delta(self) -> int:
+        return self.count - self.previous
+
+
+@dataclass(slots=True)
+class DigestArticle:
+    id: str
+    title: str
+    url: str
+    source_id: str
+    source_name: str
+    source_kind: str | None
+    published: datetime | None   # local time
+    tone: str | None = None
+
+
+@dataclass(slots=True)
+class DigestStory:
+    story_id: str
+    title: str
+    outlets: list[DigestArticle]  # one article per outlet, earliest first
+    topics: list[str] = field(default_factory=list)   # topic names
+
+
+@dataclass(slots=True)
+class DigestFlag:
+    """All rules that flagged one story, and what became of their messages."""
+
+    story_id: str
+    title: str
+    url: str
+    severity: str                 # most urgent of the rules
+    rules: list[str]
+    immediate: bool               # some rule sends at once (else: digest only)
+    recipients: list[str]
+    article_count: int
+    states: dict[str, int] = field(default_factory=dict)   # outbox status -> messages; {} when none queued
+
+
+@dataclass(slots=True)
+class FailedMessage:
+    rule: str
+    story_id: str
+    recipient: str
+    subject: str
+    error: str
+    attempts: int
+    created_at: datetime | None   # local time
+
+
+@dataclass(slots=True)
+class Digest:
+    day: date
+    timezone: str
+    start: datetime               # window, local time, [start, end)
+    end: datetime
+    previous_start: datetime      # the window before, same length: [previous_start, start)
+    total: int
+    previous_total: int
+    by_topic: list[CountRow]
+    by_tone: list[CountRow]
+    by_kind: list[CountRow]
+    flags: list[DigestFlag]
+    failed: list[FailedMessage]
+    foreign: list[DigestArticle]
+    stories: list[DigestStory]
+
+    @property
+    def empty(self) -> bool:
+        return self.total == 0 and not self.flags and not self.failed
+
+    @property
+    def weekend(self) -> bool:
+        return self.end - self.start > timedelta(hours=24)
+
+
+def digest_window(day: date, tz: str = "Asia/Ho_Chi_Minh") -> tuple[datetime, datetime]:
+    """[start, end) of the digest for `day`: the 24 hours before 07:00, from Friday 07:00 on Mondays."""
+    end = datetime.combine(day, time(DIGEST_HOUR), tzinfo=ZoneInfo(tz))
+    return end - timedelta(days=3 if day.weekday() == 0 else 1), end
+
+
+def _when(article: Article, tz: ZoneInfo) -> datetime | None:
+    dt = article.content.published or article.content.first_seen
+    return dt.astimezone(tz) if dt else None
+
+
+def _topic_ids(article: Article) -> list[str]:
+    ids = [str(t["id"]) for t in article.labels.get("topics") or [] if isinstance(t, dict) and t.get("id")]
+    return list(dict.fromkeys(ids))
+
+
+def _tone(article: Article) -> str | None:
+    tone = article.labels.get("tone")
+    label = tone.get("label") if isinstance(tone, dict) else tone
+    return str(label) if label else None
+
+
+def _rows(now: Counter[str], before: Counter[str], label: dict[str, str] | None = None) -> list[CountRow]:
+    keys = sorted(set(now) | set(before), key=lambda k: (-now[k], -before[k], k))
+    return [CountRow(k, _one_line((label or {}).get(k, k)), now[k], before[k]) for k in keys]
+
+
+def _counts(articles: list[Article], kinds: dict[str, str]) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    topics: Counter[str] = Counter()
+    tones: Counter[str] = Counter()
+    by_kind: Counter[str] = Counter()
+    for a in articles:
+        topics.update(_topic_ids(a) or [UNKNOWN])
+        tones[_tone(a) or UNKNOWN] += 1
+        by_kind[kinds.get(a.fetched.source_id, UNKNOWN)] += 1
+    return topics, tones, by_kind
+
+
+def build_digest(store: Store, settings: Settings, day: date, *,
+                 dispatcher: AlertDispatcher | None = None) -> Digest:
+    """Everything the digest for `day` shows, as plain data (no rendering, no sending)."""
+    tz_name = settings.app.timezone
+    tz = ZoneInfo(tz_name)
+    start, end = digest_window(day, tz_name)
+    previous_start = start - (end - start)
+    sources = {s.id: s for s in settings.sources}
+    kinds = {s.id: s.kind for s in settings.sources}
+    topic_names = {t: str(v.get("name") or t) for t, v in settings.topics.items()}
+
+    articles = list(store.iter_articles(SearchFilters(since=start, until=end)))
+    previous = list(store.iter_articles(SearchFilters(since=previous_start, until=start)))
+    now_t, now_tone, now_kind = _counts(articles, kinds)
+    prev_t, prev_tone, prev_kind = _counts(previous, kinds)
+
+    def entry(a: Article) -> DigestArticle:
+        src = sources.get(a.fetched.source_id)
+        return DigestArticle(id=a.id, title=_one_line(a.content.title) or "(không có tiêu đề)",
+                             url=a.fetched.canonical_url or a.fetched.url, source_id=a.fetched.source_id,
+                             source_name=_one_line(src.name if src else a.fetched.source_id),
+                             source_kind=src.kind if src else None, published=_when(a, tz), tone=_tone(a))
+
+    by_id = {a.id: a for a in articles}
+
+    # Story clusters: one entry per story, most outlets first, then the latest.
+    clusters: dict[str, list[Article]] = {}
+    for a in articles:
+        clusters.setdefault(a.story_id or a.id, []).append(a)
+    stories: list[DigestStory] = []
+    for story_id, group in clusters.items():
+        group.sort(key=lambda a: (_when(a, tz) or end, a.id))
+        per_outlet: dict[str, Article] = {}
+        for a in group:
+            per_outlet.setdefault(a.fetched.source_id, a)
+        topics = list(dict.fromkeys(t for a in group for t in _topic_ids(a)))
+        stories.append(DigestStory(story_id=story_id, title=entry(group[0]).title,
+                                   outlets=[entry(a) for a in per_outlet.values()],
+                                   topics=[_one_line(topic_names.get(t, t)) for t in topics]))
+    latest = {sid: max((_when(a, tz) or start) for a in group) for sid, group in clusters.items()}
+    stories.sort(key=lambda s: (-len(s.outlets), -latest[s.story_id].timestamp(), s.story_id))
+
+    # Flags the rules raise on the window's articles, one entry per story.
+    if dispatcher is None:
+        from alerts.dispatch import AlertDispatcher
+        dispatcher = AlertDispatcher(settings, store)
+    raised: dict[str, list[Any]] = {}
+    for a in articles:
+        for flag in dispatcher.flags_for(a, now=end):
+            raised.setdefault(flag.story_id, []).append(flag)
+    outbox = store.outbox()
+    flags: list[DigestFlag] = []
+    for story_id, group in raised.items():
+        rules = list(dict.fromkeys(f.rule for f in group))
+        ids = list(dict.fromkeys(i for f in group for i in f.article_ids))
+        first = next((by_id[i] for i in ids if i in by_id), None) or clusters.get(story_id, [None])[0]
+        states = Counter(m.status for m in outbox if m.story_id == story_id and m.flag_rule in rules)
+        flags.append(DigestFlag(
+            story_id=story_id, title=entry(first).title if first else story_id,
+            url=(first.fetched.canonical_url or first.fetched.url) if first else "",
+            severity=min((f.severity for f in group), key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else 99),
+            rules=rules, immediate=any(f.immediate for f in group),
+            recipients=list(dict.fromkeys(r for f in group for r in f.recipients)),
+            article_count=len(ids), states=dict(states)))
+    flags.sort(key=lambda f: (SEVERITIES.index(f.severity) if f.severity in SEVERITIES else 99, f.story_id))
+
+    # Messages refused for good, queued in this window or the one before (so none goes unseen).
+    failed = [FailedMessage(rule=m.flag_rule, story_id=m.story_id, recipient=m.recipient,
+                            subject=_one_line(m.subject), error=_one_line(m.last_error or ""),
+                            attempts=m.attempts, created_at=m.created_at.astimezone(tz) if m.created_at else None)
+              for m in store.outbox("failed")
+              if m.created_at is None or previous_start <= m.created_at < end]
+
+    foreign = sorted((entry(a) for a in articles if kinds.get(a.fetched.source_id) == FOREIGN_PRESS),
+                     key=lambda e: (e.published or end, e.id))
+
+    return Digest(day=day, timezone=tz_name, start=start, end=end, previous_start=previous_start,
+                  total=len(articles), previous_total=len(previous),
+                  by_topic=_rows(now_t, prev_t, topic_names), by_tone=_rows(now_tone, prev_tone),
+                  by_kind=_rows(now_kind, prev_kind), flags=flags, failed=failed, foreign=foreign,
+                  stories=stories[:TOP_STORIES])
+
+
+def bar_chart_svg(rows: list[CountRow], *, width: int = 560, bar_height: int = 18) -> str:
+    """A horizontal bar chart of counts (this window), standalone SVG; every label XML-escaped."""
+    rows = [r for r in rows if r.count > 0][:12]
+    label_w, gap, top = 230, 6, 8
+    height = top * 2 + max(1, len(rows)) * (bar_height + gap)
+    peak = max((r.count for r in rows), default=1)
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'viewBox="0 0 {width} {height}" font-family="Arial, sans-serif" font-size="12">')]
+    for i, r in enumerate(rows):
+        y = top + i * (bar_height + gap)
+        bar = max(2, round((width - label_w - 50) * r.count / peak))
+        label = _clean(r.label)
+        label = label if len(label) <= 34 else label[:33] + "…"
+        parts.append(f'<text x="{label_w - 6}" y="{y + bar_height - 5}" text-anchor="end">{xml_escape(label)}</text>'
+                     f'<rect x="{label_w}" y="{y}" width="{bar}" height="{bar_height}" fill="#1f6fb2"/>'
+                     f'<text x="{label_w + bar + 4}" y="{y + bar_height - 5}">{r.count}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def render_digest(digest: Digest) -> tuple[str, str, str]:
+    """(subject, text, html) of the digest email, in Vietnamese."""
+    context = {"d": digest, "chart": _data_uri(bar_chart_svg(digest.by_topic)) if digest.by_topic else None}
+    env = environment()
+    text_template = env.get_template("digest.txt.j2")
+    subject = _one_line(text_template.make_module(context).subject())   # the subject macro there
+    text = text_template.render(context)
+    html = env.get_template("digest.html.j2").render(context)
+    return subject, text, html

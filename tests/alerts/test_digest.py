@@ -1,0 +1,195 @@
+"""The daily digest: window, counts and changes, flags and their state, one entry per story,
+the foreign press, an empty day, hostile text kept as text, and `haidang digest --to`."""
+
+from __future__ import annotations
+
+import base64
+import re
+import xml.etree.ElementTree as ET
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alerts_testkit import VN, build_article, build_flag
+from typer.testing import CliRunner
+
+from alerts.digest import build_digest, digest_window, render_digest
+from alerts.flag import flag_key
+from haidang.cli import app
+from haidang.record import Article
+from haidang.settings import AppSettings, Settings, Source, StoreSettings
+from haidang.store.base import OutboxMessage
+from haidang.store.sqlite import SqliteStore
+
+DAY = date(2026, 3, 13)                     # a Friday: window Thu 07:00 → Fri 07:00
+IN = datetime(2026, 3, 12, 15, 0, tzinfo=VN)
+BEFORE = datetime(2026, 3, 11, 15, 0, tzinfo=VN)   # the previous window
+
+
+def _source(sid: str, kind: str, name: str | None = None) -> Source:
+    return Source(id=sid, name=name or sid, country="VN", language="vi", kind=kind)
+
+
+def _settings(tmp_path: Path, sources: list[Source] | None = None) -> Settings:
+    return Settings(config_dir=str(tmp_path), app=AppSettings(store=StoreSettings(data_dir=str(tmp_path))),
+                    sources=sources or [_source("baoquangngai", "provincial_press", "Báo Quảng Ngãi"),
+                                        _source("vnexpress", "national_press", "VnExpress"),
+                                        _source("bbc", "foreign_press", "BBC Tiếng Việt")],
+                    topics={"an_ninh_trat_tu": {"name": "An ninh, trật tự", "seeds": []},
+                            "du_lich_van_hoa": {"name": "Du lịch, văn hóa", "seeds": []}})
+
+
+def _art(slug: str, *, source: str = "baoquangngai", when: datetime = IN, topic: str = "an_ninh_trat_tu",
+         tone: str = "negative", story: str | None = None, title: str | None = None, text: str = "") -> Article:
+    a = build_article(slug, source=source, published=when, title=title or f"Tin {slug}", text=text,
+                      labels={"topics": [{"id": topic, "score": 0.8}], "tone": {"label": tone, "score": 0.7},
+                              "risk": {"score": 0.1, "level": "thấp", "reasons": []}})
+    a.story_id = story or f"story-{slug}"
+    return a
+
+
+class _Rules:
+    """Stands in for AlertDispatcher: flags every article whose title has 'đập'."""
+
+    def flags_for(self, article, now=None):
+        if "đập" not in article.content.title:
+            return []
+        flag = build_flag([article], ["a@example.vn"])
+        flag.story_id = article.story_id
+        return [flag]
+
+
+def _store(tmp_path: Path, articles: list[Article]) -> SqliteStore:
+    store = SqliteStore(tmp_path / "h.sqlite3")
+    for a in articles:
+        store.upsert(a)
+    return store
+
+
+def test_window_is_the_day_before_seven_and_the_weekend_on_mondays():
+    start, end = digest_window(DAY)
+    assert (start, end) == (datetime(2026, 3, 12, 7, tzinfo=VN), datetime(2026, 3, 13, 7, tzinfo=VN))
+    start, end = digest_window(date(2026, 3, 16))          # Monday
+    assert start == datetime(2026, 3, 13, 7, tzinfo=VN) and end - start == timedelta(days=3)
+
+
+def test_counts_and_changes_against_the_previous_window(tmp_path: Path):
+    articles = [_art("a1"), _art("a2", topic="du_lich_van_hoa", tone="positive", source="vnexpress"),
+                _art("a3", source="bbc"), _art("b1", when=BEFORE), _art("b2", when=BEFORE - timedelta(days=2)),
+                _art("late", when=datetime(2026, 3, 13, 7, 0, tzinfo=VN))]   # at 07:00: tomorrow's digest
+    with _store(tmp_path, articles) as store:
+        d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
+    assert (d.total, d.previous_total) == (3, 1)
+    topics = {r.key: (r.count, r.previous, r.delta) for r in d.by_topic}
+    assert topics == {"an_ninh_trat_tu": (2, 1, 1), "du_lich_van_hoa": (1, 0, 1)}
+    assert d.by_topic[0].label == "An ninh, trật tự"
+    assert {r.key: r.delta for r in d.by_tone} == {"negative": 1, "positive": 1}
+    assert {r.key: (r.count, r.previous) for r in d.by_kind} == {
+        "provincial_press": (1, 1), "national_press": (1, 0), "foreign_press": (1, 0)}
+    subject, text, html = render_digest(d)
+    assert "3 tin" in subject and "13/03/2026" in subject
+    assert "An ninh, trật tự: 2 (+1)" in text and "tiêu cực" in text and "báo chí nước ngoài" in text
+    assert "data:image/svg+xml;base64," in html
+
+
+def test_monday_covers_the_weekend(tmp_path: Path):
+    sat = datetime(2026, 3, 14, 12, tzinfo=VN)
+    fri_morning = datetime(2026, 3, 13, 8, tzinfo=VN)
+    with _store(tmp_path, [_art("sat", when=sat), _art("fri", when=fri_morning),
+                           _art("thu", when=datetime(2026, 3, 12, 12, tzinfo=VN))]) as store:
+        d = build_digest(store, _settings(tmp_path), date(2026, 3, 16), dispatcher=_Rules())
+    assert d.weekend and d.total == 2 and d.previous_total == 1
+    assert "cuối tuần" in render_digest(d)[1]
+
+
+def test_one_entry_per_story_most_outlets_first_and_flag_state(tmp_path: Path):
+    copies = [_art(f"dap{i}", source=s, story="dam", title="Tin đồn vỡ đập")
+              for i, s in enumerate(["baoquangngai", "vnexpress", "bbc"])]
+    copies.append(_art("dap-again", source="vnexpress", story="dam", title="Tin đồn vỡ đập (cập nhật)",
+                       when=IN + timedelta(hours=1)))
+    articles = [*copies, _art("single", title="Lễ hội")]
+    with _store(tmp_path, articles) as store:
+        key = flag_key("tin_sai_cao", "dam", "a@example.vn")
+        store.enqueue(OutboxMessage(key=key, flag_rule="tin_sai_cao", story_id="dam", recipient="a@example.vn",
+                                    message_id=f"<{key}@x>", subject="s", text="t", html="h", created_at=IN))
+        store.mark_sent(key, IN)
+        bad = flag_key("other", "gone", "b@example.vn")
+        store.enqueue(OutboxMessage(key=bad, flag_rule="other", story_id="gone", recipient="b@example.vn",
+                                    message_id=f"<{bad}@x>", subject="Thư cũ", text="t", html="h", created_at=IN))
+        store.mark_failed(bad, "550 no such user")
+        d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
+    assert [s.story_id for s in d.stories] == ["dam", "story-single"]
+    assert len(d.stories[0].outlets) == 3            # one per outlet, the repeat is not listed twice
+    assert {o.url for o in d.stories[0].outlets} >= {copies[0].fetched.url, copies[2].fetched.url}
+    assert len(d.flags) == 1
+    flag = d.flags[0]
+    assert flag.story_id == "dam" and flag.article_count == 4 and flag.states == {"sent": 1}
+    assert [(m.recipient, m.error) for m in d.failed] == [("b@example.vn", "550 no such user")]
+    subject, text, html = render_digest(d)
+    assert "1 tin bị gắn cờ" in subject and "1 thư gửi lỗi" in subject
+    assert "đã gửi: 1" in text and "550 no such user" in html
+    assert html.count(copies[0].fetched.url) == 1 + 1   # the flag's link and the story's outlet
+
+
+def test_foreign_press_section(tmp_path: Path):
+    with _store(tmp_path, [_art("bbc1", source="bbc", title="Foreign view"), _art("home")]) as store:
+        d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
+    assert [(a.source_name, a.title, a.tone) for a in d.foreign] == [("BBC Tiếng Việt", "Foreign view", "negative")]
+    html = render_digest(d)[2]
+    section = html.split("Báo chí nước ngoài", 1)[1].split("Tin nổi bật", 1)[0]
+    assert "Foreign view" in section and "BBC Tiếng Việt" in section and "Tin home" not in section
+
+
+def test_empty_day_gives_a_short_digest(tmp_path: Path):
+    with _store(tmp_path, []) as store:
+        d = build_digest(store, _settings(tmp_path), DAY)       # the real dispatcher, no rules
+    assert d.empty
+    subject, text, html = render_digest(d)
+    assert "Không có tin mới" in subject and "Không có tin mới" in text and "Không có tin mới" in html
+    assert "<img" not in html and len(text) < 400
+
+
+def test_hostile_text_stays_text(tmp_path: Path):
+    evil = '<script>alert(1)</script><img src=x onerror=alert(2)> "quoted" & \u202eevil ' + "x" * 500
+    topic = "<b>topic</b>&"
+    a = _art("evil", title=evil + " đập", text=evil + " Quảng Ngãi", topic=topic, source="bbc")
+    a.fetched.canonical_url = "javascript:alert(3)"
+    with _store(tmp_path, [a]) as store:
+        d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
+    subject, text, html = render_digest(d)
+    assert "<script" not in html and "<b>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;" in html and "&amp;lt;" not in html
+    assert 'href="javascript' not in html and "\u202e" not in html and "\u202e" not in text
+    assert "\n" not in subject
+    chart = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    svg = base64.b64decode(chart.group(1)).decode()
+    root = ET.fromstring(svg)                                 # well-formed: the label did not break out
+    assert "<b>topic</b>&" in "".join(root.itertext()) and "<b>" not in svg
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("HAIDANG_HOME", "HAIDANG_STORE", "HAIDANG_CONFIG", "ELASTICSEARCH_URL"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = tmp_path / "config"
+    cfg.mkdir()
+    (cfg / "haidang.yaml").write_text(f"store:\n  data_dir: {tmp_path / 'data'}\n", encoding="utf-8")
+    (cfg / "sources.yaml").write_text(
+        "sources:\n  - {id: baoquangngai, name: Báo Quảng Ngãi, country: VN, language: vi, kind: provincial_press}\n",
+        encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    with SqliteStore(tmp_path / "data" / "haidang.sqlite3") as store:
+        store.upsert(_art("cli", title="Tin cho dòng lệnh"))
+    return cfg
+
+
+def test_cli_writes_the_html_digest(config_dir: Path, tmp_path: Path):
+    target = tmp_path / "out" / "digest.html"
+    result = CliRunner().invoke(app, ["digest", "--date", "2026-03-13", "--to", str(target), "-c", str(config_dir)])
+    assert result.exit_code == 0, result.output
+    html = target.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "Tin cho dòng lệnh" in html
+    printed = CliRunner().invoke(app, ["digest", "--date", "2026-03-13", "-c", str(config_dir)])
+    assert printed.exit_code == 0 and "Tin cho dòng lệnh" in printed.output
+    bad = CliRunner().invoke(app, ["digest", "--date", "13/03/2026", "-c", str(config_dir)])
+    assert bad.exit_code != 0
