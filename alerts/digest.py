@@ -17,18 +17,20 @@ from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
 
-from alerts.flag import SEVERITIES
+from alerts.flag import SEVERITIES, flag_key
+from alerts.outbox import message_id_for
 from alerts.render import _clean, _one_line, environment
 from haidang.record import Article
-from haidang.store.base import SearchFilters, Store
+from haidang.store.base import OutboxMessage, SearchFilters, Store
 
 if TYPE_CHECKING:
     from alerts.dispatch import AlertDispatcher
     from haidang.settings import Settings
 
-__all__ = ["DIGEST_HOUR", "TOP_STORIES", "CountRow", "Digest", "DigestArticle", "DigestFlag", "DigestStory",
+__all__ = ["DIGEST_HOUR", "DIGEST_RULE", "TOP_STORIES", "digest_recipients", "queue_digest", "CountRow", "Digest", "DigestArticle", "DigestFlag", "DigestStory",
            "FailedMessage", "bar_chart_svg", "build_digest", "digest_window", "render_digest"]
 
+DIGEST_RULE = "ban-tin-hang-ngay"   # the outbox's rule name for digests (their key: rule, day, recipient)
 DIGEST_HOUR = 7          # the window ends at 07:00 local time on the digest's day
 TOP_STORIES = 10         # story clusters listed, most outlets first
 FOREIGN_PRESS = "foreign_press"
@@ -119,9 +121,11 @@ class Digest:
         return self.end - self.start > timedelta(hours=24)
 
 
-def digest_window(day: date, tz: str = "Asia/Ho_Chi_Minh") -> tuple[datetime, datetime]:
-    """[start, end) of the digest for `day`: the 24 hours before 07:00, from Friday 07:00 on Mondays."""
-    end = datetime.combine(day, time(DIGEST_HOUR), tzinfo=ZoneInfo(tz))
+def digest_window(day: date, tz: str = "Asia/Ho_Chi_Minh", at: str | None = None) -> tuple[datetime, datetime]:
+    """[start, end) of the digest for `day`: the 24 hours before 07:00 (or `at`, "HH:MM"), from Friday
+    on Mondays, so the weekend is read on the first working day."""
+    hh, mm = (int(x) for x in at.split(":")) if at else (DIGEST_HOUR, 0)
+    end = datetime.combine(day, time(hh, mm), tzinfo=ZoneInfo(tz))
     return end - timedelta(days=3 if day.weekday() == 0 else 1), end
 
 
@@ -162,7 +166,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     """Everything the digest for `day` shows, as plain data (no rendering, no sending)."""
     tz_name = settings.app.timezone
     tz = ZoneInfo(tz_name)
-    start, end = digest_window(day, tz_name)
+    start, end = digest_window(day, tz_name, settings.digest.time)
     previous_start = start - (end - start)
     sources = {s.id: s for s in settings.sources}
     kinds = {s.id: s.kind for s in settings.sources}
@@ -273,3 +277,34 @@ def render_digest(digest: Digest) -> tuple[str, str, str]:
     text = text_template.render(context)
     html = env.get_template("digest.html.j2").render(context)
     return subject, text, html
+
+
+def digest_recipients(settings: Settings) -> list[str]:
+    """Addresses of the digest: agency ids expanded to their emails; none named means the leading agency."""
+    agencies = {a.id: a for a in settings.agencies}
+    names = settings.digest.recipients or [a.id for a in settings.agencies if a.leads]
+    out: list[str] = []
+    for name in names:
+        out.extend(agencies[name].emails if name in agencies else [name])
+    return list(dict.fromkeys(out))
+
+
+def queue_digest(store: Store, settings: Settings, day: date, now: datetime | None = None, *,
+                 dispatcher: AlertDispatcher | None = None) -> int:
+    """Put the digest for `day` in the outbox for each recipient; returns how many were new.
+
+    Keyed by day and recipient, so the daily job running twice (a restart, a missed run caught up)
+    sends one digest; an empty day still sends its short "nothing new" digest.
+    """
+    if not settings.digest.enabled:
+        return 0
+    created = now or datetime.now(ZoneInfo(settings.app.timezone))
+    subject, text, html = render_digest(build_digest(store, settings, day, dispatcher=dispatcher))
+    story = f"digest-{day.isoformat()}"
+    added = 0
+    for recipient in digest_recipients(settings):
+        key = flag_key(DIGEST_RULE, story, recipient)
+        added += store.enqueue(OutboxMessage(key=key, flag_rule=DIGEST_RULE, story_id=story, recipient=recipient,
+                                             message_id=message_id_for(key), subject=subject, text=text,
+                                             html=html, created_at=created, next_attempt_at=created))
+    return added

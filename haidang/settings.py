@@ -311,8 +311,17 @@ class AlertRule(_Model):
         return [n for n in names if getattr(self, n) not in (None, [])]
 
 
+class DigestSettings(_Model):
+    """The daily digest for the monitoring team (alerts.yaml `digest:`)."""
+
+    enabled: bool = True
+    time: str = Field("07:00", pattern=_HHMM)           # local time; the digest covers the 24 h before it
+    recipients: list[str] = Field(default_factory=list)  # agency ids or addresses; empty: the leading agency
+
+
 class AlertsFile(_Model):
     rules: list[AlertRule]
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @field_validator("rules")
     @classmethod
@@ -334,6 +343,7 @@ class Settings(_Model):
     topics: dict[str, dict[str, Any]] = Field(default_factory=dict)  # plan topic id -> {name, seeds}
     agencies: list[Agency] = Field(default_factory=list)
     alert_rules: list[AlertRule] = Field(default_factory=list)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     def topic_seeds(self) -> dict[str, list[str]] | None:
         return {t: list(v["seeds"]) for t, v in self.topics.items()} if self.topics else None
@@ -471,15 +481,16 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
     ag_path = config_dir / "agencies.yaml"
     agencies = validate_yaml_file(ag_path, AgenciesFile).agencies if ag_path.exists() else []  # type: ignore[attr-defined]
     al_path = config_dir / "alerts.yaml"
-    rules = validate_yaml_file(al_path, AlertsFile).rules if al_path.exists() else []  # type: ignore[attr-defined]
+    alerts_file = validate_yaml_file(al_path, AlertsFile) if al_path.exists() else AlertsFile(rules=[])
+    rules, digest = alerts_file.rules, alerts_file.digest  # type: ignore[attr-defined]
     topics: dict[str, dict[str, Any]] = {}
     if (config_dir / "topics.yaml").exists():
         from nlp.topics import load_topic_config  # its schema sits beside the model that uses it
 
         topics = load_topic_config(config_dir / "topics.yaml")
-    _check_references(config_dir, app, landmarks, agencies, rules, topics)  # type: ignore[arg-type]
+    _check_references(config_dir, app, landmarks, agencies, rules, topics, digest)  # type: ignore[arg-type]
     return Settings(config_dir=str(config_dir), app=app, sources=sources, landmarks=landmarks,  # type: ignore[arg-type]
-                    topics=topics, agencies=agencies, alert_rules=rules)
+                    topics=topics, agencies=agencies, alert_rules=rules, digest=digest)
 
 
 def _key_line(path: Path, *keys: str | int) -> int | None:
@@ -491,9 +502,10 @@ def _key_line(path: Path, *keys: str | int) -> int | None:
 
 def _check_references(config_dir: Path, app: AppSettings, landmarks: dict[str, list[str]],
                       agencies: list[Agency] | None = None, rules: list[AlertRule] | None = None,
-                      topics: dict[str, dict[str, Any]] | None = None) -> None:
+                      topics: dict[str, dict[str, Any]] | None = None,
+                      digest: DigestSettings | None = None) -> None:
     """Names that must exist elsewhere: the deployment's province, landmark province codes, and the
-    agencies and plan topics that agencies and alert rules name."""
+    agencies and plan topics that agencies, alert rules and the digest name."""
     from nlp.gazetteer import Gazetteer  # the place names are data the settings refer to
 
     gazetteer = Gazetteer.load()
@@ -511,6 +523,12 @@ def _check_references(config_dir: Path, app: AppSettings, landmarks: dict[str, l
             problems.append((str(path), _key_line(path, "landmarks", code), f"landmarks.{code}",
                              f"unknown province code {code!r}: use a current two-digit code such as '51'"))
     problems.extend(_alert_reference_problems(config_dir, agencies or [], rules or [], topics or {}))
+    agency_ids = {a.id for a in agencies or []}
+    for j, name in enumerate(digest.recipients if digest else []):
+        if "@" not in name and name not in agency_ids:
+            path = config_dir / "alerts.yaml"
+            problems.append((str(path), _key_line(path, "digest", "recipients", j), f"digest.recipients.{j}",
+                             f"unknown agency id {name!r}: name an agency in agencies.yaml or an address"))
     if problems:
         raise ConfigError(_format(problems), problems)
 
