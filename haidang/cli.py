@@ -113,10 +113,21 @@ def _print_summary(tallies: dict[str, Any]) -> None:
 
 @app.command()
 def demo(keep: Annotated[bool, typer.Option(help="Keep serving the fixture sites until Ctrl-C.")] = False,
-         data: Annotated[Path | None, typer.Option(help="Data folder (default: a new temporary one).")] = None) -> None:
-    """Run the whole pipeline offline against the bundled fixture sites on 127.0.0.1."""
-    from haidang.demo import run_demo
-    run_demo(out, err, data_dir=data, keep_serving=keep)
+         data: Annotated[Path | None, typer.Option(help="Data folder (default: a new temporary one).")] = None,
+         smtp: Annotated[str | None, typer.Option(help="Send the messages to this SMTP server (HOST:PORT, "
+                                                  "no TLS) instead of writing .eml files.")] = None) -> None:
+    """Run the whole pipeline offline against the bundled fixture sites on 127.0.0.1.
+
+    Collects, labels and stores, runs the alert rules and the daily digest, and writes every message
+    it would send as .eml files (and the digest as .html) in its data folder.
+    """
+    from haidang.demo import parse_smtp, run_demo
+    if smtp:
+        try:
+            parse_smtp(smtp)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--smtp") from None
+    run_demo(out, err, data_dir=data, keep_serving=keep, smtp=smtp)
 
 
 @app.command()

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import Counter
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from haidang.settings import DEFAULT_CONFIG_DIR, load_settings
+from alerts.digest import DIGEST_RULE, digest_window
+from haidang.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
 from haidang.sites import SITES_DIR, serve_sites
+from haidang.store.base import Store
 
-__all__ = ["run_demo", "write_demo_config"]
+__all__ = ["busiest_digest_day", "run_demo", "write_demo_config", "write_digest"]
 
 
 _DEMO_APP = """\
@@ -32,13 +37,36 @@ store:
   data_dir: "{data_dir}"
 """
 
+_DEMO_SMTP = """\
+smtp:                            # --smtp: a local mail server (e.g. a mail catcher), no TLS, no login
+  host: "{host}"
+  port: {port}
+  security: none
+  sender: "Hải Đăng demo <haidang-demo@localhost>"
+"""
+
 SAMPLE_QUERIES = ['ly son', '"Dung Quất"', 'dau tu -Khanh', 'quang ngai OR "Măng Đen"']
 
 
-def write_demo_config(base_url: str, config_dir: Path, data_dir: Path) -> Path:
-    """A config folder whose sources are the fixture sites at `base_url`; returns the folder."""
+def parse_smtp(value: str) -> tuple[str, int]:
+    """"HOST:PORT" -> (host, port); ValueError says what is expected."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r}: expected HOST:PORT, e.g. 127.0.0.1:1025")
+    return host, int(port)
+
+
+def write_demo_config(base_url: str, config_dir: Path, data_dir: Path, smtp: str | None = None) -> Path:
+    """A config folder whose sources are the fixture sites at `base_url`; returns the folder.
+
+    `smtp` ("host:port") sends the demo's messages to that server instead of writing .eml files.
+    """
     config_dir.mkdir(parents=True, exist_ok=True)
-    (config_dir / "haidang.yaml").write_text(_DEMO_APP.format(data_dir=data_dir), encoding="utf-8")
+    app = _DEMO_APP.format(data_dir=data_dir)
+    if smtp:
+        host, port = parse_smtp(smtp)
+        app += _DEMO_SMTP.format(host=host, port=port)
+    (config_dir / "haidang.yaml").write_text(app, encoding="utf-8")
     sources = (SITES_DIR / "sources.yaml").read_text(encoding="utf-8").replace("{BASE}", base_url)
     (config_dir / "sources.yaml").write_text(sources, encoding="utf-8")
     for name in ("landmarks.yaml", "topics.yaml", "agencies.yaml", "alerts.yaml"):
@@ -46,7 +74,36 @@ def write_demo_config(base_url: str, config_dir: Path, data_dir: Path) -> Path:
     return config_dir
 
 
-def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_serving: bool = False) -> None:
+def busiest_digest_day(store: Store, settings: Settings) -> date:
+    """The digest day whose window holds the most stored articles (the fixtures are from the past)."""
+    tz = ZoneInfo(settings.app.timezone)
+    days: Counter[date] = Counter()
+    for article in store.iter_articles():
+        when = article.content.published or article.content.first_seen
+        if when is None:
+            continue
+        for day in {when.astimezone(tz).date(), when.astimezone(tz).date() + timedelta(days=1)}:
+            start, end = digest_window(day, settings.app.timezone, settings.digest.time)
+            if start <= when < end:
+                days[day] += 1
+    return min(days, key=lambda d: (-days[d], d)) if days else datetime.now(tz).date()
+
+
+def write_digest(store: Store, settings: Settings, day: date) -> tuple[Path, int]:
+    """Queue and deliver the digest for `day` (SMTP or .eml), and keep its HTML in the data folder."""
+    from alerts.digest import build_digest, queue_digest, render_digest
+    from alerts.dispatch import AlertDispatcher, make_notifier
+    dispatcher = AlertDispatcher(settings, store)
+    _, _, html = render_digest(build_digest(store, settings, day, dispatcher=dispatcher))
+    path = settings.data_dir / f"digest-{day.isoformat()}.html"
+    path.write_text(html, encoding="utf-8")
+    queued = queue_digest(store, settings, day, dispatcher=dispatcher)
+    dispatcher.deliver(make_notifier(settings))
+    return path, queued
+
+
+def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_serving: bool = False,
+             smtp: str | None = None) -> None:
     from haidang.cli import _print_summary
     from haidang.service import run_once
     from haidang.store import open_store
@@ -56,7 +113,7 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
     with serve_sites(SITES_DIR) as server:
         base_url = server.base_url
         err.print(f"fixture sites on {base_url}")
-        config_dir = write_demo_config(base_url, work / "config", data_dir)
+        config_dir = write_demo_config(base_url, work / "config", data_dir, smtp)
         settings = load_settings(config_dir, environ={})
         tallies = run_once(settings, settings.sources, console=err)
         _print_summary(tallies)
@@ -82,11 +139,26 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
                                  labels.get("tone", {}).get("label", "-"),
                                  f"{risk.get('level', '-')} ({risk.get('score', 0):.2f})")
             out.print(labelled)
+            day = busiest_digest_day(store, settings)
+            digest_path, _ = write_digest(store, settings, day)
+            messages = store.outbox()
         finally:
             store.close()
-        emails = sorted((data_dir / "outbox-eml").glob("*.eml"))
-        out.print(f"{len(emails)} cờ báo (flag emails) written as .eml files in {data_dir / 'outbox-eml'} "
-                  "(no SMTP server configured)")
+        flags = [m for m in messages if m.flag_rule != DIGEST_RULE]
+        failed = [m for m in messages if m.status == "failed"]
+        where = (f"sent to the SMTP server {smtp}" if smtp
+                 else f"written as .eml files in {data_dir / 'outbox-eml'} (no SMTP server configured)")
+        out.print(f"{len(flags)} cờ báo (flag emails) and {len(messages) - len(flags)} bản tin ngày "
+                  f"(digest for {day:%d/%m/%Y}) {where}")
+        deferred = [m for m in messages if m.status == "pending"]
+        if deferred:
+            due = min(m.next_attempt_at or m.created_at for m in deferred).astimezone(
+                ZoneInfo(settings.app.timezone))
+            out.print(f"{len(deferred)} message(s) held by quiet hours until {due:%H:%M %d/%m} "
+                      "(they stay in the outbox; `haidang serve` or the next run sends them)")
+        if failed:
+            out.print(f"[red]{len(failed)} message(s) could not be sent[/red]: {escape(failed[0].last_error or '')}")
+        out.print(f"digest as a web page: {digest_path}")
         out.print(f"data: {data_dir}\nconfig: {config_dir}")
         out.print(f"try:  haidang search --config {config_dir} \"ly son\"")
         out.print(f"      haidang status --config {config_dir}")

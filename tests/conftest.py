@@ -61,3 +61,29 @@ def make_source() -> Callable[..., Source]:
 def demo_config(fixture_site: str, tmp_path: Path) -> Path:
     """A config folder whose sources are the fixture sites, with a fresh data folder (as `haidang demo`)."""
     return write_demo_config(fixture_site, tmp_path / "config", tmp_path / "data")
+
+
+@pytest.fixture()
+def chrome() -> Iterator[Any]:
+    """Headless Chromium driven by Selenium with the system browser (Debian chromium, chromium-driver).
+
+    Skips with the reason when either is missing or selenium is not installed, so a plain `pytest`
+    passes without a browser; `.ci/run` installs both and runs these tests.
+    """
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e '.[test]')")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not browser or not driver_path:
+        pytest.skip("headless Chromium not installed (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1000,1400", "--lang=vi-VN"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -13,11 +14,20 @@ import pytest
 from alerts_testkit import VN, build_article, build_flag
 from typer.testing import CliRunner
 
-from alerts.digest import build_digest, digest_window, render_digest
+from alerts.digest import DIGEST_RULE, build_digest, digest_window, queue_digest, render_digest
 from alerts.flag import flag_key
 from haidang.cli import app
 from haidang.record import Article
-from haidang.settings import AppSettings, Settings, Source, StoreSettings
+from haidang.settings import (
+    DEFAULT_CONFIG_DIR,
+    Agency,
+    AppSettings,
+    ConfigError,
+    Settings,
+    Source,
+    StoreSettings,
+    load_settings,
+)
 from haidang.store.base import OutboxMessage
 from haidang.store.sqlite import SqliteStore
 
@@ -193,3 +203,28 @@ def test_cli_writes_the_html_digest(config_dir: Path, tmp_path: Path):
     assert printed.exit_code == 0 and "Tin cho dòng lệnh" in printed.output
     bad = CliRunner().invoke(app, ["digest", "--date", "13/03/2026", "-c", str(config_dir)])
     assert bad.exit_code != 0
+
+
+def test_queue_digest_once_per_day_and_recipient_even_when_empty(tmp_path: Path):
+    settings = _settings(tmp_path).model_copy(update={"agencies": [Agency(id="so-ttt", name="Sở Thông tin và Truyền thông", emails=["ttt@example.vn"],
+                                leads=True)]})
+    now = datetime(2026, 3, 13, 7, 0, tzinfo=VN)
+    with _store(tmp_path, [_art("a")]) as store:
+        assert queue_digest(store, settings, DAY, now, dispatcher=_Rules()) == 1
+        assert queue_digest(store, settings, DAY, now, dispatcher=_Rules()) == 0     # a rerun after a restart
+        assert queue_digest(store, settings, DAY + timedelta(days=30), now, dispatcher=_Rules()) == 1
+        queued = store.outbox()
+    assert [m.recipient for m in queued] == ["ttt@example.vn", "ttt@example.vn"]
+    assert {m.flag_rule for m in queued} == {DIGEST_RULE}
+    empty = next(m for m in queued if m.story_id.endswith((DAY + timedelta(days=30)).isoformat()))
+    assert "Không có tin mới" in empty.subject
+
+
+def test_digest_recipients_must_be_known_agencies(tmp_path: Path):
+    cfg = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, cfg)
+    text = (cfg / "alerts.yaml").read_text(encoding="utf-8")
+    (cfg / "alerts.yaml").write_text(text.replace("recipients: [so-ttt]", "recipients: [so-khong-co]"),
+                                     encoding="utf-8")
+    with pytest.raises(ConfigError, match="alerts.yaml:[0-9]+.*so-khong-co"):
+        load_settings(cfg, environ={})
