@@ -27,8 +27,23 @@ if TYPE_CHECKING:
     from alerts.dispatch import AlertDispatcher
     from haidang.settings import Settings
 
-__all__ = ["DIGEST_HOUR", "DIGEST_RULE", "TOP_STORIES", "digest_recipients", "queue_digest", "CountRow", "Digest", "DigestArticle", "DigestFlag", "DigestStory",
-           "FailedMessage", "bar_chart_svg", "build_digest", "digest_window", "render_digest"]
+__all__ = [
+    "DIGEST_HOUR",
+    "DIGEST_RULE",
+    "TOP_STORIES",
+    "CountRow",
+    "Digest",
+    "DigestArticle",
+    "DigestFlag",
+    "DigestStory",
+    "FailedMessage",
+    "bar_chart_svg",
+    "build_digest",
+    "digest_recipients",
+    "digest_window",
+    "queue_digest",
+    "render_digest",
+]
 
 DIGEST_RULE = "ban-tin-hang-ngay"   # the outbox's rule name for digests (their key: rule, day, recipient)
 DIGEST_HOUR = 7          # the window ends at 07:00 local time on the digest's day
@@ -225,6 +240,19 @@ def build_digest(store: Store, settings: Settings, day: date, *,
             rules=rules, immediate=any(f.immediate for f in group),
             recipients=list(dict.fromkeys(r for f in group for r in f.recipients)),
             article_count=len(ids), states=dict(states)))
+    # Spike and silence flags describe no single article: the watch job keeps a log of them.
+    from alerts.watch import raised_flags
+    for entry_ in raised_flags(store, start, end):
+        evidence = [e for r in entry_.get("reasons") or [] for e in
+                    ([r["evidence"]] if isinstance(r.get("evidence"), str) else r.get("evidence") or [])]
+        silent = str(entry_["story_id"]).startswith("silence:")
+        label = "Nguồn tin ngừng cập nhật" if silent else "Số tin tăng đột biến"
+        states = Counter(m.status for m in outbox if m.story_id == entry_["story_id"])
+        flags.append(DigestFlag(
+            story_id=entry_["story_id"], title=_one_line(f"{label}: {'; '.join(map(str, evidence))}"), url="",
+            severity=entry_.get("severity") or "thấp", rules=[entry_["rule"]],
+            immediate=bool(entry_.get("immediate")), recipients=list(entry_.get("recipients") or []),
+            article_count=len(entry_.get("article_ids") or []), states=dict(states)))
     flags.sort(key=lambda f: (SEVERITIES.index(f.severity) if f.severity in SEVERITIES else 99, f.story_id))
 
     # Messages refused for good, queued in this window or the one before (so none goes unseen).

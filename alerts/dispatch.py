@@ -11,18 +11,21 @@ import logging
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alerts.flag import Flag
+from alerts.links import LinkSigner
 from alerts.outbox import Notifier, deliver_due, queue_flag
 from alerts.routing import group_by_story, route
 from alerts.rules import evaluate_rules, in_quiet_hours
 from alerts.smtp import SmtpNotifier, build_email
+from haidang.evidence.capture import capture_flag_evidence
 from haidang.record import Article
 from haidang.settings import AlertRule, Settings, Source
 from haidang.store.base import OutboxMessage, SearchFilters, Store
 from haidang.store.query import matches_text, parse_query
 
-__all__ = ["AlertDispatcher", "EmlNotifier", "make_notifier", "query_matches"]
+__all__ = ["AlertDispatcher", "EmlNotifier", "make_notifier", "make_signer", "query_matches"]
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +62,33 @@ def make_notifier(settings: Settings) -> Notifier:
                         sender=smtp.sender, timeout_s=smtp.timeout_s)
 
 
+def make_signer(settings: Settings, environ: dict[str, str] | None = None) -> LinkSigner | None:
+    """The link signer when the secret variable (web.secret_env) is set, else None (no links).
+
+    Wiring code (cli, service) calls this; components only ever receive the signer.
+    """
+    env = os.environ if environ is None else environ
+    secret = env.get(settings.app.web.secret_env)
+    if not secret:
+        log.warning("%s is not set: flag emails carry no action links", settings.app.web.secret_env)
+        return None
+    return LinkSigner(secret, settings.app.web.base_url, link_days=settings.app.web.link_days)
+
+
 class AlertDispatcher:
     """Evaluates the article rules on each stored article and queues the immediate flags."""
 
-    def __init__(self, settings: Settings, store: Store):
+    def __init__(self, settings: Settings, store: Store, signer: LinkSigner | None = None):
+        """`signer` (built from the secret in the environment, see `make_signer`) puts signed action
+        links in each flag email; None sends emails that say they carry no links."""
+        self._signer = signer
         self._rules = [r for r in settings.alert_rules if r.enabled]
         self._agencies = settings.agencies
         self._sources = {s.id: s for s in settings.sources}
         self._tz = settings.app.timezone
         self._store = store
+        self._settings = settings
+        self._topic_names = {tid: str(t.get("name") or tid) for tid, t in settings.topics.items()}
 
     def flags_for(self, article: Article, rules: list[AlertRule] | None = None,
                   now: datetime | None = None) -> list[Flag]:
@@ -81,17 +102,41 @@ class AlertDispatcher:
             flag.created_at = now
         return group_by_story(flags)
 
-    def on_stored(self, article: Article, now: datetime | None = None) -> int:
-        """Queue the immediate flags of a newly stored article; returns messages queued."""
+    def _kit(self, article: Article) -> Any:
+        """The rebuttal kit for the email (own coverage, earlier rebuttals); a failure never stops a flag."""
+        from haidang.reports.kit import rebuttal_kit
+        try:
+            return rebuttal_kit(self._store, self._settings, article, limit=3)
+        except Exception:
+            log.exception("rebuttal kit for %s failed", article.id)
+            return None
+
+    def on_stored(self, article: Article, now: datetime | None = None, *, body: bytes | None = None) -> int:
+        """Queue the immediate flags of a newly stored article; returns messages queued.
+
+        A flagged article's page is kept as evidence (haidang.evidence): `body` is the response
+        body as fetched, which the pipeline passes; without it the stored decoded page is kept.
+        """
         now = now or datetime.now(UTC)
         queued = 0
+        flagged = False
+        kit = None
         by_name = {r.name: r for r in self._rules}
         for flag in self.flags_for(article, now=now):
             if not flag.immediate or not flag.recipients:
                 continue
+            flagged = True
             send_after = in_quiet_hours(by_name.get(flag.rule), now, self._tz)
+            if kit is None:
+                kit = self._kit(article)
             queued += queue_flag(self._store, flag, [article], now=now, send_after=send_after, tz=self._tz,
-                                 sources=self._sources)
+                                 sources=self._sources, signer=self._signer, kit=kit,
+                                 topic_names=self._topic_names)
+        if flagged:
+            try:
+                capture_flag_evidence(self._store, article, body, now=now)
+            except Exception as exc:  # noqa: BLE001 - the flag is queued; the start-up catch-up keeps it later
+                log.warning("could not keep evidence of flagged article %s: %s", article.id, exc)
         return queued
 
     def catch_up(self, store: Store, hours: int = CATCH_UP_HOURS) -> int:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alerts.flag import Flag, flag_key
+from alerts.links import LinkSigner
 from alerts.render import render_flag
 from haidang.errors import PermanentSendError, TransientSendError
 from haidang.record import Article
@@ -62,15 +63,19 @@ def message_id_for(key: str, domain: str = "haidang.local") -> str:
 
 def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: datetime | None = None,
                send_after: datetime | None = None, tz: str = "Asia/Ho_Chi_Minh",
-               sources: dict[str, Source] | None = None, explain_hint: bool = True) -> int:
+               sources: dict[str, Source] | None = None, explain_hint: bool = True,
+               signer: LinkSigner | None = None, kit: Any = None,
+               topic_names: dict[str, str] | None = None) -> int:
     """Queue one email per recipient of `flag`; return how many were new.
 
     Recipients already queued for this rule and story (whatever their state) are skipped, so
     running a rule again, or over another copy of the story, adds nothing. `send_after` defers
-    delivery (quiet hours) without dropping anything.
+    delivery (quiet hours) without dropping anything. With a `signer`, each recipient's message
+    carries that recipient's own signed action links, so it is rendered per recipient.
     """
     created = now or datetime.now(UTC)
-    subject, text, html = render_flag(flag, articles, tz=tz, sources=sources, explain_hint=explain_hint)
+    extra = {"kit": kit, "topic_names": topic_names}      # the rebuttal kit and topic display names
+    subject, text, html = render_flag(flag, articles, tz=tz, sources=sources, explain_hint=explain_hint, **extra)
     added = 0
     seen: set[str] = set()
     for recipient in flag.recipients:
@@ -78,6 +83,10 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
             continue
         seen.add(recipient.lower())
         key = flag_key(flag.rule, flag.story_id, recipient)
+        if signer is not None:
+            links = signer.links_for(flag, recipient, articles[0].id, now=created)
+            subject, text, html = render_flag(flag, articles, tz=tz, sources=sources, explain_hint=explain_hint,
+                                              links=links, **extra)
         added += store.enqueue(OutboxMessage(
             key=key, flag_rule=flag.rule, story_id=flag.story_id, recipient=recipient,
             message_id=message_id_for(key), subject=subject, text=text, html=html,

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from alerts.flag import Flag
 from haidang.record import Article
+from haidang.store.base import ACTION_NAMES
 
 if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs only two attributes
     from haidang.settings import Source
@@ -118,8 +119,14 @@ def _outlet(article: Article, sources: dict[str, Source]) -> dict[str, Any]:
 
 
 def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_Minh",
-                sources: dict[str, Source] | None = None, explain_hint: bool = True) -> tuple[str, str, str]:
+                sources: dict[str, Source] | None = None, explain_hint: bool = True,
+                links: dict[str, str] | None = None, kit: Any = None,
+                topic_names: dict[str, str] | None = None) -> tuple[str, str, str]:
     """(subject, text, html) of the immediate email for one flag.
+
+    `links` maps each response option (ACTION_NAMES) to the recipient's signed URL
+    (alerts.links); without them the email says that it carries no links, rather than
+    sending links nobody could verify.
 
     `articles` are the story's stored copies, the first one being the one described in full;
     the others appear as further outlets. `explain_hint` adds the `haidang explain` command
@@ -135,8 +142,9 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
     context = {
         "flag": flag,
         "severity": _one_line(flag.severity),
-        "topic": _one_line(topics[0]) if topics else None,
-        "topics": [_clean(t) for t in topics],
+        "topic": _one_line((topic_names or {}).get(topics[0], topics[0])) if topics else None,
+        "topics": [_clean((topic_names or {}).get(t, t)) for t in topics],
+        "kit": kit if kit is not None and not kit.empty else None,
         "risk_level": risk.get("level"),
         "risk_score": risk.get("score"),
         "article": main,
@@ -150,6 +158,8 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "url": main.fetched.canonical_url or main.fetched.url,
         "record_id": main.id,
         "explain_hint": explain_hint,
+        "action_links": [{"id": a, "name": name, "url": links[a]} for a, name in ACTION_NAMES.items()
+                         if links and a in links],
     }
     env = environment()
     subject = _one_line(env.get_template("flag_subject.txt.j2").render(context))

@@ -28,6 +28,10 @@ app.add_typer(config_app, name="config")
 app.add_typer(gazetteer_app, name="gazetteer")
 app.add_typer(sources_app, name="sources")
 app.add_typer(alerts_app, name="alerts")
+index_app = typer.Typer(help="Elasticsearch index templates.", no_args_is_help=True)
+kibana_app = typer.Typer(help="Kibana saved objects.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+app.add_typer(kibana_app, name="kibana")
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
@@ -112,6 +116,61 @@ def _print_summary(tallies: dict[str, Any]) -> None:
 
 
 @app.command()
+def serve(config: ConfigOpt = None,
+          web: Annotated[bool, typer.Option(help="Also serve the officers' web app (needs the link secret).")] = True,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run the service: every source at its poll interval, alerts, digest, reports, re-checks and
+    retries, and the officers' web app, until SIGTERM/Ctrl-C."""
+    import signal
+    import threading
+
+    _setup_logging(verbose)
+    logging.getLogger("haidang.service.jobs").setLevel(logging.INFO)   # one JSON line per job run
+    settings = _settings(config)
+    from haidang.service import LOG_FILE, Service
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    server = None
+    if web:
+        secret = _link_secret(settings)
+        if not secret:
+            err.print(f"[yellow]{settings.app.web.secret_env} is not set[/yellow]: no web app, and flag emails "
+                      "carry no action links (set it to 32+ random characters to turn both on)")
+        else:
+            from haidang.web import build_server
+            try:
+                server = build_server(settings, secret)
+            except ValueError as exc:
+                err.print(f"[red]{escape(str(exc))}[/red] ({settings.app.web.secret_env})")
+                raise typer.Exit(2) from None
+    service = Service(settings)
+    service.start()                       # ServiceLockedError (a HaidangError) ends in main() with exit 1
+    err.print(f"serving {len(settings.sources)} source(s) from {settings.data_dir}; "
+              f"job log {settings.data_dir / LOG_FILE}; stop with Ctrl-C or SIGTERM")
+    web_thread = None
+    if server is not None:
+        server.install_signal_handlers = lambda: None     # signals stay with this thread's handlers
+        web_thread = threading.Thread(target=server.run, name="haidang-web", daemon=True)
+        web_thread.start()
+        err.print(f"web app on http://{server.config.host}:{server.config.port} "
+                  f"(links point to {settings.app.web.base_url})")
+    try:
+        while not stop.wait(1.0):
+            if web_thread is not None and not web_thread.is_alive():
+                err.print("[red]the web app stopped (port in use?)[/red]; the scheduler goes on")
+                web_thread = None
+    finally:
+        if server is not None:
+            server.should_exit = True
+        if web_thread is not None:
+            web_thread.join(timeout=10)
+        err.print("stopping: finishing the article in hand")
+        service.stop()
+    err.print("stopped cleanly")
+
+
+@app.command()
 def demo(keep: Annotated[bool, typer.Option(help="Keep serving the fixture sites until Ctrl-C.")] = False,
          data: Annotated[Path | None, typer.Option(help="Data folder (default: a new temporary one).")] = None,
          smtp: Annotated[str | None, typer.Option(help="Send the messages to this SMTP server (HOST:PORT, "
@@ -188,10 +247,14 @@ def _highlight(snippet: str) -> str:
 def status(config: ConfigOpt = None) -> None:
     """Per source: last success, last error, articles stored, feed validators held."""
     settings = _settings(config)
+    from haidang.service import scheduled_jobs
     store = _store(settings)
     try:
         rows = {s.source_id: s for s in store.source_status()}
         failures = store.failures()
+        failed_mail = store.outbox("failed")
+        pending_mail = len(store.outbox("pending"))
+        jobs = scheduled_jobs(settings, store)
     finally:
         store.close()
     tz = ZoneInfo(settings.app.timezone)
@@ -213,6 +276,22 @@ def status(config: ConfigOpt = None) -> None:
         for f in failures[:20]:
             out.print(f"  {fmt(f.at)} {escape(f.source_id)} {f.stage} {escape(f.error_class)}: "
                       f"{escape(f.message[:150])} ({escape(f.url)})")
+    out.print(f"\noutbox: {pending_mail} pending, {len(failed_mail)} failed for good")
+    for m in failed_mail[:20]:
+        out.print(f"  [red]failed[/red] {fmt(m.created_at)} {escape(m.flag_rule)} → {escape(m.recipient)} "
+                  f"after {m.attempts} attempt(s): {escape((m.last_error or '')[:150])}")
+    if jobs:
+        table = Table(title="Lịch chạy của dịch vụ (haidang serve jobs)")
+        for col in ("job", "last run", "result", "next run"):
+            table.add_column(col)
+        for j in jobs:
+            last = j.last_run or {}
+            when = datetime.fromisoformat(last["at"]) if last.get("at") else None
+            counts = ", ".join(f"{k} {v}" for k, v in last.items()
+                               if k not in ("job", "at", "ok", "source", "duration_s") and v not in (0, False, None, []))
+            result = ("ok" if last.get("ok") else "[red]error[/red]") if last else "-"
+            table.add_row(escape(j.id), fmt(when), f"{result} {escape(counts)}".strip(), fmt(j.next_run))
+        out.print(table)
 
 
 @config_app.command("check")
@@ -307,7 +386,10 @@ def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = P
              split: Annotated[str, typer.Option(help="dev or train; the test splits are held out.")] = "dev",
              task: Annotated[list[str] | None, typer.Option("--task", "-t", help="provinces, section, topics, "
                                                                "tone, risk (default: all).")] = None,
-             as_json: Annotated[bool, typer.Option("--json", help="Full metrics as JSON.")] = False) -> None:
+             as_json: Annotated[bool, typer.Option("--json", help="Full metrics as JSON.")] = False,
+             with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Also measure tone on the officers' "
+                                                         "corrections in the store, alone and added to the split.")] = False,
+             config: ConfigOpt = None) -> None:
     """Measure every model on dev against the floors pinned beside them; exit 1 below a floor."""
     from nlp.evaluate import TASKS, run_evaluations
     if not data.is_dir():
@@ -316,8 +398,10 @@ def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = P
     unknown = set(task or []) - set(TASKS)
     if unknown:
         raise typer.BadParameter(f"unknown task(s) {sorted(unknown)}; choose from {list(TASKS)}", param_hint="--task")
-    settings = _settings(None)
-    results, failures = run_evaluations(data, split=split, tasks=task or list(TASKS), settings=settings)
+    settings = _settings(config)
+    feedback = _feedback(config) if with_feedback else None
+    results, failures = run_evaluations(data, split=split, tasks=task or list(TASKS), settings=settings,
+                                        feedback=feedback)
     if as_json:
         print(json.dumps(results, ensure_ascii=False, indent=2, default=str))
     else:
@@ -337,13 +421,17 @@ def train(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path
           task: Annotated[list[str] | None, typer.Option("--task", "-t", help="section, topics, tone, risk "
                                                             "(default: all shipped models).")] = None,
           local: Annotated[bool, typer.Option(help="Also train the local risk model on ReINTEL (research-only "
-                                                   "data: written to the data folder, never shipped).")] = False) -> None:
+                                                   "data: written to the data folder, never shipped).")] = False,
+          with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Add the officers' label corrections "
+                                                      "in the store (tone only, so far) to the training data.")] = False,
+          config: ConfigOpt = None) -> None:
     """Rebuild the shipped models from ../shared/data, reproducibly, each with a model card."""
     from nlp.train import SHIPPED, train_models
     if not data.is_dir():
         err.print(f"[red]{data} not found[/red]: pass --data pointing at shared/data")
         raise typer.Exit(2)
-    for name, metrics in train_models(data, tasks=task or list(SHIPPED), local=local).items():
+    feedback = _feedback(config) if with_feedback else None
+    for name, metrics in train_models(data, tasks=task or list(SHIPPED), local=local, feedback=feedback).items():
         out.print(f"[green]{name}[/green]: " + ", ".join(
             f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
 
@@ -366,6 +454,34 @@ def explain(ref: Annotated[str, typer.Argument(help="Article id or URL.")], conf
         print(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
         return
     render_explanation(out, article, settings.app.timezone)
+
+
+@app.command()
+def evidence(article: Annotated[str, typer.Argument(help="Article id or URL.")], config: ConfigOpt = None,
+             out_dir: Annotated[Path | None, typer.Option("--out", help="Write the pages, texts and SHA256SUMS here.")] = None) -> None:
+    """The evidence kept for a flagged article: each capture and re-check, and the saved pages."""
+    from haidang.evidence.files import write_evidence
+    from haidang.explain import find_article
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        found = find_article(store, article)
+        records = store.evidence(found.id if found is not None else article)
+    finally:
+        store.close()
+    if not records:
+        err.print(f"[red]no evidence kept[/red] for {escape(article)} (evidence is kept when a flag is queued)")
+        raise typer.Exit(1)
+    tz = ZoneInfo(settings.app.timezone)
+    table = Table("#", "kind", "outcome", "time", "status", "bytes", "sha256", "note")
+    for i, e in enumerate(records, start=1):
+        table.add_row(str(i), e.kind, e.outcome or "-", e.fetched_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                      str(e.status_code or "-"), str(len(e.html)), e.sha256[:16], escape(e.note or ""))
+    out.print(f"{escape(records[0].url)}")
+    out.print(table)
+    if out_dir is not None:
+        files = write_evidence(records, out_dir)
+        out.print(f"{len(files)} files written to {escape(str(out_dir))} (check with: sha256sum -c SHA256SUMS)")
 
 
 @app.command()
@@ -448,6 +564,279 @@ def digest(date_: Annotated[str | None, typer.Option("--date", help="Day of the 
     to.parent.mkdir(parents=True, exist_ok=True)
     to.write_text(html, encoding="utf-8")
     out.print(f"{escape(subject)}\n→ {escape(str(to))}")
+
+
+@app.command()
+def correction(ref: Annotated[str, typer.Argument(help="Article id or URL.")],
+               to: Annotated[Path, typer.Option("--to", "--out", help="The .docx file to write.")],
+               passage: Annotated[list[str] | None, typer.Option("--passage", "-p", help="A passage at issue (repeat); default: the sentences the risk signals quoted.")] = None,
+               config: ConfigOpt = None) -> None:
+    """Write a correction request (đề nghị cải chính) for a stored article, from config/templates/."""
+    from haidang.explain import find_article
+    from haidang.reports.correction import correction_request_docx
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        article = find_article(store, ref)
+    finally:
+        store.close()
+    if article is None:
+        err.print(f"[red]no stored article[/red] with id or URL {escape(ref)}")
+        raise typer.Exit(1)
+    path = correction_request_docx(article, settings, passage, to)
+    out.print(f"→ {escape(str(path))} (điền các chỗ [...] rồi ký / fill in the [...] and sign)")
+
+
+@app.command()
+def report(from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (local time).")],
+           to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD, included.")],
+           format_: Annotated[str, typer.Option("--format", help="docx or xlsx.")] = "docx",
+           out_path: Annotated[Path | None, typer.Option("--out", help="File to write (default: <data>/reports/).")] = None,
+           config: ConfigOpt = None) -> None:
+    """The report for a plan deadline: volumes, foreign press, flags, actions, response times, open items."""
+    from datetime import date as _date
+
+    from haidang.reports.document import write_docx
+    from haidang.reports.report import build_report, report_file_name
+    from haidang.reports.workbook import write_xlsx
+    if format_ not in ("docx", "xlsx"):
+        raise typer.BadParameter(f"--format {format_!r}: use docx or xlsx")
+    try:
+        start, end = _date.fromisoformat(from_), _date.fromisoformat(to)
+    except ValueError:
+        raise typer.BadParameter("--from and --to are YYYY-MM-DD") from None
+    if end < start:
+        raise typer.BadParameter("--to is before --from")
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        data = build_report(store, settings, start, end)
+    finally:
+        store.close()
+    writer = write_docx if format_ == "docx" else write_xlsx
+    path = writer(data, out_path or settings.data_dir / "reports" / report_file_name(data, format_))
+    out.print(f"{data.total} bài, {len(data.flags)} cờ báo, {len(data.open_items)} việc chưa xử lý → {escape(str(path))}")
+
+
+def _es_store_settings(settings: Settings, url: str | None):
+    store = settings.app.store
+    return store.model_copy(update={"backend": "elasticsearch", **({"elasticsearch_url": url} if url else {})})
+
+
+@index_app.command("setup")
+def index_setup(config: ConfigOpt = None,
+                url: Annotated[str | None, typer.Option(help="Elasticsearch URL (default: store settings or ELASTICSEARCH_URL).")] = None) -> None:
+    """Install the ILM policy, component and index templates, write alias and bookkeeping indices (idempotent)."""
+    from haidang.store import elasticsearch_client
+    from haidang.store.es_setup import install_templates
+    settings = _settings(config)
+    store = _es_store_settings(settings, url)
+    from elastic_transport import ApiError as TransportApiError
+    from elastic_transport import TransportError
+
+    from haidang.errors import StoreError
+    client = elasticsearch_client(store)
+    try:
+        done = install_templates(client, store.elasticsearch_prefix,
+                                 delete_after_days=store.elasticsearch_delete_after_days)
+    except (TransportApiError, TransportError) as exc:
+        raise StoreError(f"installing the index templates at {store.elasticsearch_url or 'ELASTICSEARCH_URL'}: "
+                         f"{exc}") from exc
+    finally:
+        client.close()
+    for line in done:
+        out.print(escape(line))
+
+
+@kibana_app.command("setup")
+def kibana_setup(config: ConfigOpt = None,
+                 kibana_url: Annotated[str, typer.Option("--kibana-url", envvar="HAIDANG_KIBANA_URL",
+                                                         help="Kibana base URL.")] = "http://localhost:5601") -> None:
+    """Import the data views, saved searches and dashboard (index_templates/kibana/) into Kibana."""
+    import os
+
+    from haidang.kibana import import_saved_objects, render_saved_objects, saved_objects_path
+    settings = _settings(config)
+    store = settings.app.store
+    foreign = [s.id for s in settings.sources if s.kind == "foreign_press"]
+    ndjson = render_saved_objects(saved_objects_path().read_text(encoding="utf-8"),
+                                  prefix=store.elasticsearch_prefix, foreign_sources=foreign)
+    env = os.environ
+    answer = import_saved_objects(kibana_url, ndjson, username=env.get(store.elasticsearch_username_env or ""),
+                                  password=env.get(store.elasticsearch_password_env or ""),
+                                  api_key=env.get(store.elasticsearch_api_key_env or ""))
+    out.print(f"imported {answer.get('successCount', 0)} saved objects into {escape(kibana_url)}")
+
+
+@app.command()
+def migrate(to: Annotated[str, typer.Option("--to", help="Target backend: elasticsearch.")],
+            config: ConfigOpt = None,
+            url: Annotated[str | None, typer.Option(help="Elasticsearch URL (default: store settings or ELASTICSEARCH_URL).")] = None) -> None:
+    """Copy the embedded store into Elasticsearch; resumable (checkpoint in the data folder) and idempotent."""
+    from haidang.store import open_store
+    from haidang.store.migrate import migrate_store
+    if to != "elasticsearch":
+        raise typer.BadParameter("only --to elasticsearch is supported", param_hint="--to")
+    settings = _settings(config)
+    source = open_store(settings.app.store.model_copy(update={"backend": "sqlite"}))
+    try:
+        target = open_store(_es_store_settings(settings, url))
+        try:
+            report = migrate_store(source, target, settings.data_dir / "migrate-elasticsearch.json",  # type: ignore[arg-type]
+                                   progress=lambda line: err.print(escape(line)))
+        finally:
+            target.close()
+    finally:
+        source.close()
+    out.print(f"articles: {report.articles} (skipped by checkpoint: {report.skipped_by_checkpoint}); "
+              f"claims {report.claims}, outbox {report.outbox}, validators {report.validators}, "
+              f"failures {report.failures}, actions {report.actions}, audit {report.audit}, evidence {report.evidence}")
+
+
+# -- officers' web app, audit log, users (haidang/web) -------------------------------------------
+
+users_app = typer.Typer(help="Logins of the web app (config/users.yaml).", no_args_is_help=True)
+feedback_app = typer.Typer(help="Officers' label corrections, kept as training feedback.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(feedback_app, name="feedback")
+
+
+def _feedback(config: Path | None) -> list[dict[str, Any]]:
+    """Officers' label corrections from the configured store (for train/evaluate --with-feedback)."""
+    from haidang.web.respond import feedback_records
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        records = feedback_records(store)
+    finally:
+        store.close()
+    err.print(f"{len(records)} label corrections from the store "
+              f"({sum(1 for r in records if r['field'] == 'tone')} on tone)")
+    return records
+
+
+def _link_secret(settings: Settings) -> str | None:
+    import os
+    return os.environ.get(settings.app.web.secret_env) or None
+
+
+@app.command()
+def web(config: ConfigOpt = None,
+        host: Annotated[str | None, typer.Option(help="Bind address (default: web.host, 127.0.0.1).")] = None,
+        port: Annotated[int | None, typer.Option(help="TCP port (default: web.port).")] = None,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run only the officers' web app (flag links, search, login) until Ctrl-C."""
+    _setup_logging(verbose)
+    settings = _settings(config)
+    secret = _link_secret(settings)
+    if not secret:
+        err.print(f"[red]{settings.app.web.secret_env} is not set[/red]: the web app signs links, forms and "
+                  f"logins with it; set it to 32+ random characters (the same value `haidang serve` uses)")
+        raise typer.Exit(2)
+    from haidang.web import build_server
+    try:
+        server = build_server(settings, secret, host, port)
+    except ValueError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red] ({settings.app.web.secret_env})")
+        raise typer.Exit(2) from None
+    err.print(f"Hải Đăng web on http://{server.config.host}:{server.config.port} "
+              f"(links point to {settings.app.web.base_url}); Ctrl-C stops")
+    server.run()
+
+
+@app.command()
+def audit(since: Annotated[str, typer.Option(help="From when: 30d, 12h, YYYY-MM-DD.")] = "30d",
+          config: ConfigOpt = None,
+          as_json: Annotated[bool, typer.Option("--json", help="JSON Lines instead of a table.")] = False) -> None:
+    """The audit log: every officer action, label correction and login (append-only)."""
+    from haidang.store.base import ACTION_NAMES
+    settings = _settings(config)
+    tz = ZoneInfo(settings.app.timezone)
+    store = _store(settings)
+    try:
+        entries = store.audit(since=_parse_when(since, settings.app.timezone))
+    finally:
+        store.close()
+    if as_json:
+        for e in entries:
+            sys.stdout.write(json.dumps({"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "kind": e.kind,
+                                         "target": e.target, "detail": e.detail, "client": e.client},
+                                        ensure_ascii=False, default=str) + "\n")
+        return
+    table = Table(title=f"nhật ký từ {since}: {len(entries)} mục (audit log)")
+    for col in ("when", "who", "what", "target", "detail", "client"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        what = e.kind
+        if e.kind == "action":
+            what = f"action: {ACTION_NAMES.get(str(e.detail.get('action')), e.detail.get('action'))}"
+        detail = "; ".join(f"{k}: {v}" for k, v in e.detail.items() if v not in (None, "", [], {}))
+        table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), escape(e.actor), escape(what),
+                      escape(e.target), escape(detail), escape(e.client or ""))
+    out.print(table)
+
+
+@users_app.command("add")
+def users_add(name: Annotated[str, typer.Argument(help="Login name.")],
+              role: Annotated[str, typer.Option(help="viewer, officer or administrator.")] = "viewer",
+              config: ConfigOpt = None) -> None:
+    """Add a user (or change a user's password and role); asks for the password, stores its argon2 hash."""
+    import os
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    from haidang.settings import User
+    from haidang.web.sessions import hash_password
+    if role not in ("viewer", "officer", "administrator"):
+        raise typer.BadParameter("use viewer, officer or administrator", param_hint="--role")
+    folder = Path(config or os.environ.get("HAIDANG_CONFIG") or DEFAULT_CONFIG_DIR)
+    path = folder / "users.yaml"
+    password = typer.prompt("Mật khẩu (password)", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        err.print("[red]password too short[/red]: use at least 10 characters")
+        raise typer.Exit(2)
+    user = User(name=name, role=role, password_hash=hash_password(password))   # validates the name
+    yaml = YAML(typ="rt")
+    doc = yaml.load(path.read_text(encoding="utf-8")) if path.exists() else None
+    if not isinstance(doc, CommentedMap):
+        doc = CommentedMap()
+    users = doc.get("users")
+    if not isinstance(users, CommentedSeq):
+        users = CommentedSeq()
+        doc["users"] = users
+    entry = CommentedMap([("name", user.name), ("role", user.role), ("password_hash", user.password_hash)])
+    for i, existing in enumerate(users):
+        if str(existing.get("name", "")).lower() == name.lower():
+            users[i] = entry
+            break
+    else:
+        users.append(entry)
+    tmp = path.with_suffix(".yaml.partial")
+    with tmp.open("w", encoding="utf-8") as fh:
+        yaml.dump(doc, fh)
+    os.replace(tmp, path)
+    out.print(f"user {escape(name)} ({role}) saved in {path}")
+
+
+@feedback_app.command("export")
+def feedback_export(config: ConfigOpt = None,
+                    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None,
+                    since: Annotated[str | None, typer.Option(help="From when: 90d, YYYY-MM-DD.")] = None) -> None:
+    """Officers' label corrections as JSON Lines (article, field, label, title, text, by, at)."""
+    from haidang.web.respond import feedback_records
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        records = feedback_records(store, since=_parse_when(since, settings.app.timezone))
+    finally:
+        store.close()
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if output is None:
+        sys.stdout.write(lines)
+    else:
+        output.write_text(lines, encoding="utf-8")
+    err.print(f"exported {len(records)} corrections")
 
 
 def main() -> None:  # pragma: no cover - entry point for python -m haidang

@@ -7,6 +7,7 @@ part of the Article. One bad item is recorded as a failure and the run goes on.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -75,10 +76,12 @@ class Pipeline:
 
     def __init__(self, store: Store, matcher: ProvinceMatcher, target_code: str,
                  sources: Iterable[Source], match: MatchSettings, tz: str = "Asia/Ho_Chi_Minh",
-                 enricher: Enricher | None = None, on_stored: Callable[[Article], int] | None = None):
+                 enricher: Enricher | None = None, on_stored: Callable[..., int] | None = None):
         self._store = store
         self._enricher = enricher
         self._on_stored = on_stored     # the alert chain; it sees each article as it is stored
+        # A hook with a `body` parameter also gets the response body as fetched (flag evidence).
+        self._hook_takes_body = on_stored is not None and _takes_body(on_stored)
         self._matcher = matcher
         self._target = target_code
         self._sources = {s.id: s for s in sources}
@@ -163,7 +166,10 @@ class Pipeline:
             return "error"
         if outcome in ("new", "updated") and self._on_stored is not None:
             try:
-                tally.flagged += self._on_stored(article)
+                if self._hook_takes_body:
+                    tally.flagged += self._on_stored(article, body=doc.body)
+                else:
+                    tally.flagged += self._on_stored(article)
             except Exception as exc:  # noqa: BLE001 - the article is stored; the next run's catch-up re-queues
                 log.warning("alert rules failed for %s: %s", doc.url, exc)
                 self._fail(tally, doc.url, "alert", type(exc).__name__, str(exc))
@@ -225,6 +231,13 @@ class Pipeline:
             self._store.set_validators(v, tally.source_id)
         if tally.source_id in self._sources:
             self._store.record_run(tally.to_run())
+
+
+def _takes_body(hook: Callable[..., int]) -> bool:
+    try:
+        return "body" in inspect.signature(hook).parameters
+    except (TypeError, ValueError):      # a callable without an inspectable signature
+        return False
 
 
 def _now() -> datetime:

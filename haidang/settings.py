@@ -29,9 +29,13 @@ __all__ = [
     "AlertsFile",
     "AppSettings",
     "CrawlSettings",
+    "EscalationSettings",
     "MatchSettings",
     "QuietHours",
+    "RecheckSettings",
+    "ReportSettings",
     "Selectors",
+    "ServiceSettings",
     "Settings",
     "SilenceCondition",
     "SiteCrawl",
@@ -39,6 +43,9 @@ __all__ = [
     "SourcesFile",
     "SpikeCondition",
     "StoreSettings",
+    "User",
+    "UsersFile",
+    "WebSettings",
     "check_config_dir",
     "load_settings",
     "validate_yaml_file",
@@ -94,6 +101,9 @@ class SiteCrawl(_Model):
     deny: list[str] = Field(default_factory=list)
     follow: list[str] = Field(default_factory=list)     # listing pages to follow (regexes)
     max_depth: int = Field(2, ge=0)
+    # Article pages fetched as they are, links not followed: haidang.evidence re-checks flagged pages
+    # this way, so robots.txt, throttling and the size cap apply to them too.
+    pages: list[str] = Field(default_factory=list)
 
 
 class Source(_Model):
@@ -148,6 +158,18 @@ class StoreSettings(_Model):
     elasticsearch_url: str | None = None                # ELASTICSEARCH_URL overrides
     sqlite_cache_mib: int = Field(32, ge=1)             # page cache per connection
     sqlite_mmap_mib: int = Field(64, ge=0)              # memory-mapped reads; counts towards resident memory
+    # Elasticsearch (store.backend: elasticsearch). Credentials come only from the environment:
+    # these name the variables, never the values.
+    elasticsearch_prefix: str = Field("haidang", pattern=r"^[a-z0-9][a-z0-9_-]*$")  # index names <prefix>-articles...
+    elasticsearch_username_env: str | None = "HAIDANG_ES_USER"
+    elasticsearch_password_env: str | None = "HAIDANG_ES_PASSWORD"
+    elasticsearch_api_key_env: str | None = "HAIDANG_ES_API_KEY"
+    elasticsearch_ca_certs: str | None = None           # PEM file of the cluster's CA (security on)
+    elasticsearch_timeout_s: float = Field(30.0, gt=0)  # per request
+    elasticsearch_delete_after_days: int | None = Field(None, ge=1)  # ILM delete phase; None keeps indices
+    # Retention (both backends): raw HTML and extracted text of articles first seen longer ago than
+    # this are dropped; metadata, labels, flags, actions and the audit log stay. None keeps them.
+    retention_text_days: int | None = Field(None, ge=1)
 
 
 class SmtpSettings(_Model):
@@ -162,6 +184,104 @@ class SmtpSettings(_Model):
     timeout_s: float = Field(30.0, gt=0)
 
 
+_MMDD = r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+class ReportSettings(_Model):
+    """Reports for the plans' deadlines and the rebuttal kit (haidang.yaml `reports:`)."""
+
+    # MM-DD; the plans' defaults: 15/6 and 15/11 (Đồng Tháp), 15/12 (Quảng Ngãi), 31/12 (Thái Nguyên)
+    deadlines: list[str] = Field(default_factory=lambda: ["06-15", "11-15", "12-15", "12-31"])
+    days_before: int = Field(3, ge=0, le=60)            # days before a deadline that `serve` sends the report
+    recipients: list[str] = Field(default_factory=list)  # agency ids or addresses; empty: the leading agency
+    own_sources: list[str] = Field(default_factory=list)  # the province's paper, broadcaster, portal (source ids);
+    #                                                     empty: every provincial_press / government_portal source
+    kit_days: int = Field(90, ge=1)                     # days of own coverage the rebuttal kit searches
+
+    @field_validator("deadlines")
+    @classmethod
+    def _deadlines_are_days(cls, v: list[str]) -> list[str]:
+        import re
+        from datetime import date
+
+        for d in v:
+            if not re.match(_MMDD, d):
+                raise ValueError(f"deadline {d!r} is not MM-DD (e.g. '06-15')")
+            try:
+                date(2025, int(d[:2]), int(d[3:]))  # a real day of a common year (no 02-29, 04-31)
+            except ValueError:
+                raise ValueError(f"deadline {d!r} is not a day of every year") from None
+        return sorted(dict.fromkeys(v))
+
+
+class ServiceSettings(_Model):
+    """`haidang serve`: how often the scheduled jobs run besides each source's own poll_minutes."""
+
+    watch_minutes: int = Field(5, ge=1)                 # spike and silence rules
+    outbox_minutes: int = Field(1, ge=1)                # retries of messages the server did not take
+    misfire_grace_s: int = Field(3600, ge=1)            # a run missed by less than this still runs once
+    digest_grace_hours: float = Field(12, gt=0)         # a digest missed by downtime still goes out this late
+    parallel_sources: int = Field(2, ge=1, le=8)        # source jobs at once; each crawls in its own process
+    escalate_minutes: int = Field(15, ge=1)             # reminders and escalation of unanswered flags
+    recheck_minutes: int = Field(60, ge=1)              # how often to look for pages due a re-check
+
+
+class WebSettings(_Model):
+    """The officers' web app (`haidang web`, `haidang serve`): signed flag links, search, login.
+
+    The link secret is never here: it comes from the environment variable named by `secret_env`.
+    """
+
+    host: str = "127.0.0.1"                             # bind address; the office's reverse proxy faces outside
+    port: int = Field(8470, ge=1, le=65535)
+    base_url: str = "http://127.0.0.1:8470"             # how officers reach the app; links in emails start here
+    link_days: int = Field(7, ge=1, le=90)              # days a signed flag link stays valid
+    session_hours: int = Field(12, ge=1, le=168)        # hours a login lasts
+    secret_env: str = "HAIDANG_LINK_SECRET"             # variable holding the HMAC secret (32+ characters)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"base_url {v!r} must start with http:// or https://")
+        return v.rstrip("/")
+
+
+UserRole = Literal["viewer", "officer", "administrator"]
+
+
+class User(_Model):
+    """One login of the web app; the password is kept only as an argon2 hash."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+    role: UserRole = "viewer"
+    password_hash: str = Field(pattern=r"^\$argon2(id|i|d)\$")   # `haidang users add NAME` writes it
+
+
+class UsersFile(_Model):
+    """config/users.yaml."""
+
+    users: list[User] = Field(default_factory=list)
+
+    @field_validator("users")
+    @classmethod
+    def _unique_names(cls, v: list[User]) -> list[User]:
+        seen: set[str] = set()
+        for u in v:
+            if u.name.lower() in seen:
+                raise ValueError(f"user {u.name!r} appears twice")
+            seen.add(u.name.lower())
+        return v
+
+
+class RecheckSettings(_Model):
+    """Re-checks of a flagged page after a takedown or correction request (haidang.yaml `recheck:`)."""
+
+    enabled: bool = True
+    every_hours: float = Field(6, gt=0)                 # between two fetches of one page
+    for_days: float = Field(30, gt=0)                   # after the request; a page gone stops earlier
+
+
 class AppSettings(_Model):
     """config/haidang.yaml."""
 
@@ -171,6 +291,10 @@ class AppSettings(_Model):
     match: MatchSettings = Field(default_factory=MatchSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     smtp: SmtpSettings | None = None                    # None: flags are written as .eml files in the data folder
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    recheck: RecheckSettings = Field(default_factory=RecheckSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
 
 # -- alerts: who acts (config/agencies.yaml) and when to tell them (config/alerts.yaml) -----------
@@ -319,9 +443,27 @@ class DigestSettings(_Model):
     recipients: list[str] = Field(default_factory=list)  # agency ids or addresses; empty: the leading agency
 
 
+class EscalationSettings(_Model):
+    """Flags nobody acted on (alerts.yaml `escalation:`): a reminder to the flag's recipients, then a
+    message to the leading agency. An officer action of any kind on the story stops both."""
+
+    enabled: bool = True
+    remind_after_hours: float = Field(24, gt=0)         # after the flag was sent
+    escalate_after_hours: float = Field(48, gt=0)       # after the flag was sent
+    escalate_to: list[str] = Field(default_factory=list)  # agency ids or addresses; empty: the leading agency
+    look_back_days: float = Field(14, gt=0)             # older unanswered flags are left alone (no backlog storm)
+
+    @model_validator(mode="after")
+    def _remind_first(self) -> EscalationSettings:
+        if self.escalate_after_hours <= self.remind_after_hours:
+            raise ValueError("escalate_after_hours must be later than remind_after_hours")
+        return self
+
+
 class AlertsFile(_Model):
     rules: list[AlertRule]
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
 
     @field_validator("rules")
     @classmethod
@@ -344,6 +486,8 @@ class Settings(_Model):
     agencies: list[Agency] = Field(default_factory=list)
     alert_rules: list[AlertRule] = Field(default_factory=list)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    users: list[User] = Field(default_factory=list)                  # config/users.yaml
 
     def topic_seeds(self) -> dict[str, list[str]] | None:
         return {t: list(v["seeds"]) for t, v in self.topics.items()} if self.topics else None
@@ -362,6 +506,7 @@ class _Landmarks(_Model):
 
 
 _FILES["landmarks.yaml"] = _Landmarks
+_FILES["users.yaml"] = UsersFile
 
 
 def _read_yaml(path: Path) -> Any:
@@ -489,8 +634,29 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
 
         topics = load_topic_config(config_dir / "topics.yaml")
     _check_references(config_dir, app, landmarks, agencies, rules, topics, digest)  # type: ignore[arg-type]
+    us_path = config_dir / "users.yaml"
+    users = validate_yaml_file(us_path, UsersFile).users if us_path.exists() else []  # type: ignore[attr-defined]
+    escalation: EscalationSettings = alerts_file.escalation  # type: ignore[attr-defined]
+    _check_escalation(al_path, agencies, escalation)  # type: ignore[arg-type]
     return Settings(config_dir=str(config_dir), app=app, sources=sources, landmarks=landmarks,  # type: ignore[arg-type]
-                    topics=topics, agencies=agencies, alert_rules=rules, digest=digest)
+                    topics=topics, agencies=agencies, alert_rules=rules, digest=digest, users=users,
+                    escalation=escalation)
+
+
+def _check_escalation(path: Path, agencies: list[Agency], escalation: EscalationSettings) -> None:
+    """Escalation needs somewhere to go: named agencies must exist, and with none named, one must lead."""
+    ids = {a.id for a in agencies}
+    problems: list[tuple[str, int | None, str, str]] = []
+    for j, name in enumerate(escalation.escalate_to):
+        if "@" not in name and name not in ids:
+            problems.append((str(path), _key_line(path, "escalation", "escalate_to", j),
+                             f"escalation.escalate_to.{j}",
+                             f"unknown agency id {name!r}: name an agency in agencies.yaml or an address"))
+    if escalation.enabled and not escalation.escalate_to and agencies and not any(a.leads for a in agencies):
+        problems.append((str(path), _key_line(path, "escalation"), "escalation.escalate_to",
+                         "no agency has leads: true in agencies.yaml: name where unanswered flags go"))
+    if problems:
+        raise ConfigError(_format(problems), problems)
 
 
 def _key_line(path: Path, *keys: str | int) -> int | None:
@@ -528,6 +694,11 @@ def _check_references(config_dir: Path, app: AppSettings, landmarks: dict[str, l
         if "@" not in name and name not in agency_ids:
             path = config_dir / "alerts.yaml"
             problems.append((str(path), _key_line(path, "digest", "recipients", j), f"digest.recipients.{j}",
+                             f"unknown agency id {name!r}: name an agency in agencies.yaml or an address"))
+    app_path = config_dir / "haidang.yaml"
+    for j, name in enumerate(app.reports.recipients):
+        if "@" not in name and name not in agency_ids:
+            problems.append((str(app_path), _key_line(app_path, "reports", "recipients", j), f"reports.recipients.{j}",
                              f"unknown agency id {name!r}: name an agency in agencies.yaml or an address"))
     if problems:
         raise ConfigError(_format(problems), problems)

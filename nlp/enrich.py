@@ -16,7 +16,7 @@ from typing import Any
 from haidang.record import Article, Match, Span
 from haidang.settings import Source
 from haidang.store.base import KnownClaim, Store
-from nlp.claims import Debunk, find_claims, propose
+from nlp.claims import Debunk, candidate_keys, propose
 from nlp.language import detect_language
 from nlp.risk import LOCAL_MODELS_DIR, RiskScorer
 from nlp.section import SectionClassifier
@@ -89,8 +89,12 @@ class Enricher:
     def _claims(self, store: Store, title: str, text: str) -> list[KnownClaim]:
         if self._confirmed is None:
             self._confirmed = store.known_claims("confirmed")
-        found = {c.id: c for c in find_claims(store, title, text, scan=False)}
-        found.update((c.id, c) for c in self._confirmed)
+        # LSH candidates of every status but "proposed": confirmed ones flag copies, ones officers
+        # dismissed as not false lower their copies' risk (`dismissed_claim`). The cached confirmed
+        # list goes first, so a claim dismissed since it was cached shows its current status.
+        found = {c.id: c for c in self._confirmed}
+        found.update((c.id, c) for c in store.claim_candidates(candidate_keys(title, text), status=None)
+                     if c.status != "proposed")
         return [found[k] for k in sorted(found)]
 
 

@@ -119,18 +119,39 @@ def _risk_task(data: Path, split: str, settings: Any) -> dict[str, Any]:
     return evaluate_risk(data / "reintel", split=split, vfnd_dir=data / "vfnd")
 
 
+def _tone_feedback(data: Path, split: str, feedback: list[dict[str, Any]]) -> dict[str, Any]:
+    from nlp.feedback import tone_rows
+    from nlp.tone import score_rows
+
+    rows = tone_rows(feedback)
+    if not rows:
+        return {"feedback_documents": 0}
+    own = score_rows(rows)
+    both = score_rows(list(read_jsonl(data / "plan-topics" / f"{split}.jsonl.gz")) + rows)
+    return {"feedback_documents": own["documents"], "feedback_accuracy": own["accuracy"],
+            "feedback_macro_f1": own["tone_macro_f1"], "with_feedback_accuracy": both["accuracy"],
+            "with_feedback_macro_f1": both["tone_macro_f1"]}
+
+
 TASKS: dict[str, Any] = {"provinces": _provinces_task, "section": _section_task, "topics": _topics_task,
                          "tone": _tone_task, "risk": _risk_task}
 
 
 def run_evaluations(data: Path, split: str = "dev", tasks: list[str] | None = None,
-                    settings: Any = None) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Run the named evaluations; return their metrics and every figure below its floor."""
+                    settings: Any = None, feedback: list[dict[str, Any]] | None = None,
+                    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Run the named evaluations; return their metrics and every figure below its floor.
+
+    With `feedback` (officers' corrections), tone is also measured on the corrected articles
+    ("tone_feedback_*") and on `split` plus them ("tone_with_feedback_*"); floors stay on `split`.
+    """
     results: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
     floors = load_floors()
     for name in tasks or list(TASKS):
         raw = TASKS[name](Path(data), split, settings)
+        if name == "tone" and feedback:
+            raw.update(_tone_feedback(Path(data), split, feedback))
         # One namespace for every figure: "section_accuracy", as floors.json names them.
         metrics = {k if k.startswith(name + "_") else f"{name}_{k}": v for k, v in raw.items()}
         results[name] = metrics

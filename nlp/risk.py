@@ -55,6 +55,7 @@ SIGNALS: dict[str, str] = {
     "unreliable_text_model": "a text classifier's probability that the text reads like unreliable posts",
     "known_false_claim": "near-duplicate of a confirmed known false claim; evidence: the claim and its rebuttal",
     "debunk_report": "the article reports an official denial or correction (lowers the risk)",
+    "dismissed_claim": "near-duplicate of an item an officer judged not false (lowers the risk)",
     "text_not_assessed": "weight 0: the Vietnamese text signals were not applied (language, too short)",
 }
 
@@ -117,6 +118,11 @@ _KNOWN_CLAIM = 4.5
 # An official denial or correction reported: the article is itself the rebuttal. Strong enough to
 # bring a platform post with a rumour cue back to "thấp" (-1.7 + 0.8 + 1.2 - 2.5 = -2.2 -> 0.10).
 _DEBUNK = -2.5
+# A near-duplicate of an item an officer marked "không phải tin sai": a person checked this very
+# story, so its copies should not raise the same alarm again. Enough to take two text cues
+# (-1.7 + 1.2 + 1.0 - 1.5 = -1.0 -> 0.27) from "cần xem xét" to "thấp"; a platform post with
+# every cue can still reach review. Ignored when a confirmed false claim also matches.
+_DISMISSED_CLAIM = -1.5
 _MIN_WORDS = 8              # fewer words: too short for the text model to mean anything
 _EVIDENCE_TERMS = 3         # n-grams quoted as a text model's evidence
 _URL_RE = re.compile(r"https?://\S+|www\.\S+|<URL>|\b[\w-]+\.(?:vn|com|net|info|org)\b", re.IGNORECASE)
@@ -252,6 +258,10 @@ class RiskScorer:
             else:
                 out.append(_reason("known_false_claim", fact, _KNOWN_CLAIM))
                 break               # one confirmed claim is enough; more would only stack weight
+        if not out:
+            for claim, sim in match_claims(title, text, [c for c in claims if c.status == "dismissed"])[:1]:
+                out.append(_reason("dismissed_claim", [f"cán bộ đã xác định không phải tin sai: {claim.text}",
+                                                       f"độ tương đồng: {sim:.2f}"], _DISMISSED_CLAIM))
         return out
 
 

@@ -392,7 +392,8 @@ def _metrics(gold: list[str], pred: list[str]) -> dict[str, Any]:
     p, r, f, n = precision_recall_fscore_support(gold, pred, labels=list(LABELS), zero_division=0)
     return {
         "accuracy": round(float(accuracy_score(gold, pred)), 4),
-        "tone_macro_f1": round(float(f1_score(gold, pred, labels=list(LABELS), average="macro")), 4),
+        "tone_macro_f1": round(float(f1_score(gold, pred, labels=list(LABELS), average="macro",
+                                               zero_division=0)), 4),   # a label absent from a small set
         "per_class": {lab: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
                             "f1": round(float(f[i]), 4), "support": int(n[i])} for i, lab in enumerate(LABELS)},
         "confusion": {"labels": list(LABELS),
@@ -416,24 +417,30 @@ def cross_validate(passages: list[str], wholes: list[str], labels: list[str], pa
 # --------------------------------------------------------------------------- train / evaluate
 
 def train_tone(data_dir: Path, models_dir: Path | None = None, seed: int = 13,
-               params: ToneParams | None = None) -> dict[str, Any]:
+               params: ToneParams | None = None, feedback: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Fit on plan-topics train, measure on dev, write nlp/models/tone.joblib and its card.
 
     Deterministic for a given seed and data (liblinear-free lbfgs, fixed fold seed). Only
-    plan-topics (MIT) trains the shipped file; UIT-VSFC is never read here.
+    plan-topics (MIT) trains the shipped file; UIT-VSFC is never read here. `feedback`: officers'
+    tone corrections in plan-topics row form (nlp.feedback.tone_rows), added to train; the card
+    then says so and the metrics include the model's agreement with them.
     """
     with threadpool_limits(1):
-        return _train(Path(data_dir), models_dir, seed, params or ToneParams())
+        return _train(Path(data_dir), models_dir, seed, params or ToneParams(), feedback or [])
 
 
-def _train(data_dir: Path, models_dir: Path | None, seed: int, params: ToneParams) -> dict[str, Any]:
+def _train(data_dir: Path, models_dir: Path | None, seed: int, params: ToneParams,
+           feedback: list[dict[str, Any]]) -> dict[str, Any]:
     lexicon = load_lexicon()
-    passages, wholes, labels = _examples(list(read_jsonl(Path(data_dir) / "train.jsonl.gz")), params.neighbours)
+    passages, wholes, labels = _examples(list(read_jsonl(Path(data_dir) / "train.jsonl.gz")) + feedback,
+                                         params.neighbours)
     cv_f1 = cross_validate(passages, wholes, labels, params, lexicon, seed)
     feats, clf = _fit(passages, wholes, labels, params, lexicon, seed)
     model = {"format": _FORMAT, "features": feats, "classifier": clf}
     dev = _score(ToneClassifier(model), data_dir, "dev")
-    metrics = {"train_cv5_macro_f1": round(cv_f1, 4), "dev": dev}
+    metrics: dict[str, Any] = {"train_cv5_macro_f1": round(cv_f1, 4), "dev": dev}
+    if feedback:
+        metrics["feedback_rows"] = len(feedback)
     train_path, dev_path = data_dir / "train.jsonl.gz", data_dir / "dev.jsonl.gz"
     path = save_model(
         model, MODEL_NAME, title="Tone toward the province (Vietnamese)",
@@ -444,6 +451,9 @@ def _train(data_dir: Path, models_dir: Path | None, seed: int, params: ToneParam
              "use": "evaluation only"},
             {"path": "nlp/lexicons/tone_vi.tsv", "sha256": file_sha256(LEXICON_PATH),
              "licence": "project (GPL-3.0-or-later)", "use": "features (hand-written for Hải Đăng)"},
+            *([{"path": f"officer feedback ({len(feedback)} tone corrections from the store)",
+                "sha256": _rows_sha256(feedback), "licence": "the deployment's own", "use": "train"}]
+              if feedback else []),
         ],
         metrics=metrics,
         params={**params.as_dict(), "seed": seed, "features": "TF-IDF syllable n-grams of the province passage "
@@ -463,11 +473,27 @@ def _train(data_dir: Path, models_dir: Path | None, seed: int, params: ToneParam
     return {"path": str(path), "size_bytes": path.stat().st_size, **metrics}
 
 
+def _rows_sha256(rows: list[dict[str, Any]]) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def score_rows(rows: list[dict[str, Any]], models_dir: Path | None = None) -> dict[str, Any]:
+    """The shipped (or `models_dir`) model's metrics on plan-topics-shaped rows, e.g. officer feedback."""
+    return _score_docs(ToneClassifier.load(models_dir), rows, "feedback")
+
+
 def _score(classifier: ToneClassifier, data_dir: Path, split: str) -> dict[str, Any]:
+    return _score_docs(classifier, read_jsonl(Path(data_dir) / f"{split}.jsonl.gz"), split)
+
+
+def _score_docs(classifier: ToneClassifier, docs: Any, split: str) -> dict[str, Any]:
     main_spans = _MainSpans()
     gold, pred = [], []
     scopes = {"province": 0, "whole-text": 0}
-    for doc in read_jsonl(Path(data_dir) / f"{split}.jsonl.gz"):
+    for doc in docs:
         title, text = normalize(doc.get("title") or ""), normalize(doc["text"])
         out = classifier.predict(title, text, main_spans(title, text, doc.get("main_province")), "vi")
         scopes[out["scope"]] += 1

@@ -43,15 +43,25 @@ SHIPPED: dict[str, Callable[[Path], dict[str, Any]]] = {
 }
 
 
-def train_models(data: Path, tasks: list[str], local: bool = False) -> dict[str, dict[str, Any]]:
-    """Train the named shipped models (and the local risk model with `local`); metrics per model."""
+def train_models(data: Path, tasks: list[str], local: bool = False,
+                 feedback: list[dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Train the named shipped models (and the local risk model with `local`); metrics per model.
+
+    `feedback`: officers' label corrections (haidang.web.respond.feedback_records). Tone
+    corrections join the tone model's training data (nlp.feedback); the others are not used yet.
+    """
     unknown = set(tasks) - set(SHIPPED)
     if unknown:
         raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {list(SHIPPED)}")
     results = {}
     for name in tasks:
         log.info("training %s", name)
-        results[name] = SHIPPED[name](data)
+        if name == "tone" and feedback:
+            from nlp.feedback import tone_rows
+            from nlp.tone import train_tone
+            results[name] = train_tone(data / "plan-topics", feedback=tone_rows(feedback))
+        else:
+            results[name] = SHIPPED[name](data)
     if local:
         from nlp.risk import LOCAL_MODELS_DIR, train_local_risk
         results["risk_local"] = train_local_risk(data / "reintel", LOCAL_MODELS_DIR)

@@ -54,6 +54,10 @@ class SiteSpider(SourceSpider):
         for url in self._spec.start_urls:
             yield self.configured_request(url, role="listing", callback=self.parse_listing,
                                           meta={_META_DEPTH: 0})
+        for url in self._spec.pages:
+            request = self.page_request(url, batch=None)
+            if request is not None:
+                yield request  # type: ignore[misc]  # a Skipped past the page cap is an item
 
     def parse_listing(self, response: Response) -> Iterator[CrawlEvent | Request]:
         batch = self.open_batch(response)

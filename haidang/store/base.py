@@ -14,11 +14,18 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from haidang.record import Article
 
 __all__ = [
+    "ACTION_NAMES",
+    "ActionKind",
+    "AuditEntry",
     "ClaimStatus",
+    "Evidence",
+    "EvidenceKind",
+    "EvidenceOutcome",
     "FailureRecord",
     "KnownClaim",
     "OutboxMessage",
     "OutboxStatus",
+    "ResponseAction",
     "SearchFilters",
     "SearchHit",
     "SearchResult",
@@ -31,8 +38,25 @@ __all__ = [
 ]
 
 UpsertOutcome = Literal["new", "updated", "unchanged"]
-ClaimStatus = Literal["proposed", "confirmed"]
+# "dismissed": a person judged the claim not false (from a flag marked "không phải tin sai");
+# its near-duplicates get lower risk instead of higher.
+ClaimStatus = Literal["proposed", "confirmed", "dismissed"]
 OutboxStatus = Literal["pending", "sent", "failed"]
+# Evidence of a flagged page: captured when the flag was queued, or by a re-check after a
+# takedown or correction request (haidang/evidence/).
+EvidenceKind = Literal["flag", "recheck"]
+EvidenceOutcome = Literal["captured", "unchanged", "changed", "gone", "unreachable"]
+ActionKind = Literal["phan_bac", "de_nghi_cai_chinh", "de_nghi_go_bo", "chuyen_cong_an",
+                     "tang_cuong_thong_tin", "khong_phai_tin_sai"]
+# The response options an officer can record from a flag, with the words the officer reads.
+ACTION_NAMES: dict[str, str] = {
+    "phan_bac": "Đã phản bác",
+    "de_nghi_cai_chinh": "Đã đề nghị cải chính / đính chính",
+    "de_nghi_go_bo": "Đã đề nghị gỡ bỏ",
+    "chuyen_cong_an": "Đã chuyển Công an tỉnh",
+    "tang_cuong_thong_tin": "Đã tăng cường thông tin tích cực",
+    "khong_phai_tin_sai": "Không phải tin sai",
+}
 
 
 @dataclass(kw_only=True, slots=True)
@@ -164,6 +188,61 @@ class OutboxMessage:
     sent_at: datetime | None = None
 
 
+@dataclass(kw_only=True, slots=True)
+class ResponseAction:
+    """One officer action on a flag, recorded from a signed link; append-only."""
+
+    flag_key: str                        # OutboxMessage.key of the flag message the signed link belongs to
+    story_id: str
+    article_id: str
+    rule: str
+    action: ActionKind
+    actor: str                           # the signed recipient's email address
+    agency_id: str | None = None
+    note: str | None = None
+    rebuttal_url: str | None = None
+    client: str | None = None            # client address as the web app saw it
+    at: datetime                         # aware
+    id: str | None = None                # set by the store
+
+
+@dataclass(kw_only=True, slots=True)
+class AuditEntry:
+    """One line of the audit log; the store only ever appends them (never updates or deletes)."""
+
+    at: datetime                         # aware
+    actor: str                           # signed recipient or logged-in user
+    kind: str                            # "action", "label_correction", "login", "evidence", "escalation", ...
+    target: str                          # article or flag id
+    detail: dict[str, Any]
+    client: str | None = None
+    id: str | None = None                # set by the store
+
+
+@dataclass(kw_only=True, slots=True)
+class Evidence:
+    """The page of a flagged article as fetched at one moment; append-only, so an officer can show
+    what was published after the page is edited or deleted.
+
+    `html` is the response body exactly as received (empty when nothing was kept: a page gone, or a
+    re-check whose text had not changed); `sha256` is the hash of the bytes fetched, `text` the text
+    extracted from them. `outcome` says what a re-check found against the last kept copy.
+    """
+
+    article_id: str
+    url: str
+    fetched_at: datetime                 # aware
+    sha256: str                          # hex digest of the response body as received
+    html: bytes = b""
+    text: str = ""
+    status_code: int | None = None       # HTTP status; None when no answer came
+    kind: EvidenceKind = "flag"
+    outcome: EvidenceOutcome | None = None
+    content_type: str | None = None      # as the server sent it: the charset needed to read `html`
+    note: str | None = None
+    id: str | None = None                # set by the store
+
+
 @runtime_checkable
 class Store(Protocol):
     """Where articles, feed validators and run records live."""
@@ -207,6 +286,12 @@ class Store(Protocol):
     def confirm_claim(self, claim_id: str) -> None:
         """Mark a claim confirmed (a person checked the rebuttal); KeyError if the id is unknown."""
 
+    def dismiss_claim(self, claim_id: str) -> None:
+        """Mark a claim dismissed (a person judged it not false); KeyError if the id is unknown.
+
+        The latest human decision wins: a confirmed claim can be dismissed and confirmed again.
+        """
+
     def known_claims(self, status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
         """Claims with that status (None: all), oldest first."""
 
@@ -245,6 +330,32 @@ class Store(Protocol):
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxMessage]:
         """Messages with that status (None: all), oldest first."""
+
+    def get_alert_state(self, key: str) -> dict[str, Any] | None:
+        """The JSON object last stored under `key` by `set_alert_state`, or None. Scheduled rules
+        (alerts/watch.py) keep their memory here, so a restart neither repeats nor forgets a flag."""
+
+    def set_alert_state(self, key: str, value: dict[str, Any]) -> None:
+        """Replace the object under `key` (JSON-able: str, numbers, bools, None, lists, dicts)."""
+
+    def record_action(self, action: ResponseAction) -> str:
+        """Append an officer action and its audit entry (kind "action") in one step; return its id."""
+
+    def actions(self, *, since: datetime | None = None, until: datetime | None = None,
+                story_id: str | None = None) -> list[ResponseAction]:
+        """Recorded actions, oldest first; `since` inclusive, `until` exclusive, on `at`."""
+
+    def append_audit(self, entry: AuditEntry) -> str:
+        """Append one audit entry and return its id; entries are never updated or deleted."""
+
+    def audit(self, *, since: datetime | None = None) -> list[AuditEntry]:
+        """Audit entries at or after `since` (None: all), oldest first."""
+
+    def save_evidence(self, evidence: Evidence) -> str:
+        """Append one evidence record and return its id; records are never updated or deleted."""
+
+    def evidence(self, article_id: str) -> list[Evidence]:
+        """The evidence kept for one article, oldest first (by `fetched_at`, then insertion)."""
 
     def backup(self, target: str) -> None:
         """A consistent copy of the whole store, taken while others keep writing."""

@@ -7,6 +7,7 @@ many readers and one writer share the file, and `busy_timeout` makes writers wai
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -21,11 +22,14 @@ from typing import Any, Self
 from haidang.errors import PermanentStoreError, QueryError, StoreError, TransientStoreError
 from haidang.record import Article, article_id
 from haidang.store.base import (
+    AuditEntry,
     ClaimStatus,
+    Evidence,
     FailureRecord,
     KnownClaim,
     OutboxMessage,
     OutboxStatus,
+    ResponseAction,
     SearchFilters,
     SearchHit,
     SearchResult,
@@ -88,6 +92,34 @@ def _outbox_message(row: tuple[Any, ...]) -> OutboxMessage:
                          subject=row[5], text=row[6], html=row[7], status=row[8], attempts=int(row[9]),
                          next_attempt_at=_from_key(row[10]), last_error=row[11], created_at=_from_key(row[12]),
                          sent_at=_from_key(row[13]))
+
+
+_ACTION_COLUMNS = ("id, flag_key, story_id, article_id, rule, action, actor, agency_id, note, rebuttal_url, "
+                   "client, at")
+
+
+def _action(row: tuple[Any, ...]) -> ResponseAction:
+    return ResponseAction(id=str(row[0]), flag_key=row[1], story_id=row[2], article_id=row[3], rule=row[4],
+                          action=row[5], actor=row[6], agency_id=row[7], note=row[8], rebuttal_url=row[9],
+                          client=row[10], at=_from_key(row[11]))  # type: ignore[arg-type]
+
+
+def _insert_audit(conn: sqlite3.Connection, entry: AuditEntry) -> str:
+    return str(conn.execute(
+        "INSERT INTO audit_log (at, actor, kind, target, detail, client) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        (utc_key(entry.at), entry.actor, entry.kind, entry.target,
+         json.dumps(entry.detail, ensure_ascii=False, sort_keys=True, default=str), entry.client),
+    ).fetchone()[0])
+
+
+_EVIDENCE_COLUMNS = ("id, article_id, url, fetched_at, sha256, html_gz, text, status_code, kind, outcome, "
+                     "content_type, note")
+
+
+def _evidence(row: tuple[Any, ...]) -> Evidence:
+    return Evidence(id=str(row[0]), article_id=row[1], url=row[2], fetched_at=_from_key(row[3]),  # type: ignore[arg-type]
+                    sha256=row[4], html=gzip.decompress(row[5]) if row[5] else b"", text=row[6],
+                    status_code=row[7], kind=row[8], outcome=row[9], content_type=row[10], note=row[11])
 
 
 def _content_hash(article: Article) -> str:
@@ -447,6 +479,13 @@ class SqliteStore:
         if not changed:
             raise KeyError(f"no known claim with id {claim_id!r} in {self.path}")
 
+    def dismiss_claim(self, claim_id: str) -> None:
+        with self._transaction(f"dismissing claim {claim_id}") as conn:
+            changed = conn.execute("UPDATE known_claims SET status = 'dismissed' WHERE id = ?",
+                                   (claim_id,)).rowcount
+        if not changed:
+            raise KeyError(f"no known claim with id {claim_id!r} in {self.path}")
+
     def known_claims(self, status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
         sql = f"SELECT {_CLAIM_COLUMNS} FROM known_claims"
         params: tuple[str, ...] = ()
@@ -525,6 +564,95 @@ class SqliteStore:
         with self._errors("reading the outbox"):
             rows = self._conn.execute(sql + " ORDER BY created_at, key", params).fetchall()
         return [_outbox_message(row) for row in rows]
+
+    # -- state of the scheduled alert rules --------------------------------------------------
+
+    def get_alert_state(self, key: str) -> dict[str, Any] | None:
+        with self._errors(f"reading alert state {key}"):
+            row = self._conn.execute("SELECT value FROM alert_state WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_alert_state(self, key: str, value: dict[str, Any]) -> None:
+        if not isinstance(value, dict):
+            raise TypeError(f"alert state {key!r} must be a dict, not {type(value).__name__}")
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)   # TypeError early if not JSON-able
+        with self._transaction(f"storing alert state {key}") as conn:
+            conn.execute("INSERT INTO alert_state (key, value, updated_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                         (key, text, utc_key(_now())))
+
+    # -- officer actions and the audit log ---------------------------------------------------
+
+    def record_action(self, action: ResponseAction) -> str:
+        """Insert the action and its "action" audit entry in one transaction."""
+        with self._transaction(f"recording action {action.action} on flag {action.flag_key}") as conn:
+            action_id = str(conn.execute(
+                f"INSERT INTO response_actions ({_ACTION_COLUMNS.removeprefix('id, ')}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (action.flag_key, action.story_id, action.article_id, action.rule, action.action, action.actor,
+                 action.agency_id, action.note, action.rebuttal_url, action.client, utc_key(action.at)),
+            ).fetchone()[0])
+            _insert_audit(conn, AuditEntry(
+                at=action.at, actor=action.actor, kind="action", target=action.flag_key, client=action.client,
+                detail={"action_id": action_id, "action": action.action, "story_id": action.story_id,
+                        "article_id": action.article_id, "rule": action.rule, "agency_id": action.agency_id,
+                        "note": action.note, "rebuttal_url": action.rebuttal_url},
+            ))
+        return action_id
+
+    def actions(self, *, since: datetime | None = None, until: datetime | None = None,
+                story_id: str | None = None) -> list[ResponseAction]:
+        where, params = [], []
+        if since is not None:
+            where.append("at >= ?")
+            params.append(utc_key(since))
+        if until is not None:
+            where.append("at < ?")
+            params.append(utc_key(until))
+        if story_id is not None:
+            where.append("story_id = ?")
+            params.append(story_id)
+        sql = f"SELECT {_ACTION_COLUMNS} FROM response_actions" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._errors("reading officer actions"):
+            rows = self._conn.execute(sql + " ORDER BY at, id", params).fetchall()
+        return [_action(row) for row in rows]
+
+    def append_audit(self, entry: AuditEntry) -> str:
+        with self._transaction(f"appending a {entry.kind} audit entry") as conn:
+            return _insert_audit(conn, entry)
+
+    def audit(self, *, since: datetime | None = None) -> list[AuditEntry]:
+        sql = "SELECT id, at, actor, kind, target, detail, client FROM audit_log"
+        params: list[str] = []
+        if since is not None:
+            sql += " WHERE at >= ?"
+            params.append(utc_key(since))
+        with self._errors("reading the audit log"):
+            rows = self._conn.execute(sql + " ORDER BY at, id", params).fetchall()
+        return [AuditEntry(id=str(r[0]), at=_from_key(r[1]), actor=r[2], kind=r[3], target=r[4],  # type: ignore[arg-type]
+                           detail=json.loads(r[5]), client=r[6]) for r in rows]
+
+    # -- evidence of flagged pages -------------------------------------------------------------
+
+    def save_evidence(self, evidence: Evidence) -> str:
+        """Append one record; the body is kept gzip-compressed (mtime 0, so equal bodies give equal blobs)."""
+        blob = gzip.compress(evidence.html, mtime=0) if evidence.html else b""
+        with self._transaction(f"saving {evidence.kind} evidence of {evidence.article_id}") as conn:
+            return str(conn.execute(
+                f"INSERT INTO evidence ({_EVIDENCE_COLUMNS.removeprefix('id, ')}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (evidence.article_id, evidence.url, utc_key(evidence.fetched_at), evidence.sha256, blob,
+                 evidence.text, evidence.status_code, evidence.kind, evidence.outcome, evidence.content_type,
+                 evidence.note),
+            ).fetchone()[0])
+
+    def evidence(self, article_id: str) -> list[Evidence]:
+        with self._errors(f"reading evidence of {article_id}"):
+            rows = self._conn.execute(
+                f"SELECT {_EVIDENCE_COLUMNS} FROM evidence WHERE article_id = ? ORDER BY fetched_at, id",
+                (article_id,),
+            ).fetchall()
+        return [_evidence(row) for row in rows]
 
     # -- validators, runs, failures ---------------------------------------------------------
 
@@ -628,6 +756,36 @@ class SqliteStore:
             )
             for sid in sorted(seen)
         ]
+
+    # -- retention (haidang.store.retention) ----------------------------------------------------
+
+    def drop_bodies(self, before: datetime) -> int:
+        """Drop raw HTML, lead and text of articles first seen before `before`; keep everything else.
+
+        The full-text row keeps the title only, so old articles stay findable by headline. The
+        content hash is kept, so a re-crawl of an unchanged page does not bring the text back.
+        Works in chunks of _CHUNK articles, one transaction each. Returns how many were changed.
+        """
+        dropped = 0
+        while True:
+            with self._transaction("dropping old article bodies") as conn:
+                rows = conn.execute(
+                    "SELECT docno, title FROM articles WHERE first_seen < ? AND ("
+                    "coalesce(json_extract(doc, '$.content.text'), '') != '' OR "
+                    "coalesce(json_extract(doc, '$.content.lead'), '') != '' OR "
+                    "json_extract(doc, '$.fetched.html') IS NOT NULL) LIMIT ?",
+                    (utc_key(before), _CHUNK),
+                ).fetchall()
+                for docno, title in rows:
+                    conn.execute(
+                        "UPDATE articles SET doc = json_set(doc, '$.fetched.html', json('null'), '$.content.text', '', "
+                        "'$.content.lead', ''), updated_at = ? WHERE docno = ?", (utc_key(_now()), docno))
+                    conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (docno,))
+                    conn.execute("INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, '')",
+                                 (docno, fold(title or "")))
+            dropped += len(rows)
+            if len(rows) < _CHUNK:
+                return dropped
 
     # -- lifecycle --------------------------------------------------------------------------
 

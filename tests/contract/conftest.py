@@ -7,6 +7,7 @@ is set; otherwise its cases are skipped with the reason.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -62,12 +63,21 @@ def _sqlite(tmp_path: Path) -> Store:
     return open_store(StoreSettings(backend="sqlite", data_dir=str(tmp_path / "data")))
 
 
-def _elasticsearch(tmp_path: Path) -> Store:
+def _elasticsearch(tmp_path: Path, prefix: str | None = None) -> Store:
+    """A store on ELASTICSEARCH_URL under its own index prefix, so tests never see each other's data."""
     url = os.environ.get("ELASTICSEARCH_URL")
     if not url:
         pytest.skip("ELASTICSEARCH_URL is not set: the Elasticsearch half of the contract suite needs a cluster")
-    return open_store(StoreSettings(backend="elasticsearch", elasticsearch_url=url,
+    prefix = prefix or f"hdtest-{uuid.uuid4().hex[:12]}"
+    return open_store(StoreSettings(backend="elasticsearch", elasticsearch_url=url, elasticsearch_prefix=prefix,
                                     data_dir=str(tmp_path / "data")))
+
+
+def _drop(store: Store) -> None:
+    """Delete an Elasticsearch store's indices after a test (the cluster outlives the test)."""
+    delete_all = getattr(store, "delete_all", None)
+    if delete_all is not None:
+        delete_all()
 
 
 @pytest.fixture(params=[
@@ -82,6 +92,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 def store(backend: str, tmp_path: Path) -> Iterator[Store]:
     opened = _sqlite(tmp_path) if backend == "sqlite" else _elasticsearch(tmp_path)
     yield opened
+    if backend == "elasticsearch":
+        _drop(opened)
     opened.close()
 
 
@@ -90,7 +102,7 @@ def backup_target(backend: str, tmp_path: Path) -> str:
     """Where `Store.backup` should write in this backend's terms."""
     if backend == "sqlite":
         return str(tmp_path / "copy" / SQLITE_FILE_NAME)
-    return f"contract-{tmp_path.name}".lower()
+    return f"hdcopy-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -99,5 +111,15 @@ def open_backup(backend: str) -> Callable[[str], Store]:
     def _open(target: str) -> Store:
         if backend == "sqlite":
             return open_store(StoreSettings(backend="sqlite", data_dir=str(Path(target).parent)))
-        pytest.skip("restoring an Elasticsearch snapshot is not defined yet")
+        # ElasticStore.backup copies into indices under the prefix `target`; the copy is dropped
+        # again when the test closes it.
+        copy = _elasticsearch(Path(target), prefix=target)
+        close = copy.close
+
+        def close_and_drop() -> None:
+            _drop(copy)
+            close()
+
+        copy.close = close_and_drop  # type: ignore[method-assign]
+        return copy
     return _open

@@ -282,6 +282,9 @@ def test_open_store_puts_the_database_in_the_data_folder(tmp_path: Path) -> None
         store.close()
 
 
-def test_open_store_elasticsearch_is_not_there_yet(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="not implemented until the Elasticsearch issue"):
-        open_store(StoreSettings(backend="elasticsearch", elasticsearch_url="http://127.0.0.1:9"))
+def test_open_store_elasticsearch_unreachable_is_transient(tmp_path: Path) -> None:
+    # port 9 (discard) is closed on 127.0.0.1: the Elasticsearch store is selected and says it cannot connect
+    with pytest.raises(StoreError, match="unreachable") as caught:
+        open_store(StoreSettings(backend="elasticsearch", elasticsearch_url="http://127.0.0.1:9",
+                                 elasticsearch_timeout_s=2))
+    assert caught.value.transient

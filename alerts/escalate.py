@@ -1,0 +1,155 @@
+"""Escalation of flags nobody acted on: a reminder to the flag's recipients, then a message to the
+leading agency (Sở Thông tin và Truyền thông), each queued once in the outbox.
+
+A flag is an outbox message sent for an article rule; an officer action of any kind on its story
+(`Store.actions`) stops the chain. Called by the scheduler; the clock is the caller's `now`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from alerts.flag import flag_key
+from alerts.outbox import message_id_for
+from alerts.render import environment
+from alerts.rules import in_quiet_hours
+from haidang.evidence.capture import SYSTEM_ACTOR
+from haidang.store.base import AuditEntry, OutboxMessage, Store
+
+if TYPE_CHECKING:
+    from haidang.settings import AlertRule, Settings
+
+__all__ = ["EscalationReport", "Stage", "escalate_due", "escalation_key", "escalation_recipients"]
+
+_log = logging.getLogger(__name__)
+
+Stage = Literal["reminder", "escalation"]
+
+
+@dataclass(slots=True)
+class EscalationReport:
+    """Keys of the messages one `escalate_due` pass queued."""
+
+    reminded: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+
+
+def escalation_key(stage: Stage, rule: str, story_id: str, recipient: str) -> str:
+    """Idempotency key of a reminder or escalation message; never equal to a flag's own key
+    (`alerts.flag.flag_key`), which is how flags are told apart from these in the outbox."""
+    raw = f"{stage}\x1f{rule}\x1f{story_id}\x1f{recipient.lower()}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def escalation_recipients(settings: Settings) -> list[tuple[str, str]]:
+    """(name, address) pairs unanswered flags escalate to: `escalation.escalate_to`, else the leading agency."""
+    agencies = {a.id: a for a in settings.agencies}
+    names = settings.escalation.escalate_to or [a.id for a in settings.agencies if a.leads]
+    found: list[tuple[str, str]] = []
+    for name in names:
+        if name in agencies:
+            found += [(agencies[name].name, address) for address in agencies[name].emails]
+        else:
+            found.append((name, name))
+    return found
+
+
+def escalate_due(store: Store, settings: Settings, now: datetime) -> EscalationReport:
+    """Queue the reminders and escalations due at `now`; idempotent, so it may run as often as wanted.
+
+    A flag is due for a reminder `remind_after_hours` after it was first sent (to any recipient)
+    and for escalation `escalate_after_hours` after; flags sent more than `look_back_days` ago
+    are left alone, so turning this on does not flood anyone with old flags.
+    """
+    report = EscalationReport()
+    config = settings.escalation
+    if not config.enabled:
+        return report
+    rules = {r.name: r for r in settings.alert_rules if r.spike is None and r.silence is None}
+    oldest = now - timedelta(days=config.look_back_days)
+    flags: dict[tuple[str, str], list[OutboxMessage]] = {}
+    for msg in store.outbox("sent"):
+        if (msg.flag_rule in rules and msg.sent_at is not None and msg.sent_at >= oldest
+                and msg.key == flag_key(msg.flag_rule, msg.story_id, msg.recipient)):
+            flags.setdefault((msg.flag_rule, msg.story_id), []).append(msg)
+    remind_after = timedelta(hours=config.remind_after_hours)
+    escalate_after = timedelta(hours=config.escalate_after_hours)
+    lead = escalation_recipients(settings)
+    for (rule_name, story_id), messages in sorted(flags.items()):
+        sent_at = min(m.sent_at for m in messages if m.sent_at is not None)
+        if now - sent_at < remind_after or store.actions(story_id=story_id):
+            continue
+        rule = rules[rule_name]
+        context = _context(store, settings, rule, story_id, messages, sent_at, now)
+        send_after = in_quiet_hours(rule, now, settings.app.timezone)
+        for msg in messages:
+            key = escalation_key("reminder", rule_name, story_id, msg.recipient)
+            if _queue(store, "reminder", key, rule, story_id, msg.recipient, context, now, send_after):
+                report.reminded.append(key)
+        if now - sent_at < escalate_after:
+            continue
+        if not lead:
+            _log.warning("flag %s/%s is unanswered after %s h but no agency leads: set leads: true in "
+                         "agencies.yaml or escalation.escalate_to in alerts.yaml", rule_name, story_id,
+                         config.escalate_after_hours)
+            continue
+        for name, address in lead:
+            key = escalation_key("escalation", rule_name, story_id, address)
+            if _queue(store, "escalation", key, rule, story_id, address, {**context, "addressee": name}, now,
+                      send_after):
+                report.escalated.append(key)
+    return report
+
+
+def _context(store: Store, settings: Settings, rule: AlertRule, story_id: str, messages: list[OutboxMessage],
+             sent_at: datetime, now: datetime) -> dict[str, Any]:
+    """What the reminder templates show: the story's stored article if there is one, else the
+    original subject; the agencies and addresses the flag went to."""
+    article = store.get(story_id)
+    by_address = {address.lower(): agency.name for agency in settings.agencies for address in agency.emails}
+    lead_names = [a.name for a in settings.agencies if a.leads]
+    original = messages[0].subject
+    return {
+        "severity": rule.severity,
+        "rule": rule.name,
+        "rule_description": rule.description,
+        "title": article.content.title if article and article.content.title else original,
+        "url": (article.fetched.canonical_url or article.fetched.url) if article else "",
+        "record_id": story_id,
+        "original_subject": original,
+        "sent_at": sent_at.astimezone(ZoneInfo(settings.app.timezone)),
+        "hours": int((now - sent_at).total_seconds() // 3600),
+        "escalate_after_hours": f"{settings.escalation.escalate_after_hours:g}",
+        "escalation_pending": now - sent_at < timedelta(hours=settings.escalation.escalate_after_hours),
+        "lead_name": lead_names[0] if lead_names else "cơ quan chủ trì",
+        "notified": [{"name": by_address.get(m.recipient.lower(), m.recipient), "address": m.recipient}
+                     for m in sorted(messages, key=lambda m: m.recipient.lower())],
+        "addressee": "",
+    }
+
+
+def _queue(store: Store, stage: Stage, key: str, rule: AlertRule, story_id: str, recipient: str,
+           context: dict[str, Any], now: datetime, send_after: datetime | None) -> bool:
+    """Render and enqueue one message; audit it when it is new. False when it was queued before."""
+    env = environment()
+    values = {**context, "stage": stage}
+    subject = " ".join(env.get_template("reminder_subject.txt.j2").render(values).split())
+    added = store.enqueue(OutboxMessage(
+        key=key, flag_rule=rule.name, story_id=story_id, recipient=recipient, message_id=message_id_for(key),
+        subject=subject, text=env.get_template("reminder.txt.j2").render(values),
+        html=env.get_template("reminder.html.j2").render(values), created_at=now,
+        next_attempt_at=max(now, send_after) if send_after else now,
+    ))
+    if added:
+        store.append_audit(AuditEntry(
+            at=now, actor=SYSTEM_ACTOR, kind="escalation", target=story_id,
+            detail={"stage": stage, "rule": rule.name, "story_id": story_id, "recipient": recipient, "key": key,
+                    "flag_sent_at": context["sent_at"].isoformat(), "hours": context["hours"]},
+        ))
+        _log.info("queued %s for unanswered flag %s/%s to %s", stage, rule.name, story_id, recipient)
+    return added

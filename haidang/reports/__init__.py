@@ -1,0 +1,1 @@
+"""What officers take away: the rebuttal kit, the correction-request letter, and the deadline reports."""

@@ -1,0 +1,125 @@
+"""The plans' report deadlines: which reports are due on a day, and queueing one for the compiling agency.
+
+A report covers 1 January of the deadline's year up to the day before it is made, and is due
+from `reports.days_before` days before its deadline until the deadline itself; `queue_report` is
+idempotent per deadline and recipient, so a daily job that runs on each of those days (or twice
+on one, after a restart) sends each report once, and a service that was down on the first day
+still sends it on the next. The outbox carries no attachments, so the .docx and .xlsx are
+written to `<data>/reports/` and the email says where.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from alerts.flag import flag_key
+from alerts.outbox import message_id_for
+from alerts.render import _clean, _href, _one_line
+from haidang.reports.document import summary_rows, write_docx
+from haidang.reports.report import REPORT_RULE, build_report, report_file_name
+from haidang.reports.workbook import write_xlsx
+from haidang.store.base import OutboxMessage, Store
+
+if TYPE_CHECKING:
+    from haidang.settings import Settings
+
+__all__ = ["REPORTS_DIR", "TEMPLATES_DIR", "due_reports", "queue_due_reports", "queue_report", "report_recipients"]
+
+_log = logging.getLogger(__name__)
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+REPORTS_DIR = "reports"        # under the data folder
+
+
+def _deadline(mmdd: str, year: int) -> date:
+    return date(year, int(mmdd[:2]), int(mmdd[3:]))
+
+
+def due_reports(settings: Settings, today: date) -> list[tuple[date, date, date]]:
+    """(start, end, deadline) of each report due on `today`: the deadline is at most `days_before`
+    days ahead (and not past). start is 1 January of the deadline's year, end the day before
+    `today` (or `today` on 1 January), both included."""
+    cfg = settings.app.reports
+    due: list[tuple[date, date, date]] = []
+    for mmdd in cfg.deadlines:
+        deadline = _deadline(mmdd, today.year)
+        if not today <= deadline <= today + timedelta(days=cfg.days_before):
+            continue
+        start = date(deadline.year, 1, 1)
+        due.append((start, max(start, today - timedelta(days=1)), deadline))
+    return due
+
+
+def report_recipients(settings: Settings) -> list[tuple[str, str]]:
+    """(address, name) of each recipient: agency ids expanded; none named means the leading agency."""
+    agencies = {a.id: a for a in settings.agencies}
+    names = settings.app.reports.recipients or [a.id for a in settings.agencies if a.leads]
+    out: dict[str, str] = {}
+    for name in names:
+        if name in agencies:
+            out.update((e, agencies[name].name) for e in agencies[name].emails)
+        else:
+            out.setdefault(name, name)
+    return list(out.items())
+
+
+_ENV: Environment | None = None
+
+
+def _environment() -> Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), undefined=StrictUndefined,
+                           autoescape=lambda name: bool(name) and str(name).endswith(".html.j2"),
+                           keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+        _ENV.filters["clean"] = _clean
+        _ENV.filters["one_line"] = _one_line
+        _ENV.filters["href"] = _href
+    return _ENV
+
+
+def queue_report(store: Store, settings: Settings, deadline: date, now: datetime) -> int:
+    """Build the report for `deadline` as of `now`, write its .docx and .xlsx to `<data>/reports/`,
+    and queue one email per recipient; returns how many emails were new (0: already queued)."""
+    tz = ZoneInfo(settings.app.timezone)
+    today = now.astimezone(tz).date()
+    start = date(deadline.year, 1, 1)
+    end = max(start, min(deadline, today - timedelta(days=1)))
+    story = f"report-{deadline.isoformat()}"
+    recipients = report_recipients(settings)
+    queued = {m.key for m in store.outbox()}   # the Store protocol has no lookup by key
+    if all(flag_key(REPORT_RULE, story, address) in queued for address, _ in recipients):
+        return 0      # built and sent already: do not rewrite the files
+    report = build_report(store, settings, start, end, now=now)
+    folder = settings.data_dir / REPORTS_DIR
+    files = [write_docx(report, folder / report_file_name(report, "docx")),
+             write_xlsx(report, folder / report_file_name(report, "xlsx"))]
+    env = _environment()
+    day = "%d/%m/%Y"
+    context = {"province": report.province, "start": start.strftime(day), "end": end.strftime(day),
+               "deadline": deadline.strftime(day), "start_iso": start.isoformat(), "end_iso": end.isoformat(),
+               "summary": summary_rows(report), "files": [str(f) for f in files]}
+    text_template = env.get_template("report_email.txt.j2")
+    subject = _one_line(text_template.make_module({**context, "recipient_name": ""}).subject())  # type: ignore[attr-defined]
+    added = 0
+    for address, name in recipients:
+        key = flag_key(REPORT_RULE, story, address)
+        per = {**context, "recipient_name": name}
+        added += store.enqueue(OutboxMessage(
+            key=key, flag_rule=REPORT_RULE, story_id=story, recipient=address, message_id=message_id_for(key),
+            subject=subject, text=text_template.render(per), html=env.get_template("report_email.html.j2").render(per),
+            created_at=now, next_attempt_at=now))
+    _log.info("report for deadline %s: %s; %d new messages", deadline, ", ".join(map(str, files)), added)
+    return added
+
+
+
+def queue_due_reports(store: Store, settings: Settings, now: datetime) -> int:
+    """The daily job: queue every report due today (local date of `now`); returns new messages."""
+    today = now.astimezone(ZoneInfo(settings.app.timezone)).date()
+    return sum(queue_report(store, settings, deadline, now) for _, _, deadline in due_reports(settings, today))

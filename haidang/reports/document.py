@@ -1,0 +1,153 @@
+"""The deadline report as a Word document (python-docx): headings, tables and PNG charts, in Vietnamese.
+
+Every value goes in as run text, which python-docx XML-escapes, after `cell_text` has removed
+what XML cannot hold; so article titles stay text whatever they contain.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from docx import Document
+from docx.document import Document as DocumentObject
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+
+from haidang.reports.charts import volume_chart_png
+from haidang.reports.report import CountRow, Durations, Report, ReportFlag, Series
+from haidang.reports.text import cell_text, hours, local_day, local_time
+from haidang.reports.wording import COLUMNS, HEADINGS, NOTES, SUMMARY, TIMING
+
+__all__ = ["MAX_DOC_ROWS", "summary_rows", "write_docx"]
+
+MAX_DOC_ROWS = 200          # rows of one list in the document; the workbook has them all
+_FONT = "Times New Roman"
+
+
+def summary_rows(report: Report) -> list[tuple[str, str]]:
+    """The overview table: (what, value), shared by both writers so they agree."""
+    def pair(d: Durations) -> str:
+        if d.count == 0:
+            return "-"
+        return f"{hours(d.median)} / {hours(d.p90)} ({d.count})"
+
+    return [(SUMMARY["total"], str(report.total)), (SUMMARY["foreign"], str(len(report.foreign))),
+            (SUMMARY["flags"], str(len(report.flags))), (SUMMARY["actions"], str(len(report.actions))),
+            (SUMMARY["open"], str(len(report.open_items))),
+            (SUMMARY["pub_to_flag"], pair(report.publication_to_flag)),
+            (SUMMARY["flag_to_action"], pair(report.flag_to_action))]
+
+
+def _table(doc: DocumentObject, header: Sequence[str], rows: Sequence[Sequence[object]], *,
+           font: float = 10) -> None:
+    shown = list(rows)[:MAX_DOC_ROWS]
+    table = doc.add_table(rows=1, cols=len(header))
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, header, strict=True):
+        run = cell.paragraphs[0].add_run(cell_text(text))
+        run.bold, run.font.size = True, Pt(font)
+    for row in shown:
+        cells = table.add_row().cells
+        for cell, value in zip(cells, row, strict=True):
+            run = cell.paragraphs[0].add_run(cell_text("" if value is None else value))
+            run.font.size = Pt(font)
+    if not shown:
+        doc.add_paragraph(NOTES["none"])
+    elif len(rows) > len(shown):
+        doc.add_paragraph(NOTES["more"].format(n=len(rows) - len(shown)))
+
+
+def _counts(doc: DocumentObject, rows: list[CountRow], first: str) -> None:
+    _table(doc, [first, COLUMNS["count"]], [(r.label, r.count) for r in rows])
+
+
+def _volume(doc: DocumentObject, report: Report, dim: str) -> None:
+    series: list[Series] = report.volumes[dim]
+    doc.add_heading(HEADINGS[dim], level=2)
+    png = volume_chart_png(series, report.bucket_labels, HEADINGS[dim].split(" ", 1)[1])
+    doc.add_picture(io.BytesIO(png), width=Mm(160))
+    doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _table(doc, [COLUMNS["group"], *report.bucket_labels, COLUMNS["total"]],
+           [(s.label, *s.counts, s.total) for s in series], font=8 if len(report.buckets) > 8 else 10)
+    if dim == "topic":
+        doc.add_paragraph(NOTES["topics"])
+
+
+def _flag_rows(flags: list[ReportFlag]) -> list[tuple[object, ...]]:
+    return [(local_time(f.flagged_at), f.rule, f.title, f.source_name, f.url,
+             COLUMNS["yes"] if f.handled else COLUMNS["no"]) for f in flags]
+
+
+def write_docx(report: Report, path: Path | str) -> Path:
+    """Write the report to `path` (parent folders created); returns the path."""
+    doc = Document()
+    normal = doc.styles["Normal"]
+    normal.font.name, normal.font.size = _FONT, Pt(12)
+    normal.element.rPr.rFonts.set(qn("w:eastAsia"), _FONT)
+    section = doc.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.left_margin, section.right_margin = Mm(25), Mm(15)
+
+    title = doc.add_paragraph()
+    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = title.add_run(HEADINGS["title"])
+    run.bold, run.font.size = True, Pt(14)
+    sub = doc.add_paragraph(HEADINGS["subtitle"].format(province=cell_text(report.province),
+                                                        start=report.start.strftime("%d/%m/%Y"),
+                                                        end=report.end.strftime("%d/%m/%Y")))
+    sub.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    doc.add_paragraph(HEADINGS["generated"].format(when=local_time(report.generated_at))).runs[0].italic = True
+
+    doc.add_heading(HEADINGS["summary"], level=1)
+    _table(doc, [COLUMNS["measure"], COLUMNS["value"]], summary_rows(report))
+
+    doc.add_heading(HEADINGS["volume"], level=1)
+    doc.add_paragraph(NOTES["bucket_week"] if report.bucket == "week" else NOTES["bucket_month"])
+    for dim in ("topic", "tone", "kind", "language"):
+        _volume(doc, report, dim)
+
+    doc.add_heading(HEADINGS["foreign"], level=1)
+    _table(doc, [COLUMNS["date"], COLUMNS["source"], COLUMNS["title"], COLUMNS["language"], COLUMNS["tone"],
+                 COLUMNS["url"]],
+           [(local_day(a.published), a.source_name, a.title, a.language, a.tone, a.url) for a in report.foreign],
+           font=9)
+
+    doc.add_heading(HEADINGS["flags"], level=1)
+    _counts(doc, report.flags_by_rule, COLUMNS["rule"])
+    doc.add_paragraph()
+    _table(doc, [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"],
+                 COLUMNS["handled"]], _flag_rows(report.flags), font=9)
+
+    doc.add_heading(HEADINGS["actions"], level=1)
+    doc.add_heading(HEADINGS["actions_type"], level=2)
+    _counts(doc, report.actions_by_type, COLUMNS["action"])
+    doc.add_heading(HEADINGS["actions_agency"], level=2)
+    _counts(doc, report.actions_by_agency, COLUMNS["agency"])
+    doc.add_heading(HEADINGS["actions_list"], level=2)
+    _table(doc, [COLUMNS["date"], COLUMNS["action"], COLUMNS["agency"], COLUMNS["actor"], COLUMNS["rule"],
+                 COLUMNS["note"]],
+           [(local_time(a.at), a.action_name, a.agency_name, a.actor, a.rule, a.note) for a in report.actions],
+           font=9)
+
+    doc.add_heading(HEADINGS["timing"], level=1)
+    _table(doc, [COLUMNS["measure"], COLUMNS["cases"], COLUMNS["median"], COLUMNS["p90"]],
+           [(TIMING[k], d.count, hours(d.median), hours(d.p90)) for k, d in
+            (("pub_to_flag", report.publication_to_flag), ("flag_to_action", report.flag_to_action))])
+    doc.add_paragraph(NOTES["p90"])
+
+    doc.add_heading(HEADINGS["open"], level=1)
+    end = report.generated_at
+    _table(doc, [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"],
+                 COLUMNS["age"]],
+           [(local_time(f.flagged_at), f.rule, f.title, f.source_name, f.url, max(0, (end - f.flagged_at).days))
+            for f in report.open_items], font=9)
+
+    doc.core_properties.title = HEADINGS["title"]
+    doc.core_properties.author = "Hải Đăng"
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(out))
+    return out

@@ -1,0 +1,311 @@
+"""The deadline report as plain data: volumes over time, the foreign press, flags, actions,
+response times and open items, counted from the store for one period.
+
+Writers (document.py, workbook.py) only lay this out. A day is a local day (the deployment's
+time zone); articles are dated by publication, else first seen, as every store filter is.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from haidang.record import Article
+from haidang.reports import wording
+from haidang.store.base import ACTION_NAMES, OutboxMessage, ResponseAction, SearchFilters, Store
+
+if TYPE_CHECKING:
+    from haidang.settings import Settings
+
+__all__ = ["NON_FLAG_RULES", "REPORT_RULE", "CountRow", "Durations", "Report", "ReportAction", "ReportArticle",
+           "ReportFlag", "Series", "build_report", "period_bounds", "report_file_name"]
+
+REPORT_RULE = "bao-cao-dinh-ky"      # the outbox's rule name for deadline reports
+# Outbox rows that are not flags: the daily digest and these reports.
+NON_FLAG_RULES = frozenset({"ban-tin-hang-ngay", REPORT_RULE})
+# Periods up to this many days are counted per week, longer ones per month (a half-year by
+# week would be 26 columns: too wide for a page).
+_WEEKLY_MAX_DAYS = 92
+# How far before the period a flagged story's first article may lie (a story flagged on
+# 2 January may have started in late December).
+_STORY_LOOKBACK = timedelta(days=60)
+Bucket = Literal["week", "month"]
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    key: str
+    label: str
+    counts: tuple[int, ...]          # one per bucket
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True, slots=True)
+class CountRow:
+    key: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReportArticle:
+    id: str
+    title: str
+    url: str
+    source_name: str
+    language: str
+    tone: str                        # Vietnamese label
+    published: datetime | None       # local time
+
+
+@dataclass(frozen=True, slots=True)
+class ReportAction:
+    at: datetime                     # local time
+    action: str                      # ActionKind
+    action_name: str
+    agency_id: str | None
+    agency_name: str
+    actor: str
+    rule: str
+    story_id: str
+    note: str
+
+
+@dataclass(slots=True)
+class ReportFlag:
+    """One flag: a rule raised on a story (all its recipients together)."""
+
+    rule: str
+    story_id: str
+    title: str
+    url: str
+    source_name: str
+    flagged_at: datetime             # first message queued, local time
+    published: datetime | None       # the story's first article, local time
+    recipients: list[str]
+    statuses: dict[str, int]         # outbox status -> messages
+    actions: list[ReportAction] = field(default_factory=list)   # up to the period's end, first first
+
+    @property
+    def handled(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def publication_to_flag(self) -> timedelta | None:
+        return max(timedelta(0), self.flagged_at - self.published) if self.published else None
+
+    @property
+    def flag_to_action(self) -> timedelta | None:
+        return max(timedelta(0), self.actions[0].at - self.flagged_at) if self.actions else None
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """Median and 90th percentile (linear interpolation, numpy's default) of some time spans."""
+
+    count: int
+    median: timedelta | None
+    p90: timedelta | None
+
+    @classmethod
+    def of(cls, spans: list[timedelta]) -> Durations:
+        if not spans:
+            return cls(0, None, None)
+        seconds = np.array([s.total_seconds() for s in spans])
+        median, p90 = np.percentile(seconds, [50, 90])
+        return cls(len(spans), timedelta(seconds=float(median)), timedelta(seconds=float(p90)))
+
+
+@dataclass(slots=True)
+class Report:
+    province: str
+    timezone: str
+    start: date                      # first day, included
+    end: date                        # last day, included
+    generated_at: datetime           # local time
+    bucket: Bucket
+    buckets: list[date]              # first day of each week or month
+    bucket_labels: list[str]
+    total: int
+    volumes: dict[str, list[Series]]  # "topic" | "tone" | "kind" | "language" -> series, largest first
+    foreign: list[ReportArticle]
+    flags: list[ReportFlag]          # raised within the period, earliest first
+    flags_by_rule: list[CountRow]
+    actions: list[ReportAction]      # taken within the period, earliest first
+    actions_by_type: list[CountRow]
+    actions_by_agency: list[CountRow]
+    publication_to_flag: Durations
+    flag_to_action: Durations
+    open_items: list[ReportFlag]     # flags raised up to the period's end with no action by then
+
+
+def period_bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
+    """[first instant, instant after the last day) of a period of whole local days."""
+    zone = ZoneInfo(tz)
+    return (datetime.combine(start, time(0), tzinfo=zone),
+            datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone))
+
+
+def report_file_name(report: Report, fmt: str) -> str:
+    return f"bao-cao-{report.start.isoformat()}-{report.end.isoformat()}.{fmt}"
+
+
+def _buckets(start: date, end: date) -> tuple[Bucket, list[date]]:
+    if (end - start).days + 1 <= _WEEKLY_MAX_DAYS:
+        first = start - timedelta(days=start.weekday())
+        return "week", [first + timedelta(weeks=i) for i in range((end - first).days // 7 + 1)]
+    out, day = [], start.replace(day=1)
+    while day <= end:
+        out.append(day)
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return "month", out
+
+
+def _bucket_of(day: date, kind: Bucket, buckets: list[date]) -> int:
+    first = day - timedelta(days=day.weekday()) if kind == "week" else day.replace(day=1)
+    return buckets.index(first)
+
+
+def _label(day: date, kind: Bucket) -> str:
+    return day.strftime("%d/%m") if kind == "week" else day.strftime("%m/%Y")
+
+
+def _when(article: Article) -> datetime | None:
+    return article.content.published or article.content.first_seen
+
+
+def _topic_ids(article: Article) -> list[str]:
+    ids = [str(t["id"]) for t in article.labels.get("topics") or [] if isinstance(t, dict) and t.get("id")]
+    return list(dict.fromkeys(ids))
+
+
+def _tone(article: Article) -> str | None:
+    tone = article.labels.get("tone")
+    label = tone.get("label") if isinstance(tone, dict) else tone
+    return str(label) if label else None
+
+
+def _series(per_key: dict[str, list[int]], labels: dict[str, str]) -> list[Series]:
+    rows = [Series(k, labels.get(k, k), tuple(v)) for k, v in per_key.items()]
+    return sorted(rows, key=lambda s: (-s.total, s.label))
+
+
+def _rows(counter: Counter[str], labels: dict[str, str]) -> list[CountRow]:
+    return [CountRow(k, labels.get(k, k), n) for k, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _action(a: ResponseAction, tz: ZoneInfo, agency_names: dict[str, str]) -> ReportAction:
+    return ReportAction(at=a.at.astimezone(tz), action=a.action, action_name=ACTION_NAMES.get(a.action, a.action),
+                        agency_id=a.agency_id,
+                        agency_name=agency_names.get(a.agency_id, a.agency_id) if a.agency_id else wording.UNKNOWN,
+                        actor=a.actor, rule=a.rule, story_id=a.story_id, note=a.note or "")
+
+
+def _flag_rules_to_skip(settings: Settings) -> set[str]:
+    """Digests, reports and source-health (silence) messages are not flags about content."""
+    return set(NON_FLAG_RULES) | {r.name for r in settings.alert_rules if r.silence is not None}
+
+
+def build_report(store: Store, settings: Settings, start: date, end: date, *,
+                 now: datetime | None = None) -> Report:
+    """Everything the report for [start, end] (local days, both included) shows."""
+    tz_name = settings.app.timezone
+    tz = ZoneInfo(tz_name)
+    since, until = period_bounds(start, end, tz_name)
+    kinds = {s.id: s.kind for s in settings.sources}
+    source_names = {s.id: s.name for s in settings.sources}
+    topic_names = {t: str(v.get("name") or t) for t, v in settings.topics.items()}
+    agency_names = {a.id: a.name for a in settings.agencies}
+    bucket, buckets = _buckets(start, end)
+
+    dims = ("topic", "tone", "kind", "language")
+    per: dict[str, dict[str, list[int]]] = {d: {} for d in dims}
+    story_first: dict[str, Article] = {}
+    foreign: list[ReportArticle] = []
+    total = 0
+    for article in store.iter_articles(SearchFilters(since=since - _STORY_LOOKBACK, until=until)):
+        when = _when(article)
+        sid = article.story_id or article.id
+        if when is not None and (sid not in story_first or when < (_when(story_first[sid]) or when)):
+            story_first[sid] = article
+        if when is None or not since <= when < until or not article.relevant:
+            continue
+        total += 1
+        i = _bucket_of(when.astimezone(tz).date(), bucket, buckets)
+        keys = {"topic": _topic_ids(article) or [wording.NO_TOPIC], "tone": [_tone(article) or wording.UNKNOWN],
+                "kind": [kinds.get(article.fetched.source_id, wording.UNKNOWN)],
+                "language": [(article.content.language or wording.UNKNOWN).lower()]}
+        for dim in dims:
+            for key in keys[dim]:
+                per[dim].setdefault(key, [0] * len(buckets))[i] += 1
+        if kinds.get(article.fetched.source_id) == "foreign_press":
+            lang = (article.content.language or "").lower()
+            foreign.append(ReportArticle(
+                id=article.id, title=article.content.title, url=article.fetched.canonical_url or article.fetched.url,
+                source_name=source_names.get(article.fetched.source_id, article.fetched.source_id),
+                language=wording.LANGUAGES.get(lang, lang or wording.UNKNOWN),
+                tone=wording.TONES.get(_tone(article) or "", wording.UNKNOWN), published=when.astimezone(tz)))
+    foreign.sort(key=lambda a: (a.published or until, a.id))
+    labels = {"topic": topic_names, "tone": wording.TONES, "kind": wording.KINDS, "language": wording.LANGUAGES}
+    volumes = {d: _series(per[d], labels[d]) for d in dims}
+
+    # Actions up to the period's end: those inside it are listed; all of them close flags.
+    all_actions = [_action(a, tz, agency_names) for a in store.actions(until=until)]
+    actions = [a for a in all_actions if a.at >= since]
+    by_flag: dict[tuple[str, str], list[ReportAction]] = {}
+    by_story: dict[str, list[ReportAction]] = {}
+    for a in all_actions:
+        by_flag.setdefault((a.rule, a.story_id), []).append(a)
+        by_story.setdefault(a.story_id, []).append(a)
+
+    skip = _flag_rules_to_skip(settings)
+    messages: dict[tuple[str, str], list[OutboxMessage]] = {}
+    for m in store.outbox():
+        if m.flag_rule in skip or m.created_at is None or m.created_at >= until:
+            continue
+        messages.setdefault((m.flag_rule, m.story_id), []).append(m)
+    all_flags: list[ReportFlag] = []
+    for (rule, story_id), group in messages.items():
+        flagged_at = min(m.created_at for m in group if m.created_at).astimezone(tz)
+        first = story_first.get(story_id)
+        when = _when(first) if first else None
+        done = by_flag.get((rule, story_id)) or by_story.get(story_id) or []
+        all_flags.append(ReportFlag(
+            rule=rule, story_id=story_id,
+            title=first.content.title if first else group[0].subject,
+            url=(first.fetched.canonical_url or first.fetched.url) if first else "",
+            source_name=source_names.get(first.fetched.source_id, first.fetched.source_id) if first else wording.UNKNOWN,
+            flagged_at=flagged_at, published=when.astimezone(tz) if when else None,
+            recipients=sorted({m.recipient for m in group}), statuses=dict(Counter(m.status for m in group)),
+            actions=[a for a in done if a.at >= flagged_at] or list(done)))
+    all_flags.sort(key=lambda f: (f.flagged_at, f.rule, f.story_id))
+    flags = [f for f in all_flags if f.flagged_at >= since]
+
+    return Report(
+        province=_province_name(settings), timezone=tz_name, start=start, end=end,
+        generated_at=(now or datetime.now(UTC)).astimezone(tz), bucket=bucket, buckets=buckets,
+        bucket_labels=[_label(b, bucket) for b in buckets], total=total, volumes=volumes, foreign=foreign,
+        flags=flags, flags_by_rule=_rows(Counter(f.rule for f in flags), {}),
+        actions=actions, actions_by_type=_rows(Counter(a.action for a in actions), ACTION_NAMES),
+        actions_by_agency=_rows(Counter(a.agency_id or wording.UNKNOWN for a in actions), agency_names),
+        publication_to_flag=Durations.of([d for f in flags if (d := f.publication_to_flag) is not None]),
+        flag_to_action=Durations.of([d for f in flags if (d := f.flag_to_action) is not None]),
+        open_items=[f for f in all_flags if not f.handled])
+
+
+def _province_name(settings: Settings) -> str:
+    from nlp.gazetteer import Gazetteer
+
+    try:
+        gazetteer = Gazetteer.load()
+        return gazetteer.province_name(gazetteer.resolve_province(settings.app.province))
+    except (KeyError, ValueError):
+        return settings.app.province

@@ -1,0 +1,75 @@
+"""Every Vietnamese word the deadline reports show: headings, column names, label names.
+
+Kept in one place, as the alert emails keep theirs in templates, so an office can reword a
+report without touching the code that counts.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CHART", "COLUMNS", "HEADINGS", "KINDS", "LANGUAGES", "NOTES", "NO_TOPIC", "SHEETS", "SUMMARY", "TIMING",
+           "TONES", "UNKNOWN"]
+
+UNKNOWN = "(không rõ)"
+NO_TOPIC = "(chưa xác định chủ đề)"
+
+TONES = {"positive": "Tích cực", "neutral": "Trung lập", "negative": "Tiêu cực"}
+KINDS = {
+    "national_press": "Báo chí trung ương",
+    "provincial_press": "Báo chí địa phương",
+    "government_portal": "Cổng thông tin chính quyền",
+    "foreign_press": "Báo chí nước ngoài",
+    "platform": "Mạng xã hội / nền tảng",
+}
+LANGUAGES = {"vi": "Tiếng Việt", "en": "Tiếng Anh", "zh": "Tiếng Trung", "zh-cn": "Tiếng Trung", "ko": "Tiếng Hàn",
+             "ja": "Tiếng Nhật", "fr": "Tiếng Pháp", "de": "Tiếng Đức", "ru": "Tiếng Nga", "km": "Tiếng Khmer",
+             "lo": "Tiếng Lào", "th": "Tiếng Thái"}
+
+HEADINGS = {
+    "title": "BÁO CÁO KẾT QUẢ THEO DÕI THÔNG TIN ĐỐI NGOẠI",
+    "subtitle": "Tỉnh {province}: từ ngày {start} đến ngày {end}",
+    "generated": "Lập ngày {when} bởi hệ thống Hải Đăng (số liệu tự động, cần rà soát trước khi gửi).",
+    "summary": "1. Tổng quan",
+    "volume": "2. Số lượng tin, bài theo thời gian",
+    "topic": "2.1. Theo chủ đề của kế hoạch",
+    "tone": "2.2. Theo sắc thái đối với tỉnh",
+    "kind": "2.3. Theo loại nguồn",
+    "language": "2.4. Theo ngôn ngữ",
+    "foreign": "3. Báo chí nước ngoài viết về tỉnh",
+    "flags": "4. Cờ báo đã phát",
+    "actions": "5. Hành động xử lý",
+    "actions_type": "5.1. Theo loại hành động",
+    "actions_agency": "5.2. Theo cơ quan",
+    "actions_list": "5.3. Danh sách hành động",
+    "timing": "6. Thời gian phản ứng",
+    "open": "7. Việc còn tồn đọng (cờ báo chưa có hành động xử lý)",
+}
+SUMMARY = {
+    "total": "Tổng số tin, bài về tỉnh",
+    "foreign": "Tin, bài trên báo chí nước ngoài",
+    "flags": "Cờ báo đã phát (mỗi câu chuyện, mỗi quy tắc một lần)",
+    "actions": "Hành động xử lý đã ghi nhận",
+    "open": "Cờ báo còn tồn đọng",
+    "pub_to_flag": "Từ khi đăng đến khi phát cờ báo: trung vị / P90 (giờ)",
+    "flag_to_action": "Từ khi phát cờ báo đến khi xử lý: trung vị / P90 (giờ)",
+}
+COLUMNS = {
+    "group": "Nhóm", "total": "Tổng", "count": "Số lượng", "date": "Ngày", "source": "Nguồn", "title": "Tiêu đề",
+    "language": "Ngôn ngữ", "tone": "Sắc thái", "url": "Đường dẫn", "rule": "Quy tắc", "flagged": "Thời điểm phát",
+    "published": "Thời điểm đăng", "handled": "Đã xử lý", "action": "Hành động", "agency": "Cơ quan",
+    "actor": "Người ghi nhận", "note": "Ghi chú", "measure": "Chỉ số", "cases": "Số trường hợp",
+    "median": "Trung vị (giờ)", "p90": "P90 (giờ)", "age": "Tồn đọng (ngày)", "recipients": "Nơi nhận",
+    "value": "Giá trị", "yes": "Có", "no": "Chưa", "period": "Kỳ",
+}
+TIMING = {"pub_to_flag": "Từ khi đăng đến khi phát cờ báo", "flag_to_action": "Từ khi phát cờ báo đến khi xử lý"}
+NOTES = {
+    "topics": "Một bài có thể thuộc nhiều chủ đề nên tổng theo chủ đề có thể lớn hơn tổng số bài.",
+    "bucket_week": "Mỗi cột là một tuần (từ thứ Hai).",
+    "bucket_month": "Mỗi cột là một tháng.",
+    "none": "Không có.",
+    "more": "… và {n} mục khác (xem bản Excel).",
+    "p90": "P90: 90% số trường hợp nhanh hơn hoặc bằng giá trị này.",
+}
+SHEETS = {"summary": "Tổng quan", "topic": "Theo chủ đề", "tone": "Theo sắc thái", "kind": "Theo loại nguồn",
+          "language": "Theo ngôn ngữ", "foreign": "Báo chí nước ngoài", "flags": "Cờ báo", "actions": "Hành động",
+          "timing": "Thời gian phản ứng", "open": "Tồn đọng"}
+CHART = {"ylabel": "Số tin, bài", "other": "Khác", "empty": "Không có dữ liệu"}

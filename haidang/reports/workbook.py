@@ -1,0 +1,110 @@
+"""The deadline report as an Excel workbook (openpyxl): one sheet per section, native line charts.
+
+Every text cell is stored as a string, never a formula: a title starting with "=" stays text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.chart import LineChart, Reference
+from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
+
+from alerts.render import _href
+from haidang.reports.document import summary_rows
+from haidang.reports.report import Report
+from haidang.reports.text import cell_text, hours, local_time
+from haidang.reports.wording import COLUMNS, HEADINGS, NOTES, SHEETS, TIMING
+
+__all__ = ["write_xlsx"]
+
+_MAX_CHART_SERIES = 8       # as charts.MAX_LINES: more lines cannot be told apart
+
+
+def _put(ws: Worksheet, row: int, col: int, value: object, *, bold: bool = False) -> None:
+    if isinstance(value, str) or value is None:
+        cell = ws.cell(row=row, column=col, value=cell_text(value, 32_000))
+        cell.data_type = "s"           # never a formula, whatever the text starts with
+    else:
+        cell = ws.cell(row=row, column=col, value=value)
+    if bold:
+        cell.font = Font(bold=True)
+
+
+def _sheet(wb: Workbook, key: str, header: Sequence[str], rows: Sequence[Sequence[object]],
+           title: str | None = None, *, url_col: int | None = None) -> Worksheet:
+    ws = wb.create_sheet(SHEETS[key])
+    top = 1
+    if title:
+        _put(ws, 1, 1, title, bold=True)
+        top = 3
+    for j, name in enumerate(header, start=1):
+        _put(ws, top, j, name, bold=True)
+        ws.column_dimensions[ws.cell(row=top, column=j).column_letter].width = 14 if j > 1 else 40
+    for i, row in enumerate(rows, start=top + 1):
+        for j, value in enumerate(row, start=1):
+            _put(ws, i, j, value)
+            if url_col is not None and j == url_col and isinstance(value, str) and _href(value) != "#":
+                ws.cell(row=i, column=j).hyperlink = _href(value)
+    ws.freeze_panes = ws.cell(row=top + 1, column=1)
+    return ws
+
+
+def _volume_sheet(wb: Workbook, report: Report, dim: str) -> None:
+    series = report.volumes[dim]
+    ws = _sheet(wb, dim, [COLUMNS["period"], *(s.label for s in series), COLUMNS["total"]],
+                [(label, *(s.counts[i] for s in series), sum(s.counts[i] for s in series))
+                 for i, label in enumerate(report.bucket_labels)], HEADINGS[dim])
+    if not series or not report.buckets:
+        return
+    chart = LineChart()
+    chart.title = cell_text(HEADINGS[dim])
+    chart.y_axis.title = COLUMNS["count"]
+    chart.height, chart.width = 8, 18
+    header_row, first, last = 3, 4, 3 + len(report.buckets)
+    shown = min(len(series), _MAX_CHART_SERIES)
+    chart.add_data(Reference(ws, min_col=2, max_col=1 + shown, min_row=header_row, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    ws.add_chart(chart, ws.cell(row=last + 3, column=1).coordinate)
+
+
+def write_xlsx(report: Report, path: Path | str) -> Path:
+    """Write the report to `path` (parent folders created); returns the path."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    subtitle = HEADINGS["subtitle"].format(province=report.province, start=report.start.strftime("%d/%m/%Y"),
+                                           end=report.end.strftime("%d/%m/%Y"))
+    ws = _sheet(wb, "summary", [COLUMNS["measure"], COLUMNS["value"]], summary_rows(report),
+                f"{HEADINGS['title']}: {subtitle}")
+    ws.column_dimensions["A"].width = 60
+    _put(ws, 4 + len(summary_rows(report)) + 1, 1,
+         HEADINGS["generated"].format(when=local_time(report.generated_at)))
+    for dim in ("topic", "tone", "kind", "language"):
+        _volume_sheet(wb, report, dim)
+    _sheet(wb, "foreign", [COLUMNS["date"], COLUMNS["source"], COLUMNS["title"], COLUMNS["language"],
+                           COLUMNS["tone"], COLUMNS["url"]],
+           [(local_time(a.published), a.source_name, a.title, a.language, a.tone, a.url) for a in report.foreign],
+           url_col=6)
+    _sheet(wb, "flags", [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"],
+                         COLUMNS["published"], COLUMNS["url"], COLUMNS["recipients"], COLUMNS["handled"]],
+           [(local_time(f.flagged_at), f.rule, f.title, f.source_name, local_time(f.published), f.url,
+             ", ".join(f.recipients), COLUMNS["yes"] if f.handled else COLUMNS["no"]) for f in report.flags],
+           url_col=6)
+    _sheet(wb, "actions", [COLUMNS["date"], COLUMNS["action"], COLUMNS["agency"], COLUMNS["actor"],
+                           COLUMNS["rule"], COLUMNS["note"]],
+           [(local_time(a.at), a.action_name, a.agency_name, a.actor, a.rule, a.note) for a in report.actions])
+    _sheet(wb, "timing", [COLUMNS["measure"], COLUMNS["cases"], COLUMNS["median"], COLUMNS["p90"]],
+           [(TIMING[k], d.count, hours(d.median), hours(d.p90)) for k, d in
+            (("pub_to_flag", report.publication_to_flag), ("flag_to_action", report.flag_to_action))],
+           NOTES["p90"])
+    _sheet(wb, "open", [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"],
+                        COLUMNS["age"]],
+           [(local_time(f.flagged_at), f.rule, f.title, f.source_name, f.url,
+             max(0, (report.generated_at - f.flagged_at).days)) for f in report.open_items], url_col=5)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(str(out))
+    return out

@@ -1,0 +1,8 @@
+"""The officers' web app: signed flag links, the search page and logins (Starlette + Jinja2)."""
+
+from __future__ import annotations
+
+from haidang.web.app import create_app
+from haidang.web.serve import build_server, serve_web
+
+__all__ = ["build_server", "create_app", "serve_web"]

@@ -1,0 +1,526 @@
+"""The officers' web app: flag pages behind signed links, and the search page behind a login.
+
+Routes (all Vietnamese pages, Jinja2 with autoescape on every template):
+  GET  /xu-ly/{token}        the flag's item, reasons, outlets and the form for the link's action
+  POST /xu-ly/{token}        records the action once (CSRF token required)
+  POST /xu-ly/{token}/nhan   records a label correction (topic, tone, province) as feedback
+  GET  /dang-nhap, POST /dang-nhap, POST /dang-xuat   login and logout
+  GET  /tim-kiem             search over the store (viewer and up)
+  GET  /nhat-ky              the audit log (administrator)
+Blocking store calls run in Starlette's thread pool; each opens its own store (a SqliteStore
+belongs to the thread that opened it) and closes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner
+from alerts.render import environment as alerts_environment
+from crawlers.dedup import band_keys, signature
+from haidang.errors import QueryError
+from haidang.record import Article
+from haidang.reports.correction import correction_request_docx
+from haidang.reports.kit import RebuttalKit, rebuttal_kit
+from haidang.settings import Settings
+from haidang.store.base import ACTION_NAMES, AuditEntry, SearchFilters, SearchHit, Store
+from haidang.store.highlight import CLOSE_MARK, OPEN_MARK
+from haidang.web.respond import link_used, record_correction, record_response
+from haidang.web.sessions import LoginThrottle, Session, SessionKeeper
+
+__all__ = ["TEMPLATES_DIR", "create_app"]
+
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+CSRF_COOKIE = "hd_csrf"
+SESSION_COOKIE = "hd_session"
+TONES = {"negative": "tiêu cực", "neutral": "trung lập", "positive": "tích cực"}
+# Characters of the article shown on the flag page: enough to judge it without leaving the page.
+PAGE_TEXT_CHARS = 3000
+OUTLETS_SHOWN = 30
+SEARCH_PAGE_SIZE = 20
+NOTE_CHARS = 2000
+
+
+def _web_environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    shared = alerts_environment().filters
+    for name in ("clean", "one_line", "href"):
+        env.filters[name] = shared[name]
+    return env
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _form_text(form: Any, name: str, limit: int = NOTE_CHARS) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _http_url(value: str) -> bool:
+    return value.lower().startswith(("http://", "https://")) and " " not in value and len(value) <= 2000
+
+
+def _day(value: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
+    """YYYY-MM-DD (a date input) as local midnight; `end` gives the next midnight (the day included)."""
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=tz)
+    except ValueError:
+        return None
+    return day + timedelta(days=1) if end else day
+
+
+def _marked(hit: SearchHit) -> list[tuple[str, bool]]:
+    """The snippet cut into (text, highlighted) pieces, its « » marks dropped, so the template can
+    wrap matches in <mark> while every piece stays text."""
+    if not hit.highlights:
+        return [(hit.snippet, False)]
+    pieces: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in sorted(hit.highlights):
+        if start < pos:
+            continue
+        before = hit.snippet[pos:start]
+        pieces.append((before.removesuffix(OPEN_MARK), False))
+        pieces.append((hit.snippet[start:end], True))
+        pos = end + len(CLOSE_MARK) if hit.snippet.startswith(CLOSE_MARK, end) else end
+    pieces.append((hit.snippet[pos:], False))
+    return [(text, mark) for text, mark in pieces if text]
+
+
+class _WebApp:
+    """Holds the settings, signer and clock; one method per route."""
+
+    def __init__(self, settings: Settings, store_factory: Callable[[], Store], signer: LinkSigner,
+                 now: Callable[[], datetime]) -> None:
+        self.settings = settings
+        self.store_factory = store_factory
+        self.signer = signer
+        self.now = now
+        self.tz = ZoneInfo(settings.app.timezone)
+        self.env = _web_environment()
+        self.sessions = SessionKeeper(settings.users, signer, hours=settings.app.web.session_hours)
+        self.throttle = LoginThrottle()
+        self.sources = {s.id: s for s in settings.sources}
+        self.topic_names = {tid: str(t.get("name", tid)) for tid, t in settings.topics.items()}
+        self.secure = settings.app.web.base_url.startswith("https://")
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def with_store(self, fn: Callable[[Store], T]) -> T:
+        def run() -> T:
+            store = self.store_factory()
+            try:
+                return fn(store)
+            finally:
+                store.close()
+        return await run_in_threadpool(run)
+
+    def nonce(self, request: Request) -> str:
+        """This browser's CSRF nonce: from its cookie, or a new one the response will set."""
+        if not hasattr(request.state, "csrf_nonce"):
+            request.state.csrf_nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
+        return str(request.state.csrf_nonce)
+
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        nonce = self.nonce(request)
+        context.setdefault("session", self.session(request))
+        context["csrf_nonce"] = nonce
+        html = self.env.get_template(name).render(**context)
+        response = HTMLResponse(html, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"      # the token must not leak to linked sites
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+        if request.cookies.get(CSRF_COOKIE) != nonce:
+            # Lax, not Strict: a link clicked in webmail is a cross-site navigation, and with Strict
+            # each such click would mint a new nonce and void the forms open in other tabs. The
+            # token in the form (an HMAC bound to this nonce) is what stops a forged POST.
+            response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=self.secure)
+        return response
+
+    def error(self, request: Request, status: int, title: str, message: str) -> HTMLResponse:
+        return self.page(request, "error.html.j2", status, title=title, message=message)
+
+    def csrf_token(self, request: Request, scope: str) -> str:
+        return self.signer.mac("csrf", f"{scope}\x1f{self.nonce(request)}")
+
+    def csrf_ok(self, request: Request, form: Any, scope: str) -> bool:
+        nonce = request.cookies.get(CSRF_COOKIE)
+        sent = form.get("csrf")
+        return bool(nonce) and isinstance(sent, str) and self.signer.check_mac("csrf", f"{scope}\x1f{nonce}", sent)
+
+    def session(self, request: Request) -> Session | None:
+        return self.sessions.read(request.cookies.get(SESSION_COOKIE), self.now())
+
+    def link_or_error(self, request: Request) -> FlagLink | HTMLResponse:
+        token = request.path_params["token"]
+        try:
+            return self.signer.verify(token, self.now())
+        except ExpiredLink:
+            return self.error(request, 410, "Đường dẫn đã hết hạn",
+                              f"Đường dẫn xử lý chỉ có hiệu lực {self.signer.link_days} ngày kể từ khi gửi thư. "
+                              "Không có thay đổi nào được ghi nhận. Đề nghị liên hệ bộ phận quản trị "
+                              "để ghi nhận xử lý.")
+        except LinkError:
+            return self.error(request, 403, "Đường dẫn không hợp lệ",
+                              "Đường dẫn này không đúng hoặc đã bị sửa đổi, nên không thể dùng để ghi nhận "
+                              "xử lý. Không có thay đổi nào được ghi nhận. Hãy mở lại đường dẫn trong "
+                              "thư cảnh báo gốc.")
+
+    def used_error(self, request: Request) -> HTMLResponse:
+        return self.error(request, 410, "Đường dẫn đã được sử dụng",
+                          "Hành động này đã được ghi nhận trước đó bằng đường dẫn này; mỗi đường dẫn chỉ "
+                          "dùng được một lần. Không ghi nhận thêm lần nữa.")
+
+    def agency_of(self, recipient: str) -> str | None:
+        for agency in self.settings.agencies:
+            if recipient.lower() in (e.lower() for e in agency.emails):
+                return agency.id
+        return None
+
+    def local(self, dt: datetime | None) -> str:
+        return dt.astimezone(self.tz).strftime("%d/%m/%Y %H:%M") if dt else "không rõ"
+
+    # -- views of an article ----------------------------------------------------------------
+
+    def describe(self, article: Article) -> dict[str, Any]:
+        labels = article.labels or {}
+        risk = labels.get("risk") or {}
+        tone = labels.get("tone") or {}
+        source = self.sources.get(article.fetched.source_id)
+
+        def evidence(value: Any) -> list[str]:
+            items = value if isinstance(value, list) else [value] if value not in (None, "") else []
+            return [str(i) for i in items]
+
+        return {
+            "id": article.id,
+            "title": article.content.title,
+            "url": article.fetched.canonical_url or article.fetched.url,
+            "source": source.name if source else article.fetched.source_id,
+            "published": self.local(article.content.published or article.content.first_seen),
+            "text": article.content.text[:PAGE_TEXT_CHARS],
+            "cut": len(article.content.text) > PAGE_TEXT_CHARS,
+            "province": article.province_code or "",
+            "topics": [{"id": t.get("id", "?"), "name": self.topic_names.get(t.get("id", ""), t.get("id", "?")),
+                        "evidence": evidence(t.get("evidence"))} for t in labels.get("topics") or []],
+            "tone": {"label": TONES.get(tone.get("label", ""), tone.get("label") or "chưa gán"),
+                     "evidence": evidence(tone.get("evidence"))},
+            "risk": {"level": risk.get("level") or "chưa đánh giá", "score": risk.get("score"),
+                     "reasons": [{"signal": r.get("signal", "?"), "weight": r.get("weight"),
+                                  "evidence": evidence(r.get("evidence"))} for r in risk.get("reasons") or []]},
+        }
+
+    def outlets(self, store: Store, article: Article) -> list[dict[str, Any]]:
+        """The article and its stored syndicated copies (same story), found by their LSH keys."""
+        found = [article]
+        text = article.content.text or article.content.title
+        if text and article.story_id:
+            ids = sorted({c.article_id for c in store.story_candidates(band_keys(signature(text)))
+                          if c.story_id == article.story_id and c.article_id != article.id})
+            found += [a for a in (store.get(i) for i in ids[:OUTLETS_SHOWN]) if a is not None]
+        return [{"source": (self.sources[a.fetched.source_id].name if a.fetched.source_id in self.sources
+                            else a.fetched.source_id),
+                 "title": a.content.title, "url": a.fetched.canonical_url or a.fetched.url,
+                 "published": self.local(a.content.published or a.content.first_seen)} for a in found]
+
+    # -- flag pages -------------------------------------------------------------------------
+
+    async def flag_page(self, request: Request) -> Response:
+        link = self.link_or_error(request)
+        if isinstance(link, HTMLResponse):
+            return link
+
+        def load(store: Store) -> tuple[bool, Article | None, list[dict[str, Any]], RebuttalKit | None]:
+            article = store.get(link.article_id)
+            return (link_used(store, link), article, self.outlets(store, article) if article else [],
+                    self.kit(store, article))
+
+        used, article, outlets, kit = await self.with_store(load)
+        if used:
+            return self.used_error(request)
+        return self.flag_form(request, link, article, outlets, kit=kit)
+
+    def kit(self, store: Store, article: Article | None) -> RebuttalKit | None:
+        """The rebuttal kit (own coverage of the topic, earlier rebuttals); never breaks the page."""
+        if article is None:
+            return None
+        try:
+            return rebuttal_kit(store, self.settings, article, limit=5)
+        except Exception:  # noqa: BLE001 - the officer can act without it; the log says why
+            _log.exception("rebuttal kit for %s failed", article.id)
+            return None
+
+    async def correction_docx(self, request: Request) -> Response:
+        """"Soạn văn bản đề nghị cải chính": the pre-filled .docx letter for the flag's article."""
+        link = self.link_or_error(request)
+        if isinstance(link, HTMLResponse):
+            return link
+
+        def build(store: Store) -> bytes | None:
+            article = store.get(link.article_id)
+            if article is None:
+                return None
+            with tempfile.TemporaryDirectory() as tmp:
+                path = correction_request_docx(article, self.settings, None, Path(tmp) / "letter.docx")
+                return path.read_bytes()
+
+        data = await self.with_store(build)
+        if data is None:
+            return self.error(request, 404, "Không tìm thấy bài viết",
+                              "Bài viết của cảnh báo này không còn trong kho dữ liệu.")
+        return Response(data, media_type=DOCX_TYPE,
+                        headers={"Content-Disposition": 'attachment; filename="de-nghi-cai-chinh.docx"',
+                                 "Cache-Control": "no-store"})
+
+    def flag_form(self, request: Request, link: FlagLink, article: Article | None, outlets: list[dict[str, Any]],
+                  *, problems: list[str] | None = None, status: int = 200, message: str | None = None,
+                  values: dict[str, str] | None = None, kit: RebuttalKit | None = None) -> HTMLResponse:
+        token = request.path_params["token"]
+        return self.page(
+            request, "flag.html.j2", status, link=link, token=token, action_name=ACTION_NAMES[link.action],
+            kit=kit, local=self.local,
+            article=self.describe(article) if article else None, outlets=outlets, problems=problems or [],
+            message=message, values=values or {}, csrf=self.csrf_token(request, token),
+            topics=sorted(self.topic_names.items()), tones=TONES,
+            expires=self.local(datetime.fromtimestamp(link.expires, UTC)),
+        )
+
+    async def flag_submit(self, request: Request) -> Response:
+        link = self.link_or_error(request)
+        if isinstance(link, HTMLResponse):
+            return link
+        form = await request.form()
+        token = request.path_params["token"]
+        if not self.csrf_ok(request, form, token):
+            return self.error(request, 403, "Biểu mẫu không hợp lệ",
+                              "Biểu mẫu đã hết hiệu lực hoặc không gửi từ trang này. Không có thay đổi nào "
+                              "được ghi nhận. Hãy tải lại trang và gửi lại.")
+        note = _form_text(form, "note")
+        rebuttal = _form_text(form, "rebuttal_url")
+        problems = []
+        if link.action == "phan_bac" and not _http_url(rebuttal):
+            problems.append("Cần nhập đường dẫn bài phản bác (bắt đầu bằng http:// hoặc https://).")
+        if link.action != "phan_bac" and rebuttal and not _http_url(rebuttal):
+            problems.append("Đường dẫn bài phản bác phải bắt đầu bằng http:// hoặc https://.")
+        if link.action == "khong_phai_tin_sai" and not note:
+            problems.append("Cần ghi lý do xác định đây không phải tin sai.")
+        client = _client(request)
+        now = self.now()
+
+        def record(store: Store) -> tuple[str | None, Article | None, list[dict[str, Any]]]:
+            article = store.get(link.article_id)
+            if problems:
+                return None, article, self.outlets(store, article) if article else []
+            action_id = record_response(store, link, article, note=note, rebuttal_url=rebuttal or None,
+                                        client=client, now=now, agency_id=self.agency_of(link.recipient))
+            return action_id, article, []
+
+        action_id, article, outlets = await self.with_store(record)
+        if problems:
+            return self.flag_form(request, link, article, outlets, problems=problems, status=422,
+                                  values={"note": note, "rebuttal_url": rebuttal})
+        if action_id is None:
+            return self.used_error(request)
+        _log.info("recorded %s on flag %s by %s", link.action, link.flag_key, link.recipient)
+        return self.page(request, "done.html.j2", action_name=ACTION_NAMES[link.action], link=link,
+                         note=note, rebuttal_url=rebuttal, at=self.local(now), action_id=action_id)
+
+    async def label_submit(self, request: Request) -> Response:
+        link = self.link_or_error(request)
+        if isinstance(link, HTMLResponse):
+            return link
+        form = await request.form()
+        token = request.path_params["token"]
+        if not self.csrf_ok(request, form, token):
+            return self.error(request, 403, "Biểu mẫu không hợp lệ",
+                              "Biểu mẫu đã hết hiệu lực hoặc không gửi từ trang này. Không có thay đổi nào "
+                              "được ghi nhận. Hãy tải lại trang và gửi lại.")
+        wanted = {"topic": _form_text(form, "topic", 64), "tone": _form_text(form, "tone", 16),
+                  "province": _form_text(form, "province", 8)}
+        note = _form_text(form, "note")
+        problems = []
+        if wanted["tone"] and wanted["tone"] not in TONES:
+            problems.append("Sắc thái không hợp lệ.")
+        if wanted["topic"] and self.topic_names and wanted["topic"] not in self.topic_names:
+            problems.append("Chủ đề không có trong danh mục.")
+        if wanted["province"] and not (wanted["province"].isdigit() and len(wanted["province"]) == 2):
+            problems.append("Mã tỉnh gồm hai chữ số (ví dụ 51).")
+        client = _client(request)
+        now = self.now()
+
+        def correct(store: Store) -> tuple[str | None, Article | None, list[dict[str, Any]], dict[str, Any]]:
+            article = store.get(link.article_id)
+            if article is None or problems:
+                return None, article, self.outlets(store, article) if article else [], {}
+            labels = article.labels or {}
+            current = {"topic": [t.get("id") for t in labels.get("topics") or []],
+                       "tone": (labels.get("tone") or {}).get("label"), "province": article.province_code}
+            changes: dict[str, tuple[Any, Any]] = {}
+            for field_name, value in wanted.items():
+                old = current[field_name]
+                # A topic correction names the article's main topic: a change unless it already leads.
+                changed = (not old or old[0] != value) if isinstance(old, list) else value != old
+                if value and changed:
+                    changes[field_name] = (old, value)
+            if not changes:
+                return None, article, self.outlets(store, article), {}
+            entry = record_correction(store, actor=link.recipient, article=article, changes=changes, note=note,
+                                      client=client, now=now, flag_key=link.flag_key)
+            return entry, article, [], changes
+
+        entry, article, outlets, changes = await self.with_store(correct)
+        if article is None:
+            return self.error(request, 404, "Không tìm thấy bài viết",
+                              "Bài viết của cảnh báo này không còn trong kho dữ liệu; không thể sửa nhãn.")
+        if entry is None:
+            return self.flag_form(request, link, article, outlets, status=422 if problems else 200,
+                                  problems=problems, message=None if problems else "Nhãn không thay đổi.")
+        return self.page(request, "corrected.html.j2", link=link, token=token,
+                         changes={k: {"from": v[0], "to": v[1]} for k, v in changes.items()}, at=self.local(now))
+
+    # -- login and search -------------------------------------------------------------------
+
+    async def login_page(self, request: Request) -> Response:
+        return self.page(request, "login.html.j2", csrf=self.csrf_token(request, "login"), problem=None,
+                         next=request.query_params.get("next", "/tim-kiem"))
+
+    async def login_submit(self, request: Request) -> Response:
+        form = await request.form()
+        nxt = _form_text(form, "next", 200)
+        nxt = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/tim-kiem"
+        if not self.csrf_ok(request, form, "login"):
+            return self.error(request, 403, "Biểu mẫu không hợp lệ",
+                              "Biểu mẫu đăng nhập đã hết hiệu lực. Hãy tải lại trang và đăng nhập lại.")
+        name, password = _form_text(form, "username", 100), _form_text(form, "password", 1000)
+        client, now = _client(request), self.now()
+        if self.throttle.blocked(name, now):
+            await self.with_store(lambda s: s.append_audit(AuditEntry(
+                at=now, actor=name or "-", kind="login_blocked", target="web", detail={}, client=client)))
+            return self.page(request, "login.html.j2", 429, csrf=self.csrf_token(request, "login"),
+                             problem="Đăng nhập sai quá nhiều lần; hãy thử lại sau 15 phút.", next=nxt)
+        user = await run_in_threadpool(self.sessions.check_password, name, password)
+        await self.with_store(lambda s: s.append_audit(AuditEntry(
+            at=now, actor=name or "-", kind="login" if user else "login_failed", target="web", detail={},
+            client=client)))
+        if user is None:
+            self.throttle.failed(name, now)
+            return self.page(request, "login.html.j2", 401, csrf=self.csrf_token(request, "login"),
+                             problem="Tên đăng nhập hoặc mật khẩu không đúng.", next=nxt)
+        self.throttle.succeeded(name)
+        response = RedirectResponse(nxt, status_code=303)
+        response.set_cookie(SESSION_COOKIE, self.sessions.issue(user, now), httponly=True, samesite="lax",
+                            secure=self.secure, max_age=self.settings.app.web.session_hours * 3600)
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        response = RedirectResponse("/dang-nhap", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    def require(self, request: Request, role: str) -> Session | Response:
+        session = self.session(request)
+        if session is None:
+            return RedirectResponse(f"/dang-nhap?next={request.url.path}", status_code=303)
+        if not session.allows(role):
+            return self.error(request, 403, "Không có quyền truy cập",
+                              "Tài khoản của bạn không có quyền xem trang này.")
+        return session
+
+    async def search_page(self, request: Request) -> Response:
+        session = self.require(request, "viewer")
+        if not isinstance(session, Session):
+            return session
+        params = request.query_params
+        q = params.get("q", "").strip()[:500]
+        form = {k: params.get(k, "").strip()[:64] for k in ("province", "source", "since", "until", "lang")}
+        try:
+            page_no = max(1, int(params.get("trang", "1")))
+        except ValueError:
+            page_no = 1
+        filters = SearchFilters(province=form["province"] or None, source=form["source"] or None,
+                                since=_day(form["since"], self.tz), until=_day(form["until"], self.tz, end=True),
+                                lang=form["lang"] or None)
+        if not q:
+            return self.page(request, "search.html.j2", q=q, form=form, hits=[], total=None, problem=None,
+                             page_no=1, pages=0, sources=sorted((s.id, s.name) for s in self.settings.sources))
+
+        def run(store: Store) -> tuple[int, list[dict[str, Any]]]:
+            result = store.search(q, filters, limit=SEARCH_PAGE_SIZE, offset=(page_no - 1) * SEARCH_PAGE_SIZE)
+            hits = []
+            for hit in result.hits:
+                article = store.get(hit.id)
+                hits.append({"hit": hit, "pieces": _marked(hit), "published": self.local(hit.published),
+                             "source": self.sources[hit.source_id].name if hit.source_id in self.sources
+                             else hit.source_id,
+                             "view": self.describe(article) if article else None})
+            return result.total, hits
+
+        try:
+            total, hits = await self.with_store(run)
+        except QueryError as exc:
+            return self.page(request, "search.html.j2", 400, q=q, form=form, hits=[], total=None, problem=str(exc),
+                             page_no=1, pages=0, sources=sorted((s.id, s.name) for s in self.settings.sources))
+        pages = (total + SEARCH_PAGE_SIZE - 1) // SEARCH_PAGE_SIZE
+        return self.page(request, "search.html.j2", q=q, form=form, hits=hits, total=total, problem=None,
+                         page_no=page_no, pages=pages, sources=sorted((s.id, s.name) for s in self.settings.sources))
+
+    async def audit_page(self, request: Request) -> Response:
+        session = self.require(request, "administrator")
+        if not isinstance(session, Session):
+            return session
+        since = self.now() - timedelta(days=30)
+        entries = await self.with_store(lambda s: s.audit(since=since))
+        rows = [{"at": self.local(e.at), "actor": e.actor, "kind": e.kind, "target": e.target,
+                 "detail": e.detail, "client": e.client or ""} for e in reversed(entries)]
+        return self.page(request, "audit.html.j2", rows=rows, action_names=ACTION_NAMES)
+
+    async def home(self, request: Request) -> Response:
+        return RedirectResponse("/tim-kiem", status_code=303)
+
+
+def create_app(settings: Settings, store_factory: Callable[[], Store], secret: str, *,
+               now: Callable[[], datetime] | None = None) -> Starlette:
+    """The web app. `secret` (from the environment, see web.secret_env) signs links, forms and
+    sessions; `store_factory` opens a store per request; `now` is the clock (tests move it)."""
+    web = settings.app.web
+    signer = LinkSigner(secret, web.base_url, link_days=web.link_days)
+    view = _WebApp(settings, store_factory, signer, now or (lambda: datetime.now(UTC)))
+    routes = [
+        Route("/", view.home),
+        Route("/xu-ly/{token}", view.flag_page, methods=["GET"]),
+        Route("/xu-ly/{token}", view.flag_submit, methods=["POST"]),
+        Route("/xu-ly/{token}/nhan", view.label_submit, methods=["POST"]),
+        Route("/xu-ly/{token}/van-ban.docx", view.correction_docx, methods=["GET"]),
+        Route("/dang-nhap", view.login_page, methods=["GET"]),
+        Route("/dang-nhap", view.login_submit, methods=["POST"]),
+        Route("/dang-xuat", view.logout, methods=["POST"]),
+        Route("/tim-kiem", view.search_page, methods=["GET"]),
+        Route("/nhat-ky", view.audit_page, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.signer = signer
+    return app

@@ -1,0 +1,132 @@
+"""Applies an officer's answer to a flag: the action record, and what it teaches the claims list.
+
+Marked false with a rebuttal ("phan_bac" with a URL): the item's claim is proposed and confirmed
+as a known false claim carrying that rebuttal, so a later copy anywhere is flagged with the link.
+Dismissed ("khong_phai_tin_sai"): the same claim is stored as "dismissed", and the risk stage
+lowers the risk of its near-duplicates (signal `dismissed_claim`). A person decided both, so no
+second confirmation is asked for. Label corrections are audit entries of kind
+"label_correction", which `feedback_records` turns into training feedback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from datetime import datetime
+from typing import Any
+
+from alerts.links import FlagLink
+from crawlers.dedup import band_keys, signature
+from haidang.record import Article
+from haidang.store.base import AuditEntry, KnownClaim, ResponseAction, Store
+from haidang.textnorm import normalize
+
+__all__ = ["CLAIM_CHARS", "claim_text", "feedback_records", "link_used", "record_correction",
+           "record_response"]
+
+_log = logging.getLogger(__name__)
+
+# Characters of the item kept as its claim: the headline and the lead carry what a rumour says;
+# the rest of a long article would make the claim match only exact copies.
+CLAIM_CHARS = 400
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+# One process serves the app; this lock makes "is the link used? → record" one step, so a
+# double submit (two tabs, a double click) records once. Several processes would need the
+# store to enforce it; `haidang web` runs one.
+_RECORD_LOCK = threading.Lock()
+
+
+def claim_text(article: Article) -> str:
+    """The item's claim: its title and first sentences, up to CLAIM_CHARS."""
+    title = normalize(article.content.title).strip()
+    text = normalize(article.content.lead or article.content.text).strip()
+    out = title
+    for sentence in _SENTENCE_END.split(text):
+        if len(out) + len(sentence) + 1 > CLAIM_CHARS:
+            break
+        out = f"{out}. {sentence}" if out else sentence
+    return out or text[:CLAIM_CHARS]
+
+
+def link_used(store: Store, link: FlagLink) -> bool:
+    """A link records once: any action already recorded with its flag key and action uses it up."""
+    return any(a.flag_key == link.flag_key and a.action == link.action
+               for a in store.actions(story_id=link.story_id))
+
+
+def _learn_claim(store: Store, article: Article, link: FlagLink, rebuttal_url: str | None) -> str | None:
+    text = claim_text(article)
+    if not text:
+        return None
+    sig = signature(text)
+    claim_id = store.propose_claim(KnownClaim(text=text, rebuttal_url=rebuttal_url, source_article_id=article.id,
+                                              signature=sig), band_keys(sig))
+    if link.action == "khong_phai_tin_sai":
+        store.dismiss_claim(claim_id)
+    else:
+        store.confirm_claim(claim_id)
+    _log.info("claim %s from article %s is now %s", claim_id, article.id,
+              "dismissed" if link.action == "khong_phai_tin_sai" else "confirmed")
+    return claim_id
+
+
+def record_response(store: Store, link: FlagLink, article: Article | None, *, note: str | None,
+                    rebuttal_url: str | None, client: str | None, now: datetime,
+                    agency_id: str | None = None) -> str | None:
+    """Record the link's action once; None when the link was already used (nothing changes)."""
+    with _RECORD_LOCK:
+        if link_used(store, link):
+            return None
+        action_id = store.record_action(ResponseAction(
+            flag_key=link.flag_key, story_id=link.story_id, article_id=link.article_id, rule=link.rule,
+            action=link.action, actor=link.recipient, agency_id=agency_id, note=note or None,  # type: ignore[arg-type]
+            rebuttal_url=rebuttal_url or None, client=client, at=now,
+        ))
+    if article is not None and (link.action == "khong_phai_tin_sai"
+                                or (link.action == "phan_bac" and rebuttal_url)):
+        claim_id = _learn_claim(store, article, link, rebuttal_url)
+        if claim_id:
+            store.append_audit(AuditEntry(at=now, actor=link.recipient, kind="claim", target=claim_id,
+                                          client=client, detail={"action_id": action_id,
+                                                                 "article_id": article.id,
+                                                                 "status": "dismissed" if link.action ==
+                                                                 "khong_phai_tin_sai" else "confirmed",
+                                                                 "rebuttal_url": rebuttal_url}))
+    return action_id
+
+
+def record_correction(store: Store, *, actor: str, article: Article, changes: dict[str, tuple[Any, Any]],
+                      note: str | None, client: str | None, now: datetime, flag_key: str | None = None) -> str:
+    """One "label_correction" audit entry: {field: (model's value, officer's value)} for the article."""
+    detail: dict[str, Any] = {"article_id": article.id, "flag_key": flag_key, "note": note or None,
+                              "changes": {k: {"from": old, "to": new} for k, (old, new) in changes.items()}}
+    return store.append_audit(AuditEntry(at=now, actor=actor, kind="label_correction", target=article.id,
+                                         detail=detail, client=client))
+
+
+def feedback_records(store: Store, since: datetime | None = None) -> list[dict[str, Any]]:
+    """Label corrections as training feedback, one per article and field, the latest winning.
+
+    Each record: {article_id, field ("topic" | "tone" | "province"), label, title, text, province
+    (the article's stored province code), by, at}.
+    """
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    articles: dict[str, Article | None] = {}
+    for entry in store.audit(since=since):
+        if entry.kind != "label_correction":
+            continue
+        aid = str(entry.detail.get("article_id") or entry.target)
+        if aid not in articles:
+            articles[aid] = store.get(aid)
+        article = articles[aid]
+        for field_name, change in (entry.detail.get("changes") or {}).items():
+            latest[(aid, field_name)] = {
+                "article_id": aid, "field": field_name, "label": change.get("to"),
+                "title": article.content.title if article else None,
+                "text": article.content.text if article else None,
+                "province": article.province_code if article else None,
+                "by": entry.actor, "at": entry.at.isoformat(),
+            }
+    return [latest[k] for k in sorted(latest)]

@@ -1,0 +1,88 @@
+"""Login and the search page: roles, highlighted snippets with labels and reasons, hostile text inert."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from .conftest import PASSWORDS, WebKit
+
+
+def _login(kit: WebKit, name: str, password: str, next_: str = "/tim-kiem"):
+    page = kit.client.get("/dang-nhap")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    return kit.client.post("/dang-nhap", data={"csrf": csrf, "username": name, "password": password,
+                                               "next": next_}, follow_redirects=False)
+
+
+def test_search_needs_a_login(kit: WebKit) -> None:
+    page = kit.client.get("/tim-kiem?q=vỡ+đập", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/dang-nhap")
+
+
+def test_wrong_password_is_refused_and_audited(kit: WebKit) -> None:
+    page = _login(kit, "canbo", "sai-mat-khau")
+    assert page.status_code == 401 and "không đúng" in page.text
+    assert _login(kit, "khong-co", "x").status_code == 401
+    assert kit.client.get("/tim-kiem?q=a", follow_redirects=False).status_code == 303
+    store = kit.open()
+    try:
+        assert [e.kind for e in store.audit()] == ["login_failed", "login_failed"]
+    finally:
+        store.close()
+
+
+def test_login_then_search_shows_highlights_labels_and_reasons(kit: WebKit) -> None:
+    done = _login(kit, "xem", PASSWORDS["xem"])
+    assert done.status_code == 303 and done.headers["location"] == "/tim-kiem"
+    page = kit.client.get("/tim-kiem", params={"q": "vo dap", "province": "51"})
+    assert page.status_code == 200
+    html = page.text
+    assert "2 kết quả" in html
+    assert "<mark>vỡ</mark>" in html or "<mark>vỡ đập</mark>" in html
+    for text in ("rumour_cue", "nguồn tin giấu tên", "tiêu cực", "Báo Quảng Ngãi"):
+        assert text in html, text
+    assert "<script>window.__pwned" not in html and "&lt;script&gt;" in html
+    assert "Nhật ký" not in html                          # a viewer has no audit page
+    assert kit.client.get("/nhat-ky").status_code == 403
+
+
+def test_filters_and_bad_queries(kit: WebKit) -> None:
+    _login(kit, "xem", PASSWORDS["xem"])
+    assert "0 kết quả" in kit.client.get("/tim-kiem", params={"q": "vo dap", "source": "khong-co"}).text
+    assert "1 kết quả" in kit.client.get("/tim-kiem", params={"q": "vo dap", "source": "tuoitre"}).text
+    assert "0 kết quả" in kit.client.get("/tim-kiem", params={"q": "vo dap", "since": "2026-03-13"}).text
+    assert "2 kết quả" in kit.client.get("/tim-kiem", params={"q": "vo dap", "until": "2026-03-12"}).text
+    bad = kit.client.get("/tim-kiem", params={"q": '"vo dap'})
+    assert bad.status_code == 400 and "Câu tìm kiếm không hợp lệ" in bad.text
+
+
+def test_session_expires_and_forged_cookie_is_ignored(kit: WebKit) -> None:
+    _login(kit, "xem", PASSWORDS["xem"])
+    assert kit.client.get("/tim-kiem", follow_redirects=False).status_code == 200
+    kit.clock.now += timedelta(hours=13)
+    assert kit.client.get("/tim-kiem", follow_redirects=False).status_code == 303
+    kit.client.cookies.set("hd_session", "eyJ1IjoicXVhbnRyaSIsInIiOiJhZG1pbmlzdHJhdG9yIiwiZSI6OTk5OTk5OTk5OX0.AAAA")
+    assert kit.client.get("/nhat-ky", follow_redirects=False).status_code == 303
+
+
+def test_administrator_sees_the_audit_log(kit: WebKit) -> None:
+    done = _login(kit, "quantri", PASSWORDS["quantri"], next_="/nhat-ky")
+    assert done.headers["location"] == "/nhat-ky"
+    page = kit.client.get("/nhat-ky")
+    assert page.status_code == 200 and "quantri" in page.text and "login" in page.text
+    assert kit.client.post("/dang-xuat", follow_redirects=False).status_code == 303
+
+
+def test_open_redirect_is_refused(kit: WebKit) -> None:
+    done = _login(kit, "xem", PASSWORDS["xem"], next_="//evil.example.com/")
+    assert done.headers["location"] == "/tim-kiem"
+
+
+def test_repeated_failures_block_the_name_for_a_while(kit: WebKit) -> None:
+    for _ in range(5):
+        assert _login(kit, "canbo", "sai").status_code == 401
+    blocked = _login(kit, "canbo", PASSWORDS["canbo"])
+    assert blocked.status_code == 429 and "15 phút" in blocked.text
+    kit.clock.now += timedelta(minutes=16)
+    assert _login(kit, "canbo", PASSWORDS["canbo"]).status_code == 303
