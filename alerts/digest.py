@@ -149,15 +149,6 @@ def _when(article: Article, tz: ZoneInfo) -> datetime | None:
     return dt.astimezone(tz) if dt else None
 
 
-def _topic_ids(article: Article) -> list[str]:
-    ids = [str(t["id"]) for t in article.labels.get("topics") or [] if isinstance(t, dict) and t.get("id")]
-    return list(dict.fromkeys(ids))
-
-
-def _tone(article: Article) -> str | None:
-    tone = article.labels.get("tone")
-    label = tone.get("label") if isinstance(tone, dict) else tone
-    return str(label) if label else None
 
 
 def _rows(now: Counter[str], before: Counter[str], label: dict[str, str] | None = None) -> list[CountRow]:
@@ -170,8 +161,8 @@ def _counts(articles: list[Article], kinds: dict[str, str]) -> tuple[Counter[str
     tones: Counter[str] = Counter()
     by_kind: Counter[str] = Counter()
     for a in articles:
-        topics.update(_topic_ids(a) or [UNKNOWN])
-        tones[_tone(a) or UNKNOWN] += 1
+        topics.update(a.topic_ids or [UNKNOWN])
+        tones[a.tone_label or UNKNOWN] += 1
         by_kind[kinds.get(a.fetched.source_id, UNKNOWN)] += 1
     return topics, tones, by_kind
 
@@ -197,7 +188,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
         return DigestArticle(id=a.id, title=_one_line(a.content.title) or "(không có tiêu đề)",
                              url=a.fetched.canonical_url or a.fetched.url, source_id=a.fetched.source_id,
                              source_name=_one_line(src.name if src else a.fetched.source_id),
-                             source_kind=src.kind if src else None, published=_when(a, tz), tone=_tone(a))
+                             source_kind=src.kind if src else None, published=_when(a, tz), tone=a.tone_label)
 
     by_id = {a.id: a for a in articles}
 
@@ -211,7 +202,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
         per_outlet: dict[str, Article] = {}
         for a in group:
             per_outlet.setdefault(a.fetched.source_id, a)
-        topics = list(dict.fromkeys(t for a in group for t in _topic_ids(a)))
+        topics = list(dict.fromkeys(t for a in group for t in a.topic_ids))
         stories.append(DigestStory(story_id=story_id, title=entry(group[0]).title,
                                    outlets=[entry(a) for a in per_outlet.values()],
                                    topics=[_one_line(topic_names.get(t, t)) for t in topics]))

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from haidang.errors import ConfigError, HaidangError, QueryError
+from haidang.record import Article
 from haidang.settings import DEFAULT_CONFIG_DIR, Settings, check_config_dir, load_settings
 
 app = typer.Typer(help="Hải Đăng: media monitoring for provincial foreign-information offices.",
@@ -236,6 +237,20 @@ def search(query: Annotated[str, typer.Argument(help='Query: words, "phrases", O
         out.print("  " + _highlight(h.snippet))
 
 
+def _stored_article(settings: Settings, ref: str) -> Article:
+    """The stored article with id or URL `ref`, or exit 1 saying so."""
+    from haidang.explain import find_article
+    store = _store(settings)
+    try:
+        article = find_article(store, ref)
+    finally:
+        store.close()
+    if article is None:
+        err.print(f"[red]no stored article[/red] with id or URL {escape(ref)}")
+        raise typer.Exit(1)
+    return article
+
+
 def _highlight(snippet: str) -> str:
     """Matches in bold on a terminal; piped output keeps the « » marks so they survive."""
     if not out.is_terminal:
@@ -440,16 +455,9 @@ def train(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path
 def explain(ref: Annotated[str, typer.Argument(help="Article id or URL.")], config: ConfigOpt = None,
             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every label of a stored article, with its reasons."""
-    from haidang.explain import find_article, render_explanation
+    from haidang.explain import render_explanation
     settings = _settings(config)
-    store = _store(settings)
-    try:
-        article = find_article(store, ref)
-    finally:
-        store.close()
-    if article is None:
-        err.print(f"[red]no stored article[/red] with id or URL {escape(ref)}")
-        raise typer.Exit(1)
+    article = _stored_article(settings, ref)
     if as_json:
         print(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -572,17 +580,9 @@ def correction(ref: Annotated[str, typer.Argument(help="Article id or URL.")],
                passage: Annotated[list[str] | None, typer.Option("--passage", "-p", help="A passage at issue (repeat); default: the sentences the risk signals quoted.")] = None,
                config: ConfigOpt = None) -> None:
     """Write a correction request (đề nghị cải chính) for a stored article, from config/templates/."""
-    from haidang.explain import find_article
     from haidang.reports.correction import correction_request_docx
     settings = _settings(config)
-    store = _store(settings)
-    try:
-        article = find_article(store, ref)
-    finally:
-        store.close()
-    if article is None:
-        err.print(f"[red]no stored article[/red] with id or URL {escape(ref)}")
-        raise typer.Exit(1)
+    article = _stored_article(settings, ref)
     path = correction_request_docx(article, settings, passage, to)
     out.print(f"→ {escape(str(path))} (điền các chỗ [...] rồi ký / fill in the [...] and sign)")
 

@@ -95,6 +95,24 @@ class Article:
     labels: dict[str, Any] = field(default_factory=dict)
     story_id: str | None = None
 
+    @property
+    def when(self) -> datetime | None:
+        """Publication time, else when first seen: the time every count and window uses."""
+        return self.content.published or self.content.first_seen
+
+    @property
+    def topic_ids(self) -> list[str]:
+        """Assigned plan topic ids, in label order, each once."""
+        ids = [str(t["id"]) for t in self.labels.get("topics") or [] if isinstance(t, dict) and t.get("id")]
+        return list(dict.fromkeys(ids))
+
+    @property
+    def tone_label(self) -> str | None:
+        """The tone label toward the province (positive / neutral / negative), if labelled."""
+        tone = self.labels.get("tone")
+        label = tone.get("label") if isinstance(tone, dict) else tone
+        return str(label) if label else None
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; datetimes as ISO 8601 with offset."""
         return _jsonable(dataclasses.asdict(self))

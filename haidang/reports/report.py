@@ -182,15 +182,6 @@ def _when(article: Article) -> datetime | None:
     return article.content.published or article.content.first_seen
 
 
-def _topic_ids(article: Article) -> list[str]:
-    ids = [str(t["id"]) for t in article.labels.get("topics") or [] if isinstance(t, dict) and t.get("id")]
-    return list(dict.fromkeys(ids))
-
-
-def _tone(article: Article) -> str | None:
-    tone = article.labels.get("tone")
-    label = tone.get("label") if isinstance(tone, dict) else tone
-    return str(label) if label else None
 
 
 def _series(per_key: dict[str, list[int]], labels: dict[str, str]) -> list[Series]:
@@ -240,7 +231,7 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
             continue
         total += 1
         i = _bucket_of(when.astimezone(tz).date(), bucket, buckets)
-        keys = {"topic": _topic_ids(article) or [wording.NO_TOPIC], "tone": [_tone(article) or wording.UNKNOWN],
+        keys = {"topic": article.topic_ids or [wording.NO_TOPIC], "tone": [article.tone_label or wording.UNKNOWN],
                 "kind": [kinds.get(article.fetched.source_id, wording.UNKNOWN)],
                 "language": [(article.content.language or wording.UNKNOWN).lower()]}
         for dim in dims:
@@ -252,7 +243,7 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
                 id=article.id, title=article.content.title, url=article.fetched.canonical_url or article.fetched.url,
                 source_name=source_names.get(article.fetched.source_id, article.fetched.source_id),
                 language=wording.LANGUAGES.get(lang, lang or wording.UNKNOWN),
-                tone=wording.TONES.get(_tone(article) or "", wording.UNKNOWN), published=when.astimezone(tz)))
+                tone=wording.TONES.get(article.tone_label or "", wording.UNKNOWN), published=when.astimezone(tz)))
     foreign.sort(key=lambda a: (a.published or until, a.id))
     labels = {"topic": topic_names, "tone": wording.TONES, "kind": wording.KINDS, "language": wording.LANGUAGES}
     volumes = {d: _series(per[d], labels[d]) for d in dims}
