@@ -1,11 +1,14 @@
 """Renders the report and the correction letter to PDF and PNG with LibreOffice, for a person to look at.
 
-Slow and optional: skipped with the reason when `soffice` is not installed. Output goes to
-tmp_path (pytest keeps the last few runs' folders: look there).
+Not part of the default run (it takes a minute and needs LibreOffice): set HAIDANG_RENDER_DOCS=1
+and install `soffice` (Debian libreoffice-writer-nogui, libreoffice-calc-nogui) and `pdftoppm`
+(poppler-utils). Output goes to HAIDANG_RENDER_DOCS_DIR, else tmp_path (pytest keeps the last few
+runs' folders: look there).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from datetime import date, datetime, timedelta, timezone
@@ -20,10 +23,14 @@ from haidang.reports.workbook import write_xlsx
 
 VN = timezone(timedelta(hours=7))
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+PDFTOPPM = shutil.which("pdftoppm")
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed; "
-                                                         "install it to render the documents to PDF/PNG")]
+              pytest.mark.skipif(not os.environ.get("HAIDANG_RENDER_DOCS"),
+                                 reason="rendering documents for a look is opt-in: HAIDANG_RENDER_DOCS=1"),
+              pytest.mark.skipif(SOFFICE is None or PDFTOPPM is None,
+                                 reason="LibreOffice (soffice) or pdftoppm is not installed; install them to "
+                                        "render the documents to PDF/PNG")]
 
 
 def _convert(path: Path, fmt: str, out_dir: Path) -> Path:
@@ -45,6 +52,12 @@ def test_documents_render_to_pdf_and_png(tmp_path, store, settings, make_article
     xlsx = write_xlsx(report, tmp_path / "bao-cao.xlsx")
     letter = correction_request_docx(make_article("x", title="Tin sai về Lý Sơn"), settings, None,
                                      tmp_path / "de-nghi.docx")
+    out = Path(os.environ.get("HAIDANG_RENDER_DOCS_DIR") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
     for path in (docx, xlsx, letter):
-        assert _convert(path, "pdf", tmp_path).read_bytes().startswith(b"%PDF")
-        assert _convert(path, "png", tmp_path).read_bytes().startswith(b"\x89PNG")
+        pdf = _convert(path, "pdf", out)
+        assert pdf.read_bytes().startswith(b"%PDF")
+        stem = path.name.replace(".", "-")
+        subprocess.run([str(PDFTOPPM), "-png", "-r", "60", str(pdf), str(out / stem)], check=True, timeout=120)
+        pages = sorted(out.glob(f"{stem}-*.png"))
+        assert pages and pages[0].read_bytes().startswith(b"\x89PNG"), f"no PNG pages for {path.name}"
