@@ -246,12 +246,14 @@ def build_digest(store: Store, settings: Settings, day: date, *,
             article_count=len(entry_.get("article_ids") or []), states=dict(states)))
     flags.sort(key=lambda f: (SEVERITIES.index(f.severity) if f.severity in SEVERITIES else 99, f.story_id))
 
-    # Messages refused for good, queued in this window or the one before (so none goes unseen).
+    # Messages refused for good, queued or given up on in this window or the one before (so none
+    # goes unseen: a message given up after outbox.max_age_hours was queued days before the window).
     failed = [FailedMessage(rule=m.flag_rule, story_id=m.story_id, recipient=m.recipient,
                             subject=_one_line(m.subject), error=_one_line(m.last_error or ""),
                             attempts=m.attempts, created_at=m.created_at.astimezone(tz) if m.created_at else None)
               for m in store.outbox("failed")
-              if m.created_at is None or previous_start <= m.created_at < end]
+              if m.created_at is None or previous_start <= m.created_at < end
+              or (m.failed_at is not None and previous_start <= m.failed_at < end)]
 
     foreign = sorted((entry(a) for a in articles if kinds.get(a.fetched.source_id) == FOREIGN_PRESS),
                      key=lambda e: (e.published or end, e.id))

@@ -15,7 +15,7 @@ from typing import Any
 
 from alerts.flag import Flag
 from alerts.links import LinkSigner
-from alerts.outbox import Notifier, deliver_due, queue_flag
+from alerts.outbox import DeliveryPolicy, Notifier, deliver_due, queue_flag
 from alerts.routing import group_by_story, route
 from alerts.rules import evaluate_rules, in_quiet_hours
 from alerts.smtp import SmtpNotifier, build_email
@@ -102,6 +102,14 @@ class AlertDispatcher:
             flag.created_at = now
         return group_by_story(flags)
 
+    def _record_url(self, article: Article) -> str | None:
+        """The record in Kibana Discover when the store is Elasticsearch and `store.kibana_url` is set."""
+        store = self._settings.app.store
+        if store.backend != "elasticsearch" or not store.kibana_url:
+            return None
+        from haidang.kibana import discover_url
+        return discover_url(store.kibana_url, article.id)
+
     def _kit(self, article: Article) -> Any:
         """The rebuttal kit for the email (own coverage, earlier rebuttals); a failure never stops a flag."""
         from haidang.reports.kit import rebuttal_kit
@@ -131,7 +139,7 @@ class AlertDispatcher:
                 kit = self._kit(article)
             queued += queue_flag(self._store, flag, [article], now=now, send_after=send_after, tz=self._tz,
                                  sources=self._sources, signer=self._signer, kit=kit,
-                                 topic_names=self._topic_names)
+                                 topic_names=self._topic_names, record_url=self._record_url(article))
         if flagged:
             try:
                 capture_flag_evidence(self._store, article, body, now=now)
@@ -147,5 +155,6 @@ class AlertDispatcher:
 
     def deliver(self, notifier: Notifier, now: datetime | None = None) -> int:
         """Send what is due; returns how many were accepted."""
-        report = deliver_due(self._store, notifier, now or datetime.now(UTC))
+        report = deliver_due(self._store, notifier, now or datetime.now(UTC),
+                             policy=DeliveryPolicy.from_settings(self._settings.app.outbox))
         return len(report.sent)

@@ -1,13 +1,17 @@
 """The email outbox: queueing flags once per recipient, and delivering due messages with backoff.
 
-State lives in the Store (`enqueue`, `due_messages`, `mark_*`), so the outbox survives restarts
-and works on every backend. Chain per recipient: queue (idempotent by flag_key) → send →
-mark sent only after the server accepted; transient failure → retry later; permanent → failed.
+State lives in the Store (`enqueue`, `due_messages`, `claim`, `mark_*`), so the outbox survives
+restarts and works on every backend. Chain per recipient: queue (idempotent by flag_key) → claim
+the delivery lease (one process of many wins) → send → mark sent only after the server accepted;
+transient failure → retry later, until `max_age` without delivery → failed; permanent → failed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,14 +19,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from alerts.flag import Flag, flag_key
 from alerts.links import LinkSigner
 from alerts.render import render_flag
-from haidang.errors import PermanentSendError, TransientSendError
+from haidang.errors import PermanentSendError, StoreError, TransientSendError
 from haidang.record import Article
 from haidang.store.base import OutboxMessage, Store
 
 if TYPE_CHECKING:
-    from haidang.settings import Source
+    from haidang.settings import OutboxSettings, Source
 
-__all__ = ["Backoff", "DeliveryReport", "Notifier", "deliver_due", "message_id_for", "queue_flag"]
+__all__ = ["Backoff", "DeliveryPolicy", "DeliveryReport", "Notifier", "deliver_due", "delivery_owner",
+           "message_id_for", "queue_flag"]
 
 _log = logging.getLogger(__name__)
 
@@ -43,17 +48,49 @@ class Backoff:
     cap: timedelta = timedelta(minutes=60)
 
     def delay(self, attempts: int) -> timedelta:
-        """Wait after the `attempts`-th failed attempt (1 → first)."""
-        return min(self.cap, self.first * self.factor ** max(0, attempts - 1))
+        """Wait after the `attempts`-th failed attempt (1 → first). Grown step by step and stopped at
+        the cap: first * factor ** attempts overflows timedelta after about 40 attempts of a long outage."""
+        delay = self.first
+        for _ in range(max(0, attempts - 1)):
+            if delay >= self.cap:
+                break
+            delay = delay * self.factor
+        return min(self.cap, delay)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How `deliver_due` treats each message: retry delays, how long a claim holds, when to give up.
+
+    `lease` must outlast one send (SMTP timeouts included): a process still sending when its
+    lease runs out could see another process send the same message too. A crashed process's
+    lease lapses after it, so nothing stays stuck. `max_age`: a message still not accepted this
+    long after it became pending is marked failed at its next transient failure (kept, visible).
+    """
+
+    backoff: Backoff = Backoff()
+    lease: timedelta = timedelta(minutes=5)
+    max_age: timedelta = timedelta(hours=72)
+
+    @classmethod
+    def from_settings(cls, settings: OutboxSettings) -> DeliveryPolicy:
+        return cls(lease=timedelta(minutes=settings.lease_minutes), max_age=timedelta(hours=settings.max_age_hours))
 
 
 @dataclass(slots=True)
 class DeliveryReport:
-    """Keys of the messages one `deliver_due` pass sent, postponed and gave up on."""
+    """Keys of the messages one `deliver_due` pass sent, postponed, gave up on, and left to
+    another process that held their lease."""
 
     sent: list[str] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def delivery_owner() -> str:
+    """A lease owner id unique to this host, process and pass: says who holds a message."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def message_id_for(key: str, domain: str = "haidang.local") -> str:
@@ -65,7 +102,7 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
                send_after: datetime | None = None, tz: str = "Asia/Ho_Chi_Minh",
                sources: dict[str, Source] | None = None, explain_hint: bool = True,
                signer: LinkSigner | None = None, kit: Any = None,
-               topic_names: dict[str, str] | None = None) -> int:
+               topic_names: dict[str, str] | None = None, record_url: str | None = None) -> int:
     """Queue one email per recipient of `flag`; return how many were new.
 
     Recipients already queued for this rule and story (whatever their state) are skipped, so
@@ -74,7 +111,8 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
     carries that recipient's own signed action links, so it is rendered per recipient.
     """
     created = now or datetime.now(UTC)
-    extra = {"kit": kit, "topic_names": topic_names}      # the rebuttal kit and topic display names
+    # The rebuttal kit, topic display names and, with Elasticsearch, the record's link in Kibana.
+    extra = {"kit": kit, "topic_names": topic_names, "record_url": record_url}
     subject, text, html = render_flag(flag, articles, tz=tz, sources=sources, explain_hint=explain_hint, **extra)
     added = 0
     seen: set[str] = set()
@@ -96,25 +134,47 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
     return added
 
 
-def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Backoff = Backoff(),
-                limit: int = 100) -> DeliveryReport:
+def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Backoff | None = None,
+                limit: int = 100, policy: DeliveryPolicy | None = None, owner: str | None = None) -> DeliveryReport:
     """Try every message due at `now` once; one bad message never stops the others.
 
-    A message is marked sent only after `notifier.send` returned (the server accepted it). If
-    the process dies between the two, the next pass resends it with the same Message-ID.
+    Each message is claimed first (`Store.claim`), so when several processes deliver the same
+    outbox at once (`haidang run`, `demo`, `serve`, another host on one Elasticsearch) only the
+    winner sends it. It is marked sent only after `notifier.send` returned (the server accepted
+    it). If the process dies between the two, its lease expires and a later pass resends the
+    message with the same Message-ID (at least once, never silently lost).
     """
+    policy = policy or DeliveryPolicy()
+    backoff = backoff or policy.backoff
+    owner = owner or delivery_owner()
     report = DeliveryReport()
     for msg in store.due_messages(now, limit):
         try:
+            won = store.claim(msg.key, owner, now + policy.lease, now=now)
+        except StoreError as exc:       # e.g. the database stayed locked: the next pass tries again
+            _log.warning("outbox %s: could not claim it for delivery: %s", msg.key, exc)
+            won = False
+        if not won:
+            report.skipped.append(msg.key)
+            continue
+        try:
             notifier.send(msg)
         except PermanentSendError as exc:
-            store.mark_failed(msg.key, str(exc))
+            store.mark_failed(msg.key, str(exc), now)
             report.failed.append(msg.key)
             _log.warning("outbox %s to %s failed for good: %s", msg.key, msg.recipient, exc)
             continue
         except Exception as exc:  # noqa: BLE001 - transient, or a notifier bug: never drop, retry later
             retry_at = now + backoff.delay(msg.attempts + 1)
             error = str(exc) if isinstance(exc, TransientSendError) else f"{type(exc).__name__}: {exc}"
+            since = msg.pending_since or msg.created_at or now
+            if now - since >= policy.max_age:
+                hours = policy.max_age.total_seconds() / 3600
+                store.mark_failed(msg.key, f"not delivered within {hours:g} h (outbox.max_age_hours), "
+                                           f"{msg.attempts + 1} attempt(s); last error: {error}", now)
+                report.failed.append(msg.key)
+                _log.warning("outbox %s to %s given up after %g h: %s", msg.key, msg.recipient, hours, error)
+                continue
             store.mark_retry(msg.key, error, retry_at)
             report.retried.append(msg.key)
             _log.warning("outbox %s to %s postponed to %s (attempt %d): %s", msg.key, msg.recipient,

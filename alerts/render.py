@@ -121,7 +121,7 @@ def _outlet(article: Article, sources: dict[str, Source]) -> dict[str, Any]:
 def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_Minh",
                 sources: dict[str, Source] | None = None, explain_hint: bool = True,
                 links: dict[str, str] | None = None, kit: Any = None,
-                topic_names: dict[str, str] | None = None) -> tuple[str, str, str]:
+                topic_names: dict[str, str] | None = None, record_url: str | None = None) -> tuple[str, str, str]:
     """(subject, text, html) of the immediate email for one flag.
 
     `links` maps each response option (ACTION_NAMES) to the recipient's signed URL
@@ -158,6 +158,7 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "url": main.fetched.canonical_url or main.fetched.url,
         "record_id": main.id,
         "explain_hint": explain_hint,
+        "record_url": record_url,                     # the record in Kibana, with Elasticsearch
         "action_links": [{"id": a, "name": name, "url": links[a]} for a, name in ACTION_NAMES.items()
                          if links and a in links],
     }

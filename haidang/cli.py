@@ -295,6 +295,8 @@ def status(config: ConfigOpt = None) -> None:
     for m in failed_mail[:20]:
         out.print(f"  [red]failed[/red] {fmt(m.created_at)} {escape(m.flag_rule)} → {escape(m.recipient)} "
                   f"after {m.attempts} attempt(s): {escape((m.last_error or '')[:150])}")
+    if failed_mail:
+        out.print("  (keys: `haidang outbox list --status failed`; send again: `haidang outbox retry KEY|--all-failed`)")
     if jobs:
         table = Table(title="Lịch chạy của dịch vụ (haidang serve jobs)")
         for col in ("job", "last run", "result", "next run"):
@@ -307,6 +309,75 @@ def status(config: ConfigOpt = None) -> None:
             result = ("ok" if last.get("ok") else "[red]error[/red]") if last else "-"
             table.add_row(escape(j.id), fmt(when), f"{result} {escape(counts)}".strip(), fmt(j.next_run))
         out.print(table)
+
+
+outbox_app = typer.Typer(help="The email outbox: list messages, put failed ones back.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.command("list")
+def outbox_list(config: ConfigOpt = None,
+                state: Annotated[str | None, typer.Option(
+                    "--status", help="Only messages in this state: pending, sent or failed.")] = None) -> None:
+    """Outbox messages, oldest first: key, state, rule → recipient, attempts, next try or send time, last error."""
+    if state not in (None, "pending", "sent", "failed"):
+        raise typer.BadParameter(f"{state!r}: use pending, sent or failed", param_hint="--status")
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        messages = store.outbox(state)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    tz = ZoneInfo(settings.app.timezone)
+    fmt = lambda d: d.astimezone(tz).strftime("%d/%m/%Y %H:%M") if d else "-"
+    for m in messages:
+        when = f"sent {fmt(m.sent_at)}" if m.status == "sent" else (
+            f"next {fmt(m.next_attempt_at)}" if m.status == "pending" else f"since {fmt(m.pending_since)}")
+        lease = f" leased by {escape(m.lease_owner)} until {fmt(m.lease_until)}" if m.lease_owner else ""
+        out.print(f"{m.key} {m.status} {escape(m.flag_rule)} → {escape(m.recipient)} created {fmt(m.created_at)} "
+                  f"attempts {m.attempts} {when}{lease}"
+                  + (f": {escape(m.last_error[:200])}" if m.last_error and m.status != "sent" else ""))
+    out.print(f"{len(messages)} message(s)" + (f" {state}" if state else ""))
+
+
+@outbox_app.command("retry")
+def outbox_retry(key: Annotated[str | None, typer.Argument(help="Key of a failed message (`haidang outbox list`).")] = None,
+                 all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed message.")] = False,
+                 send: Annotated[bool, typer.Option(
+                     "--send", help="Then deliver every due message now, as the service's outbox job does.")] = False,
+                 config: ConfigOpt = None) -> None:
+    """Put failed messages back to pending with the same key and Message-ID (a mail client that got
+    an earlier copy collapses them); `haidang serve` or the next run delivers them, or --send now."""
+    if (key is None) == (not all_failed):
+        raise typer.BadParameter("give one message KEY or --all-failed")
+    settings = _settings(config)
+    store = _store(settings)
+    now = datetime.now(UTC)
+    try:
+        keys = [m.key for m in store.outbox("failed")] if all_failed else [key or ""]
+        back = 0
+        for k in keys:
+            try:
+                requeued = store.requeue_failed(k, now)
+            except KeyError:
+                err.print(f"[red]no outbox message with key {escape(k)}[/red] (see `haidang outbox list`)")
+                raise typer.Exit(1) from None
+            if not requeued and all_failed:
+                continue                    # sent or put back by another process meanwhile
+            if not requeued:
+                err.print(f"outbox message {escape(k)} is not failed: left as it is")
+                raise typer.Exit(1)
+            back += 1
+        out.print(f"{back} message(s) put back to pending")
+        if send:
+            from alerts.dispatch import make_notifier
+            from alerts.outbox import DeliveryPolicy, deliver_due
+            report = deliver_due(store, make_notifier(settings), now,
+                                 policy=DeliveryPolicy.from_settings(settings.app.outbox))
+            out.print(f"delivery: {len(report.sent)} sent, {len(report.retried)} to retry, "
+                      f"{len(report.failed)} failed, {len(report.skipped)} held by another process")
+    finally:
+        store.close()
 
 
 @config_app.command("check")

@@ -19,11 +19,21 @@ from typing import Any
 from haidang.errors import PermanentStoreError, TransientStoreError
 from haidang.store.es_setup import templates_dir
 
-__all__ = ["FOREIGN_PRESS_MARK", "import_saved_objects", "render_saved_objects", "saved_objects_path"]
+__all__ = ["FOREIGN_PRESS_MARK", "discover_url", "import_saved_objects", "render_saved_objects", "saved_objects_path"]
 
 # Placeholder in the foreign-press saved search, replaced by the source ids of kind foreign_press.
 FOREIGN_PRESS_MARK = "__FOREIGN_PRESS__"
 _NONE = '"(không có nguồn nước ngoài)"'
+
+
+def discover_url(kibana_url: str, article_id: str) -> str:
+    """Kibana Discover on the articles data view, filtered to one record: the link a flag email
+    carries when the store is Elasticsearch (the embedded store's emails name `haidang explain`)."""
+    from urllib.parse import quote
+
+    app_state = quote(f"(index:'haidang-articles',query:(language:kuery,query:'id:\"{article_id}\"'))",
+                      safe="(),:'")
+    return f"{kibana_url.rstrip('/')}/app/discover#/?_g=(time:(from:now-5y,to:now))&_a={app_state}"
 
 
 def saved_objects_path() -> Path:

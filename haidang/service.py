@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from alerts.dispatch import AlertDispatcher, make_notifier, make_signer
-from alerts.outbox import deliver_due
+from alerts.outbox import DeliveryPolicy, deliver_due
 from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, Skipped, SourceFinished
 from crawlers.runner import crawl
 from haidang.errors import HaidangError
@@ -425,7 +425,8 @@ class Service:
     def deliver(self, store: Store, now: datetime | None = None) -> dict[str, int]:
         """Send what is due, one delivery at a time in this process; counts sent/retried/failed."""
         with self._deliver_lock:
-            report = deliver_due(store, make_notifier(self.settings), now or datetime.now(UTC))
+            report = deliver_due(store, make_notifier(self.settings), now or datetime.now(UTC),
+                                 policy=DeliveryPolicy.from_settings(self.settings.app.outbox))
         return {"sent": len(report.sent), "retried": len(report.retried), "failed": len(report.failed)}
 
     def run_source(self, source_id: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ __all__ = [
     "CrawlSettings",
     "EscalationSettings",
     "MatchSettings",
+    "OutboxSettings",
     "QuietHours",
     "RecheckSettings",
     "ReportSettings",
@@ -167,6 +168,7 @@ class StoreSettings(_Model):
     elasticsearch_ca_certs: str | None = None           # PEM file of the cluster's CA (security on)
     elasticsearch_timeout_s: float = Field(30.0, gt=0)  # per request
     elasticsearch_delete_after_days: int | None = Field(None, ge=1)  # ILM delete phase; None keeps indices
+    kibana_url: str | None = None                       # Kibana as officers open it: flag emails link the record there
     # Retention (both backends): raw HTML and extracted text of articles first seen longer ago than
     # this are dropped; metadata, labels, flags, actions and the audit log stay. None keeps them.
     retention_text_days: int | None = Field(None, ge=1)
@@ -182,6 +184,13 @@ class SmtpSettings(_Model):
     username_env: str | None = None                     # name of the variable holding the user name
     password_env: str | None = None                     # name of the variable holding the password
     timeout_s: float = Field(30.0, gt=0)
+
+
+class OutboxSettings(_Model):
+    """Delivery of queued email (haidang.yaml `outbox:`), SMTP or .eml alike (alerts.outbox.DeliveryPolicy)."""
+
+    lease_minutes: float = Field(5, gt=0)               # a claim on a message; outlasts one send with its timeouts
+    max_age_hours: float = Field(72, gt=0)              # pending this long without delivery: marked failed (kept)
 
 
 _MMDD = r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
@@ -291,6 +300,7 @@ class AppSettings(_Model):
     match: MatchSettings = Field(default_factory=MatchSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     smtp: SmtpSettings | None = None                    # None: flags are written as .eml files in the data folder
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     recheck: RecheckSettings = Field(default_factory=RecheckSettings)

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from haidang.errors import PermanentStoreError
 from haidang.record import Article
 
 __all__ = [
     "ACTION_NAMES",
     "ActionKind",
+    "AlreadyRecorded",
     "AuditEntry",
     "ClaimStatus",
     "Evidence",
@@ -186,6 +188,13 @@ class OutboxMessage:
     last_error: str | None = None
     created_at: datetime | None = None   # set by the store when missing
     sent_at: datetime | None = None
+    # Delivery lease (Store.claim): the process sending it now and until when; None when nobody is.
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    # When it last became pending (first due time on enqueue, the time of `requeue_failed`): the
+    # outbox gives up on a message still not delivered `max_age` after this. None: created_at.
+    pending_since: datetime | None = None
+    failed_at: datetime | None = None    # when it was marked failed (the digest shows recent ones)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -204,6 +213,18 @@ class ResponseAction:
     client: str | None = None            # client address as the web app saw it
     at: datetime                         # aware
     id: str | None = None                # set by the store
+    # Idempotency key of one use of a signed link (haidang.web.respond.link_id): the store keeps
+    # at most one action per key, across processes, and raises AlreadyRecorded for a second.
+    link_id: str | None = None
+
+
+class AlreadyRecorded(PermanentStoreError):
+    """An action with this link_id is already stored; `action_id` is the one that was kept."""
+
+    def __init__(self, link_id: str, action_id: str) -> None:
+        super().__init__(f"an action for link {link_id} is already recorded (action {action_id})")
+        self.link_id = link_id
+        self.action_id = action_id
 
 
 @dataclass(kw_only=True, slots=True)
@@ -317,16 +338,28 @@ class Store(Protocol):
         whatever that row's status, so one flag never reaches one recipient twice."""
 
     def due_messages(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
-        """Pending messages whose next attempt is at or before `now`, earliest first."""
+        """Pending messages whose next attempt is at or before `now` and whose delivery lease is
+        absent or expired, earliest first."""
+
+    def claim(self, key: str, owner: str, until: datetime, *, now: datetime | None = None) -> bool:
+        """Take the delivery lease of a due message, atomically: True for exactly one of several
+        processes trying at once. Only a pending message due at `now` (default: the clock) whose
+        lease is absent or expired can be claimed; a crashed owner's lease lapses at `until`."""
 
     def mark_sent(self, key: str, at: datetime) -> None:
-        """The server accepted the message: count the attempt, record when. KeyError if unknown."""
+        """The server accepted the message: count the attempt, record when, drop the lease.
+        KeyError if unknown."""
 
     def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
-        """A transient failure: count the attempt, keep it pending until `next_attempt_at`."""
+        """A transient failure: count the attempt, keep it pending until `next_attempt_at`, drop the lease."""
 
-    def mark_failed(self, key: str, error: str) -> None:
-        """A permanent failure: count the attempt and stop trying; the row stays visible."""
+    def mark_failed(self, key: str, error: str, at: datetime | None = None) -> None:
+        """A permanent failure (or given up): count the attempt and stop trying, drop the lease,
+        record `at` (default: the clock) as failed_at; the row stays visible."""
+
+    def requeue_failed(self, key: str, now: datetime) -> bool:
+        """Put a failed message back to pending, due at `now` and pending since `now` (same key and
+        Message-ID, attempts kept, failed_at cleared). False when it is not failed; KeyError if unknown."""
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxMessage]:
         """Messages with that status (None: all), oldest first."""
@@ -339,7 +372,11 @@ class Store(Protocol):
         """Replace the object under `key` (JSON-able: str, numbers, bools, None, lists, dicts)."""
 
     def record_action(self, action: ResponseAction) -> str:
-        """Append an officer action and its audit entry (kind "action") in one step; return its id."""
+        """Append an officer action and its audit entry (kind "action") in one step; return its id.
+
+        An action with a `link_id` is stored at most once, even when several processes record it at
+        the same time: the second raises AlreadyRecorded (carrying the kept action's id) and
+        appends nothing."""
 
     def actions(self, *, since: datetime | None = None, until: datetime | None = None,
                 story_id: str | None = None) -> list[ResponseAction]:

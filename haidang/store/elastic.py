@@ -30,6 +30,7 @@ from elasticsearch.helpers import scan
 from haidang.errors import PermanentStoreError, QueryError, StoreError, TransientStoreError
 from haidang.record import Article, article_id
 from haidang.store.base import (
+    AlreadyRecorded,
     AuditEntry,
     ClaimStatus,
     Evidence,
@@ -73,6 +74,8 @@ _PAGE = 200
 BULK_BATCH = 500
 # How often a read-modify-write is retried when another writer got there first.
 _RETRIES = 5
+# Id prefix of an action recorded from a signed link: the id carries its link_id (the index is strict).
+_LINK_ID_PREFIX = "link-"
 # Elasticsearch refuses bool queries with more clauses (indices.query.bool.max_clause_count).
 _MAX_KEYS = 1000
 _HIT_SOURCE = ["id", "content.title", "content.text", "content.published", "fetched.source_id",
@@ -167,7 +170,9 @@ def _outbox_message(src: dict[str, Any]) -> OutboxMessage:
                          recipient=src["recipient"], message_id=src["message_id"], subject=src["subject"],
                          text=src["text"], html=src["html"], status=src["status"], attempts=int(src["attempts"]),
                          next_attempt_at=_parse(src.get("next_attempt_at")), last_error=src.get("last_error"),
-                         created_at=_parse(src.get("created_at")), sent_at=_parse(src.get("sent_at")))
+                         created_at=_parse(src.get("created_at")), sent_at=_parse(src.get("sent_at")),
+                         lease_owner=src.get("lease_owner"), lease_until=_parse(src.get("lease_until")),
+                         pending_since=_parse(src.get("pending_since")), failed_at=_parse(src.get("failed_at")))
 
 
 class ElasticStore:
@@ -566,14 +571,17 @@ class ElasticStore:
                     "key": msg.key, "flag_rule": msg.flag_rule, "story_id": msg.story_id, "recipient": msg.recipient,
                     "message_id": msg.message_id, "subject": msg.subject, "text": msg.text, "html": msg.html,
                     "status": "pending", "attempts": 0, "next_attempt_at": _iso(msg.next_attempt_at or created),
-                    "last_error": None, "created_at": _iso(created), "sent_at": None})
+                    "last_error": None, "created_at": _iso(created), "sent_at": None, "lease_owner": None,
+                    "lease_until": None, "pending_since": _iso(msg.next_attempt_at or created), "failed_at": None})
             except ConflictError:
                 return False
         return True
 
     def due_messages(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        unleased = {"bool": {"should": [{"bool": {"must_not": {"exists": {"field": "lease_until"}}}},
+                                        {"range": {"lease_until": {"lt": _iso(now)}}}], "minimum_should_match": 1}}
         query = {"bool": {"filter": [{"term": {"status": "pending"}},
-                                     {"range": {"next_attempt_at": {"lte": _iso(now)}}}]}}
+                                     {"range": {"next_attempt_at": {"lte": _iso(now)}}}, unleased]}}
         with self._errors("reading due outbox messages"):
             hits = self._es.search(index=self._names["outbox"], query=query, size=int(limit),
                                    sort=[{"next_attempt_at": "asc"}, {"created_at": "asc"}, {"key": "asc"}])
@@ -586,15 +594,59 @@ class ElasticStore:
         with self._errors(f"{doing} outbox message {key}"):
             self._modify(self._names["outbox"], key, change, f"no outbox message with key {key!r} in {self.prefix}-outbox")
 
+    def claim(self, key: str, owner: str, until: datetime, *, now: datetime | None = None) -> bool:
+        # Read, check, write back with if_seq_no/if_primary_term: when two processes claim at once,
+        # the second write is refused (409) and its re-read finds the lease taken.
+        at = now or _now()
+        with self._errors(f"claiming outbox message {key}"):
+            for _ in range(_RETRIES):
+                try:
+                    found = self._es.get(index=self._names["outbox"], id=key)
+                except NotFoundError:
+                    return False
+                src = found["_source"]
+                lease = _parse(src.get("lease_until"))
+                due = _parse(src.get("next_attempt_at"))
+                if src.get("status") != "pending" or (due is not None and due > at) or (lease is not None
+                                                                                         and lease >= at):
+                    return False
+                try:
+                    self._es.index(index=found["_index"], id=key, refresh=True,
+                                   document={**src, "lease_owner": owner, "lease_until": _iso(until)},
+                                   if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
+                    return True
+                except ConflictError:
+                    continue
+        return False
+
     def mark_sent(self, key: str, at: datetime) -> None:
-        self._update_outbox(key, "marking sent", {"status": "sent", "sent_at": _iso(at), "last_error": None})
+        self._update_outbox(key, "marking sent", {"status": "sent", "sent_at": _iso(at), "last_error": None,
+                                                  "lease_owner": None, "lease_until": None})
 
     def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
         self._update_outbox(key, "scheduling retry of", {"status": "pending", "last_error": error,
-                                                         "next_attempt_at": _iso(next_attempt_at)})
+                                                         "next_attempt_at": _iso(next_attempt_at),
+                                                         "lease_owner": None, "lease_until": None})
 
-    def mark_failed(self, key: str, error: str) -> None:
-        self._update_outbox(key, "marking failed", {"status": "failed", "last_error": error})
+    def mark_failed(self, key: str, error: str, at: datetime | None = None) -> None:
+        self._update_outbox(key, "marking failed", {"status": "failed", "last_error": error,
+                                                    "failed_at": _iso(at or _now()),
+                                                    "lease_owner": None, "lease_until": None})
+
+    def requeue_failed(self, key: str, now: datetime) -> bool:
+        changed = False
+
+        def change(src: dict[str, Any]) -> dict[str, Any]:
+            nonlocal changed
+            changed = src.get("status") == "failed"
+            if not changed:
+                return src
+            return {**src, "status": "pending", "next_attempt_at": _iso(now), "pending_since": _iso(now),
+                    "failed_at": None, "lease_owner": None, "lease_until": None}
+
+        with self._errors(f"putting back outbox message {key}"):
+            self._modify(self._names["outbox"], key, change, f"no outbox message with key {key!r} in {self.prefix}-outbox")
+        return changed
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxMessage]:
         query = {"term": {"status": status}} if status is not None else {"match_all": {}}
@@ -635,30 +687,71 @@ class ElasticStore:
                 "detail": json.loads(json.dumps(entry.detail, ensure_ascii=False, default=str))}
 
     def record_action(self, action: ResponseAction) -> str:
-        """Append the action and its "action" audit entry in one _bulk request, both with op_type create.
+        """Append the action and its "action" audit entry, both with op_type create.
 
-        Elasticsearch has no transactions: if the cluster takes one and refuses the other, this
-        raises and says which, and the caller's retry appends the missing one under a new id.
+        Without a link_id both go in one _bulk request. With one, the action's document id is
+        "link-<link_id>" and it is created first: a conflict means another process recorded that
+        link, so AlreadyRecorded is raised and no second audit entry is written. The actions index
+        is strict, so the key lives only in the id (`actions` reads it back from there).
+        Elasticsearch has no transactions: if the cluster takes the action and refuses its audit
+        entry, this raises; the retry then finds the action and writes the missing entry.
         """
         action_id, seq = self._new_id()
-        entry = AuditEntry(
-            at=action.at, actor=action.actor, kind="action", target=action.flag_key, client=action.client,
-            detail={"action_id": action_id, "action": action.action, "story_id": action.story_id,
-                    "article_id": action.article_id, "rule": action.rule, "agency_id": action.agency_id,
-                    "note": action.note, "rebuttal_url": action.rebuttal_url})
-        audit_id = f"action-{action_id}"
+        if action.link_id is not None:
+            action_id = f"{_LINK_ID_PREFIX}{action.link_id}"
         doc = {"id": action_id, "flag_key": action.flag_key, "story_id": action.story_id,
                "article_id": action.article_id, "rule": action.rule, "action": action.action, "actor": action.actor,
                "agency_id": action.agency_id, "note": action.note, "rebuttal_url": action.rebuttal_url,
                "client": action.client, "at": _iso(action.at), "seq": seq}
-        with self._errors(f"recording action {action.action} on flag {action.flag_key}"):
-            response = self._es.bulk(refresh=True, operations=[
-                {"create": {"_index": self._names["actions"], "_id": action_id}}, doc,
-                {"create": {"_index": self._names["audit"], "_id": audit_id}}, self._audit_doc(entry, audit_id, seq)])
-        errors = [v["error"] for item in response["items"] for v in item.values() if v.get("error")]
-        if errors:
-            raise PermanentStoreError(f"recording action {action_id}: the cluster refused part of it: {errors}")
+        audit_id = f"action-{action_id}"
+        doing = f"recording action {action.action} on flag {action.flag_key}"
+        if action.link_id is None:
+            with self._errors(doing):
+                response = self._es.bulk(refresh=True, operations=[
+                    {"create": {"_index": self._names["actions"], "_id": action_id}}, doc,
+                    {"create": {"_index": self._names["audit"], "_id": audit_id}},
+                    self._audit_doc(self._action_entry(action, action_id), audit_id, seq)])
+            errors = [v["error"] for item in response["items"] for v in item.values() if v.get("error")]
+            if errors:
+                raise PermanentStoreError(f"recording action {action_id}: the cluster refused part of it: {errors}")
+            return action_id
+        with self._errors(doing):
+            try:
+                self._es.index(index=self._names["actions"], id=action_id, op_type="create", refresh=True,
+                               document=doc)
+            except ConflictError:
+                kept = self._es.get(index=self._names["actions"], id=action_id)["_source"]
+                self._create_action_audit(self._action_from(kept), int(kept.get("seq") or 0))
+                raise AlreadyRecorded(action.link_id, action_id) from None
+            self._create_action_audit(self._action_from(doc), seq)
         return action_id
+
+    @staticmethod
+    def _action_entry(action: ResponseAction, action_id: str) -> AuditEntry:
+        return AuditEntry(
+            at=action.at, actor=action.actor, kind="action", target=action.flag_key, client=action.client,
+            detail={"action_id": action_id, "action": action.action, "story_id": action.story_id,
+                    "article_id": action.article_id, "rule": action.rule, "agency_id": action.agency_id,
+                    "note": action.note, "rebuttal_url": action.rebuttal_url})
+
+    def _create_action_audit(self, action: ResponseAction, seq: int) -> None:
+        """The audit entry of a stored action under a fixed id; already there is fine."""
+        action_id = action.id or ""
+        audit_id = f"action-{action_id}"
+        try:
+            self._es.index(index=self._names["audit"], id=audit_id, op_type="create", refresh=True,
+                           document=self._audit_doc(self._action_entry(action, action_id), audit_id, seq))
+        except ConflictError:
+            pass
+
+    @staticmethod
+    def _action_from(s: dict[str, Any]) -> ResponseAction:
+        link_id = s["id"].removeprefix(_LINK_ID_PREFIX) if s["id"].startswith(_LINK_ID_PREFIX) else None
+        return ResponseAction(id=s["id"], flag_key=s["flag_key"], story_id=s["story_id"],
+                              article_id=s["article_id"], rule=s["rule"], action=s["action"], actor=s["actor"],
+                              agency_id=s.get("agency_id"), note=s.get("note"),
+                              rebuttal_url=s.get("rebuttal_url"), client=s.get("client"),
+                              at=_parse(s["at"]) or _now(), link_id=link_id)
 
     def actions(self, *, since: datetime | None = None, until: datetime | None = None,
                 story_id: str | None = None) -> list[ResponseAction]:
@@ -675,12 +768,7 @@ class ElasticStore:
         with self._errors("reading officer actions"):
             hits = self._search_all(self._names["actions"], {"bool": {"filter": filters}},
                                     [{"at": "asc"}, {"seq": "asc"}, {"id": "asc"}])
-            return [ResponseAction(id=s["id"], flag_key=s["flag_key"], story_id=s["story_id"],
-                                   article_id=s["article_id"], rule=s["rule"], action=s["action"], actor=s["actor"],
-                                   agency_id=s.get("agency_id"), note=s.get("note"),
-                                   rebuttal_url=s.get("rebuttal_url"), client=s.get("client"),
-                                   at=_parse(s["at"]) or _now())
-                    for s in (h["_source"] for h in hits)]
+            return [self._action_from(h["_source"]) for h in hits]
 
     def append_audit(self, entry: AuditEntry) -> str:
         """Append only: op_type=create under a fresh id, so nothing here can overwrite an entry."""
@@ -905,7 +993,9 @@ class ElasticStore:
             "key": msg.key, "flag_rule": msg.flag_rule, "story_id": msg.story_id, "recipient": msg.recipient,
             "message_id": msg.message_id, "subject": msg.subject, "text": msg.text, "html": msg.html,
             "status": msg.status, "attempts": msg.attempts, "next_attempt_at": _iso(msg.next_attempt_at or created),
-            "last_error": msg.last_error, "created_at": _iso(created), "sent_at": _iso(msg.sent_at)})
+            "last_error": msg.last_error, "created_at": _iso(created), "sent_at": _iso(msg.sent_at),
+            "lease_owner": None, "lease_until": None,   # a lease belongs to a running process, not the copy
+            "pending_since": _iso(msg.pending_since or created), "failed_at": _iso(msg.failed_at)})
 
     def import_failure(self, failure: FailureRecord) -> bool:
         return self._create("failures", _doc_id(failure.source_id, failure.url, failure.stage), {
@@ -914,8 +1004,9 @@ class ElasticStore:
             "attempts": failure.attempts, "seq": int(failure.at.timestamp() * 1e9)})
 
     def import_action(self, action: ResponseAction, source_id: str) -> bool:
-        """An action under id "import-<source_id>"; its audit entry is imported with the audit log."""
-        doc_id = f"import-{source_id}"
+        """An action under id "import-<source_id>" ("link-<link_id>" when it has one, so the link stays
+        used here); its audit entry is imported with the audit log."""
+        doc_id = f"{_LINK_ID_PREFIX}{action.link_id}" if action.link_id else f"import-{source_id}"
         return self._create("actions", doc_id, {
             "id": doc_id, "flag_key": action.flag_key, "story_id": action.story_id, "article_id": action.article_id,
             "rule": action.rule, "action": action.action, "actor": action.actor, "agency_id": action.agency_id,

@@ -22,6 +22,7 @@ from typing import Any, Self
 from haidang.errors import PermanentStoreError, QueryError, StoreError, TransientStoreError
 from haidang.record import Article, article_id
 from haidang.store.base import (
+    AlreadyRecorded,
     AuditEntry,
     ClaimStatus,
     Evidence,
@@ -84,24 +85,25 @@ def _claim(row: tuple[Any, ...]) -> KnownClaim:
 
 
 _OUTBOX_COLUMNS = ("key, flag_rule, story_id, recipient, message_id, subject, text, html, status, attempts, "
-                   "next_attempt_at, last_error, created_at, sent_at")
+                   "next_attempt_at, last_error, created_at, sent_at, lease_owner, lease_until, pending_since, failed_at")
 
 
 def _outbox_message(row: tuple[Any, ...]) -> OutboxMessage:
     return OutboxMessage(key=row[0], flag_rule=row[1], story_id=row[2], recipient=row[3], message_id=row[4],
                          subject=row[5], text=row[6], html=row[7], status=row[8], attempts=int(row[9]),
                          next_attempt_at=_from_key(row[10]), last_error=row[11], created_at=_from_key(row[12]),
-                         sent_at=_from_key(row[13]))
+                         sent_at=_from_key(row[13]), lease_owner=row[14], lease_until=_from_key(row[15]),
+                         pending_since=_from_key(row[16]), failed_at=_from_key(row[17]))
 
 
 _ACTION_COLUMNS = ("id, flag_key, story_id, article_id, rule, action, actor, agency_id, note, rebuttal_url, "
-                   "client, at")
+                   "client, at, link_id")
 
 
 def _action(row: tuple[Any, ...]) -> ResponseAction:
     return ResponseAction(id=str(row[0]), flag_key=row[1], story_id=row[2], article_id=row[3], rule=row[4],
                           action=row[5], actor=row[6], agency_id=row[7], note=row[8], rebuttal_url=row[9],
-                          client=row[10], at=_from_key(row[11]))  # type: ignore[arg-type]
+                          client=row[10], at=_from_key(row[11]), link_id=row[12])  # type: ignore[arg-type]
 
 
 def _insert_audit(conn: sqlite3.Connection, entry: AuditEntry) -> str:
@@ -521,9 +523,9 @@ class SqliteStore:
         with self._transaction(f"queueing outbox message {msg.key}") as conn:
             inserted = conn.execute(
                 f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?, NULL)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?, NULL, NULL, NULL, ?, NULL)",
                 (msg.key, msg.flag_rule, msg.story_id, msg.recipient, msg.message_id, msg.subject,
-                 msg.text, msg.html, due, created),
+                 msg.text, msg.html, due, created, due),
             ).rowcount
         return bool(inserted)
 
@@ -531,8 +533,8 @@ class SqliteStore:
         with self._errors("reading due outbox messages"):
             rows = self._conn.execute(
                 f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-                "ORDER BY next_attempt_at, created_at, key LIMIT ?",
-                (utc_key(now), int(limit)),
+                "AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, created_at, key LIMIT ?",
+                (utc_key(now), utc_key(now), int(limit)),
             ).fetchall()
         return [_outbox_message(row) for row in rows]
 
@@ -542,18 +544,46 @@ class SqliteStore:
         if not changed:
             raise KeyError(f"no outbox message with key {key!r} in {self.path}")
 
+    def claim(self, key: str, owner: str, until: datetime, *, now: datetime | None = None) -> bool:
+        # One conditional UPDATE: SQLite serialises writers, so of several processes trying at
+        # once exactly one sees its row change (rowcount 1); the others find the lease taken.
+        at = utc_key(now or _now())
+        with self._transaction(f"claiming outbox message {key}") as conn:
+            won = conn.execute(
+                "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE key = ? AND status = 'pending' "
+                "AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)",
+                (owner, utc_key(until), key, at, at),
+            ).rowcount
+        return bool(won)
+
     def mark_sent(self, key: str, at: datetime) -> None:
         self._update_outbox(key, "marking sent", "UPDATE outbox SET status = 'sent', attempts = attempts + 1, "
-                            "sent_at = ?, last_error = NULL", (utc_key(at),))
+                            "sent_at = ?, last_error = NULL, lease_owner = NULL, lease_until = NULL",
+                            (utc_key(at),))
 
     def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
         self._update_outbox(key, "scheduling retry of", "UPDATE outbox SET status = 'pending', "
-                            "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
+                            "attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
+                            "lease_owner = NULL, lease_until = NULL",
                             (error, utc_key(next_attempt_at)))
 
-    def mark_failed(self, key: str, error: str) -> None:
+    def mark_failed(self, key: str, error: str, at: datetime | None = None) -> None:
         self._update_outbox(key, "marking failed", "UPDATE outbox SET status = 'failed', "
-                            "attempts = attempts + 1, last_error = ?", (error,))
+                            "attempts = attempts + 1, last_error = ?, failed_at = ?, lease_owner = NULL, "
+                            "lease_until = NULL", (error, utc_key(at or _now())))
+
+    def requeue_failed(self, key: str, now: datetime) -> bool:
+        at = utc_key(now)
+        with self._transaction(f"putting back outbox message {key}") as conn:
+            changed = conn.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?, pending_since = ?, failed_at = NULL, "
+                "lease_owner = NULL, lease_until = NULL WHERE key = ? AND status = 'failed'",
+                (at, at, key),
+            ).rowcount
+            known = changed or conn.execute("SELECT 1 FROM outbox WHERE key = ?", (key,)).fetchone()
+        if not known:
+            raise KeyError(f"no outbox message with key {key!r} in {self.path}")
+        return bool(changed)
 
     def outbox(self, status: OutboxStatus | None = None) -> list[OutboxMessage]:
         sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox"
@@ -584,13 +614,23 @@ class SqliteStore:
     # -- officer actions and the audit log ---------------------------------------------------
 
     def record_action(self, action: ResponseAction) -> str:
-        """Insert the action and its "action" audit entry in one transaction."""
+        """Insert the action and its "action" audit entry in one transaction.
+
+        A second action with the same link_id hits the UNIQUE index (migration 0008), even from
+        another process: nothing is written and AlreadyRecorded names the kept action.
+        """
         with self._transaction(f"recording action {action.action} on flag {action.flag_key}") as conn:
+            if action.link_id is not None:
+                # BEGIN IMMEDIATE holds the write lock, so this read and the INSERT are one step.
+                kept = conn.execute("SELECT id FROM response_actions WHERE link_id = ?", (action.link_id,)).fetchone()
+                if kept is not None:
+                    raise AlreadyRecorded(action.link_id, str(kept[0]))
             action_id = str(conn.execute(
                 f"INSERT INTO response_actions ({_ACTION_COLUMNS.removeprefix('id, ')}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (action.flag_key, action.story_id, action.article_id, action.rule, action.action, action.actor,
-                 action.agency_id, action.note, action.rebuttal_url, action.client, utc_key(action.at)),
+                 action.agency_id, action.note, action.rebuttal_url, action.client, utc_key(action.at),
+                 action.link_id),
             ).fetchone()[0])
             _insert_audit(conn, AuditEntry(
                 at=action.at, actor=action.actor, kind="action", target=action.flag_key, client=action.client,

@@ -1,4 +1,4 @@
-"""The officers' web app: signed flag links, the search page and logins (Starlette + Jinja2)."""
+"""The officers' web app: signed flag links, the search page, report downloads and logins (Starlette + Jinja2)."""
 
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ Routes (all Vietnamese pages, Jinja2 with autoescape on every template):
   GET  /xu-ly/{token}        the flag's item, reasons, outlets and the form for the link's action
   POST /xu-ly/{token}        records the action once (CSRF token required)
   POST /xu-ly/{token}/nhan   records a label correction (topic, tone, province) as feedback
-  GET  /dang-nhap, POST /dang-nhap, POST /dang-xuat   login and logout
+  GET  /dang-nhap, POST /dang-nhap, POST /dang-xuat   login and logout (both forms carry a CSRF token)
   GET  /tim-kiem             search over the store (viewer and up)
+  GET  /bao-cao, POST /bao-cao   the deadline report for chosen days as .docx or .xlsx (officer and up)
   GET  /nhat-ky              the audit log (administrator)
 Blocking store calls run in Starlette's thread pool; each opens its own store (a SqliteStore
 belongs to the thread that opened it) and closes it.
@@ -17,7 +18,7 @@ import logging
 import secrets
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -35,7 +36,10 @@ from crawlers.dedup import band_keys, signature
 from haidang.errors import QueryError
 from haidang.record import Article
 from haidang.reports.correction import correction_request_docx
+from haidang.reports.document import write_docx
 from haidang.reports.kit import RebuttalKit, rebuttal_kit
+from haidang.reports.report import Report, build_report, report_file_name
+from haidang.reports.workbook import write_xlsx
 from haidang.settings import Settings
 from haidang.store.base import ACTION_NAMES, AuditEntry, SearchFilters, SearchHit, Store
 from haidang.store.highlight import CLOSE_MARK, OPEN_MARK
@@ -47,6 +51,11 @@ __all__ = ["TEMPLATES_DIR", "create_app"]
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REPORT_FORMATS = {"docx": (DOCX_TYPE, write_docx), "xlsx": (XLSX_TYPE, write_xlsx)}
+# The longest period the report page builds: the plans' periods are at most a year; a longer one
+# would hold a worker for minutes (`haidang report` on the command line has no such cap).
+REPORT_MAX_DAYS = 731
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 CSRF_COOKIE = "hd_csrf"
@@ -90,6 +99,14 @@ def _day(value: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
     except ValueError:
         return None
     return day + timedelta(days=1) if end else day
+
+
+def _date(value: str) -> date | None:
+    """A date input's YYYY-MM-DD, or None when it is not one."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        return None
 
 
 def _marked(hit: SearchHit) -> list[tuple[str, bool]]:
@@ -146,7 +163,7 @@ class _WebApp:
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         nonce = self.nonce(request)
-        context.setdefault("session", self.session(request))
+        self.session_context(request, context)
         context["csrf_nonce"] = nonce
         html = self.env.get_template(name).render(**context)
         response = HTMLResponse(html, status_code=status)
@@ -163,6 +180,11 @@ class _WebApp:
 
     def error(self, request: Request, status: int, title: str, message: str) -> HTMLResponse:
         return self.page(request, "error.html.j2", status, title=title, message=message)
+
+    def session_context(self, request: Request, context: dict[str, Any]) -> None:
+        """The logged-in user for the header, with the logout form's CSRF token."""
+        session = context.setdefault("session", self.session(request))
+        context["logout_csrf"] = self.csrf_token(request, "logout") if session else ""
 
     def csrf_token(self, request: Request, scope: str) -> str:
         return self.signer.mac("csrf", f"{scope}\x1f{self.nonce(request)}")
@@ -437,6 +459,17 @@ class _WebApp:
         return response
 
     async def logout(self, request: Request) -> Response:
+        """Only a POST from our own page logs out: another site cannot end an officer's session."""
+        form = await request.form()
+        if not self.csrf_ok(request, form, "logout"):
+            return self.error(request, 403, "Biểu mẫu không hợp lệ",
+                              "Yêu cầu đăng xuất không gửi từ trang của Hải Đăng hoặc đã hết hiệu lực. "
+                              "Hãy tải lại trang rồi bấm Đăng xuất.")
+        session = self.session(request)
+        if session is not None:
+            now, client = self.now(), _client(request)
+            await self.with_store(lambda s: s.append_audit(AuditEntry(
+                at=now, actor=session.user, kind="logout", target="web", detail={}, client=client)))
         response = RedirectResponse("/dang-nhap", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
@@ -488,6 +521,71 @@ class _WebApp:
         return self.page(request, "search.html.j2", q=q, form=form, hits=hits, total=total, problem=None,
                          page_no=page_no, pages=pages, sources=sorted((s.id, s.name) for s in self.settings.sources))
 
+    # -- deadline reports -----------------------------------------------------------------------
+
+    def report_form(self, request: Request, status: int = 200, *, values: dict[str, str] | None = None,
+                    problems: list[str] | None = None) -> HTMLResponse:
+        if values is None:
+            today = self.now().astimezone(self.tz).date()
+            values = {"from": today.replace(day=1).isoformat(), "to": today.isoformat(), "format": "docx"}
+        return self.page(request, "report.html.j2", status, csrf=self.csrf_token(request, "report"),
+                         values=values, problems=problems or [], max_days=REPORT_MAX_DAYS)
+
+    async def report_page(self, request: Request) -> Response:
+        session = self.require(request, "officer")
+        if not isinstance(session, Session):
+            return session
+        return self.report_form(request)
+
+    async def report_submit(self, request: Request) -> Response:
+        """Builds the report for the chosen days in a temporary folder and sends it as a download."""
+        session = self.require(request, "officer")
+        if not isinstance(session, Session):
+            return session
+        form = await request.form()
+        if not self.csrf_ok(request, form, "report"):
+            return self.error(request, 403, "Biểu mẫu không hợp lệ",
+                              "Biểu mẫu báo cáo đã hết hiệu lực hoặc không gửi từ trang này. "
+                              "Hãy tải lại trang và gửi lại.")
+        values = {"from": _form_text(form, "from", 32), "to": _form_text(form, "to", 32),
+                  "format": _form_text(form, "format", 8)}
+        start, end = _date(values["from"]), _date(values["to"])
+        problems = []
+        if start is None:
+            problems.append("Từ ngày không hợp lệ: hãy chọn ngày theo dạng năm-tháng-ngày, ví dụ 2026-01-01.")
+        if end is None:
+            problems.append("Đến ngày không hợp lệ: hãy chọn ngày theo dạng năm-tháng-ngày, ví dụ 2026-06-15.")
+        if start is not None and end is not None:
+            if end < start:
+                problems.append("Đến ngày phải bằng hoặc sau từ ngày.")
+            elif (end - start).days + 1 > REPORT_MAX_DAYS:
+                problems.append(f"Kỳ báo cáo dài tối đa {REPORT_MAX_DAYS} ngày; với kỳ dài hơn hãy dùng lệnh "
+                                "haidang report.")
+        if values["format"] not in REPORT_FORMATS:
+            problems.append("Định dạng phải là docx (Word) hoặc xlsx (Excel).")
+        if problems or start is None or end is None:
+            return self.report_form(request, 422, values=values, problems=problems)
+        media_type, writer = REPORT_FORMATS[values["format"]]
+        now, client = self.now(), _client(request)
+
+        def build(store: Store) -> Report:
+            report = build_report(store, self.settings, start, end, now=now)
+            store.append_audit(AuditEntry(at=now, actor=session.user, kind="report", target="web", client=client,
+                                          detail={"from": start.isoformat(), "to": end.isoformat(),
+                                                  "format": values["format"]}))
+            return report
+
+        def write(report: Report) -> bytes:
+            with tempfile.TemporaryDirectory() as tmp:
+                return writer(report, Path(tmp) / report_file_name(report, values["format"])).read_bytes()
+
+        report = await self.with_store(build)
+        body = await run_in_threadpool(write, report)
+        name = report_file_name(report, values["format"])
+        return Response(body, media_type=media_type, headers={
+            "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff"})
+
     async def audit_page(self, request: Request) -> Response:
         session = self.require(request, "administrator")
         if not isinstance(session, Session):
@@ -520,6 +618,8 @@ def create_app(settings: Settings, store_factory: Callable[[], Store], secret: s
         Route("/dang-xuat", view.logout, methods=["POST"]),
         Route("/tim-kiem", view.search_page, methods=["GET"]),
         Route("/nhat-ky", view.audit_page, methods=["GET"]),
+        Route("/bao-cao", view.report_page, methods=["GET"]),
+        Route("/bao-cao", view.report_submit, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
     app.state.signer = signer

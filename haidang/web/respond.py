@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from datetime import datetime
 from typing import Any
 
 from alerts.links import FlagLink
 from crawlers.dedup import band_keys, signature
 from haidang.record import Article
-from haidang.store.base import AuditEntry, KnownClaim, ResponseAction, Store
+from haidang.store.base import AlreadyRecorded, AuditEntry, KnownClaim, ResponseAction, Store
 from haidang.textnorm import normalize
 
-__all__ = ["CLAIM_CHARS", "claim_text", "feedback_records", "link_used", "record_correction",
+__all__ = ["CLAIM_CHARS", "claim_text", "feedback_records", "link_id", "link_used", "record_correction",
            "record_response"]
 
 _log = logging.getLogger(__name__)
@@ -31,11 +30,6 @@ _log = logging.getLogger(__name__)
 # the rest of a long article would make the claim match only exact copies.
 CLAIM_CHARS = 400
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
-
-# One process serves the app; this lock makes "is the link used? → record" one step, so a
-# double submit (two tabs, a double click) records once. Several processes would need the
-# store to enforce it; `haidang web` runs one.
-_RECORD_LOCK = threading.Lock()
 
 
 def claim_text(article: Article) -> str:
@@ -50,8 +44,18 @@ def claim_text(article: Article) -> str:
     return out or text[:CLAIM_CHARS]
 
 
+def link_id(link: FlagLink) -> str:
+    """The idempotency key of a link's use: its flag key (flag and recipient) and action.
+
+    Not the token itself: a reminder re-sends the same link with a later expiry, and that new
+    token must not record the same action a second time.
+    """
+    return f"{link.flag_key}-{link.action}"
+
+
 def link_used(store: Store, link: FlagLink) -> bool:
-    """A link records once: any action already recorded with its flag key and action uses it up."""
+    """A link records once: any action already recorded with its flag key and action uses it up
+    (actions stored before link ids existed have none, so they are matched this way)."""
     return any(a.flag_key == link.flag_key and a.action == link.action
                for a in store.actions(story_id=link.story_id))
 
@@ -75,15 +79,23 @@ def _learn_claim(store: Store, article: Article, link: FlagLink, rebuttal_url: s
 def record_response(store: Store, link: FlagLink, article: Article | None, *, note: str | None,
                     rebuttal_url: str | None, client: str | None, now: datetime,
                     agency_id: str | None = None) -> str | None:
-    """Record the link's action once; None when the link was already used (nothing changes)."""
-    with _RECORD_LOCK:
-        if link_used(store, link):
-            return None
+    """Record the link's action once; None when the link was already used (nothing changes).
+
+    The store enforces "once" by the action's link_id, across threads and processes (two
+    uvicorn workers, `haidang web` beside `haidang serve`); the check before it only covers
+    actions recorded before link ids existed, and spares the write.
+    """
+    if link_used(store, link):
+        return None
+    try:
         action_id = store.record_action(ResponseAction(
             flag_key=link.flag_key, story_id=link.story_id, article_id=link.article_id, rule=link.rule,
             action=link.action, actor=link.recipient, agency_id=agency_id, note=note or None,  # type: ignore[arg-type]
-            rebuttal_url=rebuttal_url or None, client=client, at=now,
+            rebuttal_url=rebuttal_url or None, client=client, at=now, link_id=link_id(link),
         ))
+    except AlreadyRecorded as exc:
+        _log.info("link %s was already used (action %s); nothing recorded", exc.link_id, exc.action_id)
+        return None
     if article is not None and (link.action == "khong_phai_tin_sai"
                                 or (link.action == "phan_bac" and rebuttal_url)):
         claim_id = _learn_claim(store, article, link, rebuttal_url)

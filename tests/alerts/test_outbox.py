@@ -33,6 +33,8 @@ def _arrived(server: SmtpServer) -> list[tuple[str, str]]:
 def test_backoff_doubles_up_to_the_cap() -> None:
     backoff = Backoff(first=timedelta(minutes=1), cap=timedelta(minutes=8))
     assert [backoff.delay(n) for n in range(1, 6)] == [timedelta(minutes=m) for m in (1, 2, 4, 8, 8)]
+    # a long outage: hourly for days, never an overflow (2 ** 41 minutes does not fit a timedelta)
+    assert Backoff().delay(500) == timedelta(minutes=60)
 
 
 def test_flag_reaches_each_recipient_once(tmp_path: Path, smtp_server: SmtpServer) -> None:

@@ -48,6 +48,26 @@ def test_explain_hint_can_be_left_out() -> None:
     assert articles[0].id in text
 
 
+def test_with_elasticsearch_the_email_links_the_record_in_kibana(tmp_path) -> None:
+    from alerts.dispatch import AlertDispatcher
+    from haidang.settings import DEFAULT_CONFIG_DIR, load_settings
+    from haidang.store.sqlite import SqliteStore
+
+    base = load_settings(DEFAULT_CONFIG_DIR, environ={"HAIDANG_HOME": str(tmp_path)})
+    store_settings = base.app.store.model_copy(update={"backend": "elasticsearch",
+                                                       "kibana_url": "https://kibana.example.gov.vn/"})
+    settings = base.model_copy(update={"app": base.app.model_copy(update={"store": store_settings})})
+    article = build_article("a")
+    with SqliteStore(tmp_path / "h.sqlite3") as store:      # the dispatcher only reads the settings' backend
+        store.upsert(article)
+        url = AlertDispatcher(settings, store)._record_url(article)
+    assert url is not None and url.startswith("https://kibana.example.gov.vn/app/discover#/")
+    assert article.id in url
+    _, text, html = render_flag(build_flag([article], ["x@example.vn"]), [article], record_url=url)
+    assert "Xem bản ghi trong Kibana" in text and url in text and "haidang explain" not in text
+    assert "Kibana" in html and "haidang explain" not in html
+
+
 _HOSTILE = ("Ā" * 3000 + " <script>alert('x')</script> \u202egnp.exe\u202c \u200f\u2067ẩn\u2069 Quảng Ngãi "
             "<img src=x onerror=alert(1)> \x00\x1b[31m " + "x" * 5000)
 

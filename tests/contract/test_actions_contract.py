@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from crawlers.dedup import band_keys, signature
-from haidang.store.base import ACTION_NAMES, AuditEntry, KnownClaim, ResponseAction, Store
+from haidang.settings import StoreSettings
+from haidang.store import open_store
+from haidang.store.base import ACTION_NAMES, AlreadyRecorded, AuditEntry, KnownClaim, ResponseAction, Store
 
 from .conftest import T0
 
@@ -82,3 +89,68 @@ def test_dismiss_claim(store: Store) -> None:
 def test_dismiss_unknown_claim_raises(store: Store) -> None:
     with pytest.raises(KeyError):
         store.dismiss_claim("claim-none")
+
+
+def _opener(store: Store, tmp_path: Path) -> Callable[[], Store]:
+    """Opens another, separate connection to the same store, as another process would hold
+    (a SqliteStore belongs to the thread that opened it, so each writer opens its own)."""
+    path = getattr(store, "path", None)
+    if path is not None:
+        return lambda: open_store(StoreSettings(backend="sqlite", data_dir=str(Path(path).parent)))
+    prefix = store.prefix  # type: ignore[attr-defined]
+    return lambda: open_store(StoreSettings(backend="elasticsearch", elasticsearch_url=os.environ["ELASTICSEARCH_URL"],
+                                            elasticsearch_prefix=prefix, data_dir=str(tmp_path / "twin")))
+
+
+def test_a_link_id_is_recorded_once(store: Store) -> None:
+    first = store.record_action(_action(link_id="flag-1-phan_bac", note="lần đầu"))
+    with pytest.raises(AlreadyRecorded) as raised:
+        store.record_action(_action(1, link_id="flag-1-phan_bac", note="lần hai"))
+    assert raised.value.action_id == first and raised.value.link_id == "flag-1-phan_bac"
+    [kept] = store.actions()
+    assert kept.id == first and kept.note == "lần đầu" and kept.link_id == "flag-1-phan_bac"
+    assert [e.detail["note"] for e in store.audit()] == ["lần đầu"]      # the refused one left no trace
+
+
+def test_actions_without_link_id_or_with_other_ids_all_count(store: Store) -> None:
+    store.record_action(_action(0))
+    store.record_action(_action(1))
+    store.record_action(_action(2, link_id="flag-1-phan_bac"))
+    store.record_action(_action(3, link_id="flag-1-de_nghi_go_bo", action="de_nghi_go_bo"))
+    assert [a.link_id for a in store.actions()] == [None, None, "flag-1-phan_bac", "flag-1-de_nghi_go_bo"]
+    assert len(store.audit()) == 4
+
+
+def test_two_connections_racing_on_one_link_record_once(store: Store, tmp_path: Path) -> None:
+    """Two writers, each with its own connection, submit the same links at the same moment."""
+    open_twin = _opener(store, tmp_path)
+    rounds = 10
+    results: dict[int, list[str]] = {0: [], 1: []}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2, timeout=30)
+
+    def submit(who: int) -> None:
+        try:
+            with contextlib.closing(open_twin()) as target:
+                for n in range(rounds):
+                    barrier.wait()
+                    try:
+                        target.record_action(_action(n, link_id=f"flag-{n}-phan_bac", actor=f"worker-{who}"))
+                        results[who].append("recorded")
+                    except AlreadyRecorded:
+                        results[who].append("refused")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=submit, args=(who,)) for who in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    for n in range(rounds):
+        assert sorted([results[0][n], results[1][n]]) == ["recorded", "refused"]
+    kept = store.actions()
+    assert sorted(a.link_id or "" for a in kept) == sorted(f"flag-{n}-phan_bac" for n in range(rounds))
+    assert len([e for e in store.audit() if e.kind == "action"]) == rounds

@@ -51,3 +51,32 @@ def test_title_not_repeated() -> None:
     assert compose_text("Tiêu đề", "Tiêu đề\nThân bài") == "Tiêu đề\nThân bài"
     assert compose_text("Tiêu đề", "Thân bài") == "Tiêu đề\nThân bài"
     assert compose_text(None, None) == ""
+
+
+def test_probabilities_sum_to_one(clf: SectionClassifier) -> None:
+    x = clf._vectorizer.transform([compose_text(*SPORT), compose_text(*LAW)])
+    proba = clf._clf.predict_proba(x)
+    assert proba.shape == (2, len(SECTIONS))
+    assert abs(float(proba.sum(axis=1).min()) - 1.0) < 1e-6
+
+
+def test_stacked_fit_is_reproducible() -> None:
+    """Two fits on the same tiny corpus give the same model; the headline view reads only `t:` columns."""
+    import numpy as np
+
+    from nlp.section import _fit_pipeline
+
+    words = ["bóng đá", "tòa án", "chứng khoán", "vắc xin", "máy tính", "ca sĩ", "tổng thống", "nhà khoa học",
+             "gia đình", "quốc hội"]
+    docs, labels = [], []
+    for label, word in zip(SECTIONS, [words[i] for i in (9, 8, 7, 2, 1, 3, 6, 0, 5, 4)], strict=True):
+        for i in range(6):
+            docs.append(f"Tin {word} số {i}\nBài viết về {word} và {word} hôm nay, lần {i}.")
+            labels.append(label)
+    a, b = _fit_pipeline(docs, labels, seed=13), _fit_pipeline(docs, labels, seed=13)
+    names = a.named_steps["tfidf"].get_feature_names_out()
+    assert all(names[i].startswith("t:") for i in a.named_steps["clf"].head_cols)
+    assert np.array_equal(a.named_steps["clf"].stack_coef, b.named_steps["clf"].stack_coef)
+    probe = ("Tin bóng đá mới", "Bài viết về bóng đá và bóng đá hôm nay.")
+    assert SectionClassifier(a).predict(*probe) == SectionClassifier(b).predict(*probe)
+    assert SectionClassifier(a).predict(*probe)["label"] == "the_thao"

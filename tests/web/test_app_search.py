@@ -71,7 +71,36 @@ def test_administrator_sees_the_audit_log(kit: WebKit) -> None:
     assert done.headers["location"] == "/nhat-ky"
     page = kit.client.get("/nhat-ky")
     assert page.status_code == 200 and "quantri" in page.text and "login" in page.text
-    assert kit.client.post("/dang-xuat", follow_redirects=False).status_code == 303
+    assert _logout(kit, _logout_csrf(page.text)).status_code == 303
+
+
+def _logout_csrf(html: str) -> str:
+    found = re.search(r'id="logout-form"><input type="hidden" name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no logout form with a CSRF token"
+    return found.group(1)
+
+
+def _logout(kit: WebKit, csrf: str | None):
+    return kit.client.post("/dang-xuat", data={} if csrf is None else {"csrf": csrf}, follow_redirects=False)
+
+
+def test_logout_needs_its_csrf_token(kit: WebKit) -> None:
+    _login(kit, "xem", PASSWORDS["xem"])
+    page = kit.client.get("/tim-kiem")
+    token = _logout_csrf(page.text)
+    for forged in (None, "", token[:-2] + "AA", kit.signer.mac("csrf", "login\x1f" + kit.client.cookies["hd_csrf"])):
+        refused = _logout(kit, forged)
+        assert refused.status_code == 403 and "Biểu mẫu không hợp lệ" in refused.text
+        assert "hd_session" not in refused.headers.get("set-cookie", "")
+        assert kit.client.get("/tim-kiem", follow_redirects=False).status_code == 200     # still logged in
+    done = _logout(kit, token)
+    assert done.status_code == 303 and done.headers["location"] == "/dang-nhap"
+    assert kit.client.get("/tim-kiem", follow_redirects=False).status_code == 303        # logged out
+    store = kit.open()
+    try:
+        assert [e.kind for e in store.audit()] == ["login", "logout"]
+    finally:
+        store.close()
 
 
 def test_open_redirect_is_refused(kit: WebKit) -> None:

@@ -1,8 +1,8 @@
 """The web app in a real headless Chromium against a real uvicorn server on 127.0.0.1.
 
 Open a signed link, record an action and find it in `haidang audit`; tampered and expired links
-refused; a double submit (two tabs on one link) records once; log in and search. Hostile article
-text stays text: it is shown, and nothing runs.
+refused; a double submit (two tabs on one link) records once; log in and search; download a report
+and log out. Hostile article text stays text: it is shown, and nothing runs.
 """
 
 from __future__ import annotations
@@ -166,3 +166,34 @@ def test_log_in_and_search(chrome: Any, live: Live) -> None:
     assert any("vỡ" in m for m in marks), marks
     assert "<script>window.__pwned = 1; alert('x')</script>" in body
     assert chrome.execute_script("return window.__pwned === undefined")
+
+
+def test_officer_downloads_a_report_then_logs_out(chrome: Any, live: Live, tmp_path: Path) -> None:
+    from docx import Document
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    chrome.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    chrome.get(live.base + "/bao-cao")
+    chrome.find_element("id", "username").send_keys("canbo")
+    chrome.find_element("id", "password").send_keys(PASSWORDS["canbo"])
+    _click_and_wait(chrome, "login", "report-form")
+    # Date inputs take typed text in the browser's locale; set the values the way a picker would.
+    chrome.execute_script("document.getElementById('from').value = '2026-03-31';"
+                          "document.getElementById('to').value = '2026-03-01';")
+    assert "Đến ngày phải bằng hoặc sau từ ngày" in _click_and_wait(chrome, "make-report", "problems")
+    chrome.execute_script("document.getElementById('from').value = '2026-03-01';"
+                          "document.getElementById('to').value = '2026-03-31';")
+    chrome.find_element("id", "make-report").click()
+    target = downloads / "bao-cao-2026-03-01-2026-03-31.docx"
+    deadline = time.monotonic() + 60
+    while not target.exists():
+        assert time.monotonic() < deadline, f"no download in {downloads}: {list(downloads.iterdir())}"
+        time.sleep(0.1)
+    doc = Document(str(target))
+    assert any("31/03/2026" in p.text for p in doc.paragraphs)
+    chrome.get(live.base + "/tim-kiem")
+    assert "Báo cáo" in chrome.find_element("id", "nav-report").text
+    assert "Đăng nhập" in _click_and_wait(chrome, "logout", "login-form")
+    chrome.get(live.base + "/tim-kiem")
+    assert chrome.find_elements("id", "login-form")
