@@ -23,7 +23,7 @@ from haidang.store.base import ACTION_NAMES
 if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs only two attributes
     from haidang.settings import Source
 
-__all__ = ["EXCERPT_CHARS", "TEMPLATES_DIR", "environment", "render_flag"]
+__all__ = ["EXCERPT_CHARS", "SIGNAL_NAMES", "TEMPLATES_DIR", "environment", "render_flag", "signal_name"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # Characters of context on each side of the province mention: about two sentences of a
@@ -58,6 +58,28 @@ def _autoescape(name: str | None) -> bool:
 
 _ENV: Environment | None = None
 
+# Vietnamese names of the risk signals (their ids are fixed: README, "Labels and their reasons").
+SIGNAL_NAMES = {
+    "rumour_cue": "Dấu hiệu tin đồn, chưa kiểm chứng",
+    "share_appeal": "Kêu gọi chia sẻ gấp",
+    "clickbait": "Giật tít, gây sốc",
+    "hostile_language": "Ngôn từ thù địch, xúc phạm",
+    "official_attribution": "Dẫn nguồn chính thức",
+    "source_kind": "Loại nguồn",
+    "source_trust": "Độ tin cậy của nguồn",
+    "unreliable_text_model": "Mô hình văn bản",
+    "known_false_claim": "Trùng thông tin sai đã được xác định",
+    "debunk_report": "Bài đưa tin bác bỏ thông tin sai",
+    "dismissed_claim": "Giống tin đã được xác định không phải tin sai",
+    "text_not_assessed": "Chưa đánh giá được văn bản",
+}
+
+
+def signal_name(signal: Any) -> str:
+    """"Vietnamese name (id)" for a known risk signal; the id alone otherwise."""
+    sid = _one_line(signal)
+    return f"{SIGNAL_NAMES[sid]} ({sid})" if sid in SIGNAL_NAMES else sid
+
 
 def environment() -> Environment:
     """The shared environment (built once): autoescape for HTML templates, StrictUndefined."""
@@ -69,6 +91,7 @@ def environment() -> Environment:
         _ENV.filters["clean"] = _clean
         _ENV.filters["one_line"] = _one_line
         _ENV.filters["href"] = _href
+        _ENV.filters["signal_name"] = signal_name
     return _ENV
 
 

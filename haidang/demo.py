@@ -6,6 +6,7 @@ config folder pointing at them and runs the same `run_once` as `haidang run`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections import Counter
@@ -163,6 +164,12 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
         out.print(f"try:  haidang search --config {config_dir} \"ly son\"")
         out.print(f"      haidang status --config {config_dir}")
         out.print(f"      haidang explain --config {config_dir} ID   (an id from the search results)")
+        secret_env = settings.app.web.secret_env
+        if os.environ.get(secret_env):
+            out.print(f"      haidang web --config {config_dir}   (the officers' pages the flag emails link to)")
+        else:
+            out.print(f"set {secret_env} (32+ random characters) before the demo to put signed action links in "
+                      "the flag emails and open them with `haidang web`")
         if keep_serving:
             import time
             err.print("serving the fixture sites; Ctrl-C to stop")

@@ -72,7 +72,7 @@ def _web_environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     shared = alerts_environment().filters
-    for name in ("clean", "one_line", "href"):
+    for name in ("clean", "one_line", "href", "signal_name"):
         env.filters[name] = shared[name]
     return env
 
