@@ -31,7 +31,7 @@ _DEMO_APP = """\
 province: Quảng Ngãi
 crawl:
   user_agent: "HaiDangBot/0.1 (demo; fixture sites on 127.0.0.1)"
-  download_timeout_s: 5          # seconds; local fixture server
+  download_timeout_s: 15         # seconds; local fixture server (generous: a loaded CI machine is slow)
   autothrottle_start_delay_s: 0  # seconds; loopback needs no politeness delay
   retry_times: 0                 # faults are deterministic here
 store:
