@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from alerts.flag import SEVERITIES, flag_key
 from alerts.outbox import message_id_for
 from alerts.render import _clean, _one_line, environment
 from haidang.record import Article
-from haidang.store.base import OutboxMessage, SearchFilters, Store
+from haidang.store.base import NO_VALUE, FacetField, Facets, OutboxMessage, SearchFilters, Store
 
 if TYPE_CHECKING:
     from alerts.dispatch import AlertDispatcher
@@ -156,14 +157,21 @@ def _rows(now: Counter[str], before: Counter[str], label: dict[str, str] | None 
     return [CountRow(k, _one_line((label or {}).get(k, k)), now[k], before[k]) for k in keys]
 
 
-def _counts(articles: list[Article], kinds: dict[str, str]) -> tuple[Counter[str], Counter[str], Counter[str]]:
+_COUNTED: tuple[FacetField, ...] = ("topic", "tone", "source")
+
+
+def _counts(facets: Facets, kinds: Mapping[str, str]) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """Per topic (an article once per assigned topic), tone and source kind, from the store's counts;
+    articles without the label, and sources not in the configuration, count under UNKNOWN."""
     topics: Counter[str] = Counter()
     tones: Counter[str] = Counter()
     by_kind: Counter[str] = Counter()
-    for a in articles:
-        topics.update(a.topic_ids or [UNKNOWN])
-        tones[a.tone_label or UNKNOWN] += 1
-        by_kind[kinds.get(a.fetched.source_id, UNKNOWN)] += 1
+    for key, n in facets.values["topic"].items():
+        topics[UNKNOWN if key == NO_VALUE else key] += n
+    for key, n in facets.values["tone"].items():
+        tones[UNKNOWN if key == NO_VALUE else key] += n
+    for key, n in facets.values["source"].items():
+        by_kind[kinds.get(key, UNKNOWN)] += n
     return topics, tones, by_kind
 
 
@@ -179,8 +187,10 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     topic_names = {t: str(v.get("name") or t) for t, v in settings.topics.items()}
 
     articles = list(store.iter_articles(SearchFilters(since=start, until=end)))
-    previous = list(store.iter_articles(SearchFilters(since=previous_start, until=start)))
-    now_t, now_tone, now_kind = _counts(articles, kinds)
+    # Counted by the store: the window before is never read article by article.
+    now_facets = store.facets(SearchFilters(since=start, until=end), _COUNTED, tz=tz_name)
+    previous = store.facets(SearchFilters(since=previous_start, until=start), _COUNTED, tz=tz_name)
+    now_t, now_tone, now_kind = _counts(now_facets, kinds)
     prev_t, prev_tone, prev_kind = _counts(previous, kinds)
 
     def entry(a: Article) -> DigestArticle:
@@ -259,7 +269,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
                      key=lambda e: (e.published or end, e.id))
 
     return Digest(day=day, timezone=tz_name, start=start, end=end, previous_start=previous_start,
-                  total=len(articles), previous_total=len(previous),
+                  total=len(articles), previous_total=previous.total,
                   by_topic=_rows(now_t, prev_t, topic_names), by_tone=_rows(now_tone, prev_tone),
                   by_kind=_rows(now_kind, prev_kind), flags=flags, failed=failed, foreign=foreign,
                   stories=stories[:TOP_STORIES])

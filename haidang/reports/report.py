@@ -8,6 +8,7 @@ time zone); articles are dated by publication, else first seen, as every store f
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -17,7 +18,15 @@ import numpy as np
 
 from haidang.record import Article
 from haidang.reports import wording
-from haidang.store.base import ACTION_NAMES, OutboxMessage, ResponseAction, SearchFilters, Store
+from haidang.store.base import (
+    ACTION_NAMES,
+    NO_VALUE,
+    Facets,
+    OutboxMessage,
+    ResponseAction,
+    SearchFilters,
+    Store,
+)
 
 if TYPE_CHECKING:
     from haidang.settings import Settings
@@ -169,11 +178,6 @@ def _buckets(start: date, end: date) -> tuple[Bucket, list[date]]:
     return "month", out
 
 
-def _bucket_of(day: date, kind: Bucket, buckets: list[date]) -> int:
-    first = day - timedelta(days=day.weekday()) if kind == "week" else day.replace(day=1)
-    return buckets.index(first)
-
-
 def _label(day: date, kind: Bucket) -> str:
     return day.strftime("%d/%m") if kind == "week" else day.strftime("%m/%Y")
 
@@ -186,7 +190,26 @@ def _when(article: Article) -> datetime | None:
 
 def _series(per_key: dict[str, list[int]], labels: dict[str, str]) -> list[Series]:
     rows = [Series(k, labels.get(k, k), tuple(v)) for k, v in per_key.items()]
-    return sorted(rows, key=lambda s: (-s.total, s.label))
+    return sorted(rows, key=lambda s: (-s.total, s.label, s.key))
+
+
+def _volumes(counted: Facets, buckets: list[date], kinds: Mapping[str, str]) -> dict[str, dict[str, list[int]]]:
+    """Per dimension and key, the articles in each bucket, from the store's facet counts; what has
+    no label counts under the report's words for unknown (no topic, unknown tone, kind, language)."""
+    position = {b.isoformat(): i for i, b in enumerate(buckets)}
+    per: dict[str, dict[str, list[int]]] = {"topic": {}, "tone": {}, "kind": {}, "language": {}}
+    for start, counts in counted.buckets.items():
+        i = position[start]
+        keyed = {
+            "topic": ((wording.NO_TOPIC if k == NO_VALUE else k, n) for k, n in counts.values["topic"].items()),
+            "tone": ((wording.UNKNOWN if k == NO_VALUE else k, n) for k, n in counts.values["tone"].items()),
+            "kind": ((kinds.get(k, wording.UNKNOWN), n) for k, n in counts.values["source"].items()),
+            "language": (((k or wording.UNKNOWN).lower(), n) for k, n in counts.values["lang"].items()),
+        }
+        for dim, pairs in keyed.items():
+            for key, n in pairs:
+                per[dim].setdefault(key, [0] * len(buckets))[i] += n
+    return per
 
 
 def _rows(counter: Counter[str], labels: dict[str, str]) -> list[CountRow]:
@@ -218,10 +241,14 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     bucket, buckets = _buckets(start, end)
 
     dims = ("topic", "tone", "kind", "language")
-    per: dict[str, dict[str, list[int]]] = {d: {} for d in dims}
+    # Volumes are counted by the store; the loop below only finds stories' first articles and the
+    # foreign press.
+    counted = store.facets(SearchFilters(since=since, until=until, relevant_only=True),
+                           ("topic", "tone", "source", "lang"), interval=bucket, tz=tz_name)
+    per = _volumes(counted, buckets, kinds)
+    total = counted.total
     story_first: dict[str, Article] = {}
     foreign: list[ReportArticle] = []
-    total = 0
     for article in store.iter_articles(SearchFilters(since=since - _STORY_LOOKBACK, until=until)):
         when = _when(article)
         sid = article.story_id or article.id
@@ -229,14 +256,6 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
             story_first[sid] = article
         if when is None or not since <= when < until or not article.relevant:
             continue
-        total += 1
-        i = _bucket_of(when.astimezone(tz).date(), bucket, buckets)
-        keys = {"topic": article.topic_ids or [wording.NO_TOPIC], "tone": [article.tone_label or wording.UNKNOWN],
-                "kind": [kinds.get(article.fetched.source_id, wording.UNKNOWN)],
-                "language": [(article.content.language or wording.UNKNOWN).lower()]}
-        for dim in dims:
-            for key in keys[dim]:
-                per[dim].setdefault(key, [0] * len(buckets))[i] += 1
         if kinds.get(article.fetched.source_id) == "foreign_press":
             lang = (article.content.language or "").lower()
             foreign.append(ReportArticle(

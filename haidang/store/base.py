@@ -16,6 +16,8 @@ from haidang.record import Article
 
 __all__ = [
     "ACTION_NAMES",
+    "FACET_FIELDS",
+    "NO_VALUE",
     "ActionKind",
     "AlreadyRecorded",
     "AuditEntry",
@@ -23,6 +25,8 @@ __all__ = [
     "Evidence",
     "EvidenceKind",
     "EvidenceOutcome",
+    "FacetField",
+    "Facets",
     "FailureRecord",
     "KnownClaim",
     "OutboxMessage",
@@ -59,6 +63,13 @@ ACTION_NAMES: dict[str, str] = {
     "tang_cuong_thong_tin": "Đã tăng cường thông tin tích cực",
     "khong_phai_tin_sai": "Không phải tin sai",
 }
+# What Store.facets counts by: assigned topic ids (an article counts once per topic), the tone
+# label, the source id, the content language and the risk level.
+FacetField = Literal["topic", "tone", "source", "lang", "risk_level"]
+FACET_FIELDS: tuple[FacetField, ...] = ("topic", "tone", "source", "lang", "risk_level")
+# The facet key of articles without a value (no topic assigned, no tone, no language...); an empty
+# label counts as none, so no real value can be this key.
+NO_VALUE = ""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -89,6 +100,21 @@ class SearchHit:
 class SearchResult:
     total: int
     hits: list[SearchHit]
+
+
+@dataclass(kw_only=True, slots=True)
+class Facets:
+    """Article counts from `Store.facets`: how many matched, and how many per value of each field.
+
+    `values[field][value]` counts articles (NO_VALUE for those without one); values with no
+    article are absent. `buckets` (only when an interval was asked for) holds the same counts per
+    time bucket, keyed by the ISO date the bucket starts on, in date order; buckets with no
+    article are absent, and their own `buckets` are empty.
+    """
+
+    total: int = 0
+    values: dict[str, dict[str, int]] = field(default_factory=dict)
+    buckets: dict[str, Facets] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -288,6 +314,20 @@ class Store(Protocol):
 
     def iter_articles(self, filters: SearchFilters | None = None) -> Iterator[Article]:
         """Every stored article, oldest first; streams, for export and migration."""
+
+    def facets(self, filters: SearchFilters | None, fields: Sequence[FacetField], *,
+               interval: Literal["day", "week", "month"] | None = None,
+               tz: str = "Asia/Ho_Chi_Minh") -> Facets:
+        """Count the articles matching `filters` per value of each field, aggregated in the store.
+
+        The digest and reports count this way instead of reading every article. Topics are the
+        assigned ids (`Article.topic_ids`), each counted once per article; tone is
+        `Article.tone_label`; risk_level is `labels["risk"]["level"]`; lang the content language.
+        With `interval`, the counts are also split by the local calendar day, Monday-based week or
+        month in `tz` of the article's publication time (else first seen), as the date filters.
+        Labels are read as the enricher writes them (string ids and labels; others count as none).
+        Raises ValueError on an unknown field or interval.
+        """
 
     def story_candidates(self, band_keys: list[str]) -> list[StoryCandidate]:
         """Stored articles sharing any LSH band key, for syndicated-copy detection."""

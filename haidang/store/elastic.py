@@ -19,8 +19,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal, Self
+from zoneinfo import ZoneInfo
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -30,10 +31,14 @@ from elasticsearch.helpers import scan
 from haidang.errors import PermanentStoreError, QueryError, StoreError, TransientStoreError
 from haidang.record import Article, article_id
 from haidang.store.base import (
+    FACET_FIELDS,
+    NO_VALUE,
     AlreadyRecorded,
     AuditEntry,
     ClaimStatus,
     Evidence,
+    FacetField,
+    Facets,
     FailureRecord,
     KnownClaim,
     OutboxMessage,
@@ -48,6 +53,7 @@ from haidang.store.base import (
     UpsertOutcome,
     Validators,
 )
+from haidang.store.buckets import Interval, offset_periods
 from haidang.store.es_query import es_date, es_query
 from haidang.store.es_setup import (
     SMALL_INDICES,
@@ -78,6 +84,11 @@ _RETRIES = 5
 _LINK_ID_PREFIX = "link-"
 # Elasticsearch refuses bool queries with more clauses (indices.query.bool.max_clause_count).
 _MAX_KEYS = 1000
+# Store.facets field -> the keyword it aggregates on (the haidang.* ones are derived by _label_fields).
+_FACET_KEYWORDS = {"topic": "haidang.topics", "tone": "haidang.tone", "source": "fetched.source_id",
+                   "lang": "content.language", "risk_level": "haidang.risk_level"}
+# Terms buckets per facet: more than any deployment has sources or topics, so counts are exact.
+_FACET_SIZE = 10000
 _HIT_SOURCE = ["id", "content.title", "content.text", "content.published", "fetched.source_id",
                "fetched.url", "fetched.final_url", "fetched.canonical_url"]
 
@@ -141,16 +152,50 @@ def _derived(article: Article, doc: dict[str, Any], content_hash: str) -> dict[s
 def _label_fields(labels: dict[str, Any]) -> dict[str, Any]:
     """Flat keywords from the labels (topic ids, tone, risk level) that Kibana can aggregate on."""
     out: dict[str, Any] = {"topics": [], "tone": None, "risk_level": None}
+    # Strings only, as SqliteStore.facets reads them (a tone may be a bare label, as Article.tone_label).
     topics = labels.get("topics")
     if isinstance(topics, list):
-        out["topics"] = sorted({str(t["id"]) for t in topics if isinstance(t, dict) and t.get("id")})
+        out["topics"] = sorted({t["id"] for t in topics if isinstance(t, dict) and isinstance(t.get("id"), str)
+                                and t["id"]})
     tone = labels.get("tone")
-    if isinstance(tone, dict) and tone.get("label"):
-        out["tone"] = str(tone["label"])
+    tone = tone.get("label") if isinstance(tone, dict) else tone
+    if isinstance(tone, str) and tone:
+        out["tone"] = tone
     risk = labels.get("risk")
-    if isinstance(risk, dict) and risk.get("level"):
-        out["risk_level"] = str(risk["level"])
+    if isinstance(risk, dict) and isinstance(risk.get("level"), str) and risk["level"]:
+        out["risk_level"] = risk["level"]
     return out
+
+
+def _facets(total: int, aggs: dict[str, Any], names: Sequence[str]) -> Facets:
+    """Facets from one level of the facet aggregations (see ElasticStore.facets)."""
+    out = Facets(total=total, values={name: {} for name in names})
+    for name in names:
+        counts = out.values[name]
+        for bucket in (aggs.get(f"values_{name}") or {}).get("buckets", []):
+            key = str(bucket["key"]) or NO_VALUE
+            counts[key] = counts.get(key, 0) + int(bucket["doc_count"])
+        missing = int((aggs.get(f"none_{name}") or {}).get("doc_count", 0))
+        if missing:
+            counts[NO_VALUE] = counts.get(NO_VALUE, 0) + missing
+    return out
+
+
+def _add_facets(into: Facets, more: Facets) -> None:
+    into.total += more.total
+    for name, counts in more.values.items():
+        target = into.values.setdefault(name, {})
+        for key, n in counts.items():
+            target[key] = target.get(key, 0) + n
+
+
+def _offset_text(offset: timedelta) -> str:
+    """A UTC offset as Elasticsearch's time_zone takes it: "+07:00" (seconds only when needed)."""
+    seconds = int(offset.total_seconds())
+    sign, seconds = ("-" if seconds < 0 else "+"), abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
 
 
 def _article(source: dict[str, Any]) -> Article:
@@ -424,6 +469,61 @@ class ElasticStore:
         with self._errors("reading articles"):
             for hit in self._search_all(self._names["articles_pattern"], es_query(None, filters), sort):
                 yield _article(hit["_source"])
+
+    def facets(self, filters: SearchFilters | None, fields: Sequence[FacetField], *,
+               interval: Interval | None = None, tz: str = "Asia/Ho_Chi_Minh") -> Facets:
+        """terms and missing aggregations per field; with an interval, the same under date_histograms
+        (calendar_interval, so weeks start on Monday).
+
+        Each histogram covers one period of constant UTC offset of `tz` and is given that offset,
+        not the zone's name: the buckets then match SqliteStore's to the second whatever time zone
+        data the cluster has, and the CI stand-in, which understands only fixed offsets, runs the
+        same requests. A local day split by a clock change is merged from its two periods.
+        """
+        unknown = [f for f in fields if f not in FACET_FIELDS]
+        if unknown:
+            raise ValueError(f"unknown facet field(s) {unknown}: use any of {list(FACET_FIELDS)}")
+        if interval is not None and interval not in ("day", "week", "month"):
+            raise ValueError(f"unknown facet interval {interval!r}: use day, week or month")
+        names = list(dict.fromkeys(fields))
+        index, query = self._names["articles_pattern"], es_query(None, filters)
+        per_field: dict[str, Any] = {}
+        for name in names:
+            per_field[f"values_{name}"] = {"terms": {"field": _FACET_KEYWORDS[name], "size": _FACET_SIZE}}
+            per_field[f"none_{name}"] = {"missing": {"field": _FACET_KEYWORDS[name]}}
+        aggs = dict(per_field)
+        periods: list[tuple[datetime, timedelta]] = []
+        with self._errors("counting articles by facet"):
+            if interval is not None:
+                # The first and last date keys (sorted hits: the stand-in has no min/max on dates).
+                ends = [self._es.search(index=index, query=query, size=1, source=False, ignore_unavailable=True,
+                                        sort=[{"haidang.date_key": {"order": order}}])["hits"]["hits"]
+                        for order in ("asc", "desc")]
+                if ends[0] and ends[1]:
+                    periods = offset_periods(ZoneInfo(tz), *(datetime.fromtimestamp(h[0]["sort"][0] / 1000, UTC)
+                                                              for h in ends))
+            for i, (_, offset) in enumerate(periods):
+                dates = {"gte": es_date(periods[i][0])} if i else {}
+                if i + 1 < len(periods):
+                    dates["lt"] = es_date(periods[i + 1][0])
+                aggs[f"period_{i}"] = {
+                    "filter": {"range": {"haidang.date_key": dates}} if dates else {"match_all": {}},
+                    "aggs": {"by_time": {"date_histogram": {
+                        "field": "haidang.date_key", "calendar_interval": interval, "min_doc_count": 1,
+                        "time_zone": _offset_text(offset)}, "aggs": per_field}}}
+            found = self._es.search(index=index, query=query, size=0, aggs=aggs, track_total_hits=True,
+                                    ignore_unavailable=True)
+        total = found["hits"]["total"]
+        results = found.get("aggregations") or {}
+        out = _facets(int(total["value"] if isinstance(total, dict) else total), results, names)
+        for i, (_, offset) in enumerate(periods):
+            for bucket in results.get(f"period_{i}", {}).get("by_time", {}).get("buckets", []):
+                if bucket["doc_count"]:
+                    day = datetime.fromtimestamp(bucket["key"] / 1000, timezone(offset)).date().isoformat()
+                    _add_facets(out.buckets.setdefault(day, Facets(values={n: {} for n in names})),
+                                _facets(int(bucket["doc_count"]), bucket, names))
+        out.buckets = dict(sorted(out.buckets.items()))
+        return out
 
     # -- search -----------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ from haidang.store.base import (
     AuditEntry,
     ClaimStatus,
     Evidence,
+    FacetField,
+    Facets,
     FailureRecord,
     KnownClaim,
     OutboxMessage,
@@ -40,6 +42,8 @@ from haidang.store.base import (
     UpsertOutcome,
     Validators,
 )
+from haidang.store.buckets import Interval
+from haidang.store.facet_sql import facet_rows, facets_sql, label_columns
 from haidang.store.fts import UTC_FORMAT, filters_sql, fts_expression, search_from, utc_key
 from haidang.store.highlight import make_snippet, snippet_query
 from haidang.store.query import Query, parse_query, proximity_query
@@ -260,12 +264,14 @@ class SqliteStore:
                 published or first_seen_key, article.content.language, article.province_code,
                 int(article.relevant), article.story_id, content_hash,
                 json.dumps(doc, ensure_ascii=False, separators=(",", ":")), utc_key(_now()),
+                *label_columns(article.labels),
             )
             if row is None:
                 docno = conn.execute(
                     "INSERT INTO articles (id, source_id, canonical_url, url, title, published, first_seen, "
-                    "date_key, lang, province_code, relevant, story_id, content_hash, doc, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING docno",
+                    "date_key, lang, province_code, relevant, story_id, content_hash, doc, updated_at, "
+                    "tone, risk_level, topics) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING docno",
                     values,
                 ).fetchone()[0]
             else:
@@ -273,7 +279,8 @@ class SqliteStore:
                 conn.execute(
                     "UPDATE articles SET id = ?, source_id = ?, canonical_url = ?, url = ?, title = ?, "
                     "published = ?, first_seen = ?, date_key = ?, lang = ?, province_code = ?, relevant = ?, "
-                    "story_id = ?, content_hash = ?, doc = ?, updated_at = ? WHERE docno = ?",
+                    "story_id = ?, content_hash = ?, doc = ?, updated_at = ?, tone = ?, risk_level = ?, "
+                    "topics = ? WHERE docno = ?",
                     (*values, docno),
                 )
                 conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (docno,))
@@ -290,8 +297,9 @@ class SqliteStore:
     def set_labels(self, article_id: str, labels: dict[str, Any]) -> bool:
         with self._transaction(f"storing labels of {article_id}") as conn:
             cur = conn.execute(
-                "UPDATE articles SET doc = json_set(doc, '$.labels', json(?)), updated_at = ? WHERE id = ?",
-                (json.dumps(labels, ensure_ascii=False), utc_key(_now()), article_id),
+                "UPDATE articles SET doc = json_set(doc, '$.labels', json(?)), updated_at = ?, tone = ?, "
+                "risk_level = ?, topics = ? WHERE id = ?",
+                (json.dumps(labels, ensure_ascii=False), utc_key(_now()), *label_columns(labels), article_id),
             )
             return cur.rowcount > 0
 
@@ -324,6 +332,18 @@ class SqliteStore:
             if len(rows) < _PAGE:
                 return
             after = (rows[-1][0], rows[-1][1])
+
+    def facets(self, filters: SearchFilters | None, fields: Sequence[FacetField], *,
+               interval: Interval | None = None, tz: str = "Asia/Ho_Chi_Minh") -> Facets:
+        """One GROUP BY statement over the label columns' covering index (haidang/store/facet_sql.py)."""
+        with self._errors("counting articles by facet"):
+            # Two subqueries, so each is one index lookup (min and max together scan the table).
+            key_range = self._conn.execute(
+                "SELECT (SELECT min(date_key) FROM articles), (SELECT max(date_key) FROM articles)"
+            ).fetchone() if interval is not None else (None, None)
+            sql, params = facets_sql(filters, fields, interval, tz, key_range)
+            rows = self._conn.execute(sql, params).fetchall()
+        return facet_rows(rows, fields, interval)
 
     # -- search -----------------------------------------------------------------------------
 
