@@ -473,8 +473,9 @@ def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = P
              task: Annotated[list[str] | None, typer.Option("--task", "-t", help="provinces, section, topics, "
                                                                "tone, risk (default: all).")] = None,
              as_json: Annotated[bool, typer.Option("--json", help="Full metrics as JSON.")] = False,
-             with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Also measure tone on the officers' "
-                                                         "corrections in the store, alone and added to the split.")] = False,
+             with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Also measure tone and topics on the "
+                                                         "officers' corrections in the store, alone and added to the split, "
+                                                         "and count their province corrections.")] = False,
              config: ConfigOpt = None) -> None:
     """Measure every model on dev against the floors pinned beside them; exit 1 below a floor."""
     from nlp.evaluate import TASKS, run_evaluations
@@ -509,7 +510,7 @@ def train(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path
           local: Annotated[bool, typer.Option(help="Also train the local risk model on ReINTEL (research-only "
                                                    "data: written to the data folder, never shipped).")] = False,
           with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Add the officers' label corrections "
-                                                      "in the store (tone only, so far) to the training data.")] = False,
+                                                      "in the store (tone and topics) to the training data.")] = False,
           config: ConfigOpt = None) -> None:
     """Rebuild the shipped models from ../shared/data, reproducibly, each with a model card."""
     from nlp.train import SHIPPED, train_models
@@ -782,7 +783,9 @@ def _feedback(config: Path | None) -> list[dict[str, Any]]:
     finally:
         store.close()
     err.print(f"{len(records)} label corrections from the store "
-              f"({sum(1 for r in records if r['field'] == 'tone')} on tone)")
+              f"({sum(1 for r in records if r['field'] == 'tone')} on tone, "
+              f"{sum(1 for r in records if r['field'] == 'topic')} on topics, "
+              f"{sum(1 for r in records if r['field'] == 'province')} on provinces)")
     return records
 
 

@@ -133,6 +133,35 @@ def _tone_feedback(data: Path, split: str, feedback: list[dict[str, Any]]) -> di
             "with_feedback_macro_f1": both["tone_macro_f1"]}
 
 
+def _topics_feedback(data: Path, split: str, feedback: list[dict[str, Any]]) -> dict[str, Any]:
+    """The installed topic model on the officers' topic corrections (over the topics each names),
+    and micro-F1 on `split` plus them, the corrections counting only for the topics they name."""
+    from nlp.feedback import score_topic_rows, topic_rows
+    from nlp.topics import TOPIC_IDS, TopicClassifier, evaluate_topics
+
+    rows = topic_rows(feedback)
+    if not rows:
+        return {"feedback_documents": 0}
+    clf = TopicClassifier.load()
+    own = score_topic_rows(rows, clf)
+    base = evaluate_topics(data, split=split, classifier=clf)
+    per = base["per_topic"]
+    tp = sum(per[t]["tp"] for t in TOPIC_IDS)
+    fp = sum(per[t]["predicted"] for t in TOPIC_IDS) - tp + own["fp"]
+    fn = sum(per[t]["support"] for t in TOPIC_IDS) - tp + own["fn"]
+    tp += own["tp"]
+    return {"feedback_documents": own["documents"], "feedback_main_topic_recall": own["main_topic_recall"],
+            "feedback_replaced_topic_kept": own["replaced_topic_kept"],
+            "with_feedback_micro_f1": round(2 * tp / max(1, 2 * tp + fp + fn), 4)}
+
+
+def _provinces_feedback(feedback: list[dict[str, Any]]) -> dict[str, Any]:
+    from nlp.feedback import province_summary
+
+    summary = province_summary(feedback)
+    return {"feedback_corrections": summary["corrections"], "feedback_moves": summary["moves"]}
+
+
 TASKS: dict[str, Any] = {"provinces": _provinces_task, "section": _section_task, "topics": _topics_task,
                          "tone": _tone_task, "risk": _risk_task}
 
@@ -143,7 +172,9 @@ def run_evaluations(data: Path, split: str = "dev", tasks: list[str] | None = No
     """Run the named evaluations; return their metrics and every figure below its floor.
 
     With `feedback` (officers' corrections), tone is also measured on the corrected articles
-    ("tone_feedback_*") and on `split` plus them ("tone_with_feedback_*"); floors stay on `split`.
+    ("tone_feedback_*") and on `split` plus them ("tone_with_feedback_*"), topics likewise
+    ("topics_feedback_*", "topics_with_feedback_micro_f1"), and the province corrections are
+    counted ("provinces_feedback_*": articles the matcher got wrong per officers); floors stay on `split`.
     """
     results: dict[str, dict[str, Any]] = {}
     failures: list[str] = []
@@ -152,6 +183,10 @@ def run_evaluations(data: Path, split: str = "dev", tasks: list[str] | None = No
         raw = TASKS[name](Path(data), split, settings)
         if name == "tone" and feedback:
             raw.update(_tone_feedback(Path(data), split, feedback))
+        if name == "topics" and feedback:
+            raw.update(_topics_feedback(Path(data), split, feedback))
+        if name == "provinces" and feedback:
+            raw.update(_provinces_feedback(feedback))
         # One namespace for every figure: "section_accuracy", as floors.json names them.
         metrics = {k if k.startswith(name + "_") else f"{name}_{k}": v for k, v in raw.items()}
         results[name] = metrics

@@ -48,7 +48,8 @@ def train_models(data: Path, tasks: list[str], local: bool = False,
     """Train the named shipped models (and the local risk model with `local`); metrics per model.
 
     `feedback`: officers' label corrections (haidang.web.respond.feedback_records). Tone
-    corrections join the tone model's training data (nlp.feedback); the others are not used yet.
+    corrections join the tone model's training data, topic corrections the topic model's as
+    partial labels (nlp.feedback); province corrections train nothing (the matcher has no model).
     """
     unknown = set(tasks) - set(SHIPPED)
     if unknown:
@@ -60,6 +61,10 @@ def train_models(data: Path, tasks: list[str], local: bool = False,
             from nlp.feedback import tone_rows
             from nlp.tone import train_tone
             results[name] = train_tone(data / "plan-topics", feedback=tone_rows(feedback))
+        elif name == "topics" and feedback:
+            from nlp.feedback import topic_rows
+            from nlp.topics import train_topics
+            results[name] = train_topics(data, feedback=topic_rows(feedback))
         else:
             results[name] = SHIPPED[name](data)
     if local:

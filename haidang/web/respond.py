@@ -121,8 +121,8 @@ def record_correction(store: Store, *, actor: str, article: Article, changes: di
 def feedback_records(store: Store, since: datetime | None = None) -> list[dict[str, Any]]:
     """Label corrections as training feedback, one per article and field, the latest winning.
 
-    Each record: {article_id, field ("topic" | "tone" | "province"), label, title, text, province
-    (the article's stored province code), by, at}.
+    Each record: {article_id, field ("topic" | "tone" | "province"), label, from (the model's value
+    the officer replaced), title, text, province (the article's stored province code), by, at}.
     """
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     articles: dict[str, Article | None] = {}
@@ -135,7 +135,7 @@ def feedback_records(store: Store, since: datetime | None = None) -> list[dict[s
         article = articles[aid]
         for field_name, change in (entry.detail.get("changes") or {}).items():
             latest[(aid, field_name)] = {
-                "article_id": aid, "field": field_name, "label": change.get("to"),
+                "article_id": aid, "field": field_name, "label": change.get("to"), "from": change.get("from"),
                 "title": article.content.title if article else None,
                 "text": article.content.text if article else None,
                 "province": article.province_code if article else None,

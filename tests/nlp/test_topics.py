@@ -72,7 +72,8 @@ def test_edited_seeds_give_evidence(config: dict) -> None:
     seeds = topic_seeds(config)
     seeds["kieu_bao"] = ["bà con xa xứ", "về thăm quê hương", "đón tết cổ truyền"]
     clf = TopicClassifier.load(seeds)
-    out = {i["id"]: i for i in clf.predict("", "Bà con xa xứ về thăm quê hương, đón Tết cổ truyền cùng gia đình.")}
+    out = {i["id"]: i for i in clf.predict("", "Bà con xa xứ về thăm quê hương Quảng Ngãi, đón Tết cổ truyền cùng "
+                                               "gia đình.")}
     assert "kieu_bao" in out
     assert "bà con xa xứ" in out["kieu_bao"]["evidence"]
 
@@ -105,3 +106,32 @@ def test_shipped_yaml_is_nfc() -> None:
     import unicodedata
     text = DEFAULT_TOPICS_PATH.read_text(encoding="utf-8")
     assert unicodedata.normalize("NFC", text) == text
+
+
+FOREIGN = ("Mỹ công bố dự thảo nghị quyết mới về Iraq",
+           ("Đại sứ Mỹ tại Liên Hợp Quốc trình Hội đồng Bảo an dự thảo nghị quyết về chính phủ lâm thời Iraq. "
+            "Ngoại trưởng Pháp và Nga hoan nghênh, song đề nghị hội đàm thêm về quyền chỉ huy lực lượng đa quốc gia."))
+
+
+def test_foreign_news_without_vietnamese_angle_gets_no_topic(clf: TopicClassifier) -> None:
+    """The guidelines give foreign news with no Vietnamese angle no topic, seed phrases or not."""
+    assert not clf.has_vietnamese_angle(*FOREIGN)
+    assert clf.predict(*FOREIGN) == []
+    title, text = FOREIGN
+    vietnam = text + " Bộ Ngoại giao Việt Nam cho biết Việt Nam ủng hộ vai trò của Liên Hợp Quốc."
+    assert clf.has_vietnamese_angle(title, vietnam)
+    assert "doi_ngoai" in [item["id"] for item in clf.predict(title, vietnam)]
+
+
+def test_secondary_topic_needs_a_share_of_the_leading_score(clf: TopicClassifier) -> None:
+    """A topic after the leading one needs params["secondary_ratio"] of its rescaled score."""
+    import numpy as np
+
+    from nlp.topics import _assign
+
+    assert 0.5 < clf._secondary_ratio < 1.0
+    proba, thresholds = np.array([0.9, 0.6, 0.2, 0.7]), np.array([0.5, 0.5, 0.5, 0.25])
+    # Rescaled (threshold -> 0.5): 0.9, 0.6, 0.2, 0.8.
+    assert _assign(proba, thresholds, 0.7).tolist() == [[True, False, False, True]]
+    assert _assign(proba, thresholds, 0.0).tolist() == [[True, True, False, True]]
+    assert _assign(np.array([0.3, 0.1, 0.1, 0.2]), thresholds, 0.7).tolist() == [[False] * 4]

@@ -92,3 +92,4 @@ def test_corrections_become_feedback_records(tmp_path: Path) -> None:
         assert [(r["field"], r["label"], r["by"]) for r in records] == [
             ("tone", "positive", "khac@example.vn"), ("topic", "an_ninh_trat_tu", "khac@example.vn")]
         assert records[0]["title"] == article.content.title and records[0]["text"] == article.content.text
+        assert records[0]["from"] == "negative" and records[1]["from"] == ["x"]    # what the model had said
