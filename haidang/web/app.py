@@ -331,16 +331,23 @@ class _WebApp:
             expires=self.local(datetime.fromtimestamp(link.expires, UTC)),
         )
 
-    async def flag_submit(self, request: Request) -> Response:
+    async def signed_form(self, request: Request) -> tuple[FlagLink, Any] | Response:
+        """The link and the posted form of a flag page, or the error page when either is not valid."""
         link = self.link_or_error(request)
         if isinstance(link, HTMLResponse):
             return link
         form = await request.form()
-        token = request.path_params["token"]
-        if not self.csrf_ok(request, form, token):
+        if not self.csrf_ok(request, form, request.path_params["token"]):
             return self.error(request, 403, "Biểu mẫu không hợp lệ",
                               "Biểu mẫu đã hết hiệu lực hoặc không gửi từ trang này. Không có thay đổi nào "
                               "được ghi nhận. Hãy tải lại trang và gửi lại.")
+        return link, form
+
+    async def flag_submit(self, request: Request) -> Response:
+        checked = await self.signed_form(request)
+        if isinstance(checked, Response):
+            return checked
+        link, form = checked
         note = _form_text(form, "note")
         rebuttal = _form_text(form, "rebuttal_url")
         problems = []
@@ -372,15 +379,10 @@ class _WebApp:
                          note=note, rebuttal_url=rebuttal, at=self.local(now), action_id=action_id)
 
     async def label_submit(self, request: Request) -> Response:
-        link = self.link_or_error(request)
-        if isinstance(link, HTMLResponse):
-            return link
-        form = await request.form()
-        token = request.path_params["token"]
-        if not self.csrf_ok(request, form, token):
-            return self.error(request, 403, "Biểu mẫu không hợp lệ",
-                              "Biểu mẫu đã hết hiệu lực hoặc không gửi từ trang này. Không có thay đổi nào "
-                              "được ghi nhận. Hãy tải lại trang và gửi lại.")
+        checked = await self.signed_form(request)
+        if isinstance(checked, Response):
+            return checked
+        link, form = checked
         wanted = {"topic": _form_text(form, "topic", 64), "tone": _form_text(form, "tone", 16),
                   "province": _form_text(form, "province", 8)}
         note = _form_text(form, "note")
@@ -421,7 +423,7 @@ class _WebApp:
         if entry is None:
             return self.flag_form(request, link, article, outlets, status=422 if problems else 200,
                                   problems=problems, message=None if problems else "Nhãn không thay đổi.")
-        return self.page(request, "corrected.html.j2", link=link, token=token,
+        return self.page(request, "corrected.html.j2", link=link, token=request.path_params["token"],
                          changes={k: {"from": v[0], "to": v[1]} for k, v in changes.items()}, at=self.local(now))
 
     # -- login and search -------------------------------------------------------------------
