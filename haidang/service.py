@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from nlp.enrich import Enricher
 
 __all__ = ["JOBS_FILE", "LOCK_FILE", "LOG_FILE", "JobInfo", "Service", "ServiceLockedError", "SourceCheck",
-           "check_sources", "enrich_stored", "load_enricher", "poll_source", "retry_outbox", "run_once",
-           "scheduled_jobs", "send_digest", "watch_rules"]
+           "check_sources", "enrich_stored", "load_enricher", "poll_source", "run_job", "run_once",
+           "scheduled_jobs"]
 
 
 def load_enricher(settings: Settings) -> Enricher:
@@ -335,26 +335,26 @@ class Service:
                     "func": "haidang.service:poll_source", "args": (data, source.id), "executor": "sources",
                     "trigger": IntervalTrigger(minutes=source.poll_minutes), "first_now": True}
         if any(r.enabled and (r.spike or r.silence) for r in self.settings.alert_rules):
-            jobs["watch"] = {"func": "haidang.service:watch_rules", "args": (data,),
+            jobs["watch"] = {"func": "haidang.service:run_job", "args": (data, "watch"),
                              "trigger": IntervalTrigger(minutes=service.watch_minutes)}
         if self.settings.digest.enabled:
             hour, minute = (int(x) for x in self.settings.digest.time.split(":"))
-            jobs["digest"] = {"func": "haidang.service:send_digest", "args": (data,),
+            jobs["digest"] = {"func": "haidang.service:run_job", "args": (data, "digest"),
                               "trigger": CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(self.settings.app.timezone)),
                               "misfire_grace_time": int(service.digest_grace_hours * 3600)}
-        jobs["outbox"] = {"func": "haidang.service:retry_outbox", "args": (data,),
+        jobs["outbox"] = {"func": "haidang.service:run_job", "args": (data, "outbox"),
                           "trigger": IntervalTrigger(minutes=service.outbox_minutes)}
         if self.settings.escalation.enabled:
-            jobs["escalate"] = {"func": "haidang.service:escalate_flags", "args": (data,),
+            jobs["escalate"] = {"func": "haidang.service:run_job", "args": (data, "escalate"),
                                 "trigger": IntervalTrigger(minutes=service.escalate_minutes)}
         if self.settings.app.recheck.enabled:
-            jobs["recheck"] = {"func": "haidang.service:recheck_pages", "args": (data,),
+            jobs["recheck"] = {"func": "haidang.service:run_job", "args": (data, "recheck"),
                                "trigger": IntervalTrigger(minutes=service.recheck_minutes)}
         if self.settings.app.store.retention_text_days is not None:
-            jobs["retention"] = {"func": "haidang.service:apply_retention_job", "args": (data,),
+            jobs["retention"] = {"func": "haidang.service:run_job", "args": (data, "retention"),
                                  "trigger": CronTrigger(hour=3, minute=15, timezone=ZoneInfo(self.settings.app.timezone)),
                                  "misfire_grace_time": int(service.digest_grace_hours * 3600)}
-        jobs["reports"] = {"func": "haidang.service:send_reports", "args": (data,),
+        jobs["reports"] = {"func": "haidang.service:run_job", "args": (data, "reports"),
                            "trigger": CronTrigger(hour=6, minute=30, timezone=ZoneInfo(self.settings.app.timezone)),
                            "misfire_grace_time": int(service.digest_grace_hours * 3600)}
         return jobs
@@ -600,39 +600,21 @@ def poll_source(data_dir: str, source_id: str) -> None:
     _run_job(data_dir, f"source:{source_id}", lambda s: s.run_source(source_id))
 
 
-def watch_rules(data_dir: str) -> None:
-    """Scheduled job: the spike and silence rules."""
-    _run_job(data_dir, "watch", lambda s: s.run_watch())
+# What each scheduled job (other than the per-source polls) runs on the Service.
+_JOBS: dict[str, Callable[[Service], dict[str, Any]]] = {
+    "watch": Service.run_watch,             # spike and silence rules
+    "digest": Service.run_digest,           # the daily digest
+    "outbox": Service.run_outbox,           # delivery of due outbox messages
+    "escalate": Service.run_escalate,       # reminders and escalation of flags nobody acted on
+    "recheck": Service.run_recheck,         # re-checks after takedown or correction requests
+    "retention": Service.run_retention,     # page text past store.retention_text_days
+    "reports": Service.run_reports,         # reports due before the plans' deadlines
+}
 
 
-def send_digest(data_dir: str) -> None:
-    """Scheduled job: the daily digest."""
-    _run_job(data_dir, "digest", lambda s: s.run_digest())
-
-
-def retry_outbox(data_dir: str) -> None:
-    """Scheduled job: delivery of due outbox messages."""
-    _run_job(data_dir, "outbox", lambda s: s.run_outbox())
-
-
-def escalate_flags(data_dir: str) -> None:
-    """Scheduled job: reminders and escalation of flags nobody acted on."""
-    _run_job(data_dir, "escalate", lambda s: s.run_escalate())
-
-
-def recheck_pages(data_dir: str) -> None:
-    """Scheduled job: re-checks of pages after a takedown or correction request."""
-    _run_job(data_dir, "recheck", lambda s: s.run_recheck())
-
-
-def apply_retention_job(data_dir: str) -> None:
-    """Scheduled job: retention of page text (SQLite; Elasticsearch's ILM does its own)."""
-    _run_job(data_dir, "retention", lambda s: s.run_retention())
-
-
-def send_reports(data_dir: str) -> None:
-    """Scheduled job: the reports due before the plans' deadlines."""
-    _run_job(data_dir, "reports", lambda s: s.run_reports())
+def run_job(data_dir: str, job_id: str) -> None:
+    """Scheduled job by name (the job store persists this reference and its arguments)."""
+    _run_job(data_dir, job_id, _JOBS[job_id])
 
 
 def scheduled_jobs(settings: Settings, store: Store) -> list[JobInfo]:
