@@ -76,6 +76,19 @@ _PARAMS: dict[str, Any] = {
     # Weak supervision only where annotations are scarce; without it CV macro-F1 falls 0.70 -> 0.56
     # (kieu_bao and bien_gioi above all); on the common topics seed labels add noise, not signal.
     "weak_topics": ["bien_dao", "bien_gioi", "nhan_quyen_ton_giao_dan_toc", "kieu_bao", "doi_ngoai"],
+    # doi_ngoai round (it was the weakest common topic, dev recall 0.46). Train CV micro/macro with
+    # the gate and secondary ratio, seed rule left out (with it in brackets); dev looked at only after:
+    # 25 seeds 0.776/0.717 (0.774); + 18 seeds of bilateral relations, agreements, aid and NGOs
+    # (ngoại trưởng, song phương, hiệp định, biên bản ghi nhớ, viện trợ, ODA, phi chính phủ, ...)
+    # 0.779/0.721 (0.777), kept; with broad ones too (hợp tác với, hai nước, giao lưu, đoàn công
+    # tác) 0.779/0.721 (0.776, and common phrases feed the 3-seed rule); + donors (WB, ADB, JICA, UNICEF, EU) 0.778; + WTO/forum words
+    # (đàm phán, diễn đàn, hiệp định thương mại, thăm và làm việc) 0.779/0.721 (0.776). With the
+    # kept seeds: weak_pos 500 0.778, weak_weight 0.15/0.5 0.776/0.779, C 8/32 for doi_ngoai
+    # 0.777/0.777, weak_min_distinct 3 0.776, weak_neg 4000 0.778: all left as they are.
+    # Per-topic C (4, 8 or 32 for one topic at a time; the six best together reached 0.784/0.737)
+    # was rejected: on another fold split (KFold seed 7) the same choices fell 0.786 -> 0.783, and
+    # on seed 29 they changed nothing. The new seeds on those splits: seed 7 0.783 -> 0.786, seed
+    # 29 0.778 -> 0.778 (a small gain, but none of the three splits lost more than 0.0002).
     "cv_folds": 5,
     "min_pos_for_cv_threshold": 10,  # fewer annotated positives: the default threshold, not a CV guess
     "default_threshold": 0.5,
@@ -539,6 +552,19 @@ def _anchor_phrases(params: dict[str, Any]) -> list[str]:
     return sorted({" ".join(_fold(p).split()) for p in [*params["anchor_phrases"], *names]} - {""})
 
 
+def _weak_spots(metrics: dict[str, Any]) -> str:
+    """The model card's line on the weakest measured topics, from this training's dev figures."""
+    per = metrics["per_topic"]
+    counted = metrics["macro_topics"]
+    weakest = min(counted, key=lambda t: per[t]["f1"]) if counted else None
+    dn = per["doi_ngoai"]
+    head = (f"The weakest common topic on dev is {weakest} (F1 {per[weakest]['f1']:.2f}). " if weakest
+            else "No topic has 5 dev examples: per-topic figures are anecdotes. ")
+    return (head + f"doi_ngoai (dev recall {dn['recall']:.2f}, precision {dn['precision']:.2f}) still misses "
+            "cooperation stories with no diplomatic, agreement or aid vocabulary (a hospital's French "
+            "partnership, internet sold to Laos).")
+
+
 def _rows_sha256(rows: Sequence[dict[str, Any]]) -> str:
     import hashlib
     import json
@@ -569,8 +595,9 @@ def train_topics(data_dir: Path, models_dir: Path | None = None, seed: int = 13,
         metrics["feedback_rows"] = len(feedback)
     dev_use = ("evaluation (dev) and threshold choice (with train CV); excluded from the weak pool"
                if params["threshold_on_dev"] else
-               "evaluation (dev), excluded from the weak pool; thresholds, gate and secondary ratio were "
-               "chosen on train CV (dev figures were looked at beside them, never used to choose)")
+               "evaluation (dev), excluded from the weak pool; thresholds, gate, secondary ratio and the "
+               "doi_ngoai seed additions were chosen on train CV (dev figures were looked at beside them, "
+               "never used to choose)")
     uses = ["train (annotated)", dev_use, "weak supervision by seeds"]
     data = [{"path": f"{p.parent.name}/{p.name}", "sha256": file_sha256(p), "licence": _LICENCE, "use": u}
             for p, u in zip(paths, uses)]
@@ -587,12 +614,13 @@ def train_topics(data_dir: Path, models_dir: Path | None = None, seed: int = 13,
         limits=["Trained on 2005-2006 news: recent names and issues reach the model only through seed phrases.",
                 ("bien_dao has 2 annotated training examples and none in dev; bien_gioi, "
                  "nhan_quyen_ton_giao_dan_toc have 1-2 in dev: their figures are anecdotes, not measurements."),
-                "Weak labels come from the seed phrases, so the model repeats their blind spots.",
+                ("Weak labels come from the seed phrases, so the model repeats their blind spots; the 18 "
+                 "doi_ngoai seeds added for bilateral ties, agreements, aid and NGOs raised train CV micro-F1 "
+                 "only 0.776 -> 0.779 (0.783 -> 0.786 and 0.778 -> 0.778 on two other fold splits)."),
                 ("The Vietnamese-angle gate is a phrase list: an article that names no Vietnamese place or "
                  "institution gets no topic even when it concerns Vietnam indirectly (seed phrases included); "
                  "a foreign story naming a province or 'Việt Nam' passes it."),
-                ("doi_ngoai is the weakest common topic (dev recall 0.46): cooperation stories (ODA donors, "
-                 "a hospital's French partnership, internet to Laos) carry no diplomatic vocabulary."),
+                _weak_spots(metrics),
                 "Vietnamese only; other languages get no topics."],
     )
     return metrics

@@ -135,3 +135,17 @@ def test_secondary_topic_needs_a_share_of_the_leading_score(clf: TopicClassifier
     assert _assign(proba, thresholds, 0.7).tolist() == [[True, False, False, True]]
     assert _assign(proba, thresholds, 0.0).tolist() == [[True, True, False, True]]
     assert _assign(np.array([0.3, 0.1, 0.1, 0.2]), thresholds, 0.7).tolist() == [[False] * 4]
+
+
+AID = ("Quảng Trị ký biên bản ghi nhớ với tổ chức phi chính phủ Nhật Bản",
+       ("UBND tỉnh Quảng Trị và một tổ chức phi chính phủ của Nhật Bản vừa ký biên bản ghi nhớ về dự án viện trợ "
+        "không hoàn lại 2 triệu USD xây trường học và trạm y tế cho các xã miền núi. Dự án góp phần vun đắp "
+        "quan hệ hữu nghị giữa nhân dân hai nước."))
+
+
+def test_cooperation_and_aid_vocabulary_is_doi_ngoai(clf: TopicClassifier, config: dict) -> None:
+    """Aid, NGO and memorandum stories carry no embassy or summit words; their seed phrases name the topic."""
+    assert {"biên bản ghi nhớ", "viện trợ", "hữu nghị", "phi chính phủ"} <= set(config["doi_ngoai"]["seeds"])
+    out = {item["id"]: item for item in clf.predict(*AID)}
+    assert "doi_ngoai" in out
+    assert {"biên bản ghi nhớ", "viện trợ", "hữu nghị"} <= set(out["doi_ngoai"]["evidence"])
