@@ -59,6 +59,17 @@ _LICENCE = "MIT (duyvuleo/VNTC)"
 # SVM+LR score average 93.35-93.53, ComplementNB/MultinomialNB views 93.36, dropping train
 # articles the out-of-fold SVM confidently disagrees with (689-2,063 dropped) 92.3-93.0, a kNN
 # vote over train fused with the SVM 93.50-93.71 (needs the train matrix at run time).
+# Fourth round, 2026-11-23: word segmentation (underthesea 9.5 word_tokenize, format="text", word
+# 1-2-grams, min_df 3, 100k, tf-idf sublinear; raw LinearSVC C=1 unless stacked; this config raw 93.41).
+# Words of the first 1,500 characters: alone 91.81 (syllables of the same 1,500 characters 92.41),
+# added to the full-text syllable features x1/x0.5/x0.7 93.06/93.38/93.27, as a third stacked view
+# 93.50-93.53. Words of the full text: alone 93.18, added x0.5/x1 93.59/93.53, as a third stacked
+# view 93.62-93.74, inside the main SVM view (x0.5) stacked with the headline SVM 93.65-93.77 (this
+# config stacked the same way: 93.65-93.71). So words add at most 2-4 dev articles: not shipped.
+# Costs if ever revisited: segmenting is ~8 ms per 1,400-character article (the bench would drop
+# from 122 to ~60 articles/s), importing it and loading its CRF add 0.6-1.2 s to model load; hashing the
+# n-grams (a fit-time sorted array of kept buckets + idf instead of the vocabulary dict) gave the same
+# raw accuracy (93.41) and would remove most of this model's vectorizer load time (~0.8 s).
 _MIN_DF = 3
 _MAX_FEATURES = 100_000
 _SVM_C = 1.0
