@@ -39,7 +39,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SHIPPED_MODEL = "risk_text"            # nlp/models/risk_text.joblib: VFND (MIT)
+SHIPPED_MODEL = "risk_text"            # nlp/models/risk_text.pickle.z: VFND (MIT)
 LOCAL_MODEL = "risk_text_local"        # ReINTEL (research-only): never in the repository
 LOCAL_MODELS_DIR = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "haidang" / "models"
 

@@ -189,7 +189,7 @@ class SectionClassifier:
 
     @classmethod
     def load(cls, models_dir: Path | None = None) -> SectionClassifier:
-        """Load nlp/models/section.joblib (or `models_dir`/section.joblib)."""
+        """Load nlp/models/section.pickle.z (or `models_dir`/section.pickle.z)."""
         return cls(load_model(_MODEL_NAME, models_dir))
 
     def predict(self, title: str, text: str) -> dict[str, Any]:
@@ -241,7 +241,7 @@ def evaluate_section(data_dir: Path, split: str = "dev", models_dir: Path | None
 
 
 def train_section(data_dir: Path, models_dir: Path | None = None, seed: int = 13) -> dict[str, Any]:
-    """Fit on VNTC train, measure on dev, write section.joblib and its card; return the dev metrics.
+    """Fit on VNTC train, measure on dev, write section.pickle.z and its card; return the dev metrics.
 
     Reproducible: LinearSVC (liblinear, seeded), the seeded stacking folds and lbfgs are deterministic.
     """

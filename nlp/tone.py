@@ -229,7 +229,7 @@ class ToneClassifier:
 
     @classmethod
     def load(cls, models_dir: Path | None = None) -> ToneClassifier:
-        """The shipped model (nlp/models/tone.joblib) or the one in `models_dir`."""
+        """The shipped model (nlp/models/tone.pickle.z) or the one in `models_dir`."""
         return cls(load_model(MODEL_NAME, models_dir))
 
     def predict(self, title: str, text: str, spans: list[Span] | None, language: str | None) -> dict[str, Any]:
@@ -418,7 +418,7 @@ def cross_validate(passages: list[str], wholes: list[str], labels: list[str], pa
 
 def train_tone(data_dir: Path, models_dir: Path | None = None, seed: int = 13,
                params: ToneParams | None = None, feedback: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Fit on plan-topics train, measure on dev, write nlp/models/tone.joblib and its card.
+    """Fit on plan-topics train, measure on dev, write nlp/models/tone.pickle.z and its card.
 
     Deterministic for a given seed and data (liblinear-free lbfgs, fixed fold seed). Only
     plan-topics (MIT) trains the shipped file; UIT-VSFC is never read here. `feedback`: officers'

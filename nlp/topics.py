@@ -266,7 +266,7 @@ class TopicClassifier:
 
     @classmethod
     def load(cls, seeds: dict[str, list[str]] | None = None, models_dir: Path | None = None) -> TopicClassifier:
-        """Load nlp/models/topics.joblib. `seeds`: {id: phrases} from config/topics.yaml (the caller
+        """Load nlp/models/topics.pickle.z. `seeds`: {id: phrases} from config/topics.yaml (the caller
         reads it through `load_topic_config`); None uses the seeds the model was trained with."""
         return cls(load_model(_MODEL_NAME, models_dir), seeds)
 
@@ -576,7 +576,7 @@ def train_topics(data_dir: Path, models_dir: Path | None = None, seed: int = 13,
                  seeds: dict[str, list[str]] | None = None,
                  feedback: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Fit on plan-topics train + seed-labelled VNTC train (+ officers' topic corrections), choose
-    thresholds on train CV, measure on plan-topics dev, write topics.joblib and its card; return the
+    thresholds on train CV, measure on plan-topics dev, write topics.pickle.z and its card; return the
     dev metrics (and CV ones). `feedback`: rows of nlp.feedback.topic_rows."""
     root = _data_root(data_dir)
     params = dict(_PARAMS)
