@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from alerts.flag import SEVERITIES, flag_key
 from alerts.outbox import message_id_for
 from alerts.render import _clean, _one_line, environment
+from alerts.routing import addressees
 from haidang.record import Article
 from haidang.store.base import NO_VALUE, FacetField, Facets, OutboxMessage, SearchFilters, Store
 
@@ -312,12 +313,7 @@ def render_digest(digest: Digest) -> tuple[str, str, str]:
 
 def digest_recipients(settings: Settings) -> list[str]:
     """Addresses of the digest: agency ids expanded to their emails; none named means the leading agency."""
-    agencies = {a.id: a for a in settings.agencies}
-    names = settings.digest.recipients or [a.id for a in settings.agencies if a.leads]
-    out: list[str] = []
-    for name in names:
-        out.extend(agencies[name].emails if name in agencies else [name])
-    return list(dict.fromkeys(out))
+    return [address for address, _ in addressees(settings.agencies, settings.digest.recipients)]
 
 
 def queue_digest(store: Store, settings: Settings, day: date, now: datetime | None = None, *,

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from alerts.flag import flag_key
 from alerts.outbox import message_id_for
 from alerts.render import environment
+from alerts.routing import addressees
 from alerts.rules import in_quiet_hours
 from haidang.evidence.capture import SYSTEM_ACTOR
 from haidang.store.base import AuditEntry, OutboxMessage, Store
@@ -48,15 +49,7 @@ def escalation_key(stage: Stage, rule: str, story_id: str, recipient: str) -> st
 
 def escalation_recipients(settings: Settings) -> list[tuple[str, str]]:
     """(name, address) pairs unanswered flags escalate to: `escalation.escalate_to`, else the leading agency."""
-    agencies = {a.id: a for a in settings.agencies}
-    names = settings.escalation.escalate_to or [a.id for a in settings.agencies if a.leads]
-    found: list[tuple[str, str]] = []
-    for name in names:
-        if name in agencies:
-            found += [(agencies[name].name, address) for address in agencies[name].emails]
-        else:
-            found.append((name, name))
-    return found
+    return [(name, address) for address, name in addressees(settings.agencies, settings.escalation.escalate_to)]
 
 
 def escalate_due(store: Store, settings: Settings, now: datetime) -> EscalationReport:

@@ -7,6 +7,7 @@ and a template typo never sends an email with a hole in it.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -56,8 +57,6 @@ def _autoescape(name: str | None) -> bool:
     return bool(name) and str(name).endswith((".html", ".html.j2"))
 
 
-_ENV: Environment | None = None
-
 # Vietnamese names of the risk signals (their ids are fixed: README, "Labels and their reasons").
 SIGNAL_NAMES = {
     "rumour_cue": "Dấu hiệu tin đồn, chưa kiểm chứng",
@@ -81,18 +80,18 @@ def signal_name(signal: Any) -> str:
     return f"{SIGNAL_NAMES[sid]} ({sid})" if sid in SIGNAL_NAMES else sid
 
 
-def environment() -> Environment:
-    """The shared environment (built once): autoescape for HTML templates, StrictUndefined."""
-    global _ENV
-    if _ENV is None:
-        _ENV = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=_autoescape,
-                           undefined=StrictUndefined, keep_trailing_newline=True,
-                           trim_blocks=True, lstrip_blocks=True)
-        _ENV.filters["clean"] = _clean
-        _ENV.filters["one_line"] = _one_line
-        _ENV.filters["href"] = _href
-        _ENV.filters["signal_name"] = signal_name
-    return _ENV
+@functools.cache
+def environment(folder: Path = TEMPLATES_DIR) -> Environment:
+    """The Jinja2 environment for the templates in `folder` (alerts' own by default; the web app and
+    the report emails pass theirs), built once per folder: autoescape for HTML templates,
+    StrictUndefined, and the shared filters that keep article text text."""
+    env = Environment(loader=FileSystemLoader(str(folder)), autoescape=_autoescape, undefined=StrictUndefined,
+                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["clean"] = _clean
+    env.filters["one_line"] = _one_line
+    env.filters["href"] = _href
+    env.filters["signal_name"] = signal_name
+    return env
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from alerts.rules import RuleMatch, article_topics
 from haidang.record import Article
 from haidang.settings import RECIPIENT_ADMINS, RECIPIENT_BY_TOPIC, Agency
 
-__all__ = ["LEAD_SEVERITIES", "group_by_story", "route"]
+__all__ = ["LEAD_SEVERITIES", "addressees", "group_by_story", "route"]
 
 LEAD_SEVERITIES: frozenset[str] = frozenset({"khẩn", "cao"})   # the leading agency receives these always
 
@@ -48,6 +48,21 @@ def route(rule_match: RuleMatch, agencies: list[Agency], article: Article) -> Fl
                 article_ids=[rule_match.article_id], agencies=[a.id for a in ordered],
                 recipients=_unique(e for a in ordered for e in a.emails), immediate=rule.immediate,
                 reasons=list(rule_match.reasons), topics=topics, created_at=rule_match.at)
+
+
+def addressees(agencies: list[Agency], names: list[str]) -> list[tuple[str, str]]:
+    """(address, display name) for a recipients list of config (digest, reports, escalation): agency
+    ids expand to their emails, anything else is an address; an empty list means the leading agency.
+    Each address once, in the order given."""
+    by_id = {a.id: a for a in agencies}
+    out: dict[str, str] = {}
+    for name in names or [a.id for a in agencies if a.leads]:
+        if name in by_id:
+            for address in by_id[name].emails:
+                out.setdefault(address, by_id[name].name)
+        else:
+            out.setdefault(name, name)
+    return list(out.items())
 
 
 def group_by_story(flags: list[Flag]) -> list[Flag]:

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from alerts.flag import flag_key
 from alerts.outbox import message_id_for
-from alerts.render import _clean, _href, _one_line
+from alerts.render import _one_line, environment
+from alerts.routing import addressees
 from haidang.reports.document import summary_rows, write_docx
 from haidang.reports.report import REPORT_RULE, build_report, report_file_name
 from haidang.reports.workbook import write_xlsx
@@ -57,30 +56,7 @@ def due_reports(settings: Settings, today: date) -> list[tuple[date, date, date]
 
 def report_recipients(settings: Settings) -> list[tuple[str, str]]:
     """(address, name) of each recipient: agency ids expanded; none named means the leading agency."""
-    agencies = {a.id: a for a in settings.agencies}
-    names = settings.app.reports.recipients or [a.id for a in settings.agencies if a.leads]
-    out: dict[str, str] = {}
-    for name in names:
-        if name in agencies:
-            out.update((e, agencies[name].name) for e in agencies[name].emails)
-        else:
-            out.setdefault(name, name)
-    return list(out.items())
-
-
-_ENV: Environment | None = None
-
-
-def _environment() -> Environment:
-    global _ENV
-    if _ENV is None:
-        _ENV = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), undefined=StrictUndefined,
-                           autoescape=lambda name: bool(name) and str(name).endswith(".html.j2"),
-                           keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-        _ENV.filters["clean"] = _clean
-        _ENV.filters["one_line"] = _one_line
-        _ENV.filters["href"] = _href
-    return _ENV
+    return addressees(settings.agencies, settings.app.reports.recipients)
 
 
 def queue_report(store: Store, settings: Settings, deadline: date, now: datetime) -> int:
@@ -99,7 +75,7 @@ def queue_report(store: Store, settings: Settings, deadline: date, now: datetime
     folder = settings.data_dir / REPORTS_DIR
     files = [write_docx(report, folder / report_file_name(report, "docx")),
              write_xlsx(report, folder / report_file_name(report, "xlsx"))]
-    env = _environment()
+    env = environment(TEMPLATES_DIR)
     day = "%d/%m/%Y"
     context = {"province": report.province, "start": start.strftime(day), "end": end.strftime(day),
                "deadline": deadline.strftime(day), "start_iso": start.isoformat(), "end_iso": end.isoformat(),

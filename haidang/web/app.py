@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -67,14 +66,6 @@ OUTLETS_SHOWN = 30
 SEARCH_PAGE_SIZE = 20
 NOTE_CHARS = 2000
 
-
-def _web_environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
-    shared = alerts_environment().filters
-    for name in ("clean", "one_line", "href", "signal_name"):
-        env.filters[name] = shared[name]
-    return env
 
 
 def _client(request: Request) -> str | None:
@@ -137,7 +128,7 @@ class _WebApp:
         self.signer = signer
         self.now = now
         self.tz = ZoneInfo(settings.app.timezone)
-        self.env = _web_environment()
+        self.env = alerts_environment(TEMPLATES_DIR)
         self.sessions = SessionKeeper(settings.users, signer, hours=settings.app.web.session_hours)
         self.throttle = LoginThrottle()
         self.sources = {s.id: s for s in settings.sources}
