@@ -228,13 +228,15 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     for a in articles:
         for flag in dispatcher.flags_for(a, now=end):
             raised.setdefault(flag.story_id, []).append(flag)
-    outbox = store.outbox()
+    by_story: dict[str, list[OutboxMessage]] = {}
+    for m in store.outbox():                   # read once, grouped: the loops below look up by story
+        by_story.setdefault(m.story_id, []).append(m)
     flags: list[DigestFlag] = []
     for story_id, group in raised.items():
         rules = list(dict.fromkeys(f.rule for f in group))
         ids = list(dict.fromkeys(i for f in group for i in f.article_ids))
         first = next((by_id[i] for i in ids if i in by_id), None) or clusters.get(story_id, [None])[0]
-        states = Counter(m.status for m in outbox if m.story_id == story_id and m.flag_rule in rules)
+        states = Counter(m.status for m in by_story.get(story_id, []) if m.flag_rule in rules)
         flags.append(DigestFlag(
             story_id=story_id, title=entry(first).title if first else story_id,
             url=(first.fetched.canonical_url or first.fetched.url) if first else "",
@@ -249,7 +251,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
                     ([r["evidence"]] if isinstance(r.get("evidence"), str) else r.get("evidence") or [])]
         silent = str(entry_["story_id"]).startswith("silence:")
         label = "Nguồn tin ngừng cập nhật" if silent else "Số tin tăng đột biến"
-        states = Counter(m.status for m in outbox if m.story_id == entry_["story_id"])
+        states = Counter(m.status for m in by_story.get(entry_["story_id"], []))
         flags.append(DigestFlag(
             story_id=entry_["story_id"], title=_one_line(f"{label}: {'; '.join(map(str, evidence))}"), url="",
             severity=entry_.get("severity") or "thấp", rules=[entry_["rule"]],
