@@ -151,7 +151,7 @@ def serve(config: ConfigOpt = None,
               f"job log {settings.data_dir / LOG_FILE}; stop with Ctrl-C or SIGTERM")
     web_thread = None
     if server is not None:
-        server.install_signal_handlers = lambda: None     # signals stay with this thread's handlers
+        # uvicorn installs no signal handlers off the main thread: SIGTERM stays with the handler above.
         web_thread = threading.Thread(target=server.run, name="haidang-web", daemon=True)
         web_thread.start()
         err.print(f"web app on http://{server.config.host}:{server.config.port} "

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from haidang.web.app import create_app
-from haidang.web.serve import build_server, serve_web
+from haidang.web.serve import build_server
 
-__all__ = ["build_server", "create_app", "serve_web"]
+__all__ = ["build_server", "create_app"]

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-
 import uvicorn
 
 from haidang.settings import Settings
 from haidang.store import open_store
 from haidang.web.app import create_app
 
-__all__ = ["build_server", "serve_web"]
-
-_log = logging.getLogger(__name__)
+__all__ = ["build_server"]
 
 
 def build_server(settings: Settings, secret: str, host: str | None = None, port: int | None = None) -> uvicorn.Server:
@@ -27,20 +22,3 @@ def build_server(settings: Settings, secret: str, host: str | None = None, port:
     config = uvicorn.Config(app, host=host or settings.app.web.host, port=settings.app.web.port if port is None else port,
                             log_level="warning", access_log=False, proxy_headers=True, server_header=False)
     return uvicorn.Server(config)
-
-
-def serve_web(settings: Settings, secret: str, host: str | None = None, port: int | None = None,
-              stop_event: threading.Event | None = None) -> None:
-    """Serve until Ctrl-C / SIGTERM (main thread), or until `stop_event` is set.
-
-    Blocks. From `haidang serve`, either run it in the main thread and set `stop_event` from the
-    scheduler's shutdown, or run it in a thread and set `stop_event` to stop it cleanly.
-    """
-    server = build_server(settings, secret, host, port)
-    if stop_event is not None:
-        def watch() -> None:
-            stop_event.wait()
-            server.should_exit = True
-        threading.Thread(target=watch, name="haidang-web-stop", daemon=True).start()
-    _log.info("web app on http://%s:%d", server.config.host, server.config.port)
-    server.run()
