@@ -7,12 +7,11 @@ part of the Article. One bad item is recorded as a failure and the run goes on.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from crawlers.decode import decode_document
 from crawlers.dedup import assign_story
@@ -41,6 +40,13 @@ log = logging.getLogger(__name__)
 Outcome = Literal["new", "updated", "unchanged", "not-modified", "skipped", "error"]
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain")
+
+
+class OnStored(Protocol):
+    """The alert chain's hook: sees each newly stored article with the response body as fetched
+    (kept as evidence when the article is flagged); returns how many messages it queued."""
+
+    def __call__(self, article: Article, *, body: bytes | None = None) -> int: ...
 
 
 @dataclass
@@ -76,12 +82,10 @@ class Pipeline:
 
     def __init__(self, store: Store, matcher: ProvinceMatcher, target_code: str,
                  sources: Iterable[Source], match: MatchSettings, tz: str = "Asia/Ho_Chi_Minh",
-                 enricher: Enricher | None = None, on_stored: Callable[..., int] | None = None):
+                 enricher: Enricher | None = None, on_stored: OnStored | None = None):
         self._store = store
         self._enricher = enricher
         self._on_stored = on_stored     # the alert chain; it sees each article as it is stored
-        # A hook with a `body` parameter also gets the response body as fetched (flag evidence).
-        self._hook_takes_body = on_stored is not None and _takes_body(on_stored)
         self._matcher = matcher
         self._target = target_code
         self._sources = {s.id: s for s in sources}
@@ -166,10 +170,7 @@ class Pipeline:
             return "error"
         if outcome in ("new", "updated") and self._on_stored is not None:
             try:
-                if self._hook_takes_body:
-                    tally.flagged += self._on_stored(article, body=doc.body)
-                else:
-                    tally.flagged += self._on_stored(article)
+                tally.flagged += self._on_stored(article, body=doc.body)
             except Exception as exc:  # noqa: BLE001 - the article is stored; the next run's catch-up re-queues
                 log.warning("alert rules failed for %s: %s", doc.url, exc)
                 self._fail(tally, doc.url, "alert", type(exc).__name__, str(exc))
@@ -231,13 +232,6 @@ class Pipeline:
             self._store.set_validators(v, tally.source_id)
         if tally.source_id in self._sources:
             self._store.record_run(tally.to_run())
-
-
-def _takes_body(hook: Callable[..., int]) -> bool:
-    try:
-        return "body" in inspect.signature(hook).parameters
-    except (TypeError, ValueError):      # a callable without an inspectable signature
-        return False
 
 
 def _now() -> datetime:
