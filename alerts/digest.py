@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.flag import SEVERITIES, flag_key
 from alerts.outbox import message_id_for
-from alerts.render import _clean, _one_line, environment
+from alerts.render import clean_text, environment, one_line
 from alerts.routing import addressees
 from haidang.record import Article
 from haidang.store.base import NO_VALUE, FacetField, Facets, OutboxMessage, SearchFilters, Store
@@ -155,7 +155,7 @@ def _when(article: Article, tz: ZoneInfo) -> datetime | None:
 
 def _rows(now: Counter[str], before: Counter[str], label: dict[str, str] | None = None) -> list[CountRow]:
     keys = sorted(set(now) | set(before), key=lambda k: (-now[k], -before[k], k))
-    return [CountRow(k, _one_line((label or {}).get(k, k)), now[k], before[k]) for k in keys]
+    return [CountRow(k, one_line((label or {}).get(k, k)), now[k], before[k]) for k in keys]
 
 
 _COUNTED: tuple[FacetField, ...] = ("topic", "tone", "source")
@@ -196,9 +196,9 @@ def build_digest(store: Store, settings: Settings, day: date, *,
 
     def entry(a: Article) -> DigestArticle:
         src = sources.get(a.fetched.source_id)
-        return DigestArticle(id=a.id, title=_one_line(a.content.title) or "(không có tiêu đề)",
+        return DigestArticle(id=a.id, title=one_line(a.content.title) or "(không có tiêu đề)",
                              url=a.fetched.canonical_url or a.fetched.url, source_id=a.fetched.source_id,
-                             source_name=_one_line(src.name if src else a.fetched.source_id),
+                             source_name=one_line(src.name if src else a.fetched.source_id),
                              source_kind=src.kind if src else None, published=_when(a, tz), tone=a.tone_label)
 
     by_id = {a.id: a for a in articles}
@@ -216,7 +216,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
         topics = list(dict.fromkeys(t for a in group for t in a.topic_ids))
         stories.append(DigestStory(story_id=story_id, title=entry(group[0]).title,
                                    outlets=[entry(a) for a in per_outlet.values()],
-                                   topics=[_one_line(topic_names.get(t, t)) for t in topics]))
+                                   topics=[one_line(topic_names.get(t, t)) for t in topics]))
     latest = {sid: max((_when(a, tz) or start) for a in group) for sid, group in clusters.items()}
     stories.sort(key=lambda s: (-len(s.outlets), -latest[s.story_id].timestamp(), s.story_id))
 
@@ -253,7 +253,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
         label = "Nguồn tin ngừng cập nhật" if silent else "Số tin tăng đột biến"
         states = Counter(m.status for m in by_story.get(entry_["story_id"], []))
         flags.append(DigestFlag(
-            story_id=entry_["story_id"], title=_one_line(f"{label}: {'; '.join(map(str, evidence))}"), url="",
+            story_id=entry_["story_id"], title=one_line(f"{label}: {'; '.join(map(str, evidence))}"), url="",
             severity=entry_.get("severity") or "thấp", rules=[entry_["rule"]],
             immediate=bool(entry_.get("immediate")), recipients=list(entry_.get("recipients") or []),
             article_count=len(entry_.get("article_ids") or []), states=dict(states)))
@@ -262,7 +262,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     # Messages refused for good, queued or given up on in this window or the one before (so none
     # goes unseen: a message given up after outbox.max_age_hours was queued days before the window).
     failed = [FailedMessage(rule=m.flag_rule, story_id=m.story_id, recipient=m.recipient,
-                            subject=_one_line(m.subject), error=_one_line(m.last_error or ""),
+                            subject=one_line(m.subject), error=one_line(m.last_error or ""),
                             attempts=m.attempts, created_at=m.created_at.astimezone(tz) if m.created_at else None)
               for m in store.outbox("failed")
               if m.created_at is None or previous_start <= m.created_at < end
@@ -289,7 +289,7 @@ def bar_chart_svg(rows: list[CountRow], *, width: int = 560, bar_height: int = 1
     for i, r in enumerate(rows):
         y = top + i * (bar_height + gap)
         bar = max(2, round((width - label_w - 50) * r.count / peak))
-        label = _clean(r.label)
+        label = clean_text(r.label)
         label = label if len(label) <= 34 else label[:33] + "…"
         parts.append(f'<text x="{label_w - 6}" y="{y + bar_height - 5}" text-anchor="end">{xml_escape(label)}</text>'
                      f'<rect x="{label_w}" y="{y}" width="{bar}" height="{bar_height}" fill="#1f6fb2"/>'
@@ -307,7 +307,7 @@ def render_digest(digest: Digest) -> tuple[str, str, str]:
     context = {"d": digest, "chart": _data_uri(bar_chart_svg(digest.by_topic)) if digest.by_topic else None}
     env = environment()
     text_template = env.get_template("digest.txt.j2")
-    subject = _one_line(text_template.make_module(context).subject())   # the subject macro there
+    subject = one_line(text_template.make_module(context).subject())   # the subject macro there
     text = text_template.render(context)
     html = env.get_template("digest.html.j2").render(context)
     return subject, text, html

@@ -66,7 +66,7 @@ def escalate_due(store: Store, settings: Settings, now: datetime) -> EscalationR
     rules = {r.name: r for r in settings.alert_rules if r.spike is None and r.silence is None}
     oldest = now - timedelta(days=config.look_back_days)
     flags: dict[tuple[str, str], list[OutboxMessage]] = {}
-    for msg in store.outbox("sent"):
+    for msg in store.outbox("sent", sent_since=oldest):
         if (msg.flag_rule in rules and msg.sent_at is not None and msg.sent_at >= oldest
                 and msg.key == flag_key(msg.flag_rule, msg.story_id, msg.recipient)):
             flags.setdefault((msg.flag_rule, msg.story_id), []).append(msg)

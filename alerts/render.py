@@ -24,7 +24,8 @@ from haidang.store.base import ACTION_NAMES
 if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs only two attributes
     from haidang.settings import Source
 
-__all__ = ["EXCERPT_CHARS", "SIGNAL_NAMES", "TEMPLATES_DIR", "environment", "render_flag", "signal_name"]
+__all__ = ["EXCERPT_CHARS", "SIGNAL_NAMES", "TEMPLATES_DIR", "clean_text", "environment", "one_line", "render_flag",
+           "signal_name"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # Characters of context on each side of the province mention: about two sentences of a
@@ -37,19 +38,19 @@ EXCERPT_CHARS = 160
 _INVISIBLE_RE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c\u0000-\u0008\u000b-\u001f\u007f-\u009f]")
 
 
-def _clean(value: Any) -> str:
+def clean_text(value: Any) -> str:
     """NFC text without bidi controls: what the reader sees is what the article says, in order."""
     return _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", str(value)))
 
 
-def _one_line(value: Any) -> str:
+def one_line(value: Any) -> str:
     """For subjects and headings: no line breaks (a header must stay one header)."""
-    return " ".join(_clean(value).split())
+    return " ".join(clean_text(value).split())
 
 
 def _href(value: Any) -> str:
     """Only http(s) links become clickable: a stored URL is never trusted to be one."""
-    url = _clean(value).strip()
+    url = clean_text(value).strip()
     return url if url.lower().startswith(("http://", "https://")) else "#"
 
 
@@ -76,7 +77,7 @@ SIGNAL_NAMES = {
 
 def signal_name(signal: Any) -> str:
     """"Vietnamese name (id)" for a known risk signal; the id alone otherwise."""
-    sid = _one_line(signal)
+    sid = one_line(signal)
     return f"{SIGNAL_NAMES[sid]} ({sid})" if sid in SIGNAL_NAMES else sid
 
 
@@ -87,8 +88,8 @@ def environment(folder: Path = TEMPLATES_DIR) -> Environment:
     StrictUndefined, and the shared filters that keep article text text."""
     env = Environment(loader=FileSystemLoader(str(folder)), autoescape=_autoescape, undefined=StrictUndefined,
                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters["clean"] = _clean
-    env.filters["one_line"] = _one_line
+    env.filters["clean"] = clean_text
+    env.filters["one_line"] = one_line
     env.filters["href"] = _href
     env.filters["signal_name"] = signal_name
     return env
@@ -116,20 +117,20 @@ def _excerpt(article: Article) -> _Excerpt:
                     start = source.index(" ", start, span.start) + 1
                 if end < len(source) and " " in source[span.end:end]:
                     end = source.rindex(" ", span.end, end)
-                return _Excerpt(_clean(source[start:span.start]), _clean(source[span.start:span.end]),
-                                _clean(source[span.end:end]), start > 0, end < len(source))
+                return _Excerpt(clean_text(source[start:span.start]), clean_text(source[span.start:span.end]),
+                                clean_text(source[span.end:end]), start > 0, end < len(source))
     text = article.content.text or article.content.title
     cut = text[:2 * EXCERPT_CHARS]
-    return _Excerpt(_clean(cut), "", "", False, len(cut) < len(text))
+    return _Excerpt(clean_text(cut), "", "", False, len(cut) < len(text))
 
 
 def _evidence(value: Any) -> list[str]:
     items = value if isinstance(value, (list, tuple)) else [value] if value not in (None, "") else []
-    return [_clean(item) for item in items]
+    return [clean_text(item) for item in items]
 
 
 def _reasons(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"signal": _clean(r.get("signal") or r.get("condition") or "?"),
+    return [{"signal": clean_text(r.get("signal") or r.get("condition") or "?"),
              "weight": r.get("weight"), "evidence": _evidence(r.get("evidence"))} for r in raw]
 
 
@@ -163,14 +164,14 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
     published = main.content.published or main.content.first_seen
     context = {
         "flag": flag,
-        "severity": _one_line(flag.severity),
-        "topic": _one_line((topic_names or {}).get(topics[0], topics[0])) if topics else None,
-        "topics": [_clean((topic_names or {}).get(t, t)) for t in topics],
+        "severity": one_line(flag.severity),
+        "topic": one_line((topic_names or {}).get(topics[0], topics[0])) if topics else None,
+        "topics": [clean_text((topic_names or {}).get(t, t)) for t in topics],
         "kit": kit if kit is not None and not kit.empty else None,
         "risk_level": risk.get("level"),
         "risk_score": risk.get("score"),
         "article": main,
-        "title": _clean(main.content.title),
+        "title": clean_text(main.content.title),
         "outlet": _outlet(main, sources),
         "outlets": [_outlet(a, sources) for a in articles],
         "published": published.astimezone(ZoneInfo(tz)) if published else None,
@@ -185,7 +186,7 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
                          if links and a in links],
     }
     env = environment()
-    subject = _one_line(env.get_template("flag_subject.txt.j2").render(context))
+    subject = one_line(env.get_template("flag_subject.txt.j2").render(context))
     text = env.get_template("flag.txt.j2").render(context)
     html = env.get_template("flag.html.j2").render(context)
     return subject, text, html

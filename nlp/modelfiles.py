@@ -12,6 +12,7 @@ before (`<name>.joblib`, e.g. a local model a user trained) still load.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import pickle
 import platform
@@ -95,4 +96,31 @@ def load_model(name: str, models_dir: Path | None = None) -> Any:
         raise FileNotFoundError(f"model {path} is missing: run `haidang train` with ../shared/data beside the repo")
     if path.suffix == _LEGACY_SUFFIX:
         return joblib.load(path)
-    return pickle.loads(zlib.decompress(path.read_bytes()))
+    with path.open("rb") as raw, io.BufferedReader(_Inflater(raw), buffer_size=1 << 20) as stream:
+        return pickle.load(stream)
+
+
+class _Inflater(io.RawIOBase):
+    """Reads a zlib stream as it decompresses it, so loading never holds the whole pickle in memory
+    (the section model's is ~18 MB: that transient set the peak of `haidang run`)."""
+
+    def __init__(self, raw: io.BufferedIOBase):
+        self._raw = raw
+        self._zlib = zlib.decompressobj()
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            if self._zlib.eof:
+                return 0
+            chunk = self._zlib.unconsumed_tail or self._raw.read(1 << 18)
+            if not chunk:
+                raise EOFError("model file ends before its compressed data does")
+            self._pending = self._zlib.decompress(chunk, len(buffer))
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n

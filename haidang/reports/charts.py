@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from alerts.render import _one_line
+from alerts.render import one_line
 from haidang.reports.report import Series
 from haidang.reports.wording import CHART
 
@@ -24,7 +24,7 @@ _LABEL_CHARS = 40
 
 
 def _short(label: str) -> str:
-    text = _one_line(label)
+    text = one_line(label)
     return text if len(text) <= _LABEL_CHARS else text[:_LABEL_CHARS - 1] + "…"
 
 

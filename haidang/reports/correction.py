@@ -18,7 +18,7 @@ from docx import Document
 from docx.document import Document as DocumentObject
 from docx.text.paragraph import Paragraph
 
-from alerts.render import _clean
+from alerts.render import clean_text
 from haidang.errors import ConfigError
 from haidang.record import Article
 from haidang.reports.make_template import TEMPLATE_NAME
@@ -45,7 +45,7 @@ def template_path(settings: Settings) -> Path:
 def _text(value: object) -> str:
     """Article text as the document may hold it: NFC, no control or bidi characters (XML refuses
     most C0 controls, and an RTL override would reorder what the officer reads)."""
-    return _clean(value).replace("\t", " ")
+    return clean_text(value).replace("\t", " ")
 
 
 def default_passages(article: Article) -> list[str]:

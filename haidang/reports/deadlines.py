@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.flag import flag_key
 from alerts.outbox import message_id_for
-from alerts.render import _one_line, environment
+from alerts.render import environment, one_line
 from alerts.routing import addressees
 from haidang.reports.document import summary_rows, write_docx
 from haidang.reports.report import REPORT_RULE, build_report, report_file_name
@@ -68,8 +68,8 @@ def queue_report(store: Store, settings: Settings, deadline: date, now: datetime
     end = max(start, min(deadline, today - timedelta(days=1)))
     story = f"report-{deadline.isoformat()}"
     recipients = report_recipients(settings)
-    queued = {m.key for m in store.outbox()}   # the Store protocol has no lookup by key
-    if all(flag_key(REPORT_RULE, story, address) in queued for address, _ in recipients):
+    keys = [flag_key(REPORT_RULE, story, address) for address, _ in recipients]
+    if len(store.outbox(keys=keys)) == len(set(keys)):
         return 0      # built and sent already: do not rewrite the files
     report = build_report(store, settings, start, end, now=now)
     folder = settings.data_dir / REPORTS_DIR
@@ -81,7 +81,7 @@ def queue_report(store: Store, settings: Settings, deadline: date, now: datetime
                "deadline": deadline.strftime(day), "start_iso": start.isoformat(), "end_iso": end.isoformat(),
                "summary": summary_rows(report), "files": [str(f) for f in files]}
     text_template = env.get_template("report_email.txt.j2")
-    subject = _one_line(text_template.make_module({**context, "recipient_name": ""}).subject())  # type: ignore[attr-defined]
+    subject = one_line(text_template.make_module({**context, "recipient_name": ""}).subject())  # type: ignore[attr-defined]
     added = 0
     for address, name in recipients:
         key = flag_key(REPORT_RULE, story, address)

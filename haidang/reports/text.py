@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from alerts.render import _one_line
+from alerts.render import one_line
 
 __all__ = ["MAX_CELL_CHARS", "cell_text", "hours", "local_day", "local_time"]
 
@@ -14,7 +14,7 @@ MAX_CELL_CHARS = 500        # a title longer than this is cut in a table cell (E
 def cell_text(value: object, limit: int = MAX_CELL_CHARS) -> str:
     """One line of NFC text without control or bidi characters (XML refuses most C0 controls),
     cut at `limit` characters with an ellipsis."""
-    text = _one_line("" if value is None else value)
+    text = one_line("" if value is None else value)
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 

@@ -401,8 +401,10 @@ class Store(Protocol):
         """Put a failed message back to pending, due at `now` and pending since `now` (same key and
         Message-ID, attempts kept, failed_at cleared). False when it is not failed; KeyError if unknown."""
 
-    def outbox(self, status: OutboxStatus | None = None) -> list[OutboxMessage]:
-        """Messages with that status (None: all), oldest first."""
+    def outbox(self, status: OutboxStatus | None = None, *, keys: Sequence[str] | None = None,
+               sent_since: datetime | None = None) -> list[OutboxMessage]:
+        """Messages with that status (None: all), oldest first; narrowed to `keys` when given, and
+        to messages sent at or after `sent_since` when given (so scheduled jobs need not read it all)."""
 
     def get_alert_state(self, key: str) -> dict[str, Any] | None:
         """The JSON object last stored under `key` by `set_alert_state`, or None. Scheduled rules

@@ -748,8 +748,20 @@ class ElasticStore:
             self._modify(self._names["outbox"], key, change, f"no outbox message with key {key!r} in {self.prefix}-outbox")
         return changed
 
-    def outbox(self, status: OutboxStatus | None = None) -> list[OutboxMessage]:
-        query = {"term": {"status": status}} if status is not None else {"match_all": {}}
+    def outbox(self, status: OutboxStatus | None = None, *, keys: Sequence[str] | None = None,
+               sent_since: datetime | None = None) -> list[OutboxMessage]:
+        if keys is not None and len(keys) > _MAX_KEYS:      # stay within the query limits
+            found = [m for i in range(0, len(keys), _MAX_KEYS)
+                     for m in self.outbox(status, keys=keys[i:i + _MAX_KEYS], sent_since=sent_since)]
+            return sorted({m.key: m for m in found}.values(), key=lambda m: (_iso(m.created_at), m.key))
+        filters: list[dict[str, Any]] = []
+        if status is not None:
+            filters.append({"term": {"status": status}})
+        if keys is not None:
+            filters.append({"terms": {"key": list(keys)}})
+        if sent_since is not None:
+            filters.append({"range": {"sent_at": {"gte": _iso(sent_since)}}})
+        query = {"bool": {"filter": filters}} if filters else {"match_all": {}}
         with self._errors("reading the outbox"):
             return [_outbox_message(h["_source"]) for h in self._search_all(
                 self._names["outbox"], query, [{"created_at": "asc"}, {"key": "asc"}])]

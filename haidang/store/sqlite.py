@@ -605,12 +605,24 @@ class SqliteStore:
             raise KeyError(f"no outbox message with key {key!r} in {self.path}")
         return bool(changed)
 
-    def outbox(self, status: OutboxStatus | None = None) -> list[OutboxMessage]:
-        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox"
-        params: tuple[str, ...] = ()
+    def outbox(self, status: OutboxStatus | None = None, *, keys: Sequence[str] | None = None,
+               sent_since: datetime | None = None) -> list[OutboxMessage]:
+        if keys is not None and len(keys) > _CHUNK:
+            found = [m for i in range(0, len(keys), _CHUNK)
+                     for m in self.outbox(status, keys=keys[i:i + _CHUNK], sent_since=sent_since)]
+            return sorted({m.key: m for m in found}.values(), key=lambda m: (utc_key(m.created_at), m.key))
+        where: list[str] = []
+        params: list[str] = []
         if status is not None:
-            sql += " WHERE status = ?"
-            params = (status,)
+            where.append("status = ?")
+            params.append(status)
+        if keys is not None:
+            where.append(f"key IN ({', '.join('?' * len(keys))})" if keys else "0")
+            params.extend(keys)
+        if sent_since is not None:
+            where.append("sent_at >= ?")
+            params.append(utc_key(sent_since))
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox" + (f" WHERE {' AND '.join(where)}" if where else "")
         with self._errors("reading the outbox"):
             rows = self._conn.execute(sql + " ORDER BY created_at, key", params).fetchall()
         return [_outbox_message(row) for row in rows]

@@ -77,3 +77,18 @@ def test_marking_an_unknown_key_raises_key_error(store: Store, call: str) -> Non
     args = {"mark_sent": (T0,), "mark_retry": ("x", T0), "mark_failed": ("x",)}[call]
     with pytest.raises(KeyError):
         getattr(store, call)("missing", *args)
+
+
+def test_outbox_narrowed_by_keys_and_sent_since(store: Store) -> None:
+    """Scheduled jobs ask for a few keys or the recently sent, not the whole outbox."""
+    for i in range(5):
+        store.enqueue(_msg(f"k{i}", created_at=T0 + timedelta(minutes=i)))
+    store.mark_sent("k1", T0 + timedelta(hours=1))
+    store.mark_sent("k3", T0 + timedelta(hours=3))
+    assert [m.key for m in store.outbox(keys=["k3", "k0", "nope"])] == ["k0", "k3"]
+    assert store.outbox(keys=[]) == []
+    assert [m.key for m in store.outbox("sent", sent_since=T0 + timedelta(hours=2))] == ["k3"]
+    assert [m.key for m in store.outbox(sent_since=T0 + timedelta(hours=1))] == ["k1", "k3"]
+    assert [m.key for m in store.outbox("pending", keys=["k1", "k2"])] == ["k2"]
+    many = [f"x{i}" for i in range(2500)] + ["k4", "k2"]        # more keys than one query takes
+    assert [m.key for m in store.outbox(keys=many)] == ["k2", "k4"]

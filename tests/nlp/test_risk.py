@@ -171,3 +171,17 @@ def test_short_text_says_so(scorer: RiskScorer) -> None:
 def test_local_model_dir_absent_is_fine(tmp_path: Path) -> None:
     scorer = RiskScorer.load(local_models_dir=tmp_path / "nothing")
     assert scorer.local_model is None
+
+
+def test_text_model_evidence_quotes_whole_syllables(scorer: RiskScorer) -> None:
+    """The shipped model also reads character n-grams; its evidence quotes only words a reader can find."""
+    from nlp.features import syllables
+
+    text = REPEAT_TEXT + " Chia sẻ ngay cho mọi người biết, chính quyền đang giấu thông tin này!!!"
+    reason = _signals(scorer.score(REPEAT_TITLE, text, **PLATFORM)).get("unreliable_text_model")
+    assert reason is not None
+    quoted = [e.strip("“”") for e in reason["evidence"][1:]]
+    assert quoted, reason
+    words = set(syllables(f"{REPEAT_TITLE} {text}"))
+    for phrase in quoted:
+        assert set(phrase.split()) <= words, phrase
