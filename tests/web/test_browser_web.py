@@ -85,7 +85,13 @@ def live(tmp_path: Path) -> Iterator[Live]:
 
 
 def _text(chrome: Any) -> str:
-    return str(chrome.find_element("tag name", "body").text)
+    """The page's text, read again if the page replaced its body while being read (a late navigation
+    raises "Node ... does not belong to the document" or a stale element; seen once in CI)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return str(WebDriverWait(chrome, 20, ignored_exceptions=(StaleElementReferenceException, WebDriverException))
+               .until(lambda d: d.find_element("tag name", "body").text or None))
 
 
 def _click_and_wait(chrome: Any, button: str, shows: str) -> str:
