@@ -56,13 +56,14 @@ def _statements(sql: str) -> list[str]:
     return out
 
 
-def migrate(conn: sqlite3.Connection, where: str) -> int:
-    """Bring the database on `conn` (autocommit mode) to the latest version; return that version.
+def migrate(conn: sqlite3.Connection, where: str, target: int | None = None) -> int:
+    """Bring the database on `conn` (autocommit mode) to the latest version, or to `target` (a data
+    folder as an older release left it: upgrade tests); return the version reached.
 
     Raise PermanentStoreError when the database is newer than this code.
     """
     available = migrations()
-    latest = len(available)
+    latest = len(available) if target is None else min(target, len(available))
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > latest:
         raise PermanentStoreError(
@@ -70,7 +71,7 @@ def migrate(conn: sqlite3.Connection, where: str) -> int:
             f"(which knows up to {latest}): upgrade Hải Đăng, or restore a backup taken by this version"
         )
     for version, name, sql in available:
-        if version <= current:
+        if version <= current or version > latest:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -17,7 +17,7 @@ from alerts_testkit import T0, SmtpServer
 from alerts.outbox import DeliveryPolicy, deliver_due, message_id_for
 from alerts.smtp import SmtpNotifier
 from haidang.store.base import OutboxMessage
-from haidang.store.schema import _statements, migrations
+from haidang.store.schema import migrate
 from haidang.store.sqlite import SqliteStore
 
 _MESSAGES = 40
@@ -124,12 +124,7 @@ def test_an_outbox_queued_before_the_lease_migration_is_delivered_after_it(tmp_p
     """A data folder from before migration 0009: its pending row gets pending_since = created_at."""
     path = tmp_path / "h.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
-    for version, _, sql in migrations():
-        if version > 8:
-            break
-        for statement in _statements(sql):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 8")
+    migrate(conn, str(path), target=8)
     conn.execute("INSERT INTO outbox VALUES ('k001', 'tin_sai_cao', 'story-1', 'r1@example.vn', '<k001@haidang.local>', "
                  "'Cờ', 'nội dung', '<p>nội dung</p>', 'pending', 0, '2026-03-12T03:00:00.000000Z', NULL, "
                  "'2026-03-12T03:00:00.000000Z', NULL)")

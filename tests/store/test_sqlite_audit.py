@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from haidang.store.base import AuditEntry, ResponseAction
-from haidang.store.schema import _statements, migrations
+from haidang.store.schema import migrate
 from haidang.store.sqlite import SqliteStore
 
 _AT = datetime(2025, 7, 1, tzinfo=UTC)
@@ -35,12 +35,7 @@ def test_claims_and_keys_survive_migration_6(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
-    for version, _, sql in migrations():
-        if version > 5:
-            break
-        for statement in _statements(sql):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 5")
+    migrate(conn, str(path), target=5)
     conn.execute("INSERT INTO known_claims VALUES ('c1', 'tin', NULL, NULL, 'confirmed', "
                  "'2025-07-01T00:00:00.000000Z', '[1, 2]')")
     conn.execute("INSERT INTO claim_keys VALUES ('k1', 'c1')")

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from alerts.flag import flag_key
 from alerts.links import FlagLink
 from haidang.store.fts import utc_key
-from haidang.store.schema import _statements, migrations
+from haidang.store.schema import migrate
 from haidang.store.sqlite import SqliteStore
 from haidang.web import create_app
 from haidang.web.respond import record_response
@@ -139,12 +139,7 @@ def test_actions_from_before_link_ids_still_use_their_link_up(tmp_path: Path) ->
     link = _link(1)
     conn = sqlite3.connect(db, isolation_level=None)
     try:
-        for version, _name, sql in migrations():
-            if version > 7:
-                break
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version:d}")
+        migrate(conn, str(db), target=7)
         conn.execute("INSERT INTO response_actions (flag_key, story_id, article_id, rule, action, actor, at) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)", (link.flag_key, link.story_id, link.article_id, link.rule,
                                                       link.action, RECIPIENT, utc_key(T0)))
