@@ -67,8 +67,7 @@ def escalate_due(store: Store, settings: Settings, now: datetime) -> EscalationR
     oldest = now - timedelta(days=config.look_back_days)
     flags: dict[tuple[str, str], list[OutboxMessage]] = {}
     for msg in store.outbox("sent", sent_since=oldest):
-        if (msg.flag_rule in rules and msg.sent_at is not None and msg.sent_at >= oldest
-                and msg.key == flag_key(msg.flag_rule, msg.story_id, msg.recipient)):
+        if msg.flag_rule in rules and msg.key == flag_key(msg.flag_rule, msg.story_id, msg.recipient):
             flags.setdefault((msg.flag_rule, msg.story_id), []).append(msg)
     remind_after = timedelta(hours=config.remind_after_hours)
     escalate_after = timedelta(hours=config.escalate_after_hours)

@@ -84,6 +84,7 @@ _RETRIES = 5
 _LINK_ID_PREFIX = "link-"
 # Elasticsearch refuses bool queries with more clauses (indices.query.bool.max_clause_count).
 _MAX_KEYS = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)     # sorts rows without a creation time first
 # Store.facets field -> the keyword it aggregates on (the haidang.* ones are derived by _label_fields).
 _FACET_KEYWORDS = {"topic": "haidang.topics", "tone": "haidang.tone", "source": "fetched.source_id",
                    "lang": "content.language", "risk_level": "haidang.risk_level"}
@@ -753,7 +754,7 @@ class ElasticStore:
         if keys is not None and len(keys) > _MAX_KEYS:      # stay within the query limits
             found = [m for i in range(0, len(keys), _MAX_KEYS)
                      for m in self.outbox(status, keys=keys[i:i + _MAX_KEYS], sent_since=sent_since)]
-            return sorted({m.key: m for m in found}.values(), key=lambda m: (_iso(m.created_at), m.key))
+            return sorted({m.key: m for m in found}.values(), key=lambda m: (m.created_at or _EPOCH, m.key))
         filters: list[dict[str, Any]] = []
         if status is not None:
             filters.append({"term": {"status": status}})

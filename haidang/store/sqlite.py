@@ -62,6 +62,7 @@ _BM25 = "bm25(articles_fts, 3.0, 1.0)"
 # Candidates checked per lookup: the first few by shared band keys hold every true copy.
 STORY_CANDIDATE_LIMIT = 50
 _CHUNK = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)     # sorts rows without a creation time first
 # Rows fetched per round trip by iter_articles; each round is its own short read transaction.
 _PAGE = 200
 
@@ -610,7 +611,7 @@ class SqliteStore:
         if keys is not None and len(keys) > _CHUNK:
             found = [m for i in range(0, len(keys), _CHUNK)
                      for m in self.outbox(status, keys=keys[i:i + _CHUNK], sent_since=sent_since)]
-            return sorted({m.key: m for m in found}.values(), key=lambda m: (utc_key(m.created_at), m.key))
+            return sorted({m.key: m for m in found}.values(), key=lambda m: (m.created_at or _EPOCH, m.key))
         where: list[str] = []
         params: list[str] = []
         if status is not None:
