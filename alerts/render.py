@@ -71,6 +71,7 @@ SIGNAL_NAMES = {
     "known_false_claim": "Trùng thông tin sai đã được xác định",
     "debunk_report": "Bài đưa tin bác bỏ thông tin sai",
     "dismissed_claim": "Giống tin đã được xác định không phải tin sai",
+    "engagement": "Mức lan truyền (lượt thích, bình luận, chia sẻ)",
     "text_not_assessed": "Chưa đánh giá được văn bản",
 }
 
@@ -141,6 +142,16 @@ def _outlet(article: Article, sources: dict[str, Source]) -> dict[str, Any]:
             "url": article.fetched.canonical_url or article.fetched.url, "record_id": article.id}
 
 
+_ENGAGEMENT_NAMES = {"likes": "lượt thích", "comments": "bình luận", "shares": "lượt chia sẻ"}
+
+
+def engagement_line(engagement: dict[str, int] | None) -> str | None:
+    """"1.520 lượt thích · 3.400 lượt chia sẻ" (Vietnamese thousands dots), or None when none stated."""
+    parts = [f"{n:,}".replace(",", ".") + f" {name}" for key, name in _ENGAGEMENT_NAMES.items()
+             if isinstance(n := (engagement or {}).get(key), int)]
+    return " · ".join(parts) or None
+
+
 def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_Minh",
                 sources: dict[str, Source] | None = None, explain_hint: bool = True,
                 links: dict[str, str] | None = None, kit: Any = None,
@@ -175,6 +186,7 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "outlet": _outlet(main, sources),
         "outlets": [_outlet(a, sources) for a in articles],
         "published": published.astimezone(ZoneInfo(tz)) if published else None,
+        "engagement": engagement_line(main.content.engagement),
         "excerpt": _excerpt(main),
         "reasons": _reasons(flag.reasons),
         "risk_reasons": _reasons(risk.get("reasons") or []),

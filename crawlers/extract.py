@@ -13,6 +13,7 @@ import hashlib
 import html as html_lib
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -44,7 +45,10 @@ _MODIFIED_META = ("article:modified_time", "og:article:modified_time", "og:updat
                   "datemodified", "lastmod", "dcterms.modified")
 _ARTICLE_TYPES = frozenset({"NewsArticle", "Article", "BlogPosting", "ReportageNewsArticle",
                             "AnalysisNewsArticle", "OpinionNewsArticle", "LiveBlogPosting",
-                            "BackgroundNewsArticle", "Report", "ScholarlyArticle"})
+                            "BackgroundNewsArticle", "Report", "ScholarlyArticle",
+                            "SocialMediaPosting", "DiscussionForumPosting"})
+# schema.org InteractionCounter types -> Content.engagement keys.
+_INTERACTIONS = {"LikeAction": "likes", "CommentAction": "comments", "ShareAction": "shares"}
 _PAGE_TYPES = frozenset({"WebPage", "ItemPage"})
 # "By", "Theo", "Bài và ảnh:", "Tác giả:" before a byline; mail addresses after it.
 _BYLINE_PREFIX = re.compile(
@@ -176,7 +180,7 @@ def _from_html(fetched: Fetched, page_url: str, selectors: Selectors,
     content = Content(
         title=title, lead=lead, text=text, author=author or None, language=language,
         published=published, published_from=published_from,
-        modified=modified, modified_from=modified_from, partial=partial,
+        modified=modified, modified_from=modified_from, partial=partial, engagement=ld.engagement(),
     )
     return content, hint
 
@@ -484,6 +488,25 @@ class _JsonLd:
                 return value.lower() == "true"
         return None
 
+    def engagement(self) -> dict[str, int]:
+        """Likes, comments and shares the page states (interactionStatistic, commentCount)."""
+        out: dict[str, int] = {}
+        for obj in self._ranked:
+            stats = obj.get("interactionStatistic")
+            for stat in stats if isinstance(stats, list) else [stats]:
+                if not isinstance(stat, dict):
+                    continue
+                kind = stat.get("interactionType")
+                kind = kind.get("@type") if isinstance(kind, dict) else kind
+                key = _INTERACTIONS.get(kind.rsplit("/", 1)[-1]) if isinstance(kind, str) else None
+                count = _count(stat.get("userInteractionCount"))
+                if key and count is not None:
+                    out.setdefault(key, count)
+            count = _count(obj.get("commentCount"))
+            if count is not None:
+                out.setdefault("comments", count)
+        return out
+
     def author(self) -> str:
         value = self._get("author")
         people = value if isinstance(value, list) else [value]
@@ -495,6 +518,17 @@ class _JsonLd:
             if isinstance(name, str) and (cleaned := _clean_author(name)):
                 names.append(cleaned)
         return ", ".join(dict.fromkeys(names))
+
+
+def _count(value: Any) -> int | None:
+    """A non-negative count from a number or a digit string ("1,234" and "1.234" included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value) if math.isfinite(value) and value >= 0 else None
+    if isinstance(value, str) and re.fullmatch(r"\d{1,3}(?:[.,\s]\d{3})*|\d+", value.strip()):
+        return int(re.sub(r"\D", "", value))
+    return None
 
 
 def _flatten(data: Any) -> Iterator[dict[str, Any]]:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from haidang.record import ENGAGEMENT_KEYS
 from haidang.textnorm import normalize
 from nlp.enrich import Enricher
 from nlp.gazetteer import Gazetteer
@@ -81,9 +82,19 @@ def analyze_record(record: dict[str, Any], gazetteer: Gazetteer, matcher: Provin
     elif default_code is None:
         result["error"] = f"unknown target province {default_province!r}"
     result["relevant"] = bool(code) and matcher.relevant(matches, code)
+    engagement = record.get("engagement")
+    if engagement is not None and not _valid_engagement(engagement):
+        result["error"] = (f"line {number}: `engagement` must map {', '.join(ENGAGEMENT_KEYS)} "
+                           "to non-negative integers")
+        engagement = None
     if enricher is not None:
-        result["labels"] = enricher.labels(title, text, matches=matches, target=code)
+        result["labels"] = enricher.labels(title, text, matches=matches, target=code, engagement=engagement)
     return result
+
+
+def _valid_engagement(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        k in ENGAGEMENT_KEYS and isinstance(v, int) and not isinstance(v, bool) and v >= 0 for k, v in value.items())
 
 
 def _match_json(m: Any) -> dict[str, Any]:

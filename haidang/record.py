@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Article", "Content", "Fetched", "Match", "Span", "article_id"]
+__all__ = ["ENGAGEMENT_KEYS", "Article", "Content", "Fetched", "Match", "Span", "article_id"]
+
+ENGAGEMENT_KEYS = ("likes", "comments", "shares")     # the keys Content.engagement may hold
 
 
 def article_id(canonical_url: str) -> str:
@@ -61,6 +63,10 @@ class Content:
     first_seen: datetime | None = None
     partial: bool = False                     # paywalled or teaser-only page
     content_hash: str | None = None           # hash of the normalised title + text
+    # Public interaction counts the page states (schema.org interactionStatistic / commentCount)
+    # as of the fetch: any of "likes", "comments", "shares". How far a post spread is a reason to
+    # look at it sooner; a local risk model may read it (nlp.risk). Keys: ENGAGEMENT_KEYS.
+    engagement: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True, slots=True)

@@ -45,7 +45,8 @@ class Enricher:
                    ToneClassifier.load(models_dir), RiskScorer.load(models_dir, local_models_dir))
 
     def labels(self, title: str, text: str, *, matches: list[Match] | None = None, target: str | None = None,
-               source: Source | None = None, claims: list[KnownClaim] | None = None) -> dict[str, Any]:
+               source: Source | None = None, claims: list[KnownClaim] | None = None,
+               engagement: dict[str, int] | None = None) -> dict[str, Any]:
         """The `labels` part of an Article (and of `haidang analyze` output) for normalised text."""
         notes: list[str] = []
         language, confidence = detect_language(f"{title}\n{text}")
@@ -64,7 +65,8 @@ class Enricher:
         tone = self._tone.predict(title, text, spans, language)
         risk = self._risk.score(title, text, language=language, source_kind=source.kind if source else None,
                                 source_trust=source.trust if source else None,
-                                source_id=source.id if source else None, claims=claims or [])
+                                source_id=source.id if source else None, claims=claims or [],
+                                engagement=engagement)
         return {"language": {"label": language, "score": round(confidence, 4)}, "section": section,
                 "topics": topics, "tone": tone, "risk": risk, "notes": notes}
 
@@ -73,7 +75,7 @@ class Enricher:
         title, text = article.content.title, article.content.text
         claims = self._claims(store, title, text) if store is not None else []
         article.labels = self.labels(title, text, matches=article.matches, target=article.province_code,
-                                     source=source, claims=claims)
+                                     source=source, claims=claims, engagement=article.content.engagement)
         debunk = article.labels["risk"].get("debunk")
         if store is not None and debunk:
             claim_id = propose(store, Debunk(**debunk), rebuttal_url=article.fetched.canonical_url or article.fetched.url,

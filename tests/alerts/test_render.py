@@ -102,3 +102,13 @@ def test_environment_autoescapes_html_only_and_fails_on_undefined() -> None:
     assert env.autoescape("flag.html.j2") and not env.autoescape("flag.txt.j2")  # type: ignore[operator]
     with pytest.raises(UndefinedError):
         env.get_template("flag.txt.j2").render({})
+
+
+def test_stated_engagement_is_shown_when_the_page_gave_it() -> None:
+    articles = [build_article("a")]
+    _, text, html = render_flag(build_flag(articles, ["x@example.vn"]), articles)
+    assert "Lượt tương tác" not in text and "Lượt tương tác" not in html
+    articles[0].content.engagement = {"likes": 1520, "shares": 3400}
+    _, text, html = render_flag(build_flag(articles, ["x@example.vn"]), articles)
+    for body in (text, html):
+        assert "Lượt tương tác (khi thu thập): 1.520 lượt thích · 3.400 lượt chia sẻ" in body

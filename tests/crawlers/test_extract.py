@@ -194,3 +194,32 @@ def test_text_is_normalised_and_first_seen_kept() -> None:
 def test_content_hash_ignores_spacing_and_tone_style() -> None:
     assert content_hash("Hoà  bình", "a\n b") == content_hash("Hòa bình", "a b")
     assert content_hash("Hòa bình", "a b") != content_hash("Hòa bình", "a c")
+
+
+def test_engagement_counts_from_json_ld() -> None:
+    """A public post's stated likes, comments and shares reach Content.engagement; junk counts do not."""
+    ld = {"@context": "https://schema.org", "@type": "SocialMediaPosting", "headline": "Bão số 5 vào Quảng Ngãi",
+          "datePublished": "2026-09-28T08:26:00+07:00", "commentCount": "87",
+          "interactionStatistic": [
+              {"@type": "InteractionCounter", "interactionType": "https://schema.org/LikeAction",
+               "userInteractionCount": 1520},
+              {"@type": "InteractionCounter", "interactionType": {"@type": "ShareAction"},
+               "userInteractionCount": "3.400"},
+              {"@type": "InteractionCounter", "interactionType": "https://schema.org/FollowAction",
+               "userInteractionCount": 9},
+          ]}
+    page = (f"<html><head><script type='application/ld+json'>{json.dumps(ld)}</script></head>"
+            "<body><article><h1>Bão số 5 vào Quảng Ngãi</h1><p>Người dân ven biển Quảng Ngãi đã được sơ tán "
+            "trước khi bão đổ bộ, theo thông báo của tỉnh.</p></article></body></html>")
+    article = Article(fetched=Fetched(source_id="x", url=f"{BASE}/post/1", html=page))
+    extract_article(article, Selectors())
+    assert article.content.engagement == {"likes": 1520, "shares": 3400, "comments": 87}
+    assert Article.from_dict(json.loads(json.dumps(article.to_dict()))).content.engagement == article.content.engagement
+
+    for junk in ("nhiều", -5, True, "1e9", float("inf")):
+        ld["commentCount"] = junk
+        ld["interactionStatistic"] = [{"interactionType": "LikeAction", "userInteractionCount": junk}]
+        article = Article(fetched=Fetched(source_id="x", url=f"{BASE}/post/2",
+                                          html=page.replace(page[page.index("{"):page.index("</script>")], json.dumps(ld))))
+        extract_article(article, Selectors())
+        assert article.content.engagement == {}, junk

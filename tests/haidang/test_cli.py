@@ -85,6 +85,19 @@ def test_analyze_reads_stdin_and_keeps_going(tmp_path: Path):
     assert out[2]["relevant"] is False   # target Tiền Giang -> Đồng Tháp (82); the region is not the province
 
 
+def test_analyze_checks_stated_engagement():
+    lines = "\n".join(json.dumps({"id": i, "text": "Người dân Quảng Ngãi chia sẻ bài viết về lễ hội.",
+                                   "engagement": e}, ensure_ascii=False)
+                      for i, e in enumerate([{"likes": 12, "shares": 3}, {"likes": -1}, {"views": 5}, "nhiều"]))
+    result = runner.invoke(app, ["analyze", "-"], input=lines)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert "error" not in out[0] and out[0]["engagement"] == {"likes": 12, "shares": 3}
+    for bad in out[1:]:
+        assert "`engagement` must map likes, comments, shares" in bad["error"]
+        assert bad["labels"]["risk"]["level"]          # still labelled from the text
+
+
 def test_config_check_reports_file_and_line(tmp_path: Path):
     (tmp_path / "haidang.yaml").write_text("province: Quảng Ngãi\ncrawl:\n  retry_times: many\n", encoding="utf-8")
     result = runner.invoke(app, ["config", "check", "-c", str(tmp_path)])

@@ -185,3 +185,50 @@ def test_text_model_evidence_quotes_whole_syllables(scorer: RiskScorer) -> None:
     words = set(syllables(f"{REPEAT_TITLE} {text}"))
     for phrase in quoted:
         assert set(phrase.split()) <= words, phrase
+
+
+def _reintel_like(path: Path) -> None:
+    """A small made-up set in ReINTEL's format: widely shared posts of alarm are the unreliable ones."""
+    import gzip
+    import json
+    import random
+
+    rng = random.Random(0)
+    calm = ["UBND tỉnh tổ chức hội nghị tổng kết công tác năm và triển khai nhiệm vụ mới cho các sở ngành",
+            "Trường tiểu học xã tổ chức lễ khai giảng năm học mới với sự tham gia của phụ huynh học sinh",
+            "Hợp tác xã nông nghiệp thu hoạch lúa vụ mùa đạt năng suất cao nhờ áp dụng giống mới"]
+    alarm = ["Nghe nói sắp phong tỏa toàn thành phố, mọi người tích trữ lương thực ngay kẻo không kịp",
+             "Tin nóng bệnh viện giấu số ca nhiễm, người nhà bệnh nhân kể lại sự thật bị che giấu",
+             "Chia sẻ gấp cho mọi người biết nước máy nhiễm độc, tuyệt đối không dùng từ hôm nay"]
+    with gzip.open(path / "train.jsonl.gz", "wt", encoding="utf-8") as out:
+        for i in range(120):
+            unreliable = i % 3 == 0
+            text = f"{rng.choice(alarm if unreliable and i % 2 else calm + alarm)} {i}"
+            shares = rng.randint(2000, 9000) if unreliable else rng.randint(0, 50)
+            out.write(json.dumps({"text": text, "label_id": int(unreliable), "user_name": "x",
+                                  "num_like_post": str(rng.randint(10, 500)), "num_comment_post": "unknown",
+                                  "num_share_post": str(shares)}, ensure_ascii=False) + "\n")
+
+
+def test_local_model_reads_stated_engagement(tmp_path: Path) -> None:
+    """Counts a post states become an `engagement` reason, only with a local model trained with them."""
+    from nlp.risk import train_local_risk
+
+    _reintel_like(tmp_path)
+    train_local_risk(tmp_path, tmp_path / "models")
+    local = RiskScorer.load(local_models_dir=tmp_path / "models")
+    assert local.local_engagement is not None
+    text = "Hợp tác xã nông nghiệp thu hoạch lúa vụ mùa đạt năng suất cao nhờ áp dụng giống mới năm nay"
+    bare = local.score("", text, **PLATFORM)
+    viral = local.score("", text, **PLATFORM, engagement={"likes": 300, "shares": 8000})
+    assert "engagement" not in _signals(bare)
+    reason = _signals(viral)["engagement"]
+    assert reason["weight"] > 0 and viral["score"] > bare["score"]
+    assert "chia sẻ: 8.000" in reason["evidence"] and "lượt thích: 300" in reason["evidence"]
+    assert "→" in reason["evidence"][-1]
+    # One local model: its text and count reasons together stay within the local bound.
+    total = sum(r["weight"] for r in viral["reasons"] if r["signal"] in ("unreliable_text_model", "engagement"))
+    assert abs(total) <= 3.0 + 1e-6
+    # The shipped score never reads counts.
+    shipped = RiskScorer.load(local_models_dir=None)
+    assert shipped.score("", text, **PLATFORM, engagement={"shares": 8000}) == shipped.score("", text, **PLATFORM)
