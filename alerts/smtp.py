@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import mimetypes
 import smtplib
 import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Literal
 
 from haidang.errors import PermanentSendError, TransientSendError
@@ -18,7 +20,8 @@ Security = Literal["starttls", "tls", "none"]
 
 
 def build_email(msg: OutboxMessage, sender: str, *, date: datetime | None = None) -> EmailMessage:
-    """multipart/alternative (text, then HTML) carrying the message's own stable Message-ID.
+    """multipart/alternative (text, then HTML) carrying the message's own stable Message-ID,
+    inside multipart/mixed with the message's files when it has any.
 
     The Message-ID is the one stored when the flag was queued, never a fresh one, so a message
     resent after a crash between "accepted" and "marked sent" is recognisable as the same one.
@@ -31,6 +34,17 @@ def build_email(msg: OutboxMessage, sender: str, *, date: datetime | None = None
     email["Message-ID"] = msg.message_id
     email.set_content(msg.text)
     email.add_alternative(msg.html, subtype="html")
+    for name in msg.attachments:
+        path = Path(name)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            # Sending it without the file would lose what the message is for; a person regenerates
+            # the file and puts the message back (`haidang outbox retry KEY`).
+            raise PermanentSendError(f"cannot attach {path} to {msg.key}: {exc.strerror or exc}") from exc
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        maintype, subtype = kind.split("/", 1)
+        email.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
     return email
 
 

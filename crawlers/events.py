@@ -41,6 +41,7 @@ class FeedEntry:
     published: datetime | None = None
     author: str | None = None
     guid: str | None = None
+    comments: int | None = None           # slash:comments (WordPress and many blogs state it)
 
 
 @dataclass(kw_only=True, slots=True)

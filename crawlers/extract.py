@@ -13,7 +13,6 @@ import hashlib
 import html as html_lib
 import json
 import logging
-import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from lxml.html import HtmlElement
 from crawlers.dates import DEFAULT_TIMEZONE, parse_date
 from crawlers.urls import canonical_url
 from haidang.errors import ExtractError
-from haidang.record import Article, Content, Fetched, article_id
+from haidang.record import Article, Content, Fetched, article_id, parse_count
 from haidang.settings import Selectors
 from haidang.textnorm import normalize
 
@@ -112,7 +111,15 @@ def _from_feed(fetched: Fetched, timezone: str) -> Content:
         title=title, text=text, author=_clean_author(fetched.feed_author or ""),
         language=_detect_language(title + "\n" + text),
         published=published, published_from="feed" if published else None,
+        engagement=_with_feed_comments({}, fetched),
     )
+
+
+def _with_feed_comments(engagement: dict[str, int], fetched: Fetched) -> dict[str, int]:
+    """The page's own counts first; the feed's slash:comments when the page states none."""
+    if "comments" not in engagement and fetched.feed_comments is not None:
+        engagement["comments"] = fetched.feed_comments
+    return engagement
 
 
 def _feed_date(value: datetime | None, timezone: str) -> datetime | None:
@@ -180,7 +187,8 @@ def _from_html(fetched: Fetched, page_url: str, selectors: Selectors,
     content = Content(
         title=title, lead=lead, text=text, author=author or None, language=language,
         published=published, published_from=published_from,
-        modified=modified, modified_from=modified_from, partial=partial, engagement=ld.engagement(),
+        modified=modified, modified_from=modified_from, partial=partial,
+        engagement=_with_feed_comments(ld.engagement(), fetched),
     )
     return content, hint
 
@@ -499,10 +507,10 @@ class _JsonLd:
                 kind = stat.get("interactionType")
                 kind = kind.get("@type") if isinstance(kind, dict) else kind
                 key = _INTERACTIONS.get(kind.rsplit("/", 1)[-1]) if isinstance(kind, str) else None
-                count = _count(stat.get("userInteractionCount"))
+                count = parse_count(stat.get("userInteractionCount"))
                 if key and count is not None:
                     out.setdefault(key, count)
-            count = _count(obj.get("commentCount"))
+            count = parse_count(obj.get("commentCount"))
             if count is not None:
                 out.setdefault("comments", count)
         return out
@@ -518,17 +526,6 @@ class _JsonLd:
             if isinstance(name, str) and (cleaned := _clean_author(name)):
                 names.append(cleaned)
         return ", ".join(dict.fromkeys(names))
-
-
-def _count(value: Any) -> int | None:
-    """A non-negative count from a number or a digit string ("1,234" and "1.234" included)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return int(value) if math.isfinite(value) and value >= 0 else None
-    if isinstance(value, str) and re.fullmatch(r"\d{1,3}(?:[.,\s]\d{3})*|\d+", value.strip()):
-        return int(re.sub(r"\D", "", value))
-    return None
 
 
 def _flatten(data: Any) -> Iterator[dict[str, Any]]:

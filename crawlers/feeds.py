@@ -20,6 +20,7 @@ from w3lib.url import safe_url_string
 
 from crawlers.decode import repair_feed_bytes
 from crawlers.events import FeedEntry
+from haidang.record import parse_count
 
 __all__ = ["ParsedFeed", "parse_feed"]
 
@@ -98,6 +99,7 @@ def _entry(raw: Any) -> FeedEntry | None:
                    or _loose_rfc822(raw.get("published") or raw.get("updated"))),
         author=author,
         guid=guid,
+        comments=parse_count(raw.get("slash_comments")),
     )
 
 

@@ -195,6 +195,7 @@ class Pipeline:
             fetched.feed_summary = entry.summary
             fetched.feed_published = entry.published
             fetched.feed_author = entry.author
+            fetched.feed_comments = entry.comments
         if doc.body is not None:
             ctype = doc.headers.get("content-type")
             if ctype and not ctype.split(";")[0].strip().lower().startswith(_HTML_TYPES):

@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ENGAGEMENT_KEYS", "Article", "Content", "Fetched", "Match", "Span", "article_id"]
+__all__ = ["ENGAGEMENT_KEYS", "Article", "Content", "Fetched", "Match", "Span", "article_id", "parse_count"]
 
 ENGAGEMENT_KEYS = ("likes", "comments", "shares")     # the keys Content.engagement may hold
+
+
+def parse_count(value: Any) -> int | None:
+    """A stated count (likes, comments, shares): a non-negative number or digit string, "1,234" and
+    "1.234" included; None for anything else ("nhiều", -5, true, infinity)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value) if math.isfinite(value) and value >= 0 else None
+    if isinstance(value, str) and re.fullmatch(r"\d{1,3}(?:[.,\s]\d{3})*|\d+", value.strip()):
+        return int(re.sub(r"\D", "", value))
+    return None
 
 
 def article_id(canonical_url: str) -> str:
@@ -45,6 +59,7 @@ class Fetched:
     feed_summary: str | None = None
     feed_published: datetime | None = None
     feed_author: str | None = None
+    feed_comments: int | None = None          # the item's slash:comments count, when the feed gives one
 
 
 @dataclass(kw_only=True, slots=True)

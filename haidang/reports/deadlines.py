@@ -4,8 +4,8 @@ A report covers 1 January of the deadline's year up to the day before it is made
 from `reports.days_before` days before its deadline until the deadline itself; `queue_report` is
 idempotent per deadline and recipient, so a daily job that runs on each of those days (or twice
 on one, after a restart) sends each report once, and a service that was down on the first day
-still sends it on the next. The outbox carries no attachments, so the .docx and .xlsx are
-written to `<data>/reports/` and the email says where.
+still sends it on the next. The .docx and .xlsx are written to `<data>/reports/` and attached
+to each email (read when it is sent); the email also says where they are kept.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def queue_report(store: Store, settings: Settings, deadline: date, now: datetime
         added += store.enqueue(OutboxMessage(
             key=key, flag_rule=REPORT_RULE, story_id=story, recipient=address, message_id=message_id_for(key),
             subject=subject, text=text_template.render(per), html=env.get_template("report_email.html.j2").render(per),
-            created_at=now, next_attempt_at=now))
+            created_at=now, next_attempt_at=now, attachments=[str(f.resolve()) for f in files]))
     _log.info("report for deadline %s: %s; %d new messages", deadline, ", ".join(map(str, files)), added)
     return added
 

@@ -221,6 +221,8 @@ class OutboxMessage:
     # outbox gives up on a message still not delivered `max_age` after this. None: created_at.
     pending_since: datetime | None = None
     failed_at: datetime | None = None    # when it was marked failed (the digest shows recent ones)
+    # Files sent with it (absolute paths, read when it is sent: the outbox holds no file bodies).
+    attachments: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True, slots=True)

@@ -218,7 +218,8 @@ def _outbox_message(src: dict[str, Any]) -> OutboxMessage:
                          next_attempt_at=_parse(src.get("next_attempt_at")), last_error=src.get("last_error"),
                          created_at=_parse(src.get("created_at")), sent_at=_parse(src.get("sent_at")),
                          lease_owner=src.get("lease_owner"), lease_until=_parse(src.get("lease_until")),
-                         pending_since=_parse(src.get("pending_since")), failed_at=_parse(src.get("failed_at")))
+                         pending_since=_parse(src.get("pending_since")), failed_at=_parse(src.get("failed_at")),
+                         attachments=list(src.get("attachments") or []))
 
 
 class ElasticStore:
@@ -673,7 +674,8 @@ class ElasticStore:
                     "message_id": msg.message_id, "subject": msg.subject, "text": msg.text, "html": msg.html,
                     "status": "pending", "attempts": 0, "next_attempt_at": _iso(msg.next_attempt_at or created),
                     "last_error": None, "created_at": _iso(created), "sent_at": None, "lease_owner": None,
-                    "lease_until": None, "pending_since": _iso(msg.next_attempt_at or created), "failed_at": None})
+                    "lease_until": None, "pending_since": _iso(msg.next_attempt_at or created), "failed_at": None,
+                    "attachments": list(msg.attachments)})
             except ConflictError:
                 return False
         return True

@@ -90,7 +90,8 @@ def _claim(row: tuple[Any, ...]) -> KnownClaim:
 
 
 _OUTBOX_COLUMNS = ("key, flag_rule, story_id, recipient, message_id, subject, text, html, status, attempts, "
-                   "next_attempt_at, last_error, created_at, sent_at, lease_owner, lease_until, pending_since, failed_at")
+                   "next_attempt_at, last_error, created_at, sent_at, lease_owner, lease_until, pending_since, failed_at, "
+                   "attachments")
 
 
 def _outbox_message(row: tuple[Any, ...]) -> OutboxMessage:
@@ -98,7 +99,8 @@ def _outbox_message(row: tuple[Any, ...]) -> OutboxMessage:
                          subject=row[5], text=row[6], html=row[7], status=row[8], attempts=int(row[9]),
                          next_attempt_at=_from_key(row[10]), last_error=row[11], created_at=_from_key(row[12]),
                          sent_at=_from_key(row[13]), lease_owner=row[14], lease_until=_from_key(row[15]),
-                         pending_since=_from_key(row[16]), failed_at=_from_key(row[17]))
+                         pending_since=_from_key(row[16]), failed_at=_from_key(row[17]),
+                         attachments=list(json.loads(row[18] or "[]")))
 
 
 _ACTION_COLUMNS = ("id, flag_key, story_id, article_id, rule, action, actor, agency_id, note, rebuttal_url, "
@@ -544,9 +546,9 @@ class SqliteStore:
         with self._transaction(f"queueing outbox message {msg.key}") as conn:
             inserted = conn.execute(
                 f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?, NULL, NULL, NULL, ?, NULL)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?, NULL, NULL, NULL, ?, NULL, ?)",
                 (msg.key, msg.flag_rule, msg.story_id, msg.recipient, msg.message_id, msg.subject,
-                 msg.text, msg.html, due, created, due),
+                 msg.text, msg.html, due, created, due, json.dumps(list(msg.attachments), ensure_ascii=False)),
             ).rowcount
         return bool(inserted)
 

@@ -42,6 +42,29 @@ def test_sends_multipart_with_stable_headers(smtp_server: SmtpServer) -> None:
     assert html.get_content().strip() == "<p>Nội dung <mark>Quảng Ngãi</mark></p>"
 
 
+def test_files_arrive_as_attachments_and_a_missing_one_fails_clearly(smtp_server: SmtpServer, tmp_path) -> None:
+    docx = tmp_path / "bao-cao-2026-01-01-2026-06-11.docx"
+    docx.write_bytes(b"PK\x03\x04 word")
+    xlsx = docx.with_suffix(".xlsx")
+    xlsx.write_bytes(b"PK\x03\x04 excel")
+    msg = _msg()
+    msg.attachments = [str(docx), str(xlsx)]
+    _notifier(smtp_server.port).send(msg)
+    email = message_from_bytes(smtp_server.handler.envelopes[0].content, policy=policy.default)
+    assert email.get_content_type() == "multipart/mixed"
+    plain = email.get_body(("plain",))
+    assert plain is not None and plain.get_content().strip() == "Nội dung «Quảng Ngãi»"
+    files = {part.get_filename(): (part.get_content_type(), part.get_content()) for part in email.iter_attachments()}
+    assert files == {
+        docx.name: ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", b"PK\x03\x04 word"),
+        xlsx.name: ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", b"PK\x03\x04 excel")}
+
+    xlsx.unlink()
+    with pytest.raises(PermanentSendError, match=f"cannot attach {xlsx}"):
+        _notifier(smtp_server.port).send(msg)
+    assert len(smtp_server.handler.envelopes) == 1     # nothing half-sent
+
+
 def test_connection_refused_is_transient() -> None:
     with pytest.raises(TransientSendError, match="cannot reach"):
         _notifier(free_port()).send(_msg())

@@ -30,6 +30,14 @@ def test_enqueue_keeps_every_field_and_is_idempotent(store: Store) -> None:
         "k1", "a@example.vn", "<k1@haidang.local>", "Tiêu đề", "nội dung", "<p>nội dung</p>")
     assert row.status == "pending" and row.attempts == 0 and row.last_error is None
     assert row.created_at == T0 and row.next_attempt_at == T0 and row.sent_at is None
+    assert row.attachments == []
+
+
+def test_attachment_paths_are_kept_in_order(store: Store) -> None:
+    files = ["/srv/haidang/reports/bao-cao-2026-01-01-2026-06-11.docx", "/srv/haidang/reports/báo cáo.xlsx"]
+    store.enqueue(_msg("k1", created_at=T0, attachments=files))
+    [due] = store.due_messages(T0)
+    assert due.attachments == files and store.outbox()[0].attachments == files
 
 
 def test_enqueue_never_revives_a_sent_message(store: Store) -> None:

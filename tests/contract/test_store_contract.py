@@ -122,6 +122,7 @@ def test_get_roundtrip(store: Store) -> None:
     )
     article.labels = {"topics": [{"name": "đối ngoại", "reasons": ["đoàn công tác"]}]}
     article.content.author = "Nguyễn Văn A"
+    article.content.engagement = {"likes": 1520, "comments": 87, "shares": 3400}
     store.upsert(article)
     stored = store.get(article.id)
     assert stored is not None

@@ -154,6 +154,7 @@ def test_feed_only_item() -> None:
     ))
     extract_article(article, Selectors())
     c = article.content
+    assert c.engagement == {}
     assert c.title == "Lý Sơn vào mùa tỏi"
     assert c.text == "Nông dân đặc khu Lý Sơn thu hoạch tỏi.\nGiá tỏi năm nay tăng."
     assert c.published.isoformat() == "2026-03-10T08:00:00+07:00" and c.published_from == "feed"
@@ -223,3 +224,15 @@ def test_engagement_counts_from_json_ld() -> None:
                                           html=page.replace(page[page.index("{"):page.index("</script>")], json.dumps(ld))))
         extract_article(article, Selectors())
         assert article.content.engagement == {}, junk
+
+
+def test_feed_comment_count_fills_in_when_the_page_states_none() -> None:
+    page = ("<html><body><article><h1>Lý Sơn vào mùa tỏi</h1><p>Nông dân đặc khu Lý Sơn thu hoạch tỏi, "
+            "giá tỏi năm nay tăng so với năm trước.</p></article></body></html>")
+    article = Article(fetched=Fetched(source_id="x", url=f"{BASE}/blog/1", html=page, feed_comments=12))
+    extract_article(article, Selectors())
+    assert article.content.engagement == {"comments": 12}
+    feed_only = Article(fetched=Fetched(source_id="x", url=f"{BASE}/blog/2", feed_title="Lý Sơn vào mùa tỏi",
+                                        feed_summary="Nông dân đặc khu Lý Sơn thu hoạch tỏi.", feed_comments=3))
+    extract_article(feed_only, Selectors())
+    assert feed_only.content.engagement == {"comments": 3}

@@ -120,3 +120,14 @@ def test_mixed_feed_items_are_not_garbled_by_each_other() -> None:
         "Nông dân Bình Sơn xuống giống lúa hè thu sớm",
     ]
     assert feed.entries[1].summary.startswith("Các nhà nghiên cứu đề xuất số hóa tư liệu")
+
+
+def test_slash_comments_is_the_stated_comment_count() -> None:
+    rss = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+           'xmlns:slash="http://purl.org/rss/1.0/modules/slash/"><channel><title>Blog</title>'
+           '<item><title>Một</title><link>https://blog.example.vn/1</link><slash:comments>1.204</slash:comments></item>'
+           '<item><title>Hai</title><link>https://blog.example.vn/2</link><slash:comments>nhiều</slash:comments></item>'
+           '<item><title>Ba</title><link>https://blog.example.vn/3</link></item>'
+           '</channel></rss>').encode()
+    feed = parse_feed(rss, "application/rss+xml", "https://blog.example.vn/feed")
+    assert [e.comments for e in feed.entries] == [1204, None, None]

@@ -81,6 +81,8 @@ def test_queue_report_writes_the_files_and_queues_once(store, settings, make_art
     assert docx.exists() and docx.with_suffix(".xlsx").exists()
     assert str(docx) in m.text and "Tổng số tin, bài về tỉnh: 1" in m.text
     assert "<code>" + str(docx) + "</code>" in m.html and "<b>" not in m.html
+    assert m.attachments == [str(docx.resolve()), str(docx.with_suffix(".xlsx").resolve())]
+    assert "đính kèm thư này" in m.text
     # the report message is no flag in a later report
     assert build_report(store, s, date(2026, 1, 1), date(2026, 6, 30)).flags == []
 

@@ -36,6 +36,7 @@ def test_migration_fills_label_columns_of_stored_articles(tmp_path: Path) -> Non
     conn.execute("DROP INDEX articles_facets")
     for column in ("tone", "risk_level", "topics"):
         conn.execute(f"ALTER TABLE articles DROP COLUMN {column}")
+    conn.execute("ALTER TABLE outbox DROP COLUMN attachments")      # version 11
     conn.execute("PRAGMA user_version = 9")
     conn.commit()
     conn.close()
