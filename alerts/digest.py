@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.flag import SEVERITIES, flag_key
 from alerts.outbox import message_id_for
-from alerts.render import clean_text, environment, one_line
+from alerts.render import clean_text, engagement_line, environment, one_line
 from alerts.routing import addressees
 from haidang.record import Article
 from haidang.store.base import NO_VALUE, FacetField, Facets, OutboxMessage, SearchFilters, Store
@@ -76,6 +76,7 @@ class DigestArticle:
     source_kind: str | None
     published: datetime | None   # local time
     tone: str | None = None
+    engagement: str | None = None  # "1.520 lượt thích · 87 bình luận" when the page stated counts
 
 
 @dataclass(slots=True)
@@ -199,7 +200,8 @@ def build_digest(store: Store, settings: Settings, day: date, *,
         return DigestArticle(id=a.id, title=one_line(a.content.title) or "(không có tiêu đề)",
                              url=a.fetched.canonical_url or a.fetched.url, source_id=a.fetched.source_id,
                              source_name=one_line(src.name if src else a.fetched.source_id),
-                             source_kind=src.kind if src else None, published=_when(a, tz), tone=a.tone_label)
+                             source_kind=src.kind if src else None, published=_when(a, tz), tone=a.tone_label,
+                             engagement=engagement_line(a.content.engagement))
 
     by_id = {a.id: a for a in articles}
 

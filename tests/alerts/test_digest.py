@@ -117,6 +117,7 @@ def test_one_entry_per_story_most_outlets_first_and_flag_state(tmp_path: Path):
               for i, s in enumerate(["baoquangngai", "vnexpress", "bbc"])]
     copies.append(_art("dap-again", source="vnexpress", story="dam", title="Tin đồn vỡ đập (cập nhật)",
                        when=IN + timedelta(hours=1)))
+    copies[2].content.engagement = {"likes": 1520, "shares": 3400}
     articles = [*copies, _art("single", title="Lễ hội")]
     with _store(tmp_path, articles) as store:
         key = flag_key("tin_sai_cao", "dam", "a@example.vn")
@@ -139,6 +140,9 @@ def test_one_entry_per_story_most_outlets_first_and_flag_state(tmp_path: Path):
     assert "1 tin bị gắn cờ" in subject and "1 thư gửi lỗi" in subject
     assert "đã gửi: 1" in text and "550 no such user" in html
     assert html.count(copies[0].fetched.url) == 1 + 1   # the flag's link and the story's outlet
+    for body in (text, html):      # counts the page stated, beside its outlet
+        assert "(1.520 lượt thích · 3.400 lượt chia sẻ)" in body and body.count("lượt thích") == 1
+    assert f"{copies[2].fetched.url} (1.520" in text and f"{copies[0].fetched.url}\n" in text
 
 
 def test_foreign_press_section(tmp_path: Path):
