@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.markup import escape
 
+from alerts.render import engagement_line
 from crawlers.urls import canonical_url
 from haidang.record import Article, article_id
 from haidang.store.base import Store
@@ -36,6 +37,8 @@ def render_explanation(out: Console, article: Article, tz: str) -> None:
     out.print(f"{escape(article.fetched.source_id)} · {when} ({c.published_from or '?'}) · "
               f"{escape(article.fetched.canonical_url or article.fetched.url)}")
     out.print(f"id {article.id} · story {article.story_id} · language {c.language}")
+    if stated := engagement_line(c.engagement):
+        out.print(f"Lượt tương tác (khi thu thập): {stated}")
     out.print("\n[bold]Tỉnh được nhắc tới (provinces)[/bold]")
     for m in article.matches:
         kind = "nêu tên" if m.named else "qua địa danh"

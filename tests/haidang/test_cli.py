@@ -145,3 +145,16 @@ def test_explain_and_enrich(filled: Path):
     assert runner.invoke(app, ["explain", "nope", "-c", str(filled)]).exit_code == 1
     again = runner.invoke(app, ["enrich", "--all", "-c", str(filled)])
     assert again.exit_code == 0 and "articles read" in again.output
+
+
+def test_explain_shows_stated_engagement():
+    from rich.console import Console
+
+    from haidang.explain import render_explanation
+    from haidang.record import Article, Content, Fetched
+
+    article = Article(fetched=Fetched(source_id="fb-page", url="https://example.vn/p/1"),
+                      content=Content(title="Bài đăng", engagement={"likes": 1520, "comments": 87}))
+    out = Console(record=True, width=200)
+    render_explanation(out, article, "Asia/Ho_Chi_Minh")
+    assert "Lượt tương tác (khi thu thập): 1.520 lượt thích · 87 bình luận" in out.export_text()
