@@ -96,12 +96,26 @@ def _text(chrome: Any) -> str:
 
 def _click_and_wait(chrome: Any, button: str, shows: str) -> str:
     """Click, then wait (deadline 20 s) for the next page's element `shows`; return the page text."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def left(_: Any) -> bool:
+        """The old page is gone. Mid-navigation Chrome may answer "Node with given id does not belong
+        to the document" instead of a stale-element error (seen under load): that means gone too."""
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
     old = chrome.find_element("tag name", "html")
     chrome.find_element("id", button).click()
-    WebDriverWait(chrome, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(chrome, 20).until(left)
     WebDriverWait(chrome, 20).until(expected_conditions.presence_of_element_located(("id", shows)))
     return _text(chrome)
 
