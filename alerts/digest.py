@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from alerts.flag import SEVERITIES, flag_key
 from alerts.outbox import message_id_for
-from alerts.render import clean_text, engagement_line, environment, one_line
+from alerts.render import clean_text, environment, one_line
 from alerts.routing import addressees
-from haidang.record import Article
+from haidang.record import Article, engagement_line
 from haidang.store.base import NO_VALUE, FacetField, Facets, OutboxMessage, SearchFilters, Store
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from alerts.flag import Flag
-from haidang.record import Article
+from haidang.record import Article, engagement_line
 from haidang.store.base import ACTION_NAMES
 
 if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs only two attributes
@@ -140,16 +140,6 @@ def _outlet(article: Article, sources: dict[str, Source]) -> dict[str, Any]:
     return {"id": article.fetched.source_id, "name": source.name if source else article.fetched.source_id,
             "kind": source.kind if source else None, "title": article.content.title,
             "url": article.fetched.canonical_url or article.fetched.url, "record_id": article.id}
-
-
-_ENGAGEMENT_NAMES = {"likes": "lượt thích", "comments": "bình luận", "shares": "lượt chia sẻ"}
-
-
-def engagement_line(engagement: dict[str, int] | None) -> str | None:
-    """"1.520 lượt thích · 3.400 lượt chia sẻ" (Vietnamese thousands dots), or None when none stated."""
-    parts = [f"{n:,}".replace(",", ".") + f" {name}" for key, name in _ENGAGEMENT_NAMES.items()
-             if isinstance(n := (engagement or {}).get(key), int)]
-    return " · ".join(parts) or None
 
 
 def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_Minh",

@@ -7,9 +7,8 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.markup import escape
 
-from alerts.render import engagement_line
 from crawlers.urls import canonical_url
-from haidang.record import Article, article_id
+from haidang.record import Article, article_id, engagement_line
 from haidang.store.base import Store
 
 __all__ = ["find_article", "render_explanation"]

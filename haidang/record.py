@@ -15,9 +15,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ENGAGEMENT_KEYS", "Article", "Content", "Fetched", "Match", "Span", "article_id", "parse_count"]
+__all__ = ["ENGAGEMENT_KEYS", "Article", "Content", "Fetched", "Match", "Span", "article_id", "engagement_line",
+           "parse_count"]
 
-ENGAGEMENT_KEYS = ("likes", "comments", "shares")     # the keys Content.engagement may hold
+# The keys Content.engagement may hold, with what readers see for each.
+_ENGAGEMENT_NAMES = {"likes": "lượt thích", "comments": "bình luận", "shares": "lượt chia sẻ"}
+ENGAGEMENT_KEYS = tuple(_ENGAGEMENT_NAMES)
+
+
+def engagement_line(engagement: dict[str, int] | None) -> str | None:
+    """"1.520 lượt thích · 3.400 lượt chia sẻ" (Vietnamese thousands dots), or None when none stated."""
+    parts = [f"{n:,}".replace(",", ".") + f" {name}" for key, name in _ENGAGEMENT_NAMES.items()
+             if isinstance(n := (engagement or {}).get(key), int)]
+    return " · ".join(parts) or None
 
 
 def parse_count(value: Any) -> int | None:

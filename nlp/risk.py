@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from haidang.record import ENGAGEMENT_KEYS
+from haidang.record import ENGAGEMENT_KEYS, engagement_line
 from haidang.store.base import KnownClaim
 from nlp.claims import Debunk, detect_debunk, match_claims
 from nlp.datasets import read_jsonl
@@ -269,9 +269,8 @@ class RiskScorer:
         weight = _clip_local(_logit(p) - _logit(self.local_prior)) - text_weight
         if abs(weight) < 0.05:
             return []
-        shown = {"likes": "lượt thích", "comments": "bình luận", "shares": "chia sẻ"}
-        facts = [f"{shown[k]}: {engagement[k]:,}".replace(",", ".") for k in ENGAGEMENT_KEYS if engagement and k in engagement]
-        return [_reason("engagement", [*facts, f"mô hình cục bộ: xác suất {p_text:.2f} → {p:.2f} khi tính cả lượt tương tác"],
+        return [_reason("engagement", [engagement_line(dict(engagement or {})) or "",
+                                       f"mô hình cục bộ: xác suất {p_text:.2f} → {p:.2f} khi tính cả lượt tương tác"],
                         weight)]
 
     def _claim_reasons(self, title: str, text: str, claims: Sequence[KnownClaim],
