@@ -28,6 +28,9 @@ def test_run_stores_relevant_articles_once(demo_config):
         assert store.count() == new
         hits = store.search("ly son", SearchFilters(province="51")).hits
         assert hits and any("Lý Sơn" in h.snippet or "Lý Sơn" in h.title for h in hits)
+        # The counts the page's JSON-LD states travel with the record into the store.
+        ly_son = next(a for a in store.iter_articles() if a.fetched.url.endswith("ly-son-4870001.html"))
+        assert ly_son.content.engagement == {"comments": 48, "likes": 1203}
         statuses = {s.source_id: s for s in store.source_status()}
         assert statuses["baoquangngai"].last_success is not None
         assert statuses["baoquangngai"].validators >= 1
