@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from haidang.record import ENGAGEMENT_KEYS, engagement_line
+from haidang.record import ENGAGEMENT_KEYS, engagement_line, parse_count
 from haidang.store.base import KnownClaim
 from nlp.claims import Debunk, detect_debunk, match_claims
 from nlp.datasets import read_jsonl
@@ -203,7 +203,7 @@ class RiskScorer:
         title, text = title or "", text or ""
         reasons: list[dict[str, Any]] = []
         vietnamese = language.lower().startswith("vi") if language else looks_vietnamese(f"{title} {text}")
-        words = len(f"{title} {text}".split())
+        words = _word_count(title, text)
         debunk: Debunk | None = None
         if not vietnamese:
             shown = language or "không xác định"
@@ -302,6 +302,11 @@ def _source_reasons(kind: str | None, trust: str | None, source_id: str | None) 
     if trust_w:
         out.append(_reason("source_trust", [fact], trust_w))
     return out
+
+
+def _word_count(title: str, text: str) -> int:
+    """What `_MIN_WORDS` counts: the scorer's rule and the engagement model's training filter."""
+    return len(f"{title} {text}".split())
 
 
 def _logit(p: float) -> float:
@@ -443,12 +448,9 @@ def engagement_features(engagement: Mapping[str, int] | None) -> list[float]:
 
 def reintel_engagement(row: dict[str, Any]) -> dict[str, int]:
     """A ReINTEL post's likes/comments/shares as Content.engagement (never user_name or its time)."""
-    out = {}
-    for key, column in zip(ENGAGEMENT_KEYS, ("num_like_post", "num_comment_post", "num_share_post"), strict=True):
-        value = str(row.get(column) or "").strip()
-        if value.isdigit():
-            out[key] = int(value)
-    return out
+    counts = {key: parse_count(row.get(column)) for key, column in
+              zip(ENGAGEMENT_KEYS, ("num_like_post", "num_comment_post", "num_share_post"), strict=True)}
+    return {key: n for key, n in counts.items() if n is not None}
 
 
 def _train_engagement_model(docs: list[str], labels: list[int], rows: list[dict[str, Any]]) -> Any:
@@ -475,7 +477,7 @@ def _train_engagement_model(docs: list[str], labels: list[int], rows: list[dict[
     # Fitted only on the posts it will be asked about: the scorer consults it when the text is
     # assessed and at least one count is stated. (Fitted on all posts, it learns that a post with
     # no counts is suspect, a ReINTEL collection artefact, not something a page means.)
-    used = [i for i, r in enumerate(rows) if len((r.get("text") or "").split()) >= _MIN_WORDS
+    used = [i for i, r in enumerate(rows) if _word_count("", r.get("text") or "") >= _MIN_WORDS
             and not np.isnan(x[i, 1:]).all()]
     # A count the data never states carries nothing; as a constant column no tree splits on it
     # (scikit-learn's binning fails on a column with no value at all).
