@@ -7,14 +7,14 @@ import smtplib
 import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Literal
 
 from haidang.errors import PermanentSendError, TransientSendError
 from haidang.store.base import OutboxMessage
 
-__all__ = ["Security", "SmtpNotifier", "build_email"]
+__all__ = ["Security", "SmtpNotifier", "build_email", "envelope_address"]
 
 Security = Literal["starttls", "tls", "none"]
 
@@ -48,6 +48,19 @@ def build_email(msg: OutboxMessage, sender: str, *, date: datetime | None = None
     return email
 
 
+def envelope_address(sender: str) -> str:
+    """The bare address of a From value such as "Sở TT&TT Quảng Ngãi <haidang@example.gov.vn>".
+
+    The SMTP envelope takes the address alone: with the display name in it, smtplib would ask
+    for SMTPUTF8 (which most servers do not offer) or send a malformed MAIL FROM. The name stays
+    in the From header, where the email library encodes it.
+    """
+    address = parseaddr(sender)[1]
+    if "@" not in address:
+        raise ValueError(f"sender {sender!r} has no email address (write it as Name <user@domain> or user@domain)")
+    return address
+
+
 def _by_code(code: int, what: str) -> TransientSendError | PermanentSendError:
     """RFC 5321: 4xx means try again later, 5xx means this will never work as it is."""
     if 400 <= code < 500:
@@ -71,6 +84,7 @@ class SmtpNotifier:
         self.host, self.port, self.security = host, port, security
         self.username, self._password = username, password
         self.sender, self.timeout_s = sender, timeout_s
+        self.envelope_sender = envelope_address(sender)
 
     def __repr__(self) -> str:     # never show the password in logs or tracebacks
         return f"SmtpNotifier({self.host}:{self.port}, {self.security}, sender={self.sender!r})"
@@ -92,7 +106,7 @@ class SmtpNotifier:
             with self._connect() as conn:
                 if self.username:
                     conn.login(self.username, self._password or "")
-                conn.send_message(email, from_addr=self.sender, to_addrs=[msg.recipient])
+                conn.send_message(email, from_addr=self.envelope_sender, to_addrs=[msg.recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(msg.recipient, (550, b"refused"))
             raise _by_code(code, f"{where} refused {msg.recipient}: {code} {_text(reply)}") from exc
@@ -104,8 +118,9 @@ class SmtpNotifier:
             raise _by_code(exc.smtp_code, f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)} "
                                           f"for {msg.recipient}") from exc
         except smtplib.SMTPNotSupportedError as exc:
-            raise TransientSendError(f"{where} does not support what we asked ({exc}): "
-                                     f"check the SMTP security setting") from exc
+            hint = ("the address has non-ASCII characters and the server does not offer SMTPUTF8: "
+                    "write the address in ASCII" if "SMTPUTF8" in str(exc) else "check the SMTP security setting")
+            raise TransientSendError(f"{where} does not support what we asked ({exc}): {hint}") from exc
         except (TimeoutError, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
             raise TransientSendError(f"cannot reach SMTP server {where}: {type(exc).__name__}: {exc}") from exc
 

@@ -21,7 +21,7 @@ from rich.table import Table
 from alerts.digest import DIGEST_RULE, digest_window
 from haidang.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
 from haidang.sites import SITES_DIR, serve_sites
-from haidang.store.base import Store
+from haidang.store.base import OutboxMessage, Store
 
 __all__ = ["busiest_digest_day", "run_demo", "write_demo_config", "write_digest"]
 
@@ -146,19 +146,9 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
         finally:
             store.close()
         flags = [m for m in messages if m.flag_rule != DIGEST_RULE]
-        failed = [m for m in messages if m.status == "failed"]
-        where = (f"sent to the SMTP server {smtp}" if smtp
-                 else f"written as .eml files in {data_dir / 'outbox-eml'} (no SMTP server configured)")
         out.print(f"{len(flags)} cờ báo (flag emails) and {len(messages) - len(flags)} bản tin ngày "
-                  f"(digest for {day:%d/%m/%Y}) {where}")
-        deferred = [m for m in messages if m.status == "pending"]
-        if deferred:
-            due = min(m.next_attempt_at or m.created_at for m in deferred).astimezone(
-                ZoneInfo(settings.app.timezone))
-            out.print(f"{len(deferred)} message(s) held by quiet hours until {due:%H:%M %d/%m} "
-                      "(they stay in the outbox; `haidang serve` or the next run sends them)")
-        if failed:
-            out.print(f"[red]{len(failed)} message(s) could not be sent[/red]: {escape(failed[0].last_error or '')}")
+                  f"(digest for {day:%d/%m/%Y}) queued")
+        _print_delivery(out, messages, smtp=smtp, eml_dir=data_dir / "outbox-eml", tz=ZoneInfo(settings.app.timezone))
         out.print(f"digest as a web page: {digest_path}")
         out.print(f"data: {data_dir}\nconfig: {config_dir}")
         out.print(f"try:  haidang search --config {config_dir} \"ly son\"")
@@ -178,3 +168,25 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+
+
+def _print_delivery(out: Console, messages: list[OutboxMessage], *, smtp: str | None, eml_dir: Path,
+                    tz: ZoneInfo) -> None:
+    """What happened to the queued mail, by outcome: a demo that says "sent" must have sent."""
+    sent = [m for m in messages if m.status == "sent"]
+    retrying = [m for m in messages if m.status == "pending" and m.attempts]
+    held = [m for m in messages if m.status == "pending" and not m.attempts]
+    failed = [m for m in messages if m.status == "failed"]
+    where = f"sent to the SMTP server {smtp}" if smtp else f"written as .eml files in {eml_dir} (no SMTP server configured)"
+    out.print(f"{len(sent)} message(s) {where}")
+    if held:
+        due = [t for t in (m.next_attempt_at or m.created_at for m in held) if t]
+        until = f" until {min(due).astimezone(tz):%H:%M %d/%m}" if due else ""
+        out.print(f"{len(held)} message(s) held by quiet hours{until} "
+                  "(they stay in the outbox; `haidang serve` or the next run sends them)")
+    if retrying:
+        out.print(f"[yellow]{len(retrying)} message(s) not delivered yet, to be retried[/yellow]: "
+                  f"{escape(retrying[0].last_error or '')}")
+    if failed:
+        out.print(f"[red]{len(failed)} message(s) could not be sent[/red]: {escape(failed[0].last_error or '')}")
+

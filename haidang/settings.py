@@ -7,6 +7,8 @@ Precedence, documented once: command-line flag > `HAIDANG_*` environment variabl
 from __future__ import annotations
 
 import os
+import unicodedata
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
@@ -184,6 +186,13 @@ class SmtpSettings(_Model):
     username_env: str | None = None                     # name of the variable holding the user name
     password_env: str | None = None                     # name of the variable holding the password
     timeout_s: float = Field(30.0, gt=0)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_has_address(cls, v: str) -> str:
+        if "@" not in parseaddr(v)[1]:
+            raise ValueError("needs an email address: Name <user@domain> or user@domain")
+        return v
 
 
 class OutboxSettings(_Model):
@@ -569,10 +578,14 @@ def validate_yaml_file(path: Path, model: type[BaseModel]) -> BaseModel:
 
 
 def _plain(node: Any) -> Any:
+    """Plain dicts and lists, every string in NFC: an editor that writes decomposed Vietnamese
+    ("khẩn" as k-h-a-combining marks) must not make a value differ from the one it looks like."""
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {unicodedata.normalize("NFC", str(k)): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return unicodedata.normalize("NFC", node)
     return node
 
 

@@ -57,7 +57,9 @@ class SmtpServer:
     _controller: Controller | None = None
 
     def start(self) -> None:
-        controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        # Most mail servers do not offer SMTPUTF8 (aiosmtpd's Controller does by default): neither
+        # does this one, so nothing passes here that a real office server would refuse.
+        controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=False)
         controller.start()
         self._controller = controller
 

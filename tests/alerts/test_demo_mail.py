@@ -48,4 +48,5 @@ def test_demo_sends_its_flags_and_digest_over_smtp(tmp_path: Path, smtp_server):
     assert not (data / "outbox-eml").exists()
     html = next(data.glob("digest-*.html")).read_text(encoding="utf-8")
     assert "<script" not in html.lower()
-    assert f"127.0.0.1:{smtp_server.port}" in printed
+    assert f"{len(sent)} message(s) sent to the SMTP server 127.0.0.1:{smtp_server.port}" in printed
+    assert "to be retried" not in printed and "could not be sent" not in printed

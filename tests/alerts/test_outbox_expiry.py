@@ -102,7 +102,7 @@ def test_outbox_list_and_retry_send_the_same_message_once(tmp_path: Path, smtp_s
     settings = _config(tmp_path, smtp_server)
     config = str(tmp_path / "config")
     runner = CliRunner()
-    smtp_server.reject(_A, "550 5.1.1 không có hộp thư này")     # refused for good
+    smtp_server.reject(_A, "550 5.1.1 no such mailbox")     # refused for good
     store = open_store(settings.app.store)
     try:
         key = _queue(store)
@@ -140,7 +140,7 @@ def test_retry_all_failed_puts_every_failed_message_back(tmp_path: Path, smtp_se
     config = str(tmp_path / "config")
     others = ["cong-an@example.vn", "ngoai-vu@example.vn"]
     for r in others:
-        smtp_server.reject(r, "550 5.7.1 từ chối")
+        smtp_server.reject(r, "550 5.7.1 refused")
     store = open_store(settings.app.store)
     try:
         articles = [build_article("a")]

@@ -86,3 +86,22 @@ def test_4xx_recipient_is_transient(smtp_server: SmtpServer) -> None:
 def test_repr_hides_the_password() -> None:
     notifier = SmtpNotifier("smtp.example.vn", 587, "starttls", "user", "s3cret", sender=_SENDER)
     assert "s3cret" not in repr(notifier)
+
+
+def test_a_sender_with_a_vietnamese_name_reaches_a_server_without_smtputf8(smtp_server: SmtpServer) -> None:
+    """The office's name stays in From (encoded); the envelope carries the bare address, so a
+    server that does not offer SMTPUTF8 (aiosmtpd's default, like most) accepts the message."""
+    sender = "Sở TT&TT Quảng Ngãi <haidang@example.gov.vn>"
+    SmtpNotifier("127.0.0.1", smtp_server.port, "none", sender=sender, timeout_s=5).send(_msg())
+    [envelope] = smtp_server.handler.envelopes
+    assert envelope.mail_from == "haidang@example.gov.vn"
+    assert isinstance(envelope.content, bytes)
+    raw_from = next(line for line in envelope.content.split(b"\r\n") if line.startswith(b"From:"))
+    assert raw_from.isascii()                                    # RFC 2047-encoded on the wire
+    email = message_from_bytes(envelope.content, policy=policy.default)
+    assert email["From"] == sender
+
+
+def test_a_sender_without_an_address_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="no email address"):
+        SmtpNotifier("127.0.0.1", 25, "none", sender="Sở TT&TT Quảng Ngãi")

@@ -63,7 +63,7 @@ def smtp() -> Iterator[tuple[_Handler, int]]:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         handler = _Handler()
-        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)  # as most servers
         try:
             controller.start()
         except (OSError, RuntimeError):

@@ -50,3 +50,27 @@ def test_environment_overrides_yaml(tmp_path: Path):
 def test_missing_config_dir_is_a_clear_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope", environ={})
+
+
+def test_decomposed_vietnamese_in_yaml_reads_as_the_composed_value(tmp_path: Path):
+    """An editor saving NFD must not make "khẩn" differ from the "khẩn" it looks like."""
+    import unicodedata
+
+    shutil.copytree(DEFAULT_CONFIG_DIR, tmp_path, dirs_exist_ok=True)
+    alerts = tmp_path / "alerts.yaml"
+    alerts.write_text(unicodedata.normalize("NFD", alerts.read_text(encoding="utf-8")), encoding="utf-8")
+    assert check_config_dir(tmp_path) == []
+    settings = load_settings(tmp_path, environ={})
+    assert "khẩn" in {rule.severity for rule in settings.alert_rules}
+
+
+def test_smtp_sender_needs_an_address(tmp_path: Path):
+    shutil.copytree(DEFAULT_CONFIG_DIR, tmp_path, dirs_exist_ok=True)
+    config = tmp_path / "haidang.yaml"
+    config.write_text(config.read_text(encoding="utf-8")
+                      + "smtp:\n  host: 127.0.0.1\n  sender: Sở TT&TT Quảng Ngãi\n", encoding="utf-8")
+    problems = check_config_dir(tmp_path)
+    assert any(field == "smtp.sender" and "email address" in message for _, _, field, message in problems), problems
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "sender: Sở TT&TT Quảng Ngãi", "sender: Sở TT&TT Quảng Ngãi <haidang@example.gov.vn>"), encoding="utf-8")
+    assert check_config_dir(tmp_path) == []
