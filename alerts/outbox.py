@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from alerts.flag import Flag, flag_key
 from alerts.links import LinkSigner
 from alerts.render import render_flag
-from haidang.errors import PermanentSendError, StoreError, TransientSendError
+from haidang.errors import PermanentSendError, ServerUnavailable, StoreError, TransientSendError
 from haidang.record import Article
 from haidang.store.base import OutboxMessage, Store
 
@@ -30,6 +31,10 @@ __all__ = ["Backoff", "DeliveryPolicy", "DeliveryReport", "Notifier", "deliver_d
            "message_id_for", "queue_flag"]
 
 _log = logging.getLogger(__name__)
+
+# Consecutive sends that could not reach the server (refused, timed out) before a pass stops:
+# with a 30 s timeout, a mute server would otherwise hold a pass of 100 messages for 50 minutes.
+_GIVE_UP_PASS_AFTER = 3
 
 
 class Notifier(Protocol):
@@ -148,9 +153,25 @@ def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Bac
     backoff = backoff or policy.backoff
     owner = owner or delivery_owner()
     report = DeliveryReport()
+    began = time.monotonic()
+
+    def clock() -> datetime:
+        """`now` moved on by the time this pass has taken: each lease is counted from its own claim,
+        not from the start of a pass that slow sends may have made longer than a lease. (Times
+        recorded on messages stay `now`: the schedule needs no second's precision, a lease does.)"""
+        return now + timedelta(seconds=time.monotonic() - began)
+
+    unreachable = 0
     for msg in store.due_messages(now, limit):
+        if unreachable >= _GIVE_UP_PASS_AFTER:
+            # The server is down or mute: each further try would wait out its timeout in turn.
+            # The rest stay due, unclaimed and with no attempt counted, for the next pass.
+            _log.warning("outbox: %d sends in a row could not reach the server; leaving the rest for the next pass",
+                         unreachable)
+            break
+        at = clock()
         try:
-            won = store.claim(msg.key, owner, now + policy.lease, now=now)
+            won = store.claim(msg.key, owner, at + policy.lease, now=at)
         except StoreError as exc:       # e.g. the database stayed locked: the next pass tries again
             _log.warning("outbox %s: could not claim it for delivery: %s", msg.key, exc)
             won = False
@@ -160,11 +181,13 @@ def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Bac
         try:
             notifier.send(msg)
         except PermanentSendError as exc:
+            unreachable = 0
             store.mark_failed(msg.key, str(exc), now)
             report.failed.append(msg.key)
             _log.warning("outbox %s to %s failed for good: %s", msg.key, msg.recipient, exc)
             continue
         except Exception as exc:  # noqa: BLE001 - transient, or a notifier bug: never drop, retry later
+            unreachable = unreachable + 1 if isinstance(exc, ServerUnavailable) else 0
             retry_at = now + backoff.delay(msg.attempts + 1)
             error = str(exc) if isinstance(exc, TransientSendError) else f"{type(exc).__name__}: {exc}"
             since = msg.pending_since or msg.created_at or now
@@ -180,6 +203,7 @@ def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Bac
             _log.warning("outbox %s to %s postponed to %s (attempt %d): %s", msg.key, msg.recipient,
                          retry_at.isoformat(), msg.attempts + 1, error)
             continue
+        unreachable = 0
         store.mark_sent(msg.key, now)
         report.sent.append(msg.key)
         _log.info("outbox %s sent to %s", msg.key, msg.recipient)

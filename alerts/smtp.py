@@ -11,7 +11,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Literal
 
-from haidang.errors import PermanentSendError, TransientSendError
+from haidang.errors import PermanentSendError, ServerUnavailable, TransientSendError
 from haidang.store.base import OutboxMessage
 
 __all__ = ["Security", "SmtpNotifier", "build_email", "envelope_address"]
@@ -112,7 +112,7 @@ class SmtpNotifier:
             raise _by_code(code, f"{where} refused {msg.recipient}: {code} {_text(reply)}") from exc
         except smtplib.SMTPAuthenticationError as exc:
             # Wrong credentials are a deployment fault: keep the message and retry once fixed.
-            raise TransientSendError(f"{where} rejected the login of {self.username!r}: {exc.smtp_code} "
+            raise ServerUnavailable(f"{where} rejected the login of {self.username!r}: {exc.smtp_code} "
                                      f"{_text(exc.smtp_error)} (check the SMTP credentials)") from exc
         except smtplib.SMTPResponseException as exc:      # sender refused, DATA refused, ...
             raise _by_code(exc.smtp_code, f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)} "
@@ -122,7 +122,7 @@ class SmtpNotifier:
                     "write the address in ASCII" if "SMTPUTF8" in str(exc) else "check the SMTP security setting")
             raise TransientSendError(f"{where} does not support what we asked ({exc}): {hint}") from exc
         except (TimeoutError, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
-            raise TransientSendError(f"cannot reach SMTP server {where}: {type(exc).__name__}: {exc}") from exc
+            raise ServerUnavailable(f"cannot reach SMTP server {where}: {type(exc).__name__}: {exc}") from exc
 
 
 def _text(reply: bytes | str) -> str:

@@ -12,6 +12,7 @@
     ├── QueryError                   a search query or filter the user must fix
     └── SendError                    an alert could not be delivered
         ├── TransientSendError
+        │   └── ServerUnavailable    unreachable, mute or refusing our login: stop the pass
         └── PermanentSendError
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "PermanentStoreError",
     "QueryError",
     "SendError",
+    "ServerUnavailable",
     "StoreError",
     "TransientFetchError",
     "TransientSendError",
@@ -86,6 +88,11 @@ class SendError(HaidangError):
 
 class TransientSendError(SendError):
     transient = True
+
+
+class ServerUnavailable(TransientSendError):
+    """The mail server could not be reached, did not answer, or refused our login: every other
+    message would fail the same way now, so a delivery pass stops trying (alerts.outbox)."""
 
 
 class PermanentSendError(SendError):

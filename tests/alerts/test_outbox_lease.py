@@ -135,3 +135,44 @@ def test_an_outbox_queued_before_the_lease_migration_is_delivered_after_it(tmp_p
         assert row.pending_since == row.created_at == T0 and row.lease_owner is None and row.failed_at is None
         assert deliver_due(store, notifier, T0).sent == ["k001"]
     assert len(smtp_server.handler.envelopes) == 1
+
+
+class _SlowNotifier:
+    """Takes `seconds` per message; during each send, a second deliverer tries to take it."""
+
+    def __init__(self, store: SqliteStore, seconds: float) -> None:
+        self.store, self.seconds, self.began = store, seconds, time.monotonic()
+        self.sent: list[str] = []
+        self.stolen: list[str] = []
+
+    def send(self, msg: OutboxMessage) -> None:
+        time.sleep(self.seconds)
+        at = T0 + timedelta(seconds=time.monotonic() - self.began)
+        if self.store.claim(msg.key, "other-process", at + timedelta(minutes=5), now=at):
+            self.stolen.append(msg.key)
+        self.sent.append(msg.key)
+
+
+def test_each_lease_runs_from_its_own_claim_not_from_the_start_of_a_slow_pass(tmp_path: Path) -> None:
+    """Four 0.4 s sends under a 1 s lease: a pass that timed every lease from its start would let
+    another process claim (and send again) the third and fourth while they are being sent."""
+    with SqliteStore(tmp_path / "h.sqlite3") as store:
+        for i in range(4):
+            store.enqueue(_msg(i))
+        notifier = _SlowNotifier(store, 0.4)
+        report = deliver_due(store, notifier, T0, policy=DeliveryPolicy(lease=timedelta(seconds=1)))
+        assert len(report.sent) == 4 and notifier.stolen == []
+
+
+def test_a_pass_stops_when_the_server_cannot_be_reached(tmp_path: Path) -> None:
+    """A dead server: three tries, then the rest wait for the next pass, unclaimed, no attempt counted."""
+    from alerts_testkit import free_port
+
+    notifier = SmtpNotifier("127.0.0.1", free_port(), "none", sender="haidang@example.vn", timeout_s=2)
+    with SqliteStore(tmp_path / "h.sqlite3") as store:
+        for i in range(10):
+            store.enqueue(_msg(i))
+        report = deliver_due(store, notifier, T0)
+        assert len(report.retried) == 3 and not report.sent and not report.failed
+        attempts = sorted(m.attempts for m in store.outbox("pending"))
+        assert attempts == [0] * 7 + [1] * 3
