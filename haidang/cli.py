@@ -653,6 +653,11 @@ def correction(ref: Annotated[str, typer.Argument(help="Article id or URL.")],
                config: ConfigOpt = None) -> None:
     """Write a correction request (đề nghị cải chính) for a stored article, from config/templates/."""
     from haidang.reports.correction import correction_request_docx
+    from haidang.reports.formats import output_format
+    try:
+        output_format(to, None, ("docx",))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--to") from None
     settings = _settings(config)
     article = _stored_article(settings, ref)
     path = correction_request_docx(article, settings, passage, to)
@@ -662,17 +667,20 @@ def correction(ref: Annotated[str, typer.Argument(help="Article id or URL.")],
 @app.command()
 def report(from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (local time).")],
            to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD, included.")],
-           format_: Annotated[str, typer.Option("--format", help="docx or xlsx.")] = "docx",
-           out_path: Annotated[Path | None, typer.Option("--out", help="File to write (default: <data>/reports/).")] = None,
+           format_: Annotated[str | None, typer.Option("--format", help="docx or xlsx (default: from the --out extension, else docx).")] = None,
+           out_path: Annotated[Path | None, typer.Option("--out", help="File to write, .docx or .xlsx (default: <data>/reports/).")] = None,
            config: ConfigOpt = None) -> None:
     """The report for a plan deadline: volumes, foreign press, flags, actions, response times, open items."""
     from datetime import date as _date
 
     from haidang.reports.document import write_docx
+    from haidang.reports.formats import output_format
     from haidang.reports.report import build_report, report_file_name
     from haidang.reports.workbook import write_xlsx
-    if format_ not in ("docx", "xlsx"):
-        raise typer.BadParameter(f"--format {format_!r}: use docx or xlsx")
+    try:
+        format_ = output_format(out_path, format_, ("docx", "xlsx")) or "docx"
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out/--format") from None
     try:
         start, end = _date.fromisoformat(from_), _date.fromisoformat(to)
     except ValueError:

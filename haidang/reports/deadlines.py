@@ -20,7 +20,7 @@ from alerts.flag import flag_key
 from alerts.outbox import message_id_for
 from alerts.render import environment, one_line
 from alerts.routing import addressees
-from haidang.reports.document import summary_rows, write_docx
+from haidang.reports.document import summary_text, write_docx
 from haidang.reports.report import REPORT_RULE, build_report, report_file_name
 from haidang.reports.workbook import write_xlsx
 from haidang.store.base import OutboxMessage, Store
@@ -79,7 +79,7 @@ def queue_report(store: Store, settings: Settings, deadline: date, now: datetime
     day = "%d/%m/%Y"
     context = {"province": report.province, "start": start.strftime(day), "end": end.strftime(day),
                "deadline": deadline.strftime(day), "start_iso": start.isoformat(), "end_iso": end.isoformat(),
-               "summary": summary_rows(report), "files": [str(f) for f in files]}
+               "summary": summary_text(report), "files": [str(f) for f in files]}
     text_template = env.get_template("report_email.txt.j2")
     subject = one_line(text_template.make_module({**context, "recipient_name": ""}).subject())  # type: ignore[attr-defined]
     added = 0

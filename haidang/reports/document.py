@@ -1,12 +1,14 @@
 """The deadline report as a Word document (python-docx): headings, tables and PNG charts, in Vietnamese.
 
 Every value goes in as run text, which python-docx XML-escapes, after `cell_text` has removed
-what XML cannot hold; so article titles stay text whatever they contain.
+what XML cannot hold; so article titles stay text whatever they contain. Numbers are written the
+Vietnamese way by one formatter (`vn_number`: 1.203; 6.189,8).
 """
 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,28 +19,49 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from haidang.reports.charts import volume_chart_png
-from haidang.reports.report import CountRow, Durations, Report, ReportFlag, Series
-from haidang.reports.text import cell_text, hours, local_day, local_time
-from haidang.reports.wording import COLUMNS, HEADINGS, NOTES, SUMMARY, TIMING
+from haidang.reports.report import DELIVERY_STATES, CountRow, Report, ReportFlag, Series
+from haidang.reports.text import cell_text, hours, local_day, local_time, vn_number
+from haidang.reports.wording import COLUMNS, DELIVERY, HEADINGS, NOTES, SUMMARY, TIMING
 
-__all__ = ["MAX_DOC_ROWS", "summary_rows", "write_docx"]
+__all__ = ["MAX_DOC_ROWS", "delivery_text", "summary_rows", "summary_text", "write_docx"]
 
 MAX_DOC_ROWS = 200          # rows of one list in the document; the workbook has them all
 _FONT = "Times New Roman"
 
 
-def summary_rows(report: Report) -> list[tuple[str, str]]:
-    """The overview table: (what, value), shared by both writers so they agree."""
-    def pair(d: Durations) -> str:
-        if d.count == 0:
-            return "-"
-        return f"{hours(d.median)} / {hours(d.p90)} ({d.count})"
+def summary_rows(report: Report) -> list[tuple[str, int | float | None]]:
+    """The overview table: (what, number), shared by both writers and the report email so they
+    agree; None where there is nothing to measure. Flags are split by delivery, since a flag held
+    by quiet hours has reached nobody yet."""
+    delivered = Counter(f.delivery for f in report.flags)
+    p2f, f2a = report.publication_to_flag, report.flag_to_action
+    return [(SUMMARY["total"], report.total), (SUMMARY["foreign"], len(report.foreign)),
+            (SUMMARY["flags"], len(report.flags)),
+            *((SUMMARY[f"flags_{state}"], delivered[state]) for state in DELIVERY_STATES),
+            (SUMMARY["actions"], len(report.actions)), (SUMMARY["open"], len(report.open_items)),
+            (SUMMARY["pub_to_flag_median"], hours(p2f.median)), (SUMMARY["pub_to_flag_p90"], hours(p2f.p90)),
+            (SUMMARY["flag_to_action_median"], hours(f2a.median)), (SUMMARY["flag_to_action_p90"], hours(f2a.p90))]
 
-    return [(SUMMARY["total"], str(report.total)), (SUMMARY["foreign"], str(len(report.foreign))),
-            (SUMMARY["flags"], str(len(report.flags))), (SUMMARY["actions"], str(len(report.actions))),
-            (SUMMARY["open"], str(len(report.open_items))),
-            (SUMMARY["pub_to_flag"], pair(report.publication_to_flag)),
-            (SUMMARY["flag_to_action"], pair(report.flag_to_action))]
+
+def summary_text(report: Report) -> list[tuple[str, str]]:
+    """`summary_rows` as text readers see it: Vietnamese numbers, "-" for nothing to measure."""
+    return [(what, "-" if value is None else vn_number(value)) for what, value in summary_rows(report)]
+
+
+def delivery_text(flag: ReportFlag) -> str:
+    """"Đã gửi", "Chờ gửi", "Gửi không thành công"; a flag sent to some recipients only says how many."""
+    text = DELIVERY[flag.delivery]
+    sent, total = flag.statuses.get("sent", 0), sum(flag.statuses.values())
+    if flag.delivery == "sent" and sent < total:
+        text += " " + DELIVERY["partial"].format(sent=sent, total=total)
+    return text
+
+
+def _cell(value: object) -> str:
+    """Numbers the Vietnamese way; everything else as clean text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return vn_number(value)
+    return cell_text("" if value is None else value)
 
 
 def _table(doc: DocumentObject, header: Sequence[str], rows: Sequence[Sequence[object]], *,
@@ -52,12 +75,12 @@ def _table(doc: DocumentObject, header: Sequence[str], rows: Sequence[Sequence[o
     for row in shown:
         cells = table.add_row().cells
         for cell, value in zip(cells, row, strict=True):
-            run = cell.paragraphs[0].add_run(cell_text("" if value is None else value))
+            run = cell.paragraphs[0].add_run(_cell(value))
             run.font.size = Pt(font)
     if not shown:
         doc.add_paragraph(NOTES["none"])
     elif len(rows) > len(shown):
-        doc.add_paragraph(NOTES["more"].format(n=len(rows) - len(shown)))
+        doc.add_paragraph(NOTES["more"].format(n=vn_number(len(rows) - len(shown))))
 
 
 def _counts(doc: DocumentObject, rows: list[CountRow], first: str) -> None:
@@ -77,7 +100,7 @@ def _volume(doc: DocumentObject, report: Report, dim: str) -> None:
 
 
 def _flag_rows(flags: list[ReportFlag]) -> list[tuple[object, ...]]:
-    return [(local_time(f.flagged_at), f.rule, f.title, f.source_name, f.url,
+    return [(local_time(f.flagged_at), f.rule, f.title, f.source_name, f.url, delivery_text(f),
              COLUMNS["yes"] if f.handled else COLUMNS["no"]) for f in flags]
 
 
@@ -102,7 +125,7 @@ def write_docx(report: Report, path: Path | str) -> Path:
     doc.add_paragraph(HEADINGS["generated"].format(when=local_time(report.generated_at))).runs[0].italic = True
 
     doc.add_heading(HEADINGS["summary"], level=1)
-    _table(doc, [COLUMNS["measure"], COLUMNS["value"]], summary_rows(report))
+    _table(doc, [COLUMNS["measure"], COLUMNS["value"]], summary_text(report))
 
     doc.add_heading(HEADINGS["volume"], level=1)
     doc.add_paragraph(NOTES["bucket_week"] if report.bucket == "week" else NOTES["bucket_month"])
@@ -119,7 +142,7 @@ def write_docx(report: Report, path: Path | str) -> Path:
     _counts(doc, report.flags_by_rule, COLUMNS["rule"])
     doc.add_paragraph()
     _table(doc, [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"],
-                 COLUMNS["handled"]], _flag_rows(report.flags), font=9)
+                 COLUMNS["delivery"], COLUMNS["handled"]], _flag_rows(report.flags), font=9)
 
     doc.add_heading(HEADINGS["actions"], level=1)
     doc.add_heading(HEADINGS["actions_type"], level=2)

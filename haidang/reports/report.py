@@ -31,8 +31,8 @@ from haidang.store.base import (
 if TYPE_CHECKING:
     from haidang.settings import Settings
 
-__all__ = ["NON_FLAG_RULES", "REPORT_RULE", "CountRow", "Durations", "Report", "ReportAction", "ReportArticle",
-           "ReportFlag", "Series", "build_report", "period_bounds", "report_file_name"]
+__all__ = ["DELIVERY_STATES", "NON_FLAG_RULES", "REPORT_RULE", "CountRow", "Delivery", "Durations", "Report",
+           "ReportAction", "ReportArticle", "ReportFlag", "Series", "build_report", "period_bounds", "report_file_name"]
 
 REPORT_RULE = "bao-cao-dinh-ky"      # the outbox's rule name for deadline reports
 # Outbox rows that are not flags: the daily digest and these reports.
@@ -44,6 +44,8 @@ _WEEKLY_MAX_DAYS = 92
 # 2 January may have started in late December).
 _STORY_LOOKBACK = timedelta(days=60)
 Bucket = Literal["week", "month"]
+Delivery = Literal["sent", "pending", "failed"]
+DELIVERY_STATES: tuple[Delivery, ...] = ("sent", "pending", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,14 @@ class ReportFlag:
     @property
     def handled(self) -> bool:
         return bool(self.actions)
+
+    @property
+    def delivery(self) -> Delivery:
+        """"sent" once any recipient's server accepted a message, else "pending" while one waits
+        (quiet hours, retries), else "failed": a flag held back has not reached anyone yet."""
+        if self.statuses.get("sent"):
+            return "sent"
+        return "pending" if self.statuses.get("pending") else "failed"
 
     @property
     def publication_to_flag(self) -> timedelta | None:

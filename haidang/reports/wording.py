@@ -6,7 +6,7 @@ report without touching the code that counts.
 
 from __future__ import annotations
 
-__all__ = ["CHART", "COLUMNS", "HEADINGS", "KINDS", "LANGUAGES", "NOTES", "NO_TOPIC", "SHEETS", "SUMMARY", "TIMING",
+__all__ = ["CHART", "COLUMNS", "DELIVERY", "HEADINGS", "KINDS", "LANGUAGES", "NOTES", "NO_TOPIC", "SHEETS", "SUMMARY", "TIMING",
            "TONES", "UNKNOWN"]
 
 UNKNOWN = "(không rõ)"
@@ -35,7 +35,7 @@ HEADINGS = {
     "kind": "2.3. Theo loại nguồn",
     "language": "2.4. Theo ngôn ngữ",
     "foreign": "3. Báo chí nước ngoài viết về tỉnh",
-    "flags": "4. Cờ báo đã phát",
+    "flags": "4. Cờ báo đã tạo",
     "actions": "5. Hành động xử lý",
     "actions_type": "5.1. Theo loại hành động",
     "actions_agency": "5.2. Theo cơ quan",
@@ -46,21 +46,29 @@ HEADINGS = {
 SUMMARY = {
     "total": "Tổng số tin, bài về tỉnh",
     "foreign": "Tin, bài trên báo chí nước ngoài",
-    "flags": "Cờ báo đã phát (mỗi câu chuyện, mỗi quy tắc một lần)",
+    "flags": "Cờ báo đã tạo (mỗi câu chuyện, mỗi quy tắc một lần)",
+    "flags_sent": "– trong đó đã gửi đến nơi nhận",
+    "flags_pending": "– trong đó đang chờ gửi (giờ yên tĩnh hoặc chờ gửi lại)",
+    "flags_failed": "– trong đó gửi không thành công",
     "actions": "Hành động xử lý đã ghi nhận",
     "open": "Cờ báo còn tồn đọng",
-    "pub_to_flag": "Từ khi đăng đến khi phát cờ báo: trung vị / P90 (giờ)",
-    "flag_to_action": "Từ khi phát cờ báo đến khi xử lý: trung vị / P90 (giờ)",
+    "pub_to_flag_median": "Từ khi đăng đến khi tạo cờ báo: trung vị (giờ)",
+    "pub_to_flag_p90": "Từ khi đăng đến khi tạo cờ báo: P90 (giờ)",
+    "flag_to_action_median": "Từ khi tạo cờ báo đến khi xử lý: trung vị (giờ)",
+    "flag_to_action_p90": "Từ khi tạo cờ báo đến khi xử lý: P90 (giờ)",
 }
 COLUMNS = {
     "group": "Nhóm", "total": "Tổng", "count": "Số lượng", "date": "Ngày", "source": "Nguồn", "title": "Tiêu đề",
-    "language": "Ngôn ngữ", "tone": "Sắc thái", "url": "Đường dẫn", "rule": "Quy tắc", "flagged": "Thời điểm phát",
+    "language": "Ngôn ngữ", "tone": "Sắc thái", "url": "Đường dẫn", "rule": "Quy tắc", "flagged": "Thời điểm tạo",
     "published": "Thời điểm đăng", "handled": "Đã xử lý", "action": "Hành động", "agency": "Cơ quan",
     "actor": "Người ghi nhận", "note": "Ghi chú", "measure": "Chỉ số", "cases": "Số trường hợp",
     "median": "Trung vị (giờ)", "p90": "P90 (giờ)", "age": "Tồn đọng (ngày)", "recipients": "Nơi nhận",
-    "value": "Giá trị", "yes": "Có", "no": "Chưa", "period": "Kỳ",
+    "value": "Giá trị", "yes": "Có", "no": "Chưa", "period": "Kỳ", "delivery": "Tình trạng gửi",
 }
-TIMING = {"pub_to_flag": "Từ khi đăng đến khi phát cờ báo", "flag_to_action": "Từ khi phát cờ báo đến khi xử lý"}
+# A flag's delivery (report.ReportFlag.delivery); "partial" follows "sent" when some recipients wait.
+DELIVERY = {"sent": "Đã gửi", "pending": "Chờ gửi", "failed": "Gửi không thành công",
+            "partial": "{sent}/{total} nơi nhận"}
+TIMING = {"pub_to_flag": "Từ khi đăng đến khi tạo cờ báo", "flag_to_action": "Từ khi tạo cờ báo đến khi xử lý"}
 NOTES = {
     "topics": "Một bài có thể thuộc nhiều chủ đề nên tổng theo chủ đề có thể lớn hơn tổng số bài.",
     "bucket_week": "Mỗi cột là một tuần (từ thứ Hai).",

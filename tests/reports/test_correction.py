@@ -99,3 +99,18 @@ def test_cli_writes_the_letter(tmp_path, make_article, monkeypatch):
     assert "“Đoạn sai.”" in _all_text(out)
     missing = CliRunner().invoke(app, ["correction", "nope", "--out", str(out), "--config", str(config)])
     assert missing.exit_code == 1
+
+
+def test_cli_refuses_a_letter_file_that_is_not_docx(tmp_path, monkeypatch):
+    from haidang.cli import app
+
+    monkeypatch.chdir(tmp_path)          # short relative paths: the error box does not wrap them
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "haidang.yaml").write_text(f"store:\n  data_dir: {tmp_path / 'data'}\n", encoding="utf-8")
+    for name in ("letter.pdf", "letter.xlsx", "letter"):
+        out = Path("out") / name
+        result = CliRunner().invoke(app, ["correction", "any-id", "--to", str(out), "--config", str(config)])
+        said = " ".join(result.output.replace("│", " ").split())
+        assert result.exit_code == 2 and name in said and ".docx" in said, said
+        assert not out.parent.exists()

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from alerts.flag import flag_key
 from haidang.reports.document import write_docx
-from haidang.reports.report import build_report, period_bounds
+from haidang.reports.report import Durations, build_report, period_bounds
 from haidang.reports.wording import COLUMNS, HEADINGS, SHEETS, SUMMARY, TONES
 from haidang.reports.workbook import write_xlsx
 from haidang.store.base import OutboxMessage, ResponseAction, SearchFilters
@@ -154,15 +154,15 @@ def test_docx_reads_back_with_the_same_figures(filled, tmp_path):
     assert summary[SUMMARY["total"]] == str(r.total)
     assert summary[SUMMARY["foreign"]] == "3" and summary[SUMMARY["flags"]] == "4"
     assert summary[SUMMARY["actions"]] == "4" and summary[SUMMARY["open"]] == "2"
-    assert summary[SUMMARY["pub_to_flag"]] == "7.5 / 24.0 (4)"
-    assert summary[SUMMARY["flag_to_action"]] == "3.0 / 7.0 (3)"
+    assert summary[SUMMARY["pub_to_flag_median"]] == "7,5" and summary[SUMMARY["pub_to_flag_p90"]] == "24,0"
+    assert summary[SUMMARY["flag_to_action_median"]] == "3,0" and summary[SUMMARY["flag_to_action_p90"]] == "7,0"
     tone = next(t for t in tables if t[0][0] == COLUMNS["group"] and any(row[0] == TONES["negative"] for row in t))
     assert tone[0] == [COLUMNS["group"], *r.bucket_labels, COLUMNS["total"]]
     assert {row[0]: int(row[-1]) for row in tone[1:]} == {TONES[k]: v for k, v in
                                                           {"negative": 4, "positive": 2, "neutral": 3}.items()}
     assert len(doc.inline_shapes) == 4                       # one chart per volume section
     timing = next(t for t in tables if t[0][0] == COLUMNS["measure"] and t[0][1] == COLUMNS["cases"])
-    assert timing[1][1:] == ["4", "7.5", "24.0"] and timing[2][1:] == ["3", "3.0", "7.0"]
+    assert timing[1][1:] == ["4", "7,5", "24,0"] and timing[2][1:] == ["3", "3,0", "7,0"]
 
 
 def test_xlsx_reads_back_with_the_same_figures(filled, tmp_path):
@@ -171,7 +171,7 @@ def test_xlsx_reads_back_with_the_same_figures(filled, tmp_path):
     assert wb.sheetnames == [SHEETS[k] for k in ("summary", "topic", "tone", "kind", "language", "foreign", "flags",
                                                  "actions", "timing", "open")]
     summary = {row[0]: row[1] for row in wb[SHEETS["summary"]].iter_rows(min_row=4, values_only=True) if row[0]}
-    assert summary[SUMMARY["total"]] == str(r.total) and summary[SUMMARY["flags"]] == "4"
+    assert summary[SUMMARY["total"]] == r.total and summary[SUMMARY["flags"]] == 4
     kind = list(wb[SHEETS["kind"]].iter_rows(min_row=3, values_only=True))
     header, rows = kind[0], kind[1:1 + len(r.buckets)]
     assert header[0] == COLUMNS["period"] and header[-1] == COLUMNS["total"]
@@ -230,3 +230,134 @@ def test_cli_report(tmp_path, make_article):
     assert default.exit_code == 0 and (tmp_path / "data" / "reports" / "bao-cao-2026-01-01-2026-06-15.docx").exists()
     bad = runner.invoke(app, ["report", "--from", "2026-06-15", "--to", "2026-01-01", "--config", str(config)])
     assert bad.exit_code == 2
+
+
+def _run_report(config: Path, *args: str):
+    from haidang.cli import app
+
+    return CliRunner().invoke(app, ["report", "--from", "2026-01-01", "--to", "2026-06-15", "--config", str(config),
+                                    *args])
+
+
+def _cli_config(tmp_path: Path, make_article) -> Path:
+    from haidang.store.sqlite import SqliteStore
+
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "haidang.yaml").write_text(f"store:\n  data_dir: {tmp_path / 'data'}\n", encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    store = SqliteStore(tmp_path / "data" / "haidang.sqlite3")
+    store.upsert(make_article("x", when=datetime(2026, 2, 1, tzinfo=VN)))
+    store.close()
+    return config
+
+
+def test_cli_report_format_follows_the_out_extension(tmp_path, make_article):
+    config = _cli_config(tmp_path, make_article)
+    xlsx, docx = tmp_path / "x.xlsx", tmp_path / "x.DOCX"
+    assert _run_report(config, "--out", str(xlsx)).exit_code == 0
+    assert SHEETS["summary"] in load_workbook(str(xlsx)).sheetnames          # a workbook, not a Word file
+    assert _run_report(config, "--out", str(docx)).exit_code == 0
+    assert HEADINGS["title"] in "\n".join(p.text for p in Document(str(docx)).paragraphs)
+    assert _run_report(config, "--format", "xlsx", "--out", str(tmp_path / "y.xlsx")).exit_code == 0
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("x.xlsx", "docx"), ("x.docx", "xlsx"), ("x.pdf", None), ("x", None),
+                                           ("x.pdf", "docx"), ("x.docx", "pdf")])
+def test_cli_report_refuses_a_format_its_file_cannot_hold(tmp_path, make_article, monkeypatch, name, fmt):
+    config = _cli_config(tmp_path, make_article)
+    monkeypatch.chdir(tmp_path)          # short relative paths: the error box does not wrap them
+    out = Path("out") / name
+    result = _run_report(config, "--out", str(out), *(("--format", fmt) if fmt else ()))
+    assert result.exit_code == 2
+    said = " ".join(result.output.replace("│", " ").split())
+    assert ".docx, .xlsx" in said or "docx, xlsx" in said
+    if fmt != "pdf":
+        assert name in said
+    assert not out.parent.exists()                                            # nothing written, no folder made
+
+
+def test_xlsx_holds_numbers_and_excel_dates(filled, tmp_path):
+    r = filled
+    wb = load_workbook(str(write_xlsx(r, tmp_path / "r.xlsx")))
+    summary = {row[0].value: row[1] for row in wb[SHEETS["summary"]].iter_rows(min_row=4) if row[0].value}
+    total = summary[SUMMARY["total"]]
+    assert total.value == 9 and type(total.value) is int and total.number_format == "#,##0"
+    median = summary[SUMMARY["pub_to_flag_median"]]
+    assert median.value == 7.5 and median.number_format == "#,##0.0"
+    flags = list(wb[SHEETS["flags"]].iter_rows(min_row=2))
+    first = flags[0]
+    # a1 was published 05/01/2026 09:00 in Việt Nam and flagged two hours later: local wall-clock time
+    assert first[0].value == datetime(2026, 1, 5, 11, 0) and first[0].number_format == "dd/mm/yyyy hh:mm"
+    assert first[4].value == datetime(2026, 1, 5, 9, 0) and first[4].is_date
+    assert wb[SHEETS["flags"]].column_dimensions["E"].width >= 16       # wide enough not to show "####"
+    foreign = [row[0].value for row in wb[SHEETS["foreign"]].iter_rows(min_row=2)]
+    assert foreign == sorted(foreign) and foreign[0] == datetime(2026, 1, 1, 0, 0)
+    actions = [row[0] for row in wb[SHEETS["actions"]].iter_rows(min_row=2)]
+    assert all(isinstance(c.value, datetime) and c.is_date for c in actions)
+    opened = list(wb[SHEETS["open"]].iter_rows(min_row=2, values_only=True))
+    assert [type(row[0]) for row in opened] == [datetime, datetime] and all(type(row[-1]) is int for row in opened)
+    kind = wb[SHEETS["kind"]]
+    periods = [kind.cell(row=i, column=1) for i in range(4, 4 + len(r.buckets))]
+    assert [c.value for c in periods] == [datetime(2026, m, 1) for m in range(1, 7)]
+    assert all(c.number_format == "mm/yyyy" for c in periods)
+
+
+def test_an_empty_report_leaves_unmeasured_cells_empty(store, settings, tmp_path):
+    r = build_report(store, settings, date(2026, 3, 1), date(2026, 3, 31), now=NOW)
+    wb = load_workbook(str(write_xlsx(r, tmp_path / "e.xlsx")))
+    summary = {row[0]: row[1] for row in wb[SHEETS["summary"]].iter_rows(min_row=4, values_only=True) if row[0]}
+    assert summary[SUMMARY["pub_to_flag_median"]] is None and summary[SUMMARY["flags"]] == 0
+    periods = [wb[SHEETS["kind"]].cell(row=i, column=1) for i in range(4, 4 + len(r.buckets))]
+    assert periods[0].value == datetime(2026, 2, 23) and periods[0].number_format == "dd/mm/yyyy"   # weeks start Monday
+    tables = _docx_tables(write_docx(r, tmp_path / "e.docx"))
+    assert {row[0]: row[1] for row in tables[0][1:]}[SUMMARY["pub_to_flag_median"]] == "-"
+
+
+def test_flags_held_by_quiet_hours_are_not_counted_as_sent(store, make_article, settings, tmp_path):
+    at = datetime(2026, 3, 10, 22, 0, tzinfo=VN)
+    # slug -> status of each recipient's message
+    plan = {"held": ["pending"], "sent": ["sent", "sent"], "part": ["sent", "pending"], "lost": ["failed"]}
+    for slug, statuses in plan.items():
+        article = make_article(slug, when=at - timedelta(hours=1))
+        store.upsert(article)
+        for i, status in enumerate(statuses):
+            key = flag_key("tin-sai-cao", article.story_id, f"r{i}@example.gov.vn")
+            store.enqueue(OutboxMessage(key=key, flag_rule="tin-sai-cao", story_id=article.story_id,
+                                        recipient=f"r{i}@example.gov.vn", message_id=f"<{key}@x>", subject="s",
+                                        text="t", html="h", created_at=at, next_attempt_at=at + timedelta(hours=8)))
+            if status == "sent":
+                store.mark_sent(key, at + timedelta(minutes=1))
+            elif status == "failed":
+                store.mark_failed(key, "550 no such user", at + timedelta(minutes=1))
+    r = build_report(store, settings, date(2026, 3, 1), date(2026, 3, 31), now=NOW)
+    assert {f.story_id: f.delivery for f in r.flags} == {"story-held": "pending", "story-sent": "sent",
+                                                         "story-part": "sent", "story-lost": "failed"}
+    tables = _docx_tables(write_docx(r, tmp_path / "q.docx"))
+    summary = {row[0]: row[1] for row in tables[0][1:]}
+    assert summary[SUMMARY["flags"]] == "4" and summary[SUMMARY["flags_sent"]] == "2"
+    assert summary[SUMMARY["flags_pending"]] == "1" and summary[SUMMARY["flags_failed"]] == "1"
+    listed = next(t for t in tables if t[0][0] == COLUMNS["flagged"] and COLUMNS["delivery"] in t[0])
+    col = listed[0].index(COLUMNS["delivery"])
+    assert sorted(row[col] for row in listed[1:]) == sorted(["Chờ gửi", "Đã gửi", "Đã gửi 1/2 nơi nhận",
+                                                             "Gửi không thành công"])
+    wb = load_workbook(str(write_xlsx(r, tmp_path / "q.xlsx")))
+    header, *rows = list(wb[SHEETS["flags"]].iter_rows(values_only=True))
+    assert sorted(row[header.index(COLUMNS["delivery"])] for row in rows) == sorted(row[col] for row in listed[1:])
+    xsummary = {row[0]: row[1] for row in wb[SHEETS["summary"]].iter_rows(min_row=4, values_only=True) if row[0]}
+    assert (xsummary[SUMMARY["flags_sent"]], xsummary[SUMMARY["flags_pending"]]) == (2, 1)
+
+
+def test_docx_numbers_are_written_the_vietnamese_way(filled, tmp_path):
+    r = filled
+    r.total = 1203
+    r.publication_to_flag = Durations(1203, timedelta(hours=6189.8), timedelta(hours=6225.3))
+    doc = Document(str(write_docx(r, tmp_path / "n.docx")))
+    tables = _docx_tables(tmp_path / "n.docx")
+    summary = {row[0]: row[1] for row in tables[0][1:]}
+    assert summary[SUMMARY["total"]] == "1.203"
+    assert summary[SUMMARY["pub_to_flag_median"]] == "6.189,8" and summary[SUMMARY["pub_to_flag_p90"]] == "6.225,3"
+    timing = next(t for t in tables if t[0][0] == COLUMNS["measure"] and t[0][1] == COLUMNS["cases"])
+    assert timing[1][1:] == ["1.203", "6.189,8", "6.225,3"]
+    cells = " ".join(c for t in tables for row in t for c in row) + " ".join(p.text for p in doc.paragraphs)
+    assert "6189" not in cells and "1203" not in cells
