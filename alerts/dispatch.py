@@ -148,10 +148,12 @@ class AlertDispatcher:
         return queued
 
     def catch_up(self, store: Store, hours: int = CATCH_UP_HOURS) -> int:
-        """Re-run the rules over articles stored lately: a run killed between storing an article
-        and queueing its flag would otherwise lose the flag. Queueing is idempotent."""
+        """Re-run the rules over articles first stored lately: a run killed between storing an
+        article and queueing its flag would otherwise lose the flag. Queueing is idempotent. By
+        when the store first saw them, not their publication date: a story published weeks ago
+        and found today is exactly what a late flag must not miss."""
         since = datetime.now(UTC) - timedelta(hours=hours)
-        return sum(self.on_stored(a) for a in store.iter_articles(SearchFilters(since=since)))
+        return sum(self.on_stored(a) for a in store.iter_articles(SearchFilters(first_seen_since=since)))
 
     def deliver(self, notifier: Notifier, now: datetime | None = None) -> int:
         """Send what is due; returns how many were accepted."""

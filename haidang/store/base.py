@@ -82,6 +82,9 @@ class SearchFilters:
     until: datetime | None = None        # exclusive
     lang: str | None = None
     relevant_only: bool = False
+    # Inclusive, on when the store first saw the article (never its publication date): "stored
+    # lately", for the alert catch-up, which must also cover old stories found late.
+    first_seen_since: datetime | None = None
 
 
 @dataclass(kw_only=True, slots=True)

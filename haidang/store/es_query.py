@@ -60,6 +60,8 @@ def es_filters(filters: SearchFilters | None) -> list[dict[str, Any]]:
         dates["lt"] = es_date(filters.until)
     if dates:
         out.append({"range": {"haidang.date_key": dates}})
+    if filters.first_seen_since is not None:
+        out.append({"range": {"haidang.first_seen": {"gte": es_date(filters.first_seen_since)}}})
     if filters.lang:
         out.append({"term": {"content.language": filters.lang}})
     if filters.relevant_only:

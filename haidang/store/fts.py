@@ -79,6 +79,9 @@ def filters_sql(filters: SearchFilters | None) -> tuple[list[str], list[Any]]:
     if filters.until is not None:
         where.append("a.date_key < ?")
         params.append(utc_key(filters.until))
+    if filters.first_seen_since is not None:
+        where.append("a.first_seen >= ?")
+        params.append(utc_key(filters.first_seen_since))
     if filters.lang:
         where.append("a.lang = ?")
         params.append(filters.lang)

@@ -65,3 +65,27 @@ def test_rule_queries_use_the_search_language():
     q = parse_query('"Lý Sơn" -"bóng đá" bat OR coc')
     assert matches_text(q, "Tin đồn bắt cóc ở ly son")
     assert not matches_text(q, "Đội bóng đá Lý Sơn bắt đầu mùa giải")
+
+
+def test_catch_up_flags_an_old_story_stored_lately(demo_config: Path):
+    """Killed between storing and queueing: the next run's catch-up must queue the flag, also for
+    a story published weeks before it was found (the catch-up goes by first seen, not published)."""
+    from datetime import UTC, datetime, timedelta
+
+    from alerts_testkit import build_article
+
+    from alerts.dispatch import AlertDispatcher
+
+    settings = load_settings(demo_config, environ={})
+    now = datetime.now(UTC)
+    article = build_article("tin-cu", published=now - timedelta(days=30))
+    article.content.first_seen = now
+    store = open_store(settings.app.store)
+    try:
+        assert store.upsert(article) == "new"          # stored; the process died before on_stored
+        dispatcher = AlertDispatcher(settings, store)
+        assert dispatcher.catch_up(store) >= 1
+        assert dispatcher.catch_up(store) == 0           # idempotent
+        assert {m.story_id for m in store.outbox()} == {article.story_id}
+    finally:
+        store.close()

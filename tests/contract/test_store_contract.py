@@ -224,6 +224,20 @@ def test_date_filters_fall_back_to_first_seen(store: Store, corpus: dict[str, st
     assert store.count(june) == 1
 
 
+def test_first_seen_since_finds_an_old_story_stored_lately(store: Store) -> None:
+    """The alert catch-up's filter: by when the store first saw an article, not its publication."""
+    old_story = build_article("cu", "Tin cũ về Lý Sơn", "Bài đăng từ năm ngoái, nay mới thu thập.",
+                              published=T0 - timedelta(days=400), first_seen=T0)
+    seen_long_ago = build_article("da-luu", "Tin đã lưu về Lý Sơn", "Thu thập từ lâu.",
+                                  published=T0 - timedelta(days=30), first_seen=T0 - timedelta(days=30))
+    for article in (old_story, seen_long_ago):
+        store.upsert(article)
+    lately = SearchFilters(first_seen_since=T0 - timedelta(hours=48))
+    assert [a.id for a in store.iter_articles(lately)] == [old_story.id]
+    assert [a.id for a in store.iter_articles(SearchFilters(since=T0 - timedelta(hours=48)))] == []
+    assert _ids(store, "ly son", lately) == {old_story.id}
+
+
 def test_hits_carry_fields_and_highlighted_snippet(store: Store, corpus: dict[str, str]) -> None:
     result = store.search("dong thap lu")
     assert result.total == 1
