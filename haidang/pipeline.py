@@ -100,8 +100,8 @@ class Pipeline:
         """Consume one crawl's events; store articles; record runs, failures and validators.
 
         Validators are written when the source has finished, and only for URLs whose content
-        reached the store; a feed's only when none of its items failed: a feed answered "not
-        modified" next time would otherwise hide a page that was never stored.
+        reached the store; a feed's only when none of its items failed or was left by the page
+        cap: a feed answered "not modified" next time would otherwise hide a page never stored.
         """
         tallies = {sid: SourceTally(sid, _now()) for sid in self._sources}
         pending: dict[str, list[Validators]] = {}
@@ -226,9 +226,11 @@ class Pipeline:
         if tally.finished:
             return
         tally.finished = True
+        # An entry point answered "not modified" next time would hide the items that failed now,
+        # or that the page cap left for a later run.
+        incomplete = tally.errors or tally.skipped.get("page-cap")
         for v in validators:
-            # An entry point answered "not modified" next time would hide the items that failed now.
-            if tally.errors and v.url in self._entry_owner:
+            if incomplete and v.url in self._entry_owner:
                 continue
             self._store.set_validators(v, tally.source_id)
         if tally.source_id in self._sources:

@@ -78,3 +78,24 @@ def test_kept_articles_carry_labels_with_reasons(demo_config):
         assert english and all(a.labels["topics"] == [] for a in english)
     finally:
         store.close()
+
+
+def test_a_feed_cut_short_by_the_page_cap_keeps_no_validator(demo_config):
+    """Items the page cap left for later must not be hidden by a "not modified" feed next run."""
+    from haidang.service import run_once
+    from haidang.settings import load_settings
+    from haidang.store import open_store
+
+    text = (demo_config / "haidang.yaml").read_text(encoding="utf-8")
+    (demo_config / "haidang.yaml").write_text(
+        text.replace("crawl:\n", "crawl:\n  max_pages_per_source: 1\n", 1), encoding="utf-8")
+    settings = load_settings(demo_config, environ={})
+    tallies = run_once(settings, settings.sources)
+    capped = {sid for sid, t in tallies.items() if t.skipped.get("page-cap")}
+    assert capped, "no source had more than one page: the fixture no longer tests the cap"
+    feeds = [url for s in settings.sources if s.id in capped for url in s.feeds]
+    store = open_store(settings.app.store)
+    try:
+        assert feeds and store.get_validators(feeds) == {}
+    finally:
+        store.close()
