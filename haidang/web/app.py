@@ -8,6 +8,7 @@ Routes (all Vietnamese pages, Jinja2 with autoescape on every template):
   GET  /tim-kiem             search over the store (viewer and up)
   GET  /bao-cao, POST /bao-cao   the deadline report for chosen days as .docx or .xlsx (officer and up)
   GET  /nhat-ky              the audit log (administrator)
+Any other path, a wrong method or a crash gets a Vietnamese error page like the app's own.
 Blocking store calls run in Starlette's thread pool; each opens its own store (a SqliteStore
 belongs to the thread that opened it) and closes it.
 """
@@ -15,6 +16,7 @@ belongs to the thread that opened it) and closes it.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import tempfile
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -42,8 +45,13 @@ from haidang.reports.workbook import write_xlsx
 from haidang.settings import Settings
 from haidang.store.base import ACTION_NAMES, AuditEntry, SearchFilters, SearchHit, Store
 from haidang.store.highlight import CLOSE_MARK, OPEN_MARK
+from haidang.textnorm import fold
+from haidang.web.display import LabelNames, audit_row
+from haidang.web.query_errors import explain_query_error
 from haidang.web.respond import link_used, record_correction, record_response
 from haidang.web.sessions import LoginThrottle, Session, SessionKeeper
+from haidang.web.wording import HTTP_ERRORS, TONES, UNKNOWN
+from nlp.gazetteer import Gazetteer
 
 __all__ = ["TEMPLATES_DIR", "create_app"]
 
@@ -59,13 +67,13 @@ REPORT_MAX_DAYS = 731
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 CSRF_COOKIE = "hd_csrf"
 SESSION_COOKIE = "hd_session"
-TONES = {"negative": "tiêu cực", "neutral": "trung lập", "positive": "tích cực"}
 # Characters of the article shown on the flag page: enough to judge it without leaving the page.
 PAGE_TEXT_CHARS = 3000
 OUTLETS_SHOWN = 30
 SEARCH_PAGE_SIZE = 20
 NOTE_CHARS = 2000
-
+# A language filter is a code as the store keeps it: "vi", "en", "zh-cn".
+_LANG_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
 
 
 def _client(request: Request) -> str | None:
@@ -122,7 +130,7 @@ class _WebApp:
     """Holds the settings, signer and clock; one method per route."""
 
     def __init__(self, settings: Settings, store_factory: Callable[[], Store], signer: LinkSigner,
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], gazetteer: Gazetteer) -> None:
         self.settings = settings
         self.store_factory = store_factory
         self.signer = signer
@@ -133,6 +141,10 @@ class _WebApp:
         self.throttle = LoginThrottle()
         self.sources = {s.id: s for s in settings.sources}
         self.topic_names = {tid: str(t.get("name", tid)) for tid, t in settings.topics.items()}
+        self.names = LabelNames(topics=self.topic_names,
+                                provinces={code: gazetteer.province_name(code) for code in gazetteer.codes()})
+        # The alert emails' date wording ("Thứ tư, 11/03/2026 21:40"), so a page and its email agree.
+        self.when = alerts_environment().get_template("_common.j2").module.when  # type: ignore[attr-defined]
         self.secure = settings.app.web.base_url.startswith("https://")
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -169,8 +181,17 @@ class _WebApp:
             response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=self.secure)
         return response
 
-    def error(self, request: Request, status: int, title: str, message: str) -> HTMLResponse:
-        return self.page(request, "error.html.j2", status, title=title, message=message)
+    def error(self, request: Request, status: int, title: str, message: str, *, home: bool = False) -> HTMLResponse:
+        return self.page(request, "error.html.j2", status, title=title, message=message, home=home)
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        """Errors the framework raises (an unknown path, a wrong method, an unreadable form, a crash)
+        as Vietnamese pages like the app's own, instead of Starlette's English plain text."""
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        title, message = HTTP_ERRORS.get(status) or HTTP_ERRORS[400 if status < 500 else 500]
+        response = self.error(request, status, title, message, home=status == 404)
+        response.headers.update(getattr(exc, "headers", None) or {})     # e.g. Allow on a 405
+        return response
 
     def session_context(self, request: Request, context: dict[str, Any]) -> None:
         """The logged-in user for the header, with the logout form's CSRF token."""
@@ -215,7 +236,8 @@ class _WebApp:
         return None
 
     def local(self, dt: datetime | None) -> str:
-        return dt.astimezone(self.tz).strftime("%d/%m/%Y %H:%M") if dt else "không rõ"
+        """Local time with its weekday, through the emails' own `when` macro (alerts/templates/_common.j2)."""
+        return str(self.when(dt.astimezone(self.tz))) if dt else UNKNOWN
 
     # -- views of an article ----------------------------------------------------------------
 
@@ -237,10 +259,11 @@ class _WebApp:
             "published": self.local(article.content.published or article.content.first_seen),
             "text": article.content.text[:PAGE_TEXT_CHARS],
             "cut": len(article.content.text) > PAGE_TEXT_CHARS,
-            "province": article.province_code or "",
+            "province": self.names.province(article.province_code) if article.province_code else "",
+            "province_code": article.province_code or "",
             "topics": [{"id": t.get("id", "?"), "name": self.topic_names.get(t.get("id", ""), t.get("id", "?")),
                         "evidence": evidence(t.get("evidence"))} for t in labels.get("topics") or []],
-            "tone": {"label": TONES.get(tone.get("label", ""), tone.get("label") or "chưa gán"),
+            "tone": {"label": self.names.tone(tone.get("label")) if tone.get("label") else "chưa gán",
                      "evidence": evidence(tone.get("evidence"))},
             "risk": {"level": risk.get("level") or "chưa đánh giá", "score": risk.get("score"),
                      "reasons": [{"signal": r.get("signal", "?"), "weight": r.get("weight"),
@@ -318,7 +341,7 @@ class _WebApp:
             kit=kit, local=self.local,
             article=self.describe(article) if article else None, outlets=outlets, problems=problems or [],
             message=message, values=values or {}, csrf=self.csrf_token(request, token),
-            topics=sorted(self.topic_names.items()), tones=TONES,
+            topics=sorted(self.topic_names.items()), tones=TONES, provinces=self.province_choices(),
             expires=self.local(datetime.fromtimestamp(link.expires, UTC)),
         )
 
@@ -377,13 +400,7 @@ class _WebApp:
         wanted = {"topic": _form_text(form, "topic", 64), "tone": _form_text(form, "tone", 16),
                   "province": _form_text(form, "province", 8)}
         note = _form_text(form, "note")
-        problems = []
-        if wanted["tone"] and wanted["tone"] not in TONES:
-            problems.append("Sắc thái không hợp lệ.")
-        if wanted["topic"] and self.topic_names and wanted["topic"] not in self.topic_names:
-            problems.append("Chủ đề không có trong danh mục.")
-        if wanted["province"] and not (wanted["province"].isdigit() and len(wanted["province"]) == 2):
-            problems.append("Mã tỉnh gồm hai chữ số (ví dụ 51).")
+        problems = self.label_problems(wanted)
         client = _client(request)
         now = self.now()
 
@@ -415,7 +432,28 @@ class _WebApp:
             return self.flag_form(request, link, article, outlets, status=422 if problems else 200,
                                   problems=problems, message=None if problems else "Nhãn không thay đổi.")
         return self.page(request, "corrected.html.j2", link=link, token=request.path_params["token"],
-                         changes={k: {"from": v[0], "to": v[1]} for k, v in changes.items()}, at=self.local(now))
+                         changes=[self.names.change(k, old, new) for k, (old, new) in changes.items()],
+                         at=self.local(now))
+
+    def label_problems(self, wanted: dict[str, str]) -> list[str]:
+        """A sentence for each corrected value the product does not know. Corrections become training
+        feedback (`haidang feedback export`, `haidang train --with-feedback`), so an unknown topic,
+        tone or province code would teach the models a label that does not exist."""
+        problems = []
+        if wanted["topic"] and wanted["topic"] not in self.topic_names:
+            problems.append(f"Chủ đề «{wanted['topic']}» không có trong danh mục chủ đề (config/topics.yaml): "
+                            "hãy chọn một chủ đề trong danh sách.")
+        if wanted["tone"] and wanted["tone"] not in TONES:
+            *others, last = TONES.values()
+            problems.append(f"Sắc thái không hợp lệ: «{wanted['tone']}»; hãy chọn {', '.join(others)} hoặc {last}.")
+        if wanted["province"] and wanted["province"] not in self.names.provinces:
+            problems.append(f"Mã tỉnh «{wanted['province']}» không phải mã của tỉnh, thành phố nào: hãy chọn "
+                            "tỉnh trong danh sách.")
+        return problems
+
+    def province_choices(self) -> list[tuple[str, str]]:
+        """(code, name) of every current province, by name as Vietnamese readers look them up."""
+        return sorted(self.names.provinces.items(), key=lambda item: fold(item[1]))
 
     # -- login and search -------------------------------------------------------------------
 
@@ -487,12 +525,11 @@ class _WebApp:
             page_no = max(1, int(params.get("trang", "1")))
         except ValueError:
             page_no = 1
-        filters = SearchFilters(province=form["province"] or None, source=form["source"] or None,
-                                since=_day(form["since"], self.tz), until=_day(form["until"], self.tz, end=True),
-                                lang=form["lang"] or None)
+        filters, problems = self.search_filters(form)
+        if problems:
+            return self.search_form(request, 400, q=q, form=form, problems=problems)
         if not q:
-            return self.page(request, "search.html.j2", q=q, form=form, hits=[], total=None, problem=None,
-                             page_no=1, pages=0, sources=sorted((s.id, s.name) for s in self.settings.sources))
+            return self.search_form(request, q=q, form=form)
 
         def run(store: Store) -> tuple[int, list[dict[str, Any]]]:
             result = store.search(q, filters, limit=SEARCH_PAGE_SIZE, offset=(page_no - 1) * SEARCH_PAGE_SIZE)
@@ -508,11 +545,40 @@ class _WebApp:
         try:
             total, hits = await self.with_store(run)
         except QueryError as exc:
-            return self.page(request, "search.html.j2", 400, q=q, form=form, hits=[], total=None, problem=str(exc),
-                             page_no=1, pages=0, sources=sorted((s.id, s.name) for s in self.settings.sources))
+            return self.search_form(request, 400, q=q, form=form, query_problem=explain_query_error(exc))
         pages = (total + SEARCH_PAGE_SIZE - 1) // SEARCH_PAGE_SIZE
-        return self.page(request, "search.html.j2", q=q, form=form, hits=hits, total=total, problem=None,
-                         page_no=page_no, pages=pages, sources=sorted((s.id, s.name) for s in self.settings.sources))
+        return self.search_form(request, q=q, form=form, hits=hits, total=total, page_no=page_no, pages=pages)
+
+    def search_form(self, request: Request, status: int = 200, *, q: str, form: dict[str, str],
+                    hits: list[dict[str, Any]] | None = None, total: int | None = None, page_no: int = 1,
+                    pages: int = 0, problems: list[str] | None = None, query_problem: str | None = None,
+                    ) -> HTMLResponse:
+        return self.page(request, "search.html.j2", status, q=q, form=form, hits=hits or [], total=total,
+                         page_no=page_no, pages=pages, problems=problems or [], query_problem=query_problem,
+                         sources=sorted((s.id, s.name) for s in self.settings.sources),
+                         provinces=self.province_choices())
+
+    def search_filters(self, form: dict[str, str]) -> tuple[SearchFilters, list[str]]:
+        """The filters of the search form, and a sentence for each one that is not valid: a wrong
+        filter matches nothing, and "0 kết quả" would read as "nothing was written about it"."""
+        since, until = _day(form["since"], self.tz), _day(form["until"], self.tz, end=True)
+        problems = []
+        if form["province"] and form["province"] not in self.names.provinces:
+            problems.append(f"Bộ lọc tỉnh không hợp lệ: «{form['province']}» không phải mã của tỉnh, thành phố "
+                            "nào; hãy chọn tỉnh trong danh sách, hoặc để trống để tìm ở mọi tỉnh.")
+        if form["since"] and since is None:
+            problems.append(f"Bộ lọc «Từ ngày» không hợp lệ: «{form['since']}» không phải một ngày; hãy chọn ngày "
+                            "theo dạng năm-tháng-ngày, ví dụ 2026-03-01.")
+        if form["until"] and until is None:
+            problems.append(f"Bộ lọc «Đến hết ngày» không hợp lệ: «{form['until']}» không phải một ngày; hãy chọn "
+                            "ngày theo dạng năm-tháng-ngày, ví dụ 2026-03-31.")
+        if since is not None and until is not None and until <= since:
+            problems.append("Bộ lọc ngày không hợp lệ: «Đến hết ngày» phải bằng hoặc sau «Từ ngày».")
+        if form["lang"] and not _LANG_RE.fullmatch(form["lang"]):
+            problems.append(f"Bộ lọc ngôn ngữ không hợp lệ: «{form['lang']}» không phải mã ngôn ngữ; hãy ghi mã "
+                            "hai chữ cái như vi (tiếng Việt), en (tiếng Anh), zh (tiếng Trung), hoặc để trống.")
+        return SearchFilters(province=form["province"] or None, source=form["source"] or None, since=since,
+                             until=until, lang=form["lang"] or None), problems
 
     # -- deadline reports -----------------------------------------------------------------------
 
@@ -585,21 +651,22 @@ class _WebApp:
             return session
         since = self.now() - timedelta(days=30)
         entries = await self.with_store(lambda s: s.audit(since=since))
-        rows = [{"at": self.local(e.at), "actor": e.actor, "kind": e.kind, "target": e.target,
-                 "detail": e.detail, "client": e.client or ""} for e in reversed(entries)]
-        return self.page(request, "audit.html.j2", rows=rows, action_names=ACTION_NAMES)
+        rows = [audit_row(e, self.names, self.local) for e in reversed(entries)]
+        return self.page(request, "audit.html.j2", rows=rows)
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/tim-kiem", status_code=303)
 
 
 def create_app(settings: Settings, store_factory: Callable[[], Store], secret: str, *,
-               now: Callable[[], datetime] | None = None) -> Starlette:
+               now: Callable[[], datetime] | None = None, gazetteer: Gazetteer | None = None) -> Starlette:
     """The web app. `secret` (from the environment, see web.secret_env) signs links, forms and
-    sessions; `store_factory` opens a store per request; `now` is the clock (tests move it)."""
+    sessions; `store_factory` opens a store per request; `now` is the clock (tests move it);
+    `gazetteer` names the provinces (the shipped table unless given; landmarks are not needed)."""
     web = settings.app.web
     signer = LinkSigner(secret, web.base_url, link_days=web.link_days)
-    view = _WebApp(settings, store_factory, signer, now or (lambda: datetime.now(UTC)))
+    view = _WebApp(settings, store_factory, signer, now or (lambda: datetime.now(UTC)),
+                   gazetteer or Gazetteer.load())
     routes = [
         Route("/", view.home),
         Route("/xu-ly/{token}", view.flag_page, methods=["GET"]),
@@ -614,6 +681,6 @@ def create_app(settings: Settings, store_factory: Callable[[], Store], secret: s
         Route("/bao-cao", view.report_page, methods=["GET"]),
         Route("/bao-cao", view.report_submit, methods=["POST"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: view.http_error, 500: view.http_error})
     app.state.signer = signer
     return app

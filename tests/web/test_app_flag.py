@@ -183,3 +183,50 @@ def test_correction_letter_and_rebuttal_kit_on_the_page(kit: WebKit) -> None:
     assert done.status_code == 200
     other = kit.client.get(kit.path("chuyen_cong_an")).text
     assert 'id="kit-rebuttals"' in other and "https://baoquangngai.example.vn/phan-bac.html" in other
+
+
+def test_label_correction_refuses_values_the_product_does_not_know(kit: WebKit) -> None:
+    from haidang.web.respond import feedback_records
+
+    path = kit.path("de_nghi_go_bo")
+    token = _csrf(kit.client.get(path).text)
+    for data, says in (({"province": "99"}, "Mã tỉnh «99» không phải mã của tỉnh"),
+                       ({"province": "51", "tone": "rat-xau"}, "Sắc thái không hợp lệ"),
+                       ({"topic": "chu_de_la", "tone": "positive"}, "Chủ đề «chu_de_la» không có trong danh mục")):
+        page = kit.client.post(path + "/nhan", data={"csrf": token, **data})
+        assert page.status_code == 422 and says in page.text, data
+        assert 'id="problems"' in page.text and 'id="label-form"' in page.text     # the form is shown again
+    store = kit.open()
+    try:
+        assert store.audit() == [] and feedback_records(store) == []                # nothing saved, nothing exported
+    finally:
+        store.close()
+
+
+def test_correction_confirmation_names_the_values(kit: WebKit) -> None:
+    store = kit.open()
+    try:
+        assert store.set_labels(kit.main.id, {**kit.main.labels, "topics": [],
+                                              "tone": {"label": "neutral", "score": 0.5}})
+    finally:
+        store.close()
+    path = kit.path("de_nghi_go_bo")
+    page = kit.client.post(path + "/nhan", data={"csrf": _csrf(kit.client.get(path).text), "tone": "positive",
+                                                 "topic": "an_ninh_trat_tu", "province": "52"})
+    assert page.status_code == 200
+    changes = re.search(r'<ul id="changes">(.*?)</ul>', page.text, re.DOTALL)
+    assert changes, page.text
+    lines = [re.sub(r"<[^>]+>", "", li).strip() for li in re.findall(r"<li>(.*?)</li>", changes.group(1))]
+    assert lines == ["Chủ đề: không có → An ninh, trật tự", "Sắc thái: trung tính → tích cực",
+                     "Tỉnh: Quảng Ngãi → Gia Lai"]
+    assert "neutral" not in page.text and "[]" not in page.text
+    assert re.search(r"Thời gian: Thứ năm, 12/03/2026 11:00", page.text)
+
+
+def test_flag_page_names_the_province_and_dates_with_the_weekday(kit: WebKit) -> None:
+    html = kit.client.get(kit.path("phan_bac")).text
+    assert 'Tỉnh: <span class="province" title="Mã tỉnh 51">Quảng Ngãi</span>' in html
+    assert "Thời gian đăng: Thứ năm, 12/03/2026 10:00" in html            # as the flag email writes it
+    assert "Lan truyền tin vỡ đập</a>" in html and "(Thứ năm, 12/03/2026 10:00)" in html   # the outlets
+    assert '<option value="51">Quảng Ngãi (51)</option>' in html              # provinces chosen by name
+    assert '<option value="neutral">trung tính</option>' in html

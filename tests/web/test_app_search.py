@@ -115,3 +115,72 @@ def test_repeated_failures_block_the_name_for_a_while(kit: WebKit) -> None:
     assert blocked.status_code == 429 and "15 phút" in blocked.text
     kit.clock.now += timedelta(minutes=16)
     assert _login(kit, "canbo", PASSWORDS["canbo"]).status_code == 303
+
+
+def _problem(html: str, element: str) -> str:
+    found = re.search(rf'id="{element}">(.*?)</(p|ul)>', html, re.DOTALL)
+    assert found, f"no #{element} on the page"
+    return re.sub(r"<[^>]+>", " ", found.group(1))
+
+
+def test_bad_queries_are_explained_in_vietnamese(kit: WebKit) -> None:
+    _login(kit, "xem", PASSWORDS["xem"])
+    for q, says in (('vo dap "unclosed', "dấu ngoặc kép ở ký tự thứ 8 chưa được đóng"),
+                    ("-ly", "chỉ có phần loại trừ"),
+                    ("ly OR", "OR ở ký tự thứ 4 đứng cuối câu tìm kiếm")):
+        page = kit.client.get("/tim-kiem", params={"q": q})
+        text = _problem(page.text, "problem")
+        assert page.status_code == 400 and "Câu tìm kiếm không hợp lệ" in text and says in text, (q, text)
+        for english in ("unclosed quote", "position", "the query", "e.g."):
+            assert english not in text, (q, text)
+
+
+def test_bad_filters_say_which_one_and_search_nothing(kit: WebKit) -> None:
+    _login(kit, "xem", PASSWORDS["xem"])
+    for params, says in (({"province": "abc"}, "Bộ lọc tỉnh không hợp lệ: «abc»"),
+                         ({"province": "99"}, "Bộ lọc tỉnh không hợp lệ: «99»"),
+                         ({"since": "2026-99-01"}, "Bộ lọc «Từ ngày» không hợp lệ: «2026-99-01»"),
+                         ({"until": "hom-qua"}, "Bộ lọc «Đến hết ngày» không hợp lệ"),
+                         ({"since": "2026-03-13", "until": "2026-03-12"}, "phải bằng hoặc sau «Từ ngày»"),
+                         ({"lang": "v<i"}, "Bộ lọc ngôn ngữ không hợp lệ")):
+        page = kit.client.get("/tim-kiem", params={"q": "vo dap", **params})
+        assert page.status_code == 400 and says in _problem(page.text, "problems"), params
+        assert 'id="total"' not in page.text and "kết quả" not in page.text, params
+    assert "<i" not in _problem(kit.client.get("/tim-kiem", params={"lang": "v<i"}).text, "problems")
+    good = kit.client.get("/tim-kiem", params={"q": "vo dap", "province": "51", "since": "2026-03-12",
+                                               "until": "2026-03-12", "lang": "vi"})
+    assert good.status_code == 200 and "2 kết quả" in good.text
+    assert '<option value="51" selected>Quảng Ngãi (51)</option>' in good.text
+
+
+def test_hits_name_the_province_and_date_with_the_weekday(kit: WebKit) -> None:
+    _login(kit, "xem", PASSWORDS["xem"])
+    html = kit.client.get("/tim-kiem", params={"q": "vo dap"}).text
+    assert 'Tỉnh: <span class="province" title="Mã tỉnh 51">Quảng Ngãi</span>' in html
+    assert "Thời gian đăng: Thứ năm, 12/03/2026 10:00" in html and "Tỉnh: 51" not in html
+
+
+def test_audit_page_names_kinds_and_reads_corrections(kit: WebKit) -> None:
+    from haidang.store.base import AuditEntry
+
+    _login(kit, "quantri", "sai")
+    store = kit.open()
+    try:
+        store.append_audit(AuditEntry(at=kit.clock.now, actor="canbo@example.vn", kind="label_correction",
+                                      target=kit.main.id, detail={"article_id": kit.main.id, "changes": {
+                                          "tone": {"from": "neutral", "to": "positive"},
+                                          "topic": {"from": [], "to": "an_ninh_trat_tu"}}}))
+        store.append_audit(AuditEntry(at=kit.clock.now, actor="canbo@example.vn", kind="claim", target="c1",
+                                      detail={"status": "confirmed", "rebuttal_url": "https://x.example.vn/a"}))
+    finally:
+        store.close()
+    _login(kit, "quantri", PASSWORDS["quantri"])
+    html = kit.client.get("/nhat-ky").text
+    for kind, name in (("login_failed", "Đăng nhập sai"), ("label_correction", "Sửa nhãn"),
+                       ("claim", "Cập nhật danh sách tin đã xác minh"), ("login", "Đăng nhập")):
+        assert f'<td class="kind" title="{kind}">{name}<br><small><code class="muted">{kind}</code>' in html, kind
+    assert '<div class="change">Sắc thái: trung tính → tích cực</div>' in html
+    assert '<div class="change">Chủ đề: không có → An ninh, trật tự</div>' in html
+    assert '<span title="status">Trạng thái</span>: <span dir="auto">tin sai đã xác nhận</span>' in html
+    assert "{&#39;" not in html and "changes:" not in html                 # no Python dict dumps
+    assert "Thứ năm, 12/03/2026 11:00" in html

@@ -1,0 +1,84 @@
+"""Every Vietnamese word the web pages pick by a stored value: tones, label fields, audit kinds.
+
+Kept in one place, as haidang/reports/wording.py does for the reports, so an office can reword a
+page without touching the code that chooses the word.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AUDIT_DETAILS", "AUDIT_KINDS", "AUDIT_VALUES", "FIELDS", "HTTP_ERRORS", "NONE", "TONES", "UNKNOWN"]
+
+NONE = "không có"
+UNKNOWN = "không rõ"
+
+# The tone labels (nlp.tone.LABELS) in the words of the daily digest (alerts/templates/digest.*.j2).
+TONES = {"negative": "tiêu cực", "neutral": "trung tính", "positive": "tích cực"}
+
+# The fields an officer may correct on a flag page (haidang.web.respond.record_correction).
+FIELDS = {"topic": "Chủ đề", "tone": "Sắc thái", "province": "Tỉnh"}
+
+# Every kind of audit entry the project writes (grep AuditEntry): the store, the web app, alerts, evidence.
+AUDIT_KINDS = {
+    "login": "Đăng nhập",
+    "login_failed": "Đăng nhập sai",
+    "login_blocked": "Đăng nhập bị tạm chặn",
+    "logout": "Đăng xuất",
+    "report": "Tạo báo cáo",
+    "action": "Ghi nhận xử lý",
+    "claim": "Cập nhật danh sách tin đã xác minh",
+    "label_correction": "Sửa nhãn",
+    "evidence": "Lưu bằng chứng",
+    "escalation": "Nhắc việc, báo cấp trên",
+}
+
+# The keys of audit details, in the order a reader wants them; keys not listed follow, raw.
+AUDIT_DETAILS = {
+    "action": "Hành động",
+    "stage": "Giai đoạn",
+    "status": "Trạng thái",
+    "outcome": "Kết quả",
+    "kind": "Loại",
+    "from": "Từ ngày",
+    "to": "Đến ngày",
+    "format": "Định dạng",
+    "note": "Ghi chú",
+    "rebuttal_url": "Bài phản bác",
+    "url": "Đường dẫn",
+    "status_code": "Mã trạng thái HTTP",
+    "rule": "Quy tắc",
+    "agency_id": "Cơ quan",
+    "recipient": "Người nhận",
+    "hours": "Số giờ chưa xử lý",
+    "flag_sent_at": "Thời điểm gửi cờ báo",
+    "requested_at": "Thời điểm yêu cầu",
+    "article_id": "Mã bài viết",
+    "story_id": "Mã câu chuyện",
+    "flag_key": "Mã cờ báo",
+    "action_id": "Mã hành động",
+    "evidence_id": "Mã bằng chứng",
+    "key": "Mã thư",
+    "sha256": "Mã băm SHA-256",
+}
+
+# Stored values of some detail keys (claim status, escalation stage, evidence kind and outcome).
+AUDIT_VALUES = {
+    "status": {"confirmed": "tin sai đã xác nhận", "dismissed": "không phải tin sai",
+               "proposed": "chờ xác nhận"},
+    "stage": {"reminder": "nhắc việc", "escalation": "báo cấp trên"},
+    "kind": {"flag": "khi gắn cờ", "recheck": "kiểm tra lại"},
+    "outcome": {"captured": "đã lưu", "unchanged": "không thay đổi", "changed": "đã thay đổi",
+                "gone": "đã bị gỡ", "unreachable": "không truy cập được"},
+    "format": {"docx": "Word (.docx)", "xlsx": "Excel (.xlsx)"},
+}
+
+# (title, message) of the error pages for HTTP errors the framework raises (an unknown path, a wrong method).
+HTTP_ERRORS = {
+    400: ("Yêu cầu không hợp lệ", "Trình duyệt đã gửi một yêu cầu không đọc được. Hãy tải lại trang và thử lại."),
+    404: ("Không tìm thấy trang", ("Không có trang nào ở địa chỉ này. Hãy kiểm tra lại đường dẫn, hoặc quay về "
+                                   "trang tìm kiếm.")),
+    405: ("Không thực hiện được", ("Trang này không nhận loại yêu cầu đó. Hãy mở trang từ đường dẫn hoặc nút bấm "
+                                   "của Hải Đăng.")),
+    413: ("Dữ liệu gửi quá lớn", "Nội dung gửi lên vượt giới hạn cho phép. Hãy rút gọn rồi gửi lại."),
+    500: ("Lỗi hệ thống", ("Hải Đăng gặp lỗi khi xử lý yêu cầu; lỗi đã được ghi lại. Hãy thử lại sau ít phút, "
+                           "nếu vẫn lỗi hãy báo bộ phận quản trị.")),
+}
