@@ -32,3 +32,4 @@ class Flag:
     reasons: list[dict[str, Any]] = field(default_factory=list)   # {signal|condition, evidence, weight?}
     topics: list[str] = field(default_factory=list)
     created_at: datetime | None = None
+    description: str | None = None             # the rule's Vietnamese description, shown to the reader

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from alerts.flag import Flag
+from haidang import wording
 from haidang.record import Article, engagement_line
 from haidang.store.base import ACTION_NAMES
 
@@ -93,6 +94,10 @@ def environment(folder: Path = TEMPLATES_DIR) -> Environment:
     env.filters["one_line"] = one_line
     env.filters["href"] = _href
     env.filters["signal_name"] = signal_name
+    env.filters["vn"] = wording.vn_decimal
+    env.filters["kind_name"] = wording.kind_name
+    env.filters["tone_name"] = wording.tone_name
+    env.globals.update(TONES=wording.TONES, NO_TOPIC=wording.NO_TOPIC)
     return env
 
 
@@ -133,6 +138,60 @@ def _evidence(value: Any) -> list[str]:
 def _reasons(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"signal": clean_text(r.get("signal") or r.get("condition") or "?"),
              "weight": r.get("weight"), "evidence": _evidence(r.get("evidence"))} for r in raw]
+
+
+# Vietnamese names of the rule conditions (alerts.rules, alerts.watch) a flag's reasons state.
+CONDITION_NAMES = {
+    "relevant": "Nhắc đến tỉnh",
+    "topics": "Chủ đề",
+    "min_risk_level": "Mức nguy cơ tin sai",
+    "min_risk_score": "Điểm nguy cơ tin sai",
+    "tone": "Sắc thái đối với tỉnh",
+    "source_kinds": "Loại nguồn",
+    "languages": "Ngôn ngữ",
+    "query": "Khớp truy vấn",
+    "spike": "Số bài tăng đột biến",
+    "silence": "Nguồn im lặng",
+}
+
+
+def _condition_evidence(condition: str, evidence: Any, topic_names: dict[str, str]) -> list[str]:
+    """A rule condition's evidence in words: topic names with their score and phrases, tone and
+    language names; stored values (ids, dicts) never reach the reader raw."""
+    if condition == "topics" and isinstance(evidence, list):
+        out = []
+        for t in evidence:
+            if not isinstance(t, dict):
+                out.append(clean_text(topic_names.get(str(t), t)))
+                continue
+            name = topic_names.get(str(t.get("id")), str(t.get("id")))
+            score = f" ({wording.vn_decimal(t['score'])})" if t.get("score") is not None else ""
+            phrases = ", ".join(str(e) for e in t.get("evidence") or [])
+            out.append(clean_text(f"{name}{score}" + (f": {phrases}" if phrases else "")))
+        return out
+    if condition == "tone":
+        return [wording.tone_name(evidence)]
+    if condition == "languages":
+        return [wording.language_name(evidence)]
+    if condition == "source_kinds" and isinstance(evidence, str) and ": " in evidence:
+        source_id, kind = evidence.rsplit(": ", 1)
+        return [clean_text(f"{source_id} ({wording.kind_name(kind)})")]
+    if condition == "relevant" and evidence in ("True", True):
+        return []
+    return _evidence(evidence)
+
+
+def _rule_reasons(raw: list[dict[str, Any]], topic_names: dict[str, str]) -> list[dict[str, Any]]:
+    """The rule's conditions, named; the risk signals behind a risk condition are left to the risk
+    section, which lists them with their weights (shown once, not twice)."""
+    out = []
+    for r in raw:
+        if r.get("signal"):
+            continue
+        condition = str(r.get("condition") or "?")
+        out.append({"signal": CONDITION_NAMES.get(condition, clean_text(condition)), "weight": None,
+                    "evidence": _condition_evidence(condition, r.get("evidence"), topic_names)})
+    return out
 
 
 def _outlet(article: Article, sources: dict[str, Source]) -> dict[str, Any]:
@@ -178,7 +237,7 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "published": published.astimezone(ZoneInfo(tz)) if published else None,
         "engagement": engagement_line(main.content.engagement),
         "excerpt": _excerpt(main),
-        "reasons": _reasons(flag.reasons),
+        "reasons": _rule_reasons(flag.reasons, topic_names or {}),
         "risk_reasons": _reasons(risk.get("reasons") or []),
         "url": main.fetched.canonical_url or main.fetched.url,
         "record_id": main.id,

@@ -47,7 +47,8 @@ def route(rule_match: RuleMatch, agencies: list[Agency], article: Article) -> Fl
     return Flag(rule=rule.name, severity=rule.severity, story_id=rule_match.story_id,
                 article_ids=[rule_match.article_id], agencies=[a.id for a in ordered],
                 recipients=_unique(e for a in ordered for e in a.emails), immediate=rule.immediate,
-                reasons=list(rule_match.reasons), topics=topics, created_at=rule_match.at)
+                reasons=list(rule_match.reasons), topics=topics, created_at=rule_match.at,
+                description=rule.description)
 
 
 def addressees(agencies: list[Agency], names: list[str]) -> list[tuple[str, str]]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from haidang.wording import vn_number
+
 __all__ = ["ENGAGEMENT_KEYS", "Article", "Content", "Fetched", "Match", "Span", "article_id", "engagement_line",
            "parse_count"]
 
@@ -25,7 +27,7 @@ ENGAGEMENT_KEYS = tuple(_ENGAGEMENT_NAMES)
 
 def engagement_line(engagement: dict[str, int] | None) -> str | None:
     """"1.520 lượt thích · 3.400 lượt chia sẻ" (Vietnamese thousands dots), or None when none stated."""
-    parts = [f"{n:,}".replace(",", ".") + f" {name}" for key, name in _ENGAGEMENT_NAMES.items()
+    parts = [f"{vn_number(n)} {name}" for key, name in _ENGAGEMENT_NAMES.items()
              if isinstance(n := (engagement or {}).get(key), int)]
     return " · ".join(parts) or None
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from haidang.record import ENGAGEMENT_KEYS, engagement_line, parse_count
 from haidang.store.base import KnownClaim
+from haidang.wording import kind_name, trust_name
 from nlp.claims import Debunk, detect_debunk, match_claims
 from nlp.datasets import read_jsonl
 from nlp.modelfiles import MODELS_DIR, file_sha256, load_model, model_path, save_model
@@ -293,7 +294,7 @@ class RiskScorer:
 
 
 def _source_reasons(kind: str | None, trust: str | None, source_id: str | None) -> list[dict[str, Any]]:
-    fact = f"nguồn: {source_id or 'không rõ'} ({kind or 'không rõ loại'}), độ tin cậy: {trust or 'unknown'}"
+    fact = f"nguồn: {source_id or 'không rõ'} ({kind_name(kind)}), độ tin cậy: {trust_name(trust)}"
     out = []
     kind_w = _KIND_WEIGHTS.get(kind or "", 0.0)
     if kind_w:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from alerts.render import one_line
+from haidang.wording import vn_number
 
 __all__ = ["MAX_CELL_CHARS", "cell_text", "hours", "local_day", "local_time", "vn_number"]
 
 MAX_CELL_CHARS = 500        # a title longer than this is cut in a table cell (Excel allows 32,767)
-_VN_SEPARATORS = str.maketrans({",": ".", ".": ","})
 
 
 def cell_text(value: object, limit: int = MAX_CELL_CHARS) -> str:
@@ -32,8 +32,3 @@ def hours(span: timedelta | None) -> float | None:
     return None if span is None else round(span.total_seconds() / 3600, 1)
 
 
-def vn_number(value: float, decimals: int = 1) -> str:
-    """A number as Vietnamese text writes it: dots group thousands, a comma marks decimals
-    ("1.203", "6.189,8"). Integers keep no decimals; other numbers keep `decimals` (hours: one)."""
-    text = f"{value:,}" if isinstance(value, int) else f"{value:,.{decimals}f}"
-    return text.translate(_VN_SEPARATORS)

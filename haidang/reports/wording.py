@@ -6,23 +6,23 @@ report without touching the code that counts.
 
 from __future__ import annotations
 
+from haidang import wording as shared
+
 __all__ = ["CHART", "COLUMNS", "DELIVERY", "HEADINGS", "KINDS", "LANGUAGES", "NOTES", "NO_TOPIC", "SHEETS", "SUMMARY", "TIMING",
            "TONES", "UNKNOWN"]
 
 UNKNOWN = "(không rõ)"
-NO_TOPIC = "(chưa xác định chủ đề)"
+NO_TOPIC = f"({shared.NO_TOPIC})"
 
-TONES = {"positive": "Tích cực", "neutral": "Trung lập", "negative": "Tiêu cực"}
-KINDS = {
-    "national_press": "Báo chí trung ương",
-    "provincial_press": "Báo chí địa phương",
-    "government_portal": "Cổng thông tin chính quyền",
-    "foreign_press": "Báo chí nước ngoài",
-    "platform": "Mạng xã hội / nền tảng",
-}
-LANGUAGES = {"vi": "Tiếng Việt", "en": "Tiếng Anh", "zh": "Tiếng Trung", "zh-cn": "Tiếng Trung", "ko": "Tiếng Hàn",
-             "ja": "Tiếng Nhật", "fr": "Tiếng Pháp", "de": "Tiếng Đức", "ru": "Tiếng Nga", "km": "Tiếng Khmer",
-             "lo": "Tiếng Lào", "th": "Tiếng Thái"}
+
+def _capital(words: dict[str, str]) -> dict[str, str]:
+    """The shared names (haidang.wording) as a table cell starts them: "Tiếng Việt", "Trung tính"."""
+    return {key: value[:1].upper() + value[1:] for key, value in words.items()}
+
+
+TONES = _capital(shared.TONES)
+KINDS = _capital(shared.KINDS)
+LANGUAGES = _capital(shared.LANGUAGES)
 
 HEADINGS = {
     "title": "BÁO CÁO KẾT QUẢ THEO DÕI THÔNG TIN ĐỐI NGOẠI",

@@ -6,13 +6,15 @@ page without touching the code that chooses the word.
 
 from __future__ import annotations
 
+from haidang import wording as shared
+
 __all__ = ["AUDIT_DETAILS", "AUDIT_KINDS", "AUDIT_VALUES", "FIELDS", "HTTP_ERRORS", "NONE", "TONES", "UNKNOWN"]
 
 NONE = "không có"
 UNKNOWN = "không rõ"
 
-# The tone labels (nlp.tone.LABELS) in the words of the daily digest (alerts/templates/digest.*.j2).
-TONES = {"negative": "tiêu cực", "neutral": "trung tính", "positive": "tích cực"}
+# The tone labels (nlp.tone.LABELS) in the product's shared words.
+TONES = shared.TONES
 
 # The fields an officer may correct on a flag page (haidang.web.respond.record_correction).
 FIELDS = {"topic": "Chủ đề", "tone": "Sắc thái", "province": "Tỉnh"}

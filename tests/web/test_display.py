@@ -8,7 +8,7 @@ from pathlib import Path
 
 from haidang.store.base import AuditEntry
 from haidang.web.display import LabelNames, audit_row
-from haidang.web.wording import AUDIT_KINDS, TONES
+from haidang.web.wording import AUDIT_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = LabelNames(topics={"an_ninh_trat_tu": "An ninh, trật tự", "bien_dao": "Biển đảo, chủ quyền biển đảo"},
@@ -18,16 +18,6 @@ AT = datetime(2026, 3, 11, 14, 40, tzinfo=UTC)
 
 def _when(dt: datetime) -> str:
     return dt.isoformat()
-
-
-def test_tones_are_the_classifier_labels_in_the_digest_words() -> None:
-    from nlp.tone import LABELS
-
-    assert sorted(TONES) == sorted(LABELS)
-    for template in ("digest.html.j2", "digest.txt.j2"):
-        text = (ROOT / "alerts" / "templates" / template).read_text(encoding="utf-8")
-        for label, word in TONES.items():
-            assert f'"{label}": "{word}"' in text, (template, label)
 
 
 def test_values_are_named_and_empty_is_said() -> None:

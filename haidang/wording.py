@@ -1,0 +1,65 @@
+"""The Vietnamese words for stored values, shared by every place a reader sees them.
+
+Emails, the digest, the web pages, the reports and `haidang explain` describe the same article:
+they must call a neutral tone, a platform source or a missing topic by the same name. Each
+surface keeps its own headings (alerts/templates, haidang/reports/wording.py,
+haidang/web/wording.py); the names of values live here, lower case as they read mid-sentence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["KINDS", "LANGUAGES", "NO_TOPIC", "TONES", "TRUST", "UNKNOWN_KIND", "kind_name", "language_name",
+           "tone_name", "trust_name", "vn_decimal", "vn_number"]
+
+# nlp.tone labels.
+TONES = {"positive": "tích cực", "neutral": "trung tính", "negative": "tiêu cực"}
+# Source kinds (haidang.settings.Source.kind).
+KINDS = {
+    "national_press": "báo chí trung ương",
+    "provincial_press": "báo chí địa phương",
+    "government_portal": "cổng thông tin chính quyền",
+    "foreign_press": "báo chí nước ngoài",
+    "platform": "mạng xã hội / nền tảng",
+}
+UNKNOWN_KIND = "không rõ loại nguồn"
+# Trust the deployment gives a source (config/sources.yaml).
+TRUST = {"high": "cao", "medium": "trung bình", "low": "thấp", "unknown": "chưa đánh giá"}
+LANGUAGES = {"vi": "tiếng Việt", "en": "tiếng Anh", "zh": "tiếng Trung", "zh-cn": "tiếng Trung", "ko": "tiếng Hàn",
+             "ja": "tiếng Nhật", "fr": "tiếng Pháp", "de": "tiếng Đức", "ru": "tiếng Nga", "km": "tiếng Khmer",
+             "lo": "tiếng Lào", "th": "tiếng Thái"}
+NO_TOPIC = "chưa xác định chủ đề"
+
+_VN_SEPARATORS = str.maketrans({",": ".", ".": ","})
+
+
+def tone_name(label: Any) -> str:
+    return TONES.get(str(label), str(label)) if label else "không rõ"
+
+
+def kind_name(kind: Any) -> str:
+    return KINDS.get(str(kind), UNKNOWN_KIND) if kind else UNKNOWN_KIND
+
+
+def trust_name(trust: Any) -> str:
+    return TRUST.get(str(trust or "unknown"), str(trust))
+
+
+def language_name(code: Any) -> str:
+    return LANGUAGES.get(str(code).lower(), str(code)) if code else "không rõ ngôn ngữ"
+
+
+def vn_number(value: float, decimals: int = 1) -> str:
+    """A number as Vietnamese text writes it: dots group thousands, a comma marks decimals
+    ("1.203", "6.189,8"). Integers keep no decimals; other numbers keep `decimals`."""
+    text = f"{value:,}" if isinstance(value, int) else f"{value:,.{decimals}f}"
+    return text.translate(_VN_SEPARATORS)
+
+
+def vn_decimal(value: Any, decimals: int = 2) -> str:
+    """A score or probability in Vietnamese style ("0,96"); the value as text if it is not a number."""
+    try:
+        return vn_number(float(value), decimals)
+    except (TypeError, ValueError):
+        return str(value)
