@@ -1,5 +1,6 @@
 """Bytes to text for fetched pages and feeds, in one order: BOM, HTTP header, document
-declaration, detection; the result says which one won and whether anything was replaced.
+declaration, detection (a Western default header yields to a declaration of anything else); the
+result says which one won and whether anything was replaced.
 
 Vietnamese sites add two traps: windows-1258 (tone marks as combining characters, so its
 output is NFC-normalised) and documents labelled one way but encoded another, including UTF-8
@@ -26,6 +27,9 @@ that lost information (undecodable bytes became U+FFFD)."""
 
 _UTF8 = "utf-8"
 _CP1258 = "cp1258"
+# What misconfigured servers send by default (Apache's old AddDefaultCharset, servlet containers).
+# Every byte decodes in them, so a wrong one never fails over: it garbles silently.
+_WESTERN_DEFAULTS = frozenset({"iso8859-1", "cp1252", "ascii"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +81,25 @@ def _declared_charset(body: bytes) -> str | None:
     return _codec(html_body_declared_encoding(body))
 
 
+def _labels(body: bytes, content_type: str | None) -> list[tuple[str, str]]:
+    """(source, codec) for the header and the document's declaration, in the order to try them.
+
+    The header comes first, unless it names a Western default charset and the document declares
+    another one: a windows-1258 page served as "iso-8859-1" would otherwise decode without error
+    into Latin-1 mojibake. Two Western labels disagreeing change nothing worth overriding.
+    """
+    header, declared = _header_charset(content_type), _declared_charset(body)
+    labels = [("http-header", header), ("declaration", declared)]
+    if header in _WESTERN_DEFAULTS and declared is not None and declared not in _WESTERN_DEFAULTS:
+        logger.debug("header says %s but the document declares %s; the declaration wins", header, declared)
+        labels.reverse()
+    return [(source, encoding) for source, encoding in labels if encoding is not None]
+
+
 def decode_document(body: bytes, content_type: str | None) -> Decoded:
     """Decode `body`, trying BOM, the Content-Type charset, the document's own declaration
-    (XML prolog, <meta charset>, http-equiv), then detection.
+    (XML prolog, <meta charset>, http-equiv), then detection. A header naming a Western default
+    (iso-8859-1, windows-1252, us-ascii) yields to a declaration of anything else (`_labels`).
 
     A declared charset that does not decode strictly falls through to the next step. A declared
     non-UTF-8 charset also loses to UTF-8 when the bytes are valid UTF-8 with non-ASCII content:
@@ -92,10 +112,7 @@ def decode_document(body: bytes, content_type: str | None) -> Decoded:
         if text is not None:
             return Decoded(text=text, encoding=_codec(bom_encoding) or bom_encoding, source="bom")
 
-    for source, encoding in (("http-header", _header_charset(content_type)),
-                             ("declaration", _declared_charset(body))):
-        if encoding is None:
-            continue
+    for source, encoding in _labels(body, content_type):
         if not _is_utf8(encoding) and _valid_non_ascii_utf8(body):
             logger.debug("declared %s but the bytes are valid UTF-8; decoding as UTF-8", encoding)
             return Decoded(text=body.decode(_UTF8), encoding=_UTF8, source="detected")
@@ -112,10 +129,8 @@ def decode_document(body: bytes, content_type: str | None) -> Decoded:
         text = _strict(body, encoding)
         if text is not None:
             return Decoded(text=text, encoding=encoding, source="detected")
-    encoding = _codec(best.encoding) if best is not None and best.encoding else _UTF8
-    encoding = encoding or _UTF8
-    return Decoded(text=body.decode(encoding, errors="replace"), encoding=encoding,
-                   source="detected+replace")
+    last = (_codec(best.encoding) if best is not None and best.encoding else None) or _UTF8
+    return Decoded(text=body.decode(last, errors="replace"), encoding=last, source="detected+replace")
 
 
 def _decode_utf8_runs(body: bytes) -> tuple[str, int]:
@@ -151,7 +166,8 @@ def repair_feed_bytes(body: bytes, content_type: str | None, *, url: str | None 
     the feed in the warning logged when a repair was needed.
     """
     bom_encoding, _ = read_bom(body)
-    label = bom_encoding or _header_charset(content_type) or _declared_charset(body) or _UTF8
+    labels = _labels(body, content_type)
+    label = bom_encoding or (labels[0][1] if labels else _UTF8)
     if _is_utf8(_codec(label) or label) and not body.isascii():
         try:
             body.decode(_UTF8)

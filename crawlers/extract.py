@@ -3,8 +3,8 @@
 trafilatura extracts the body; per-site selectors and page metadata fix what it gets wrong on
 Vietnamese news layouts (issue 3): a sapo outside <article> is dropped, comments are kept unless
 told otherwise, the byline is missed, and a header clock ("Thứ ba, 28/03/2023") is taken for the
-publication date. So dates come from metadata first (meta tags, JSON-LD), then the feed, then the
-site's date selector, and trafilatura's guess only last; each date keeps where it came from.
+publication date. So dates come from the page itself first (meta tags, JSON-LD, the site's date
+selector), then the feed, and trafilatura's guess only last; each date keeps where it came from.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,6 +58,10 @@ _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _TITLE_SEPARATORS = re.compile(r"\s+[-|–—]\s+")
 _MAX_AUTHOR_CHARS = 120
 _BLOCK_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "div")
+# A feed date this close to the page's displayed (zone-less, minute-rounded) date is the same
+# statement, and the feed's is the exact one. Any misread zone is off by 15 minutes or more
+# (offsets are whole quarter hours), so it can never pass as "the same".
+_SAME_DATE = timedelta(minutes=10)
 _LDJSON = XPath("//script[@type='application/ld+json']/text()")
 _CANONICAL = XPath("//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href")
 
@@ -123,11 +127,12 @@ def _with_feed_comments(engagement: dict[str, int], fetched: Fetched) -> dict[st
 
 
 def _feed_date(value: datetime | None, timezone: str) -> datetime | None:
-    """feedparser gives UTC; a naive feed datetime is taken as UTC for that reason."""
+    """The feed date in `timezone`. `crawlers.feeds` gives aware datetimes; a naive one (set by
+    hand) is taken to be local time, as `parse_date` takes every zone-less date."""
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+        value = value.replace(tzinfo=ZoneInfo(timezone))
     return value.astimezone(ZoneInfo(timezone))
 
 
@@ -309,6 +314,14 @@ def _declared_language(tree: HtmlElement, meta: dict[str, str], ld: _JsonLd) -> 
 
 def _published(meta: dict[str, str], ld: _JsonLd, fetched: Fetched, date_els: list[HtmlElement],
                selectors: Selectors, timezone: str) -> tuple[datetime | None, str | None]:
+    """The page's own date (meta tags, JSON-LD, then the site's date selector) outranks the feed's.
+
+    The page is the publisher's canonical statement; feed dates are often rewritten by the feed
+    generator (the wrong zone, the feed's build time). The header-clock trap (module docstring)
+    is trafilatura's guess, which still comes last; a configured selector names the article's own
+    date. The feed's date is kept only where the page has none, or where it says the same as the
+    selector's text to within `_SAME_DATE` (it is then the more exact of the two).
+    """
     for key in _PUBLISHED_META:
         value = parse_date(meta.get(key), timezone=timezone)
         if value is not None:
@@ -316,15 +329,19 @@ def _published(meta: dict[str, str], ld: _JsonLd, fetched: Fetched, date_els: li
     value = parse_date(ld.date("datePublished"), timezone=timezone)
     if value is not None:
         return value, "json-ld"
-    value = _feed_date(fetched.feed_published, timezone)
-    if value is not None:
-        return value, "feed"
+    feed = _feed_date(fetched.feed_published, timezone)
     for el in date_els:
         raw = el.get("datetime") or el.get("content") or _element_text(el)
         value = parse_date(raw, timezone=timezone, formats=selectors.date_formats)
-        if value is not None:
-            return value, "selector"
-    return None, None
+        if value is None:
+            continue
+        if feed is not None and abs(feed - value) <= _SAME_DATE:
+            return feed, "feed"
+        if feed is not None:
+            log.debug("%s: feed date %s disagrees with the page's %s; the page's wins",
+                      fetched.url, feed.isoformat(), value.isoformat())
+        return value, "selector"
+    return (feed, "feed") if feed is not None else (None, None)
 
 
 def _modified(meta: dict[str, str], ld: _JsonLd, timezone: str) -> tuple[datetime | None, str | None]:

@@ -6,39 +6,70 @@ re-encoded as UTF-8; it never fetches anything (its HTTP client is on its way ou
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import feedparser  # type: ignore[import-untyped]
 from w3lib.html import remove_tags, replace_entities
 from w3lib.url import safe_url_string
 
+from crawlers.dates import DEFAULT_TIMEZONE, parse_date
 from crawlers.decode import repair_feed_bytes
 from crawlers.events import FeedEntry
 from haidang.record import parse_count
 
-__all__ = ["ParsedFeed", "parse_feed"]
+__all__ = ["ENTRY_SKIP_REASONS", "ParsedFeed", "SkippedEntry", "parse_feed"]
 
+log = logging.getLogger(__name__)
+
+ENTRY_SKIP_REASONS = ("no-link", "not-web-link")
+"""`SkippedEntry.reason`: the item has no link at all; its link is not http(s) (mailto:,
+javascript:, tel:, an Atom urn: id), so no request can ever be made for it."""
+
+_WEB_SCHEMES = ("http", "https")
+# A feed date this far past the fetch is a publisher's mistake (a year typo, a scheduled item),
+# not a time zone: no zone is more than 14 hours ahead of UTC.
+_FUTURE_TOLERANCE = timedelta(days=1)
+# Date strings whose zone is explicit in a form feedparser reads exactly (RFC 822 with a numeric
+# offset or GMT/UT/Z; W3C-DTF/ISO 8601 with an offset). Zone names such as "ICT" are not here:
+# feedparser reads unknown names as UTC, and Vietnamese feeds do write ICT (+07:00).
+_ZONED_RFC822 = re.compile(
+    r"^(?:[a-z]{3},\s*)?\d{1,2}\s+[a-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[+-]\d{4}|gmt|ut|utc|z)$",
+    re.IGNORECASE)
+_ZONED_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})$",
+                        re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])[^"']*\2""")
 _SPACE = re.compile(r"\s+")
 _GMT_OFFSET = re.compile(r"\s*GMT\s*([+-])(\d{1,2})(?::?(\d{2}))?\s*$")
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedEntry:
+    """A feed item that can never be fetched or stored under a URL; `reason` is in ENTRY_SKIP_REASONS."""
+
+    link: str          # as the feed gave it (resolved against the feed URL); "" without one
+    title: str
+    reason: str
+
+
 @dataclass(kw_only=True, slots=True)
 class ParsedFeed:
     """What a feed held. `problem` is set when feedparser flagged the document (bozo) or it is
-    not a feed at all; `readable` is False when nothing usable came out of it."""
+    not a feed at all; `readable` is False when nothing usable came out of it. `skipped` lists
+    the items left out, each with its reason."""
 
     entries: list[FeedEntry] = field(default_factory=list)
     version: str = ""
     problem: str | None = None
     problem_class: str | None = None
-    entries_without_link: int = 0
+    skipped: list[SkippedEntry] = field(default_factory=list)
 
     @property
     def readable(self) -> bool:
@@ -68,9 +99,9 @@ def _aware(parsed: time.struct_time | None) -> datetime | None:
         return None
 
 
-def _loose_rfc822(value: Any) -> datetime | None:
+def _loose_rfc822(value: str) -> datetime | None:
     """RFC 822 dates with the zone written "GMT+7" (Tuổi Trẻ's feeds), which feedparser rejects."""
-    match = _GMT_OFFSET.search(value or "") if isinstance(value, str) else None
+    match = _GMT_OFFSET.search(value)
     if match is None:
         return None
     sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
@@ -81,13 +112,64 @@ def _loose_rfc822(value: Any) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
-def _entry(raw: Any) -> FeedEntry | None:
+def _is_web_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme.lower() in _WEB_SCHEMES and bool(parts.netloc)
+
+
+def _link(raw: Any, feed_url: str) -> tuple[str | None, str]:
+    """(the item's http(s) URL, "") or (None, the link or id that is not one; "" when none).
+
+    feedparser has already resolved relative links (against xml:base or the feed URL); joining
+    again catches any it left. An http(s) guid stands in for a missing or non-web link: RSS
+    guids that are URLs are permalinks. A non-URL guid ("abc-1") is never joined into one.
+    """
     link = (raw.get("link") or "").strip()
-    guid = (raw.get("id") or "").strip() or None
-    if not link and guid and guid.startswith(("http://", "https://")):
-        link = guid
-    if not link:
+    link = urljoin(feed_url, link) if link else ""
+    guid = (raw.get("id") or "").strip()
+    for candidate in (link, guid):
+        if candidate and _is_web_url(candidate):
+            return candidate, ""
+    return None, link
+
+
+def _trusted_parsed(raw: Any, value: str) -> datetime | None:
+    """feedparser's own reading, only for strings whose zone it reads exactly (see _ZONED_*)."""
+    if not (_ZONED_RFC822.match(value) or _ZONED_ISO.match(value)):
         return None
+    key = "published_parsed" if raw.get("published") else "updated_parsed"
+    return _aware(raw.get(key))
+
+
+def _published(raw: Any, timezone: str, now: datetime) -> datetime | None:
+    """The item's date in UTC, or None when it has none or an implausible one.
+
+    feedparser's value is used only where the string states its zone in RFC 822 or ISO 8601
+    form; elsewhere it reads naive times as UTC and guesses the day order ("28-03-2023 08:26"
+    came out as 20 March 2028). Everything else goes through `parse_date`: day-first, Vietnamese
+    weekdays, naive times in the source's zone. A date more than a day past the fetch is
+    dropped: stored, it would sort above every real article for years.
+    """
+    value = " ".join(str(raw.get("published") or raw.get("updated") or "").split())
+    if not value:
+        return None
+    published = (_trusted_parsed(raw, value) or _loose_rfc822(value)
+                 or parse_date(value, timezone=timezone))
+    if published is None:
+        log.debug("feed item %s: unreadable date %r", raw.get("link") or raw.get("id"), value)
+        return None
+    if published > now + _FUTURE_TOLERANCE:
+        log.warning("feed item %s: date %r is in the future (fetched %s); left out",
+                    raw.get("link") or raw.get("id"), value, now.isoformat(timespec="seconds"))
+        return None
+    return published.astimezone(UTC)
+
+
+def _entry(raw: Any, feed_url: str, timezone: str, now: datetime) -> FeedEntry | SkippedEntry:
+    link, seen = _link(raw, feed_url)
+    if link is None:
+        return SkippedEntry(link=seen, title=_plain(raw.get("title")),
+                            reason="not-web-link" if seen else "no-link")
     # YouTube (and other Media RSS feeds) put the text in media:description.
     summary = raw.get("summary") or raw.get("media_description") or ""
     author = _plain(raw.get("author")) or None
@@ -95,16 +177,28 @@ def _entry(raw: Any) -> FeedEntry | None:
         link=safe_url_string(link),
         title=_plain(raw.get("title")),
         summary=_plain(summary),
-        published=(_aware(raw.get("published_parsed") or raw.get("updated_parsed"))
-                   or _loose_rfc822(raw.get("published") or raw.get("updated"))),
+        published=_published(raw, timezone, now),
         author=author,
-        guid=guid,
+        guid=(raw.get("id") or "").strip() or None,
         comments=parse_count(raw.get("slash_comments")),
     )
 
 
-def parse_feed(body: bytes, content_type: str | None, url: str) -> ParsedFeed:
-    """Parse RSS/Atom bytes fetched from `url`; relative links resolve against `url`."""
+def _log_skipped(skipped: list[SkippedEntry], url: str) -> None:
+    """One line per feed: a feed that keeps a mailto: item would otherwise log it every poll."""
+    web = [s for s in skipped if s.reason == "not-web-link"]
+    if web:
+        shown = ", ".join(repr(s.link) for s in web[:3]) + (" ..." if len(web) > 3 else "")
+        log.warning("feed %s: %d items skipped, their links are not http(s): %s", url, len(web), shown)
+
+
+def parse_feed(body: bytes, content_type: str | None, url: str, *,
+               timezone: str = DEFAULT_TIMEZONE, now: datetime | None = None) -> ParsedFeed:
+    """Parse RSS/Atom bytes fetched from `url` at `now` (default: the current time).
+
+    Relative links resolve against `url`; naive dates are in `timezone`. Items that can never be
+    fetched (no link, or a link that is not http(s)) go to `skipped` with their reason.
+    """
     text = repair_feed_bytes(body, content_type, url=url)
     mime = (content_type or "application/xml").split(";", 1)[0].strip() or "application/xml"
     parsed = feedparser.parse(
@@ -112,12 +206,14 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> ParsedFeed:
         response_headers={"content-type": f"{mime}; charset=utf-8", "content-location": url},
     )
     result = ParsedFeed(version=parsed.get("version") or "")
+    fetched_at = now or datetime.now(UTC)
     for raw in parsed.entries:
-        entry = _entry(raw)
-        if entry is None:
-            result.entries_without_link += 1
+        entry = _entry(raw, url, timezone, fetched_at)
+        if isinstance(entry, SkippedEntry):
+            result.skipped.append(entry)
         else:
             result.entries.append(entry)
+    _log_skipped(result.skipped, url)
     if parsed.get("bozo"):
         exc = parsed.get("bozo_exception")
         result.problem_class = type(exc).__name__ if exc is not None else "BozoFeed"

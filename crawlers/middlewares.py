@@ -1,5 +1,5 @@
-"""Scrapy downloader middlewares (private-address guard, conditional GET) and the mapping of
-every fetch failure to the event that records it for its source.
+"""Scrapy downloader middlewares (private-address guard, conditional GET, Retry-After, robots.txt
+per RFC 9309) and the mapping of every fetch failure to the event that records it for its source.
 """
 
 from __future__ import annotations
@@ -7,10 +7,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -21,8 +26,10 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.http import Response
+from scrapy.robotstxt import RobotParser
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectError, ConnectionDone, ConnectionLost, DNSLookupError
 from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
@@ -31,13 +38,16 @@ from twisted.web.client import ResponseFailed
 from crawlers.events import CrawlEvent, CrawlFailure, NotModified, Skipped, ValidatorUpdate
 
 if TYPE_CHECKING:
+    from scrapy import Spider
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
     from haidang.settings import Source
     from haidang.store.base import Validators
 
 __all__ = [
     "META_CONFIGURED",
+    "META_RETRY_AFTER",
     "META_ROLE",
     "META_VALIDATOR_UPDATE",
     "ROLE_PAGE",
@@ -45,14 +55,20 @@ __all__ = [
     "NotModifiedResponse",
     "PrivateAddressGuardMiddleware",
     "PrivateAddressRefused",
+    "RetryAfterMiddleware",
+    "RobotsUnreachable",
+    "StrictRobotsTxtMiddleware",
     "failure_events",
     "is_private_address",
+    "retry_after_seconds",
     "validator_update",
 ]
 
 META_ROLE = "haidang_role"                    # "feed" | "sitemap" | "listing" | "page"
 META_CONFIGURED = "haidang_configured_url"    # set on requests for URLs named in the source's config
 META_VALIDATOR_UPDATE = "haidang_validator_update"
+META_RETRY_AFTER = "haidang_retry_after_s"    # set when a long Retry-After stopped the retries
+_META_NOT_BEFORE = "haidang_not_before"       # time.monotonic() a retry waits for (short Retry-After)
 _META_VALIDATED_URL = "haidang_validated_url"
 ROLE_PAGE = "page"
 
@@ -69,6 +85,10 @@ class PrivateAddressRefused(IgnoreRequest):
 
 class NotModifiedResponse(IgnoreRequest):
     """The server answered 304 to our conditional GET; raised so no parse callback sees a 304."""
+
+
+class RobotsUnreachable(IgnoreRequest):
+    """The host's robots.txt answered 5xx (or 429) or could not be fetched: RFC 9309 §2.3.1.4."""
 
 
 def is_private_address(address: str) -> bool:
@@ -189,6 +209,135 @@ class ConditionalGetMiddleware:
         return response
 
 
+# -- Retry-After ----------------------------------------------------------------------------
+
+_WAIT_STATUSES = (429, 503)     # the codes whose Retry-After (RFC 6585, RFC 9110 §10.2.3) we honour
+
+
+def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (delay-seconds or HTTP-date); None if absent or unreadable.
+    A date in the past is 0."""
+    if value is None:
+        return None
+    text = (value.decode("latin-1") if isinstance(value, bytes) else value).strip()
+    if text.isascii() and text.isdigit():
+        return float(int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)        # an HTTP-date is always GMT
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class RetryAfterMiddleware(RetryMiddleware):
+    """Scrapy's RetryMiddleware that honours Retry-After on 429 and 503.
+
+    A wait up to `HAIDANG_RETRY_AFTER_MAX_S` (the download timeout) is kept before the retry;
+    a longer one is not retried in this run, and the response fails naming the wait
+    (`META_RETRY_AFTER`). Without Retry-After Scrapy's own retry applies. With AutoThrottle on,
+    each 429/503 also doubles the host's download delay: AutoThrottle alone never raises it for
+    an error answered quickly. Known gap: the next run does not know of the wait.
+    """
+
+    def __init__(self, settings: BaseSettings):
+        super().__init__(settings)
+        self._max_wait_s = settings.getfloat("HAIDANG_RETRY_AFTER_MAX_S", settings.getfloat("DOWNLOAD_TIMEOUT"))
+        self._autothrottle = settings.getbool("AUTOTHROTTLE_ENABLED")
+        self._start_delay = max(settings.getfloat("DOWNLOAD_DELAY"), settings.getfloat("AUTOTHROTTLE_START_DELAY"))
+        self._max_delay = settings.getfloat("AUTOTHROTTLE_MAX_DELAY")
+
+    async def process_request(self, request: Request) -> None:
+        not_before = request.meta.pop(_META_NOT_BEFORE, None)
+        if not_before is not None and not_before > time.monotonic():
+            await asyncio.sleep(not_before - time.monotonic())
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Spider | None = None) -> Request | Response:
+        if (response.status not in _WAIT_STATUSES or response.status not in self.retry_http_codes
+                or request.meta.get("dont_retry", False)):
+            return super().process_response(request, response)
+        self._back_off(request)
+        wait = retry_after_seconds(response.headers.get(b"Retry-After")) or 0.0
+        if wait > self._max_wait_s:
+            request.meta[META_RETRY_AFTER] = wait
+            return response
+        retry = super().process_response(request, response)
+        if wait and isinstance(retry, Request):
+            retry.meta[_META_NOT_BEFORE] = time.monotonic() + wait
+        return retry
+
+    def _back_off(self, request: Request) -> None:
+        if not self._autothrottle or self.crawler.engine is None:
+            return
+        slot = self.crawler.engine.downloader.slots.get(request.meta.get("download_slot", ""))
+        if slot is None:
+            return
+        latency = float(request.meta.get("download_latency") or 0.0)
+        backed_off = min(self._max_delay, max(2 * slot.delay, self._start_delay, latency))
+        slot.delay = max(slot.delay, backed_off)
+
+
+# -- robots.txt -----------------------------------------------------------------------------
+
+
+class _UnreachableRobots(RobotParser):
+    """Stands in for the parser of a robots.txt that could not be read: allows nothing."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, robotstxt_body: bytes) -> _UnreachableRobots:
+        raise NotImplementedError("built from a failure, never from a robots.txt body")
+
+    def allowed(self, url: str | bytes, user_agent: str | bytes) -> bool:
+        return False
+
+
+class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's RobotsTxtMiddleware with RFC 9309's rule for a robots.txt it cannot read.
+
+    Scrapy allows everything once robots.txt has failed; RFC 9309 §2.3.1.4 says a robots.txt
+    unreachable through server or network errors means complete disallow. So after Scrapy's
+    retries a 5xx (and a 429, which asks us to slow down) or a download error makes every
+    request to that host fail with RobotsUnreachable for the rest of this crawl; the next crawl
+    asks again. A 4xx stays "allow all" (§2.3.1.3), and its error page is not parsed as rules.
+    """
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status >= 500 or response.status == 429:
+            self._stats.inc_value("robotstxt/response_count")
+            self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
+            self._settle(netloc, _UnreachableRobots(str(response.status)))
+            return
+        if 400 <= response.status < 500:
+            response = response.replace(body=b"")
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        # Other refusals (a private address, a redirect loop) keep Scrapy's "allow": the page
+        # requests meet the same refusal, or robots.txt is simply not there.
+        if isinstance(exc, IgnoreRequest):
+            super()._robots_error(exc, netloc)
+            return
+        self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        self._settle(netloc, _UnreachableRobots(type(exc).__name__))
+
+    def _settle(self, netloc: str, parser: RobotParser) -> None:
+        waiting = self._parsers[netloc]
+        self._parsers[netloc] = parser
+        if isinstance(waiting, Deferred):
+            waiting.callback(parser)
+
+    def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
+        if isinstance(rp, _UnreachableRobots):
+            self._stats.inc_value("robotstxt/unreachable")
+            raise RobotsUnreachable(f"robots.txt unreachable ({rp.reason}): not fetching, per RFC 9309")
+        super().process_request_2(rp, request)
+
+
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
@@ -222,9 +371,19 @@ def failure_events(failure: Failure, request: Request, source_id: str) -> list[C
         return [NotModified(source_id=source_id, url=url)]
     if isinstance(exc, PrivateAddressRefused):
         return skip("private-address") if is_page else fail("fetch", "PrivateAddressRefused", str(exc), False)
+    # Not fetched only for now: pages too are failures, so a feed's validators are not stored and
+    # the next run asks for them again.
+    if isinstance(exc, RobotsUnreachable):
+        return fail("robots", "RobotsUnreachable",
+                    f"{url}: {exc} (source {source_id}); will try again on the next run", True)
     if isinstance(exc, HttpError):
         status = exc.response.status
         transient = status >= 500 or status in (408, 429)
+        wait = request.meta.get(META_RETRY_AFTER)
+        if wait is not None:
+            return fail("fetch", "HttpError",
+                        f"HTTP {status} from {url} (source {source_id}): server asked to wait {wait:.0f} s "
+                        "(Retry-After), so not retried in this run; will retry on the next run", True)
         advice = "will retry on the next run" if transient else "check the URL"
         return fail("fetch", "HttpError",
                     f"HTTP {status} from {url}{_attempts(request)} (source {source_id}); {advice}",

@@ -10,6 +10,8 @@ __all__ = ["crawlers_in_parallel", "scrapy_settings"]
 
 _GUARD = "crawlers.middlewares.PrivateAddressGuardMiddleware"
 _CONDITIONAL = "crawlers.middlewares.ConditionalGetMiddleware"
+_ROBOTS = "crawlers.middlewares.StrictRobotsTxtMiddleware"
+_RETRY = "crawlers.middlewares.RetryAfterMiddleware"
 
 
 def scrapy_settings(settings: CrawlSettings) -> dict[str, Any]:
@@ -33,6 +35,8 @@ def scrapy_settings(settings: CrawlSettings) -> dict[str, Any]:
         "REDIRECT_MAX_TIMES": settings.max_redirects,
         "RETRY_TIMES": settings.retry_times,
         "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",   # each give-up is also a CrawlFailure event
+        # A 429/503 asking for a longer wait than one download may take is not retried this run.
+        "HAIDANG_RETRY_AFTER_MAX_S": settings.download_timeout_s,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "HTTPCACHE_ENABLED": False,
@@ -41,7 +45,13 @@ def scrapy_settings(settings: CrawlSettings) -> dict[str, Any]:
         # callback or errback; Scrapy's filter would also drop redirect loops silently.
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
         "DOWNLOADER_MIDDLEWARES": {
-            _GUARD: 50,           # before RobotsTxtMiddleware (100): no robots.txt from refused hosts
+            _GUARD: 50,           # before the robots.txt middleware (100): no robots.txt from refused hosts
+            # Scrapy's own, subclassed in their places: robots.txt that answers 5xx disallows all
+            # (RFC 9309), and 429/503 honour Retry-After.
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            _ROBOTS: 100,
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            _RETRY: 550,
             _CONDITIONAL: 650,    # sees responses before redirect (600) and retry (550) handling
         },
     }

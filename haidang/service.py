@@ -139,7 +139,8 @@ def check_sources(settings: Settings, sources: Iterable[Source]) -> list[SourceC
                 robots = "disallowed"
             elif isinstance(event, CrawlFailure):
                 if event.stage == "robots":
-                    robots = "disallowed"
+                    # RFC 9309: an unreachable robots.txt means "do not fetch", not a refusal
+                    robots = "unreachable" if event.error_class == "RobotsUnreachable" else "disallowed"
                 elif reachable != "yes":
                     reachable = f"no ({event.error_class}: {event.message[:60]})"
         results.append(SourceCheck(source.id, reachable, robots, sample[:100]))

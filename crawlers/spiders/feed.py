@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from scrapy.http import Request, Response
 
-from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc
+from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, Skipped
 from crawlers.feeds import parse_feed
 from crawlers.spiders.base import SourceSpider
 
@@ -45,12 +45,10 @@ class FeedSpider(SourceSpider):
                 error_class=parsed.problem_class or "BozoFeed", transient=False,
                 message=f"feed {response.url} is ill-formed ({parsed.problem}); "
                         f"{len(parsed.entries)} entries were still read")
-        if parsed.entries_without_link:
-            yield CrawlFailure(
-                source_id=source_id, url=response.url, stage="feed", error_class="EntryWithoutLink",
-                transient=False,
-                message=f"{parsed.entries_without_link} entries of feed {response.url} have no link "
-                        "and were not passed on")
+        for skipped in parsed.skipped:
+            # The publisher's fault, the same on every poll: a skip with its reason, not an error
+            # that would keep this feed from ever being asked "not modified?" again.
+            yield Skipped(source_id=source_id, url=skipped.link or response.url, reason=skipped.reason)
         for entry in parsed.entries:
             if self.source.follow_links:
                 request = self.page_request(entry.link, batch=batch, feed_url=response.url, entry=entry)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from crawlers.decode import decode_document, repair_feed_bytes
+from haidang.textnorm import normalize
 
 FAULTS = Path(__file__).resolve().parents[1] / "fixtures" / "sites" / "faults"
 TEXT = "Quảng Ngãi đón tàu du lịch quốc tế đến Lý Sơn"
@@ -121,3 +122,55 @@ def test_repair_leaves_well_encoded_feeds_alone() -> None:
     assert text == decode_document(raw, "application/rss+xml; charset=windows-1258").text
     utf8 = (FAULTS / "feed-ok.rss").read_bytes()
     assert repair_feed_bytes(utf8, None) == utf8.decode("utf-8")
+
+
+_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
+
+
+def windows_1258(text: str) -> bytes:
+    """Encode as Windows does: base letters precomposed (â, ơ, đ), tone marks as combining characters."""
+    out = []
+    for ch in unicodedata.normalize("NFC", text):
+        marks = unicodedata.normalize("NFD", ch)
+        out.append(unicodedata.normalize("NFC", "".join(c for c in marks if c not in _TONE_MARKS))
+                   + "".join(c for c in marks if c in _TONE_MARKS))
+    return "".join(out).encode("cp1258")
+
+
+@pytest.mark.parametrize("label", ["iso-8859-1", "latin-1", "windows-1252", "us-ascii"])
+@pytest.mark.parametrize("declaration", [
+    '<meta charset="windows-1258">', '<meta http-equiv="Content-Type" content="text/html; charset=windows-1258">'])
+def test_document_declaration_beats_a_western_default_header(label: str, declaration: str) -> None:
+    body = windows_1258(html(None)).replace(b"<head>", b"<head>" + declaration.encode())
+    assert "\u0309".encode("cp1258") in body          # the tone marks really are combining
+    decoded = decode_document(body, f"text/html; charset={label}")
+    assert (decoded.encoding, decoded.source) == ("cp1258", "declaration")
+    assert f"<title>{TEXT}</title>" in decoded.text
+    assert unicodedata.is_normalized("NFC", decoded.text)
+    assert normalize(decoded.text) == decoded.text    # the project's one tone-mark placement too
+
+
+def test_xml_prolog_beats_a_western_default_header() -> None:
+    raw = (FAULTS / "feed-windows-1258.rss").read_bytes()
+    decoded = decode_document(raw, "application/rss+xml; charset=iso-8859-1")
+    assert (decoded.encoding, decoded.source) == ("cp1258", "declaration")
+    assert "Lý Sơn tăng chuyến tàu khách dịp cuối tuần" in decoded.text
+
+
+def test_a_non_western_header_still_beats_the_declaration() -> None:
+    body = windows_1258(html("utf-8"))                 # declaration wrong, header right
+    decoded = decode_document(body, "text/html; charset=windows-1258")
+    assert (decoded.encoding, decoded.source) == ("cp1258", "http-header")
+    assert TEXT in decoded.text
+
+
+def test_western_header_and_western_declaration_keep_the_header() -> None:
+    body = html("windows-1252", "Café Lý Son").encode("cp1252")
+    decoded = decode_document(body, "text/html; charset=iso-8859-1")
+    assert decoded.source == "http-header" and "Café" in decoded.text
+
+
+def test_a_declaration_that_does_not_decode_falls_back_to_the_header() -> None:
+    body = html("utf-8", "Café").encode("cp1252")     # not UTF-8 at all
+    decoded = decode_document(body, "text/html; charset=iso-8859-1")
+    assert decoded.source == "http-header" and "Café" in decoded.text

@@ -108,16 +108,26 @@ def test_fixture_page(path: str) -> None:
     assert len(c.text.split("\n")) >= 3
 
 
-def test_feed_date_outranks_the_page_selector_but_not_metadata() -> None:
-    """Issue 3's order: metadata, then the feed, then the site's date selector."""
+def test_page_dates_outrank_a_feed_date_that_disagrees() -> None:
+    """Metadata, then the site's date selector, then the feed: the page is the publisher's
+    canonical statement. (This test used to rank the feed above the selector.)"""
     path = "vnexpress/thoi-su/quang-ngai-don-tau-du-lich-quoc-te-den-ly-son-4870001.html"
     feed_date = datetime.fromisoformat("2026-03-10T00:00:00+00:00")
     article = extract_article(_article(path, feed_published=feed_date), SELECTORS["vnexpress"])
     assert article.content.published_from == "meta"
-    path = "baoquangngai/kinh-te/202603/quang-ngai-thu-hut-dau-tu-quy-i-3201.htm"
+    path = "baoquangngai/kinh-te/202603/quang-ngai-thu-hut-dau-tu-quy-i-3201.htm"   # shows 07:30
+    article = extract_article(_article(path, feed_published=feed_date), SELECTORS["baoquangngai"])
+    assert article.content.published_from == "selector"
+    assert article.content.published.isoformat() == "2026-03-10T07:30:00+07:00"
+
+
+def test_feed_date_that_agrees_with_the_selector_is_kept_as_the_exact_one() -> None:
+    """Within minutes of the page's displayed time the feed says the same thing, more exactly."""
+    path = "baoquangngai/kinh-te/202603/quang-ngai-thu-hut-dau-tu-quy-i-3201.htm"   # shows 07:30
+    feed_date = datetime.fromisoformat("2026-03-10T00:31:15+00:00")
     article = extract_article(_article(path, feed_published=feed_date), SELECTORS["baoquangngai"])
     assert article.content.published_from == "feed"
-    assert article.content.published.isoformat() == "2026-03-10T07:00:00+07:00"
+    assert article.content.published.isoformat() == "2026-03-10T07:31:15+07:00"
 
 
 def test_header_clock_is_never_the_publication_date() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -88,13 +90,13 @@ def test_ill_formed_feed_keeps_entries_and_names_the_problem() -> None:
     assert feed.problem_class == "SAXParseException" and "not well-formed" in (feed.problem or "")
 
 
-def test_entries_without_link_are_counted() -> None:
+def test_entries_without_link_are_skipped_with_a_reason() -> None:
     body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
             '<item><title>Không có đường dẫn</title><guid isPermaLink="false">abc-1</guid></item>'
             '<item><title>Có guid là URL</title><guid>https://example.vn/bai-1.html</guid></item>'
             '</channel></rss>').encode()
     feed = parse_feed(body, "application/rss+xml", f"{BASE}/x.rss")
-    assert feed.entries_without_link == 1
+    assert [(s.title, s.reason) for s in feed.skipped] == [("Không có đường dẫn", "no-link")]
     assert [e.link for e in feed.entries] == ["https://example.vn/bai-1.html"]
 
 
@@ -131,3 +133,89 @@ def test_slash_comments_is_the_stated_comment_count() -> None:
            '</channel></rss>').encode()
     feed = parse_feed(rss, "application/rss+xml", "https://blog.example.vn/feed")
     assert [e.comments for e in feed.entries] == [1204, None, None]
+
+
+# -- items that can never be fetched, and feed dates ------------------------------------------
+
+NOW = datetime(2026, 3, 14, 0, 0, tzinfo=UTC)
+
+
+def rss(*items: str) -> bytes:
+    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+            + "".join(items) + "</channel></rss>").encode()
+
+
+def item(link: str | None = None, title: str = "Tin", date: str | None = None, guid: str | None = None) -> str:
+    parts = [f"<title>{title}</title>"]
+    parts += [f"<link>{link}</link>"] if link is not None else []
+    parts += [f"<pubDate>{date}</pubDate>"] if date is not None else []
+    parts += [f"<guid>{guid}</guid>"] if guid is not None else []
+    return "<item>" + "".join(parts) + "</item>"
+
+
+def test_items_whose_link_is_not_http_are_skipped_with_their_reason(caplog: pytest.LogCaptureFixture) -> None:
+    body = rss(item("/a/1.html"), item("mailto:toasoan@example.vn"), item("/a/2.html"),
+               item(" javascript:alert(1)"), item("tel:+842553822222"), item("/a/3.html"))
+    with caplog.at_level(logging.WARNING, logger="crawlers.feeds"):
+        feed = parse_feed(body, "application/rss+xml", f"{BASE}/f/follow-bad.rss")
+    assert [e.link for e in feed.entries] == [f"{BASE}/a/1.html", f"{BASE}/a/2.html", f"{BASE}/a/3.html"]
+    assert [(s.link, s.reason) for s in feed.skipped] == [
+        ("mailto:toasoan@example.vn", "not-web-link"), ("javascript:alert(1)", "not-web-link"),
+        ("tel:+842553822222", "not-web-link")]
+    assert "3 items skipped" in caplog.text and "mailto:toasoan@example.vn" in caplog.text
+    assert f"{BASE}/f/follow-bad.rss" in caplog.text
+
+
+def test_atom_urn_ids_are_not_links() -> None:
+    body = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>'
+            '<entry><id>urn:2</id><title>Chỉ có id</title><updated>2026-03-10T08:00:00+07:00</updated></entry>'
+            f'<entry><id>urn:3</id><title>Có link</title><link href="{BASE}/a/3.html"/></entry>'
+            '</feed>').encode()
+    feed = parse_feed(body, "application/atom+xml", f"{BASE}/f/a.atom")
+    assert [e.link for e in feed.entries] == [f"{BASE}/a/3.html"]
+    assert [(s.link, s.title, s.reason) for s in feed.skipped] == [("urn:2", "Chỉ có id", "not-web-link")]
+
+
+def test_an_http_guid_stands_in_for_a_non_web_link() -> None:
+    feed = parse_feed(rss(item("javascript:void(0)", guid="https://example.vn/bai-2.html")),
+                      "application/rss+xml", f"{BASE}/x.rss")
+    assert [e.link for e in feed.entries] == ["https://example.vn/bai-2.html"] and not feed.skipped
+
+
+@pytest.mark.parametrize(("written", "utc"), [
+    ("Thứ ba, 28/03/2023 08:26", "2023-03-28T01:26:00+00:00"),
+    ("2023-03-28 08:26:00", "2023-03-28T01:26:00+00:00"),           # naive: local time, not UTC
+    ("28-03-2023 08:26", "2023-03-28T01:26:00+00:00"),              # day first (feedparser: 2028-03-20)
+    ("Tue, 28 Mar 2023 08:26:00", "2023-03-28T01:26:00+00:00"),     # RFC 822 without a zone
+    ("Tue, 28 Mar 2023 08:26:00 ICT", "2023-03-28T01:26:00+00:00"),  # feedparser reads ICT as UTC
+    ("Tue, 28 Mar 2023 08:26:00 +07", "2023-03-28T01:26:00+00:00"),
+    ("Tue, 28 Mar 2023 08:26:00 GMT+7", "2023-03-28T01:26:00+00:00"),
+    ("Tue, 28 Mar 2023 08:26:00 +0700", "2023-03-28T01:26:00+00:00"),  # explicit zone: feedparser's
+    ("Tue, 28 Mar 2023 01:26:00 GMT", "2023-03-28T01:26:00+00:00"),
+    ("2023-03-28T08:26:00+07:00", "2023-03-28T01:26:00+00:00"),
+    ("2023-03-28T01:26:00Z", "2023-03-28T01:26:00+00:00"),
+    ("28/03/2023", "2023-03-27T17:00:00+00:00"),
+    ("hôm qua", None),
+])
+def test_feed_dates_are_read_as_vietnamese_sources_write_them(written: str, utc: str | None) -> None:
+    feed = parse_feed(rss(item("/a/1.html", date=written)), "application/rss+xml", f"{BASE}/x.rss", now=NOW)
+    published = feed.entries[0].published
+    assert (published.isoformat() if published else None) == utc
+    assert published is None or published.tzinfo is UTC
+
+
+def test_naive_feed_dates_follow_the_given_zone() -> None:
+    feed = parse_feed(rss(item("/a/1.html", date="2023-03-28 08:26:00")), "application/rss+xml",
+                      f"{BASE}/x.rss", timezone="Asia/Tokyo", now=NOW)
+    assert feed.entries[0].published.isoformat() == "2023-03-27T23:26:00+00:00"
+
+
+def test_feed_dates_far_in_the_future_are_dropped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    body = rss(item("/a/1.html", date="28 Mar 2099"), item("/a/2.html", date="Sat, 14 Mar 2026 20:00:00 +0700"),
+               item("/a/3.html", date="16/03/2026 08:00"))
+    with caplog.at_level(logging.WARNING, logger="crawlers.feeds"):
+        feed = parse_feed(body, "application/rss+xml", f"{BASE}/x.rss", now=NOW)
+    assert [e.link for e in feed.entries] == [f"{BASE}/a/1.html", f"{BASE}/a/2.html", f"{BASE}/a/3.html"]
+    published = [e.published.isoformat() if e.published else None for e in feed.entries]
+    assert published == [None, "2026-03-14T13:00:00+00:00", None]   # hours ahead (a zone) is fine
+    assert "'28 Mar 2099' is in the future" in caplog.text and f"{BASE}/a/1.html" in caplog.text
