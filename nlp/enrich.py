@@ -16,6 +16,7 @@ from typing import Any
 from haidang.record import Article, Match, Span
 from haidang.settings import Source
 from haidang.store.base import KnownClaim, Store
+from haidang.wording import vn_number
 from nlp.claims import Debunk, candidate_keys, propose
 from nlp.language import detect_language
 from nlp.risk import LOCAL_MODELS_DIR, RiskScorer
@@ -23,11 +24,12 @@ from nlp.section import SectionClassifier
 from nlp.tone import ToneClassifier
 from nlp.topics import TopicClassifier
 
-__all__ = ["MIN_TEXT_CHARS", "Enricher"]
+__all__ = ["MAX_TEXT_CHARS", "MIN_TEXT_CHARS", "Enricher"]
 
 log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 40   # below this (a bare headline) labels are guesses: said so in the notes
+MAX_TEXT_CHARS = 50_000   # the models read this much; VNTC's longest dev article has 37,000 characters
 
 
 class Enricher:
@@ -49,6 +51,11 @@ class Enricher:
                engagement: dict[str, int] | None = None) -> dict[str, Any]:
         """The `labels` part of an Article (and of `haidang analyze` output) for normalised text."""
         notes: list[str] = []
+        if len(text) > MAX_TEXT_CHARS:
+            # A 4 MB page (a whole report pasted in) would cost the models seconds and a gigabyte;
+            # its first 50,000 characters (a dozen long articles) say what it is about.
+            text = text[:MAX_TEXT_CHARS]
+            notes.append(f"văn bản dài: chỉ phân tích {vn_number(MAX_TEXT_CHARS)} ký tự đầu")
         language, confidence = detect_language(f"{title}\n{text}")
         if len((title + text).strip()) < MIN_TEXT_CHARS:
             notes.append("văn bản quá ngắn: nhãn có độ tin cậy thấp")
@@ -61,7 +68,7 @@ class Enricher:
             section = {"label": "khong_xac_dinh", "score": 0.0, "note": reason}
             topics = []
             notes.append(reason)
-        spans = _target_spans(matches or [], target)
+        spans = [s for s in _target_spans(matches or [], target) if s.field != "text" or s.end <= len(text)]
         tone = self._tone.predict(title, text, spans, language)
         risk = self._risk.score(title, text, language=language, source_kind=source.kind if source else None,
                                 source_trust=source.trust if source else None,
