@@ -226,8 +226,13 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     if dispatcher is None:
         from alerts.dispatch import AlertDispatcher
         dispatcher = AlertDispatcher(settings, store)
+    # Also the articles found in the window but published before it (a backlog, a new source, an
+    # outage caught up): their flags went out in this window and belong in this digest.
+    late = [a for a in store.iter_articles(SearchFilters(first_seen_since=start))
+            if a.id not in by_id and a.content.first_seen is not None and a.content.first_seen < end]
+    by_id.update((a.id, a) for a in late)
     raised: dict[str, list[Any]] = {}
-    for a in articles:
+    for a in [*articles, *late]:
         for flag in dispatcher.flags_for(a, now=end):
             raised.setdefault(flag.story_id, []).append(flag)
     by_story: dict[str, list[OutboxMessage]] = {}

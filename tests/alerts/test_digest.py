@@ -232,3 +232,16 @@ def test_digest_recipients_must_be_known_agencies(tmp_path: Path):
                                      encoding="utf-8")
     with pytest.raises(ConfigError, match="alerts.yaml:[0-9]+.*so-khong-co"):
         load_settings(cfg, environ={})
+
+
+def test_a_flag_on_an_old_story_found_in_the_window_is_in_the_digest(tmp_path: Path):
+    """Published last month, found (and flagged) in the window: the digest of that window lists
+    its flag; its publication date keeps it out of the window's counts."""
+    old = _art("dap-cu", title="Tin đồn vỡ đập", when=IN - timedelta(days=30), story="dam-cu")
+    old.content.first_seen = IN
+    found_later = _art("dap-sau", title="Tin đồn vỡ đập", when=IN - timedelta(days=30), story="dam-sau")
+    found_later.content.first_seen = IN + timedelta(days=2)              # after the window: not this digest
+    with _store(tmp_path, [old, found_later]) as store:
+        d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
+    assert [f.story_id for f in d.flags] == ["dam-cu"] and d.flags[0].title == "Tin đồn vỡ đập"
+    assert d.total == 0
