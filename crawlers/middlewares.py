@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 import time
 from collections.abc import Mapping
@@ -294,6 +295,20 @@ class _UnreachableRobots(RobotParser):
 
     def allowed(self, url: str | bytes, user_agent: str | bytes) -> bool:
         return False
+
+
+class _NoTraceback(logging.Filter):
+    """Scrapy logs a robots.txt download error with its whole traceback: an unreachable host is
+    not a bug, and the run's summary already names it, so one warning line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+logging.getLogger(RobotsTxtMiddleware.__module__).addFilter(_NoTraceback())
 
 
 class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):

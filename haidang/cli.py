@@ -89,7 +89,10 @@ def _setup_logging(verbose: bool) -> None:
 def run(config: ConfigOpt = None,
         source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these source ids.")] = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """One pass over every configured source: fetch → extract → match → store."""
+    """One pass over every configured source: fetch → extract → match → store.
+
+    Exits 1 when no source could be read at all (every one failed, nothing fetched), so a
+    scheduler notices an offline machine; a run where some sources worked exits 0."""
     _setup_logging(verbose)
     settings = _settings(config)
     from haidang.service import run_once
@@ -100,6 +103,9 @@ def run(config: ConfigOpt = None,
     tallies = run_once(settings, sources, console=err)
     _print_summary(tallies)
     out.print(f"data: {settings.data_dir}")
+    if tallies and all(t.errors and not (t.fetched or t.duplicates) for t in tallies.values()):
+        err.print("[red]no source could be read in this run[/red]: see the errors above")
+        raise typer.Exit(1)
 
 
 def _print_summary(tallies: dict[str, Any]) -> None:

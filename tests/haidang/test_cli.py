@@ -158,3 +158,23 @@ def test_explain_shows_stated_engagement():
     out = Console(record=True, width=200)
     render_explanation(out, article, "Asia/Ho_Chi_Minh")
     assert "Lượt tương tác (khi thu thập): 1.520 lượt thích · 87 bình luận" in out.export_text()
+
+
+def test_run_exits_1_when_no_source_can_be_read(demo_config: Path):
+    """An offline machine: one warning line per failure (no tracebacks), a clear summary, exit 1."""
+    import socket
+
+    with socket.socket() as sock:                      # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    extra = ("  - id: dead\n    name: Dead\n    country: VN\n    language: vi\n    kind: national_press\n"
+             f"    local: true\n    feeds: ['http://127.0.0.1:{port}/feed.rss']\n")
+    sources = demo_config / "sources.yaml"
+    sources.write_text(sources.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "haidang", "run", "-c", str(demo_config), "-s", "dead"],
+                            check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no source could be read" in result.stderr and "Traceback" not in result.stderr
+    partly = subprocess.run([sys.executable, "-m", "haidang", "run", "-c", str(demo_config), "-s", "dead",
+                             "-s", "baoquangngai"], check=False, capture_output=True, text=True, timeout=120)
+    assert partly.returncode == 0, partly.stdout + partly.stderr
