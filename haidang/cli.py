@@ -539,7 +539,9 @@ def explain(ref: Annotated[str, typer.Argument(help="Article id or URL.")], conf
     if as_json:
         print(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
         return
-    render_explanation(out, article, settings.app.timezone)
+    source = next((s for s in settings.sources if s.id == article.fetched.source_id), None)
+    render_explanation(out, article, settings.app.timezone, source_name=source.name if source else None,
+                       topic_names={t: str(v.get("name") or t) for t, v in settings.topics.items()})
 
 
 @app.command()

@@ -8,10 +8,12 @@ haidang/web/wording.py); the names of values live here, lower case as they read 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-__all__ = ["KINDS", "LANGUAGES", "NO_TOPIC", "TONES", "TRUST", "UNKNOWN_KIND", "kind_name", "language_name",
-           "tone_name", "trust_name", "vn_decimal", "vn_number"]
+__all__ = ["KINDS", "LANGUAGES", "NO_TOPIC", "SECTIONS", "TONES", "TRUST", "UNKNOWN_KIND", "WEEKDAYS", "kind_name",
+           "language_name", "section_name", "tone_name", "trust_name", "vn_decimal", "vn_number", "when"]
 
 # nlp.tone labels.
 TONES = {"positive": "tích cực", "neutral": "trung tính", "negative": "tiêu cực"}
@@ -30,8 +32,27 @@ LANGUAGES = {"vi": "tiếng Việt", "en": "tiếng Anh", "zh": "tiếng Trung",
              "ja": "tiếng Nhật", "fr": "tiếng Pháp", "de": "tiếng Đức", "ru": "tiếng Nga", "km": "tiếng Khmer",
              "lo": "tiếng Lào", "th": "tiếng Thái"}
 NO_TOPIC = "chưa xác định chủ đề"
+# The news sections (nlp.section.SECTIONS, VNTC's classes); "khong_xac_dinh" when not assessed.
+SECTIONS = {
+    "chinh_tri_xa_hoi": "chính trị – xã hội", "doi_song": "đời sống", "khoa_hoc": "khoa học",
+    "kinh_doanh": "kinh doanh", "phap_luat": "pháp luật", "suc_khoe": "sức khỏe", "the_gioi": "thế giới",
+    "the_thao": "thể thao", "van_hoa": "văn hóa", "vi_tinh": "vi tính", "khong_xac_dinh": "không xác định",
+}
+WEEKDAYS = ("Thứ hai", "Thứ ba", "Thứ tư", "Thứ năm", "Thứ sáu", "Thứ bảy", "Chủ nhật")
 
 _VN_SEPARATORS = str.maketrans({",": ".", ".": ","})
+
+
+def when(moment: datetime | None, tz: str = "Asia/Ho_Chi_Minh") -> str:
+    """"Thứ ba, 28/03/2023 08:26" in `tz`, as the emails write it; "không rõ thời gian" for None."""
+    if moment is None:
+        return "không rõ thời gian"
+    local = moment.astimezone(ZoneInfo(tz))
+    return f"{WEEKDAYS[local.weekday()]}, {local:%d/%m/%Y %H:%M}"
+
+
+def section_name(label: Any) -> str:
+    return SECTIONS.get(str(label), str(label)) if label else SECTIONS["khong_xac_dinh"]
 
 
 def tone_name(label: Any) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from haidang.record import ENGAGEMENT_KEYS, engagement_line, parse_count
 from haidang.store.base import KnownClaim
-from haidang.wording import kind_name, trust_name
+from haidang.wording import kind_name, trust_name, vn_decimal
 from nlp.claims import Debunk, detect_debunk, match_claims
 from nlp.datasets import read_jsonl
 from nlp.modelfiles import MODELS_DIR, file_sha256, load_model, model_path, save_model
@@ -240,14 +240,14 @@ class RiskScorer:
             p = _proba(self.local_model[-1], row)
             p = min(max(p, 1e-4), 1 - 1e-4)
             weight = _clip_local(_logit(p) - _logit(self.local_prior))
-            what = f"mô hình cục bộ (ReINTEL), xác suất {p:.2f}"
+            what = f"mô hình cục bộ (ReINTEL), xác suất {vn_decimal(p)}"
             model = self.local_model
             out.extend(self._engagement_reason(p, weight, engagement))
         elif self.shipped_model is not None:
             row = self.shipped_model[:-1].transform([doc])    # once: the evidence reuses it
             p = _proba(self.shipped_model[-1], row)
             weight = _SHIPPED_MODEL_SCALE * (p - 0.5)
-            what = f"mô hình VFND, xác suất {p:.2f}"
+            what = f"mô hình VFND, xác suất {vn_decimal(p)}"
             model = self.shipped_model
         else:
             return []
@@ -271,7 +271,7 @@ class RiskScorer:
         if abs(weight) < 0.05:
             return []
         return [_reason("engagement", [engagement_line(dict(engagement or {})) or "",
-                                       f"mô hình cục bộ: xác suất {p_text:.2f} → {p:.2f} khi tính cả lượt tương tác"],
+                                       f"mô hình cục bộ: xác suất {vn_decimal(p_text)} → {vn_decimal(p)} khi tính cả lượt tương tác"],
                         weight)]
 
     def _claim_reasons(self, title: str, text: str, claims: Sequence[KnownClaim],
@@ -279,7 +279,7 @@ class RiskScorer:
         out = []
         for claim, sim in match_claims(title, text, [c for c in claims if c.status == "confirmed"])[:3]:
             fact = [f"tin sai đã biết: {claim.text}", f"bác bỏ: {claim.rebuttal_url or 'chưa có đường dẫn'}",
-                    f"độ tương đồng: {sim:.2f}"]
+                    f"độ tương đồng: {vn_decimal(sim)}"]
             if debunk is not None:
                 # The article refutes the claim it repeats: keep the link, add no risk.
                 out.append(_reason("known_false_claim", [*fact, "bài viết này bác bỏ tin đó"], 0.0))
@@ -289,7 +289,7 @@ class RiskScorer:
         if not out:
             for claim, sim in match_claims(title, text, [c for c in claims if c.status == "dismissed"])[:1]:
                 out.append(_reason("dismissed_claim", [f"cán bộ đã xác định không phải tin sai: {claim.text}",
-                                                       f"độ tương đồng: {sim:.2f}"], _DISMISSED_CLAIM))
+                                                       f"độ tương đồng: {vn_decimal(sim)}"], _DISMISSED_CLAIM))
         return out
 
 

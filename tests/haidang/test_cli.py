@@ -160,6 +160,36 @@ def test_explain_shows_stated_engagement():
     assert "Lượt tương tác (khi thu thập): 1.520 lượt thích · 87 bình luận" in out.export_text()
 
 
+def test_explain_speaks_the_words_of_the_emails():
+    """Names, not ids: the section, topics, tone and risk signals as the emails and digest say them."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from haidang.explain import render_explanation
+    from haidang.record import Article, Content, Fetched
+
+    labels = {"section": {"label": "kinh_doanh", "score": 0.67},
+              "topics": [{"id": "dau_tu_thuong_mai", "score": 0.8125, "evidence": ["xúc tiến đầu tư"]}],
+              "tone": {"label": "neutral", "score": 0.5, "evidence": [], "scope": "whole-text"},
+              "risk": {"score": 0.13, "level": "thấp", "reasons": [
+                  {"signal": "source_kind", "evidence": ["nguồn: x"], "weight": -0.6}]}}
+    article = Article(fetched=Fetched(source_id="baoqn", url="https://example.vn/p/1"), labels=labels,
+                      content=Content(title="Hội nghị", language="vi", published=datetime(2023, 3, 28, 1, 26, tzinfo=UTC)))
+    out = Console(record=True, width=200)
+    render_explanation(out, article, "Asia/Ho_Chi_Minh", topic_names={"dau_tu_thuong_mai": "Đầu tư, thương mại"},
+                       source_name="Báo Quảng Ngãi")
+    text = out.export_text()
+    for expected in ("Báo Quảng Ngãi (baoqn) · Thứ ba, 28/03/2023 08:26", "ngôn ngữ: tiếng Việt",
+                     "Chuyên mục (section): kinh doanh kinh_doanh (0,67)", "Đầu tư, thương mại dau_tu_thuong_mai (0,81)",
+                     "Sắc thái (tone): trung tính (0,50, toàn bài)", "Loại nguồn (source_kind) (-0.60)"):
+        assert expected in text, (expected, text)
+    article.labels = {**labels, "topics": []}
+    out = Console(record=True, width=200)
+    render_explanation(out, article, "Asia/Ho_Chi_Minh")
+    assert "Chủ đề kế hoạch (plan topics): chưa xác định chủ đề" in out.export_text()
+
+
 def test_run_exits_1_when_no_source_can_be_read(demo_config: Path):
     """An offline machine: one warning line per failure (no tracebacks), a clear summary, exit 1."""
     import socket
