@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -389,7 +390,7 @@ def outbox_retry(key: Annotated[str | None, typer.Argument(help="Key of a failed
 @config_app.command("check")
 def config_check(config: ConfigOpt = None) -> None:
     """Validate every YAML file in the config folder; name file, line and field of each error."""
-    folder = config or DEFAULT_CONFIG_DIR
+    folder = config or os.environ.get("HAIDANG_CONFIG") or DEFAULT_CONFIG_DIR      # the folder `run` would read
     problems = check_config_dir(Path(folder))
     if not problems:
         out.print(f"[green]config OK[/green]: {folder}")
@@ -615,15 +616,21 @@ def alerts_test(rule: Annotated[str, typer.Argument(help="Rule name from config/
     store = _store(settings)
     try:
         dispatcher = AlertDispatcher(settings, store)
-        flags = group_by_story([f for a in store.iter_articles(SearchFilters(since=_parse_when(since, settings.app.timezone)))
-                                for f in dispatcher.flags_for(a, rules=chosen)])
+        titles: dict[str, str] = {}
+        raised = []
+        for a in store.iter_articles(SearchFilters(since=_parse_when(since, settings.app.timezone))):
+            for f in dispatcher.flags_for(a, rules=chosen):
+                titles[a.id] = a.content.title
+                raised.append(f)
+        flags = group_by_story(raised)
     finally:
         store.close()
     table = Table(title=f"{rule}: {len(flags)} cờ báo sẽ được gửi (flags it would raise; nothing sent)")
-    for col in ("severity", "story", "outlets", "recipients", "when"):
-        table.add_column(col, overflow="fold")
+    for col in ("severity", "title", "article (haidang explain ID)", "outlets", "recipients", "when"):
+        table.add_column(col, overflow="fold", no_wrap=col.startswith("article"))
     for f in flags:
-        table.add_row(f.severity, f.story_id[:12], str(len(f.article_ids)), ", ".join(f.recipients),
+        first = f.article_ids[0] if f.article_ids else ""
+        table.add_row(f.severity, escape(titles.get(first, "")), first, str(len(f.article_ids)), ", ".join(f.recipients),
                       "ngay (immediate)" if f.immediate else "bản tin ngày (digest)")
     out.print(table)
 

@@ -103,6 +103,8 @@ def test_config_check_reports_file_and_line(tmp_path: Path):
     result = runner.invoke(app, ["config", "check", "-c", str(tmp_path)])
     assert result.exit_code == 1
     assert "haidang.yaml:3: crawl.retry_times" in result.output
+    from_env = runner.invoke(app, ["config", "check"], env={"HAIDANG_CONFIG": str(tmp_path)})   # as `run` reads it
+    assert from_env.exit_code == 1 and "crawl.retry_times" in from_env.output
 
 
 @pytest.mark.slow
