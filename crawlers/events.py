@@ -26,7 +26,8 @@ FAILURE_STAGES = ("robots", "fetch", "feed", "sitemap", "crawl")
 """`CrawlFailure.stage`: robots disallowed a configured URL; HTTP fetch failed; a feed or
 sitemap could not be read; the spider or the crawl process itself failed."""
 
-SKIP_REASONS = ("robots", "not-html", "oversize", "private-address", "page-cap", "no-link", "not-web-link")
+SKIP_REASONS = ("robots", "not-html", "oversize", "private-address", "page-cap", "no-link", "not-web-link",
+                "duplicate-link")
 """`Skipped.reason` values this package emits for discovered pages (feed links, listing and
 sitemap links); configured URLs (feeds, sitemaps, start pages) fail with a CrawlFailure instead."""
 

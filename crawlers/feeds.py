@@ -29,9 +29,11 @@ __all__ = ["ENTRY_SKIP_REASONS", "ParsedFeed", "SkippedEntry", "parse_feed"]
 
 log = logging.getLogger(__name__)
 
-ENTRY_SKIP_REASONS = ("no-link", "not-web-link")
+ENTRY_SKIP_REASONS = ("no-link", "not-web-link", "duplicate-link")
 """`SkippedEntry.reason`: the item has no link at all; its link is not http(s) (mailto:,
-javascript:, tel:, an Atom urn: id), so no request can ever be made for it."""
+javascript:, tel:, an Atom urn: id), so no request can ever be made for it; an earlier item of
+the same feed has the same link (stored under one id, two items would replace each other on
+every run)."""
 
 _WEB_SCHEMES = ("http", "https")
 # A feed date this far past the fetch is a publisher's mistake (a year typo, a scheduled item),
@@ -197,7 +199,8 @@ def parse_feed(body: bytes, content_type: str | None, url: str, *,
     """Parse RSS/Atom bytes fetched from `url` at `now` (default: the current time).
 
     Relative links resolve against `url`; naive dates are in `timezone`. Items that can never be
-    fetched (no link, or a link that is not http(s)) go to `skipped` with their reason.
+    fetched (no link, or a link that is not http(s)) or repeat an earlier item's link go to
+    `skipped` with their reason.
     """
     text = repair_feed_bytes(body, content_type, url=url)
     mime = (content_type or "application/xml").split(";", 1)[0].strip() or "application/xml"
@@ -207,11 +210,15 @@ def parse_feed(body: bytes, content_type: str | None, url: str, *,
     )
     result = ParsedFeed(version=parsed.get("version") or "")
     fetched_at = now or datetime.now(UTC)
+    links: set[str] = set()
     for raw in parsed.entries:
         entry = _entry(raw, url, timezone, fetched_at)
         if isinstance(entry, SkippedEntry):
             result.skipped.append(entry)
+        elif entry.link in links:       # feeds list the newest first: the first one is kept
+            result.skipped.append(SkippedEntry(link=entry.link, title=entry.title, reason="duplicate-link"))
         else:
+            links.add(entry.link)
             result.entries.append(entry)
     _log_skipped(result.skipped, url)
     if parsed.get("bozo"):

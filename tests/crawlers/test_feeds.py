@@ -219,3 +219,15 @@ def test_feed_dates_far_in_the_future_are_dropped_and_logged(caplog: pytest.LogC
     published = [e.published.isoformat() if e.published else None for e in feed.entries]
     assert published == [None, "2026-03-14T13:00:00+00:00", None]   # hours ahead (a zone) is fine
     assert "'28 Mar 2099' is in the future" in caplog.text and f"{BASE}/a/1.html" in caplog.text
+
+
+def test_a_repeated_link_keeps_the_first_item_only() -> None:
+    """Two items under one link would be stored under one id and replace each other every run."""
+    body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+            '<item><title>Bản mới</title><link>https://example.vn/bai-1.html</link></item>'
+            '<item><title>Bản cũ</title><link>https://example.vn/bai-1.html</link></item>'
+            '<item><title>Bài khác</title><link>https://example.vn/bai-2.html</link></item>'
+            '</channel></rss>').encode()
+    feed = parse_feed(body, "application/rss+xml", f"{BASE}/x.rss")
+    assert [e.title for e in feed.entries] == ["Bản mới", "Bài khác"]
+    assert [(s.title, s.reason) for s in feed.skipped] == [("Bản cũ", "duplicate-link")]
