@@ -1,14 +1,17 @@
-"""Writes an article's evidence to a folder an officer can hand over: each page exactly as fetched,
-its extracted text, and a SHA256SUMS file that `sha256sum -c` verifies against the stored hashes."""
+"""Writes an article's evidence to a folder an officer can hand over: each page exactly as fetched (or
+the feed entry, for a feed-only item), its extracted text, and a SHA256SUMS file that `sha256sum -c`
+verifies: pages against the hashes stored at capture, every other file against what was written."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
 
+from haidang.evidence.capture import is_feed_entry
 from haidang.store.base import Evidence
 
 __all__ = ["evidence_name", "write_evidence"]
@@ -21,8 +24,9 @@ def evidence_name(index: int, evidence: Evidence) -> str:
 
 
 def write_evidence(records: Sequence[Evidence], folder: Path) -> list[Path]:
-    """Write each record's page (`.html`, the bytes as received, only when kept) and text (`.txt`),
-    plus `evidence.json` (every field but the bytes) and `SHA256SUMS`; return the files written.
+    """Write each record's page (`.html`, the bytes as received, only when kept; `.json` for a feed
+    entry) and text (`.txt`), plus `evidence.json` (every field but the bytes) and `SHA256SUMS`,
+    which lists every other file; return the files written.
 
     Files are written beside their final name and renamed, so a folder never holds half a page.
     """
@@ -37,22 +41,24 @@ def write_evidence(records: Sequence[Evidence], folder: Path) -> list[Path]:
                  "bytes": len(evidence.html), "status_code": evidence.status_code, "kind": evidence.kind,
                  "outcome": evidence.outcome, "content_type": evidence.content_type, "note": evidence.note}
         if evidence.html:
-            page = folder / f"{stem}.html"
+            page = folder / f"{stem}{'.json' if is_feed_entry(evidence) else '.html'}"
             _write(page, evidence.html)
             written.append(page)
             sums.append(f"{evidence.sha256}  {page.name}")
             entry["file"] = page.name
         if evidence.text:
             text = folder / f"{stem}.txt"
-            _write(text, evidence.text.encode("utf-8"))
+            data = evidence.text.encode("utf-8")
+            _write(text, data)
             written.append(text)
+            sums.append(f"{hashlib.sha256(data).hexdigest()}  {text.name}")
             entry["text_file"] = text.name
         manifest.append(entry)
-    for name, data in (("evidence.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"),
-                       ("SHA256SUMS", "".join(line + "\n" for line in sums))):
-        _write(folder / name, data.encode("utf-8"))
-        written.append(folder / name)
-    return written
+    listing = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    _write(folder / "evidence.json", listing)
+    sums.append(f"{hashlib.sha256(listing).hexdigest()}  evidence.json")
+    _write(folder / "SHA256SUMS", "".join(line + "\n" for line in sums).encode("utf-8"))
+    return [*written, folder / "evidence.json", folder / "SHA256SUMS"]
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from crawlers.decode import decode_document
 from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, NotModified, Skipped
@@ -42,6 +43,8 @@ RECHECK_ACTIONS = frozenset({"de_nghi_go_bo", "de_nghi_cai_chinh"})   # takedown
 # 451: unavailable for legal reasons, which is what a takedown usually ends in.
 GONE_STATUSES = frozenset({404, 410, 451})
 _HTTP_STATUS_RE = re.compile(r"^HTTP (\d{3}) ")   # crawlers.middlewares.failure_events' wording
+_FIRST_PAGE = ("first copy of the page: the flag was raised on its feed entry (source follow_links: false), "
+               "so no earlier page was kept to compare it with")
 
 
 @dataclass(kw_only=True, slots=True)
@@ -54,6 +57,9 @@ class RecheckTarget:
     url: str
     baseline_sha256: str                 # text_sha256 of the last kept text
     requested_at: datetime               # the first takedown/correction request
+    # False for a feed-only item (flagged on its feed entry) whose page no check has kept yet:
+    # its first fetch is the first copy of the page, not a change from the feed's summary.
+    page_kept: bool = True
 
 
 @dataclass(slots=True)
@@ -88,10 +94,11 @@ def due_rechecks(store: Store, settings: RecheckSettings, now: datetime) -> list
             continue
         texts = [e.text for e in kept if e.text]
         baseline = texts[-1] if texts else evidence_text(article.content)
+        page_kept = bool(article.fetched.html or article.fetched.body_sha256) or any(e.html for e in checks)
         targets.append(RecheckTarget(
             article_id=article_id, story_id=article.story_id, source_id=article.fetched.source_id,
             url=article.fetched.final_url or article.fetched.url, baseline_sha256=text_sha256(baseline),
-            requested_at=min(times)))
+            requested_at=min(times), page_kept=page_kept))
     return targets
 
 
@@ -105,11 +112,14 @@ def recheck_due(store: Store, settings: Settings, now: datetime) -> RecheckRepor
     targets = due_rechecks(store, settings.app.recheck, now)
     if not targets:
         return report
-    from crawlers.runner import crawl  # starts Scrapy in a child process; imported only when needed
-
     sources = {s.id: s for s in settings.sources}
-    probes = _probe_sources(targets, sources)
-    results = dict(_results(crawl(probes, settings.app.crawl, {}), {t.url for t in targets}))
+    results: dict[str, CrawlEvent] = {}
+    web = [t for t in targets if _is_web(t.url)]
+    if web:
+        from crawlers.runner import crawl  # starts Scrapy in a child process; imported only when needed
+
+        probes = _probe_sources(web, sources)
+        results = dict(_results(crawl(probes, settings.app.crawl, {}), {t.url for t in web}))
     for target in targets:
         source = sources.get(target.source_id)
         evidence = judge(target, results.get(target.url), source, now=now, timezone=settings.app.timezone)
@@ -126,27 +136,37 @@ def judge(target: RecheckTarget, event: CrawlEvent | None, source: Source | None
     (ads, counters, tokens). The page is kept only when its text changed; an unchanged one keeps
     the hash of the bytes and the time. `fetched_at` is the time of the pass (`now`), which the
     schedule counts from; the fetch itself happens within that pass, seconds later.
+
+    A feed-only item's first page fetched is kept as "captured": there is no earlier page to
+    compare it with, and its text differs from the feed's summary without anything having changed.
     """
     base = {"article_id": target.article_id, "url": target.url, "kind": "recheck"}
+    empty = hashlib.sha256(b"").hexdigest()
+    if not _is_web(target.url):
+        return Evidence(**base, fetched_at=now, sha256=empty, outcome="unreachable",  # type: ignore[arg-type]
+                        note=f"cannot be re-checked: the item's link {target.url!r} is not a web (http/https) "
+                             "address; only the kept feed entry shows what was published")
     if isinstance(event, FetchedDoc) and event.body is not None:
         text, problem = _extract(event, source, timezone)
         digest = hashlib.sha256(event.body).hexdigest()
         notes = [problem] if problem else []
         if event.final_url and event.final_url != event.url:
             notes.append(f"redirected to {event.final_url}")
-        changed = text_sha256(text) != target.baseline_sha256
+        if not target.page_kept:
+            notes.insert(0, _FIRST_PAGE)
+        changed = not target.page_kept or text_sha256(text) != target.baseline_sha256
+        outcome: EvidenceOutcome = "captured" if not target.page_kept else "changed" if changed else "unchanged"
         return Evidence(**base, fetched_at=now, sha256=digest,  # type: ignore[arg-type]
                         html=event.body if changed else b"", text=text if changed else "",
-                        status_code=event.status, outcome="changed" if changed else "unchanged",
+                        status_code=event.status, outcome=outcome,
                         content_type=event.headers.get("content-type"), note="; ".join(notes) or None)
-    empty = hashlib.sha256(b"").hexdigest()
     if isinstance(event, NotModified):      # no validators are sent, but a broken cache may answer 304
         return Evidence(**base, fetched_at=now, sha256=empty, status_code=304, outcome="unchanged",  # type: ignore[arg-type]
                         note="the server answered 304 not modified")
     if isinstance(event, CrawlFailure):
         match = _HTTP_STATUS_RE.match(event.message)
         status = int(match.group(1)) if match else None
-        outcome: EvidenceOutcome = "gone" if status in GONE_STATUSES else "unreachable"
+        outcome = "gone" if status in GONE_STATUSES else "unreachable"
         return Evidence(**base, fetched_at=now, sha256=empty, status_code=status, outcome=outcome,  # type: ignore[arg-type]
                         note=f"{event.error_class}: {event.message}"[:500])
     if isinstance(event, Skipped):
@@ -154,6 +174,11 @@ def judge(target: RecheckTarget, event: CrawlEvent | None, source: Source | None
                         note=f"not fetched: {event.reason}")
     return Evidence(**base, fetched_at=now, sha256=empty, outcome="unreachable",  # type: ignore[arg-type]
                     note="the crawl gave no answer for this page; it is tried again at the next re-check")
+
+
+def _is_web(url: str) -> bool:
+    """Whether the crawler can fetch `url` at all: feed items may link elsewhere (tel:, magnet:, a bare id)."""
+    return urlsplit(url).scheme.lower() in ("http", "https")
 
 
 def _probe_sources(targets: Iterable[RecheckTarget], sources: dict[str, Source]) -> list[Source]:

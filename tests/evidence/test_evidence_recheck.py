@@ -18,7 +18,7 @@ from crawlers.events import CrawlFailure, FetchedDoc, Skipped
 from crawlers.extract import extract_article
 from haidang.evidence.capture import capture_flag_evidence, evidence_text, text_sha256
 from haidang.evidence.recheck import RecheckTarget, due_rechecks, judge, recheck_due
-from haidang.record import Article, Fetched
+from haidang.record import Article, Content, Fetched
 from haidang.settings import AppSettings, CrawlSettings, RecheckSettings, Selectors, Settings, Source
 from haidang.sites import FixtureServer, serve_sites
 from haidang.store.base import ResponseAction, Store
@@ -169,3 +169,65 @@ def test_no_answer_is_unreachable_not_gone() -> None:
     assert judge(_target(), None, None, now=T0).outcome == "unreachable"
     skipped = Skipped(source_id="mxh", url="https://mxh.example.vn/a", reason="oversize")
     assert judge(_target(), skipped, None, now=T0).note == "not fetched: oversize"
+
+
+def _flag_feed_only(store: Store, url: str, at: datetime) -> Article:
+    """A feed-only item (source follow_links: false) stored and flagged as the pipeline would, with a
+    takedown request: its evidence is the feed entry; no page of it was ever fetched."""
+    fetched = Fetched(source_id="mxh", url=url, final_url=url, status=200, fetched_at=at,
+                      feed_url="https://mxh.example.vn/feed.rss", feed_title=_FIRST[0], feed_summary=_FIRST[1])
+    article = extract_article(Article(fetched=fetched), Selectors())
+    article.story_id = article.id
+    assert store.upsert(article) == "new"
+    assert capture_flag_evidence(store, article, None, now=at) is not None
+    store.record_action(ResponseAction(flag_key="f" * 32, story_id=article.id, article_id=article.id,
+                                       rule="tin-sai", action="de_nghi_go_bo", actor="a@so-ttt.example.vn",
+                                       at=at + timedelta(minutes=30)))
+    return article
+
+
+def test_a_feed_only_item_is_rechecked_at_its_link_and_its_first_page_is_a_capture(
+        site: tuple[FixtureServer, Path], store: Store) -> None:
+    server, root = site
+    page = root / "tin" / "bai-1.html"
+    article = _flag_feed_only(store, f"{server.base_url}/tin/bai-1.html", T0)
+    [target] = due_rechecks(store, RecheckSettings(), T0 + timedelta(hours=1))
+    assert (target.url, target.page_kept) == (article.fetched.url, False)
+    settings = _settings(every_hours=6, for_days=30)
+
+    # The page's text is not the feed's summary, yet nothing changed: a first copy, not "changed".
+    assert recheck_due(store, settings, T0 + timedelta(hours=1)).outcomes == {article.id: "captured"}
+    assert recheck_due(store, settings, T0 + timedelta(hours=7)).outcomes == {article.id: "unchanged"}
+    page.write_text(_PAGE.format(title=_EDITED[0], body=_EDITED[1]), encoding="utf-8")
+    assert recheck_due(store, settings, T0 + timedelta(hours=13)).outcomes == {article.id: "changed"}
+
+    entry, first, unchanged, changed = store.evidence(article.id)
+    assert entry.kind == "flag" and b'"feed_url"' in entry.html
+    assert (first.kind, first.outcome, first.status_code) == ("recheck", "captured", 200)
+    assert first.sha256 == hashlib.sha256(first.html).hexdigest() and "vỡ" in first.text
+    assert "first copy of the page" in (first.note or "")
+    assert (unchanged.html, changed.outcome) == (b"", "changed") and "vẫn an toàn" in changed.text
+    assert server.requests_for("/tin/bai-1.html")
+
+
+def test_an_item_without_a_web_link_says_it_cannot_be_rechecked(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66"
+    fetched = Fetched(source_id="mxh", url=url, final_url=url, canonical_url=url, status=200, fetched_at=T0,
+                      feed_url="https://mxh.example.vn/feed.rss", feed_title=_FIRST[0], feed_summary=_FIRST[1])
+    article = Article(id="khong-co-link", fetched=fetched, content=Content(title=_FIRST[0], text=_FIRST[1]),
+                      story_id="khong-co-link")
+    store.upsert(article)
+    assert capture_flag_evidence(store, article, None, now=T0) is not None
+    store.record_action(ResponseAction(flag_key="u" * 32, story_id=article.id, article_id=article.id, rule="tin-sai",
+                                       action="de_nghi_go_bo", actor="a@so-ttt.example.vn", at=T0))
+    import crawlers.runner
+
+    def no_crawl(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a crawl was started for a link the crawler cannot fetch")
+
+    monkeypatch.setattr(crawlers.runner, "crawl", no_crawl)
+    report = recheck_due(store, _settings(every_hours=6, for_days=30), T0 + timedelta(hours=1))
+    assert report.outcomes == {article.id: "unreachable"}
+    check = store.evidence(article.id)[-1]
+    assert check.kind == "recheck" and check.html == b"" and check.status_code is None
+    assert "cannot be re-checked" in (check.note or "") and url in (check.note or "")
