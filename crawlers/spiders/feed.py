@@ -49,7 +49,12 @@ class FeedSpider(SourceSpider):
             # The publisher's fault, the same on every poll: a skip with its reason, not an error
             # that would keep this feed from ever being asked "not modified?" again.
             yield Skipped(source_id=source_id, url=skipped.link or response.url, reason=skipped.reason)
-        for entry in parsed.entries:
+        entries = parsed.entries
+        if self.source.follow_links:
+            # Pages never fetched first: the page cap must not be spent on links already stored
+            # (answered "not modified"), or a long feed's tail would never be reached.
+            entries = sorted(entries, key=lambda e: e.link in self.validators)
+        for entry in entries:
             if self.source.follow_links:
                 request = self.page_request(entry.link, batch=batch, feed_url=response.url, entry=entry)
                 if request is not None:

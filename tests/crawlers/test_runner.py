@@ -435,3 +435,14 @@ def test_a_dead_child_becomes_failures_not_a_hang(fixture_site: str,
     failure = [e for e in seen if isinstance(e, CrawlFailure) and e.source_id == "stuck"]
     assert [(f.stage, f.error_class, f.transient) for f in failure] == [("crawl", "CrawlProcessDied", True)]
     assert {e.source_id for e in of(seen, SourceFinished)} == {"quick", "stuck"}
+
+
+def test_the_page_cap_is_spent_on_pages_never_fetched(fixture_site: str, make_source: Callable[..., Source]) -> None:
+    """A feed longer than the cap: the next run fetches the next pages, not the stored ones again."""
+    source = make_source(id="vnexpress", feeds=[f"{fixture_site}/{FEEDS['vnexpress']}"])
+    capped = FAST.model_copy(update={"max_pages_per_source": 1})
+    first = of(run([source], settings=capped), FetchedDoc)
+    assert len(first) == 1
+    known = {d.url: Validators(url=d.url, etag='"seen"') for d in first}
+    second = of(run([source], settings=capped, validators=known), FetchedDoc)
+    assert len(second) == 1 and second[0].url not in known
