@@ -846,7 +846,6 @@ def audit(since: Annotated[str, typer.Option(help="From when: 30d, 12h, YYYY-MM-
           config: ConfigOpt = None,
           as_json: Annotated[bool, typer.Option("--json", help="JSON Lines instead of a table.")] = False) -> None:
     """The audit log: every officer action, label correction and login (append-only)."""
-    from haidang.store.base import ACTION_NAMES
     settings = _settings(config)
     tz = ZoneInfo(settings.app.timezone)
     store = _store(settings)
@@ -860,15 +859,21 @@ def audit(since: Annotated[str, typer.Option(help="From when: 30d, 12h, YYYY-MM-
                                          "target": e.target, "detail": e.detail, "client": e.client},
                                         ensure_ascii=False, default=str) + "\n")
         return
-    table = Table(title=f"nhật ký từ {since}: {len(entries)} mục (audit log)")
+    from haidang import wording
+    from haidang.web.display import LabelNames, audit_row
+
+    start = _parse_when(since, settings.app.timezone).astimezone(tz)
+    names = LabelNames(topics={t: str(v.get("name") or t) for t, v in settings.topics.items()}, provinces={})
+    table = Table(title=f"Nhật ký từ {start:%d/%m/%Y %H:%M}: {len(entries)} mục (audit log)")
     for col in ("when", "who", "what", "target", "detail", "client"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("when", "what"))
     for e in entries:
-        what = e.kind
-        if e.kind == "action":
-            what = f"action: {ACTION_NAMES.get(str(e.detail.get('action')), e.detail.get('action'))}"
-        detail = "; ".join(f"{k}: {v}" for k, v in e.detail.items() if v not in (None, "", [], {}))
-        table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), escape(e.actor), escape(what),
+        row = audit_row(e, names, lambda at: wording.when(at, settings.app.timezone))
+        action = next((d["value"] for d in row["details"] if d["key"] == "action"), None)
+        detail = "; ".join([*(f"{c['name']}: {c['from']} → {c['to']}" for c in row["changes"]),
+                            *(f"{d['name']}: {d['value']}" for d in row["details"] if d["key"] != "action")])
+        what = f"{row['kind_name']}: {action}" if action else f"{row['kind_name']} ({e.kind})"
+        table.add_row(row["at"], escape(e.actor), escape(what),
                       escape(e.target), escape(detail), escape(e.client or ""))
     out.print(table)
 
