@@ -220,6 +220,10 @@ def search(query: Annotated[str, typer.Argument(help='Query: words, "phrases", O
     filters = SearchFilters(province=code, source=source, lang=lang,
                             since=_parse_when(since, settings.app.timezone),
                             until=_parse_when(until, settings.app.timezone, end=True))
+    if source and source not in {s.id for s in settings.sources}:
+        # Still searched: articles stay stored after their source leaves the configuration.
+        err.print(f"[yellow]note:[/yellow] {escape(source)} is not a configured source id; "
+                  "searching the stored articles under that id anyway")
     store = _store(settings)
     try:
         result = store.search(query, filters, limit=limit)
