@@ -256,6 +256,9 @@ class WebSettings(_Model):
     link_days: int = Field(7, ge=1, le=90)              # days a signed flag link stays valid
     session_hours: int = Field(12, ge=1, le=168)        # hours a login lasts
     secret_env: str = "HAIDANG_LINK_SECRET"             # variable holding the HMAC secret (32+ characters)
+    login_limit: int = Field(5, ge=1)                   # failed logins per client address (and per name) ...
+    login_window_minutes: int = Field(15, ge=1)         # ... in this many minutes
+    login_checks_in_flight: int = Field(2, ge=1)        # password checks at once (each argon2 check takes 64 MiB)
 
     @field_validator("base_url")
     @classmethod

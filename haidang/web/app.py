@@ -7,8 +7,10 @@ Routes (all Vietnamese pages, Jinja2 with autoescape on every template):
   GET  /dang-nhap, POST /dang-nhap, POST /dang-xuat   login and logout (both forms carry a CSRF token)
   GET  /tim-kiem             search over the store (viewer and up)
   GET  /bao-cao, POST /bao-cao   the deadline report for chosen days as .docx or .xlsx (officer and up)
-  GET  /nhat-ky              the audit log (administrator)
-Any other path, a wrong method or a crash gets a Vietnamese error page like the app's own.
+  GET  /nhat-ky              the audit log, by pages, optionally of one kind (administrator)
+Any other path, a wrong method or a crash gets a Vietnamese error page like the app's own. Every
+response says X-Content-Type-Options: nosniff; a path with a trailing slash is not redirected (the
+redirect would be built from the request's Host header), it is simply not found.
 Blocking store calls run in Starlette's thread pool; each opens its own store (a SqliteStore
 belongs to the thread that opened it) and closes it.
 """
@@ -28,9 +30,11 @@ from zoneinfo import ZoneInfo
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner
 from alerts.render import environment as alerts_environment
@@ -47,10 +51,11 @@ from haidang.store.base import ACTION_NAMES, AuditEntry, SearchFilters, SearchHi
 from haidang.store.highlight import CLOSE_MARK, OPEN_MARK
 from haidang.textnorm import fold
 from haidang.web.display import LabelNames, audit_row
+from haidang.web.headers import NoSniff
 from haidang.web.query_errors import explain_query_error
-from haidang.web.respond import link_used, record_correction, record_response
-from haidang.web.sessions import LoginThrottle, Session, SessionKeeper
-from haidang.web.wording import HTTP_ERRORS, TONES, UNKNOWN
+from haidang.web.respond import Recorded, link_used, record_correction, record_response
+from haidang.web.sessions import Attempt, LoginThrottle, Session, SessionKeeper, end_sessions, logout_nonce
+from haidang.web.wording import AUDIT_KINDS, HTTP_ERRORS, TONES, UNKNOWN
 from nlp.gazetteer import Gazetteer
 
 __all__ = ["TEMPLATES_DIR", "create_app"]
@@ -71,6 +76,12 @@ SESSION_COOKIE = "hd_session"
 PAGE_TEXT_CHARS = 3000
 OUTLETS_SHOWN = 30
 SEARCH_PAGE_SIZE = 20
+AUDIT_PAGE_SIZE = 100
+# Page numbers beyond this are read as this one: an offset past SQLite's 64-bit integers would crash.
+MAX_PAGE = 10_000
+# Dates the forms accept: the archive starts in the 1990s; years like 0001 or 9999 overflow the
+# time-zone arithmetic (OverflowError) and are typing mistakes anyway.
+FIRST_YEAR, LAST_YEAR = 1990, 2100
 NOTE_CHARS = 2000
 # A language filter is a code as the store keeps it: "vi", "en", "zh-cn".
 _LANG_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
@@ -91,21 +102,28 @@ def _http_url(value: str) -> bool:
 
 def _day(value: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
     """YYYY-MM-DD (a date input) as local midnight; `end` gives the next midnight (the day included)."""
-    if not value:
+    day = _date(value)
+    if day is None:
         return None
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=tz)
-    except ValueError:
-        return None
-    return day + timedelta(days=1) if end else day
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    return start + timedelta(days=1) if end else start
 
 
 def _date(value: str) -> date | None:
-    """A date input's YYYY-MM-DD, or None when it is not one."""
+    """A date input's YYYY-MM-DD from FIRST_YEAR to LAST_YEAR, or None when it is not one."""
     try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
+        day = datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         return None
+    return day if FIRST_YEAR <= day.year <= LAST_YEAR else None
+
+
+def _page_no(value: str | None) -> int:
+    """A `trang` query parameter as a page number from 1 to MAX_PAGE (1 when it is not a number)."""
+    try:
+        return min(MAX_PAGE, max(1, int(value or "1")))
+    except ValueError:
+        return 1
 
 
 def _marked(hit: SearchHit) -> list[tuple[str, bool]]:
@@ -138,7 +156,9 @@ class _WebApp:
         self.tz = ZoneInfo(settings.app.timezone)
         self.env = alerts_environment(TEMPLATES_DIR)
         self.sessions = SessionKeeper(settings.users, signer, hours=settings.app.web.session_hours)
-        self.throttle = LoginThrottle()
+        web = settings.app.web
+        self.throttle = LoginThrottle(web.login_limit, timedelta(minutes=web.login_window_minutes),
+                                      web.login_checks_in_flight)
         self.sources = {s.id: s for s in settings.sources}
         self.topic_names = {tid: str(t.get("name", tid)) for tid, t in settings.topics.items()}
         self.names = LabelNames(topics=self.topic_names,
@@ -173,6 +193,7 @@ class _WebApp:
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"      # the token must not leak to linked sites
         response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"      # error pages skip the middleware
         response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
         if request.cookies.get(CSRF_COOKIE) != nonce:
             # Lax, not Strict: a link clicked in webmail is a cross-site navigation, and with Strict
@@ -207,7 +228,20 @@ class _WebApp:
         return bool(nonce) and isinstance(sent, str) and self.signer.check_mac("csrf", f"{scope}\x1f{nonce}", sent)
 
     def session(self, request: Request) -> Session | None:
-        return self.sessions.read(request.cookies.get(SESSION_COOKIE), self.now())
+        """The request's session, as `resolve_session` found it before routing."""
+        return getattr(request.state, "session", None)
+
+    async def resolve_session(self, request: Request) -> None:
+        """Reads the session cookie once per request: signature, expiry and user first (no store
+        needed), then the fingerprint against the user's logout nonce in the store, so a logout
+        ends the session in every app process."""
+        session = self.sessions.read(request.cookies.get(SESSION_COOKIE), self.now())
+        if session is not None:
+            name = session.user
+            nonce = await self.with_store(lambda s: logout_nonce(s, name))
+            if not self.sessions.current(session, nonce):
+                session = None
+        request.state.session = session
 
     def link_or_error(self, request: Request) -> FlagLink | HTMLResponse:
         token = request.path_params["token"]
@@ -374,25 +408,28 @@ class _WebApp:
         client = _client(request)
         now = self.now()
 
-        def record(store: Store) -> tuple[str | None, Article | None, list[dict[str, Any]]]:
+        def record(store: Store) -> tuple[Recorded | None, Article | None, list[dict[str, Any]]]:
             article = store.get(link.article_id)
             if problems:
                 return None, article, self.outlets(store, article) if article else []
-            action_id = record_response(store, link, article, note=note, rebuttal_url=rebuttal or None,
-                                        client=client, now=now, agency_id=self.agency_of(link.recipient))
-            return action_id, article, []
+            recorded = record_response(store, link, article, note=note, rebuttal_url=rebuttal or None,
+                                       client=client, now=now, agency_id=self.agency_of(link.recipient))
+            return recorded, article, []
 
-        action_id, article, outlets = await self.with_store(record)
+        recorded, article, outlets = await self.with_store(record)
         if problems:
             return self.flag_form(request, link, article, outlets, problems=problems, status=422,
                                   values={"note": note, "rebuttal_url": rebuttal})
-        if action_id is None:
+        if recorded is None:
             return self.used_error(request)
         _log.info("recorded %s on flag %s by %s", link.action, link.flag_key, link.recipient)
         return self.page(request, "done.html.j2", action_name=ACTION_NAMES[link.action], link=link,
-                         note=note, rebuttal_url=rebuttal, at=self.local(now), action_id=action_id)
+                         note=note, rebuttal_url=rebuttal, at=self.local(now), action_id=recorded.action_id,
+                         conflict=recorded.conflict)
 
     async def label_submit(self, request: Request) -> Response:
+        """A label correction through the link's page, while the link is unused: as the README says,
+        an expired or already-used link changes nothing (410), and the page itself is refused then."""
         checked = await self.signed_form(request)
         if isinstance(checked, Response):
             return checked
@@ -404,7 +441,11 @@ class _WebApp:
         client = _client(request)
         now = self.now()
 
-        def correct(store: Store) -> tuple[str | None, Article | None, list[dict[str, Any]], dict[str, Any]]:
+        Corrected = tuple[str | None, Article | None, list[dict[str, Any]], dict[str, Any]]
+
+        def correct(store: Store) -> Corrected | None:
+            if link_used(store, link):
+                return None
             article = store.get(link.article_id)
             if article is None or problems:
                 return None, article, self.outlets(store, article) if article else [], {}
@@ -424,7 +465,10 @@ class _WebApp:
                                       client=client, now=now, flag_key=link.flag_key)
             return entry, article, [], changes
 
-        entry, article, outlets, changes = await self.with_store(correct)
+        corrected = await self.with_store(correct)
+        if corrected is None:
+            return self.used_error(request)
+        entry, article, outlets, changes = corrected
         if article is None:
             return self.error(request, 404, "Không tìm thấy bài viết",
                               "Bài viết của cảnh báo này không còn trong kho dữ liệu; không thể sửa nhãn.")
@@ -462,6 +506,7 @@ class _WebApp:
                          next=request.query_params.get("next", "/tim-kiem"))
 
     async def login_submit(self, request: Request) -> Response:
+        """Counts the attempt before the password check (see haidang.web.sessions.LoginThrottle)."""
         form = await request.form()
         nxt = _form_text(form, "next", 200)
         nxt = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/tim-kiem"
@@ -470,27 +515,51 @@ class _WebApp:
                               "Biểu mẫu đăng nhập đã hết hiệu lực. Hãy tải lại trang và đăng nhập lại.")
         name, password = _form_text(form, "username", 100), _form_text(form, "password", 1000)
         client, now = _client(request), self.now()
-        if self.throttle.blocked(name, now):
-            await self.with_store(lambda s: s.append_audit(AuditEntry(
-                at=now, actor=name or "-", kind="login_blocked", target="web", detail={}, client=client)))
-            return self.page(request, "login.html.j2", 429, csrf=self.csrf_token(request, "login"),
-                             problem="Đăng nhập sai quá nhiều lần; hãy thử lại sau 15 phút.", next=nxt)
-        user = await run_in_threadpool(self.sessions.check_password, name, password)
+        attempt = self.throttle.begin(name, client, now)
+        if not isinstance(attempt, Attempt):
+            if attempt.audit:
+                detail = {"reason": attempt.reason, "window_minutes": self.throttle_minutes,
+                          "unlogged": attempt.unlogged or None}
+                await self.with_store(lambda s: s.append_audit(AuditEntry(
+                    at=now, actor=name or "-", kind="login_blocked", target="web", detail=detail, client=client)))
+            return self.login_refused(request, attempt.reason, nxt)
+        user = None
+        try:
+            user = await run_in_threadpool(self.sessions.check_password, name, password)
+        finally:
+            self.throttle.finish(attempt, ok=user is not None)
         await self.with_store(lambda s: s.append_audit(AuditEntry(
             at=now, actor=name or "-", kind="login" if user else "login_failed", target="web", detail={},
             client=client)))
         if user is None:
-            self.throttle.failed(name, now)
             return self.page(request, "login.html.j2", 401, csrf=self.csrf_token(request, "login"),
                              problem="Tên đăng nhập hoặc mật khẩu không đúng.", next=nxt)
-        self.throttle.succeeded(name)
+        login = user.name
+        cookie = self.sessions.issue(user, now, await self.with_store(lambda s: logout_nonce(s, login)))
         response = RedirectResponse(nxt, status_code=303)
-        response.set_cookie(SESSION_COOKIE, self.sessions.issue(user, now), httponly=True, samesite="lax",
+        response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax",
                             secure=self.secure, max_age=self.settings.app.web.session_hours * 3600)
         return response
 
+    @property
+    def throttle_minutes(self) -> int:
+        return int(self.throttle.window.total_seconds() // 60)
+
+    def login_refused(self, request: Request, reason: str, nxt: str) -> HTMLResponse:
+        """429: too many failures (from this client, or on this name from this client), or too many
+        password checks running at once."""
+        if reason == "busy":
+            problem = "Hệ thống đang kiểm tra nhiều lượt đăng nhập cùng lúc; hãy thử lại sau vài giây."
+        else:
+            problem = f"Đăng nhập sai quá nhiều lần; hãy thử lại sau {self.throttle_minutes} phút."
+        response = self.page(request, "login.html.j2", 429, csrf=self.csrf_token(request, "login"),
+                             problem=problem, next=nxt)
+        response.headers["Retry-After"] = "5" if reason == "busy" else str(self.throttle_minutes * 60)
+        return response
+
     async def logout(self, request: Request) -> Response:
-        """Only a POST from our own page logs out: another site cannot end an officer's session."""
+        """Only a POST from our own page logs out: another site cannot end an officer's session. It
+        draws a new logout nonce, so the cookie stops working even if it was copied or kept."""
         form = await request.form()
         if not self.csrf_ok(request, form, "logout"):
             return self.error(request, 403, "Biểu mẫu không hợp lệ",
@@ -499,8 +568,12 @@ class _WebApp:
         session = self.session(request)
         if session is not None:
             now, client = self.now(), _client(request)
-            await self.with_store(lambda s: s.append_audit(AuditEntry(
-                at=now, actor=session.user, kind="logout", target="web", detail={}, client=client)))
+
+            def end(store: Store) -> None:
+                end_sessions(store, session.user, now)
+                store.append_audit(AuditEntry(at=now, actor=session.user, kind="logout", target="web", detail={},
+                                              client=client))
+            await self.with_store(end)
         response = RedirectResponse("/dang-nhap", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
@@ -521,10 +594,7 @@ class _WebApp:
         params = request.query_params
         q = params.get("q", "").strip()[:500]
         form = {k: params.get(k, "").strip()[:64] for k in ("province", "source", "since", "until", "lang")}
-        try:
-            page_no = max(1, int(params.get("trang", "1")))
-        except ValueError:
-            page_no = 1
+        page_no = _page_no(params.get("trang"))
         filters, problems = self.search_filters(form)
         if problems:
             return self.search_form(request, 400, q=q, form=form, problems=problems)
@@ -567,11 +637,13 @@ class _WebApp:
             problems.append(f"Bộ lọc tỉnh không hợp lệ: «{form['province']}» không phải mã của tỉnh, thành phố "
                             "nào; hãy chọn tỉnh trong danh sách, hoặc để trống để tìm ở mọi tỉnh.")
         if form["since"] and since is None:
-            problems.append(f"Bộ lọc «Từ ngày» không hợp lệ: «{form['since']}» không phải một ngày; hãy chọn ngày "
-                            "theo dạng năm-tháng-ngày, ví dụ 2026-03-01.")
+            problems.append(f"Bộ lọc «Từ ngày» không hợp lệ: «{form['since']}» không phải một ngày từ năm "
+                            f"{FIRST_YEAR} đến năm {LAST_YEAR}; hãy chọn ngày theo dạng năm-tháng-ngày, "
+                            "ví dụ 2026-03-01.")
         if form["until"] and until is None:
-            problems.append(f"Bộ lọc «Đến hết ngày» không hợp lệ: «{form['until']}» không phải một ngày; hãy chọn "
-                            "ngày theo dạng năm-tháng-ngày, ví dụ 2026-03-31.")
+            problems.append(f"Bộ lọc «Đến hết ngày» không hợp lệ: «{form['until']}» không phải một ngày từ năm "
+                            f"{FIRST_YEAR} đến năm {LAST_YEAR}; hãy chọn ngày theo dạng năm-tháng-ngày, "
+                            "ví dụ 2026-03-31.")
         if since is not None and until is not None and until <= since:
             problems.append("Bộ lọc ngày không hợp lệ: «Đến hết ngày» phải bằng hoặc sau «Từ ngày».")
         if form["lang"] and not _LANG_RE.fullmatch(form["lang"]):
@@ -611,9 +683,11 @@ class _WebApp:
         start, end = _date(values["from"]), _date(values["to"])
         problems = []
         if start is None:
-            problems.append("Từ ngày không hợp lệ: hãy chọn ngày theo dạng năm-tháng-ngày, ví dụ 2026-01-01.")
+            problems.append(f"Từ ngày không hợp lệ: hãy chọn một ngày từ năm {FIRST_YEAR} đến năm {LAST_YEAR} "
+                            "theo dạng năm-tháng-ngày, ví dụ 2026-01-01.")
         if end is None:
-            problems.append("Đến ngày không hợp lệ: hãy chọn ngày theo dạng năm-tháng-ngày, ví dụ 2026-06-15.")
+            problems.append(f"Đến ngày không hợp lệ: hãy chọn một ngày từ năm {FIRST_YEAR} đến năm {LAST_YEAR} "
+                            "theo dạng năm-tháng-ngày, ví dụ 2026-06-15.")
         if start is not None and end is not None:
             if end < start:
                 problems.append("Đến ngày phải bằng hoặc sau từ ngày.")
@@ -646,16 +720,39 @@ class _WebApp:
             "X-Content-Type-Options": "nosniff"})
 
     async def audit_page(self, request: Request) -> Response:
+        """The last 30 days of the log, newest first, AUDIT_PAGE_SIZE entries a page (`trang`), of one
+        kind when `loai` names one. The store reads the 30 days whole (Store.audit has no limit)."""
         session = self.require(request, "administrator")
         if not isinstance(session, Session):
             return session
+        kind = request.query_params.get("loai", "").strip()[:64]
+        page_no = _page_no(request.query_params.get("trang"))
         since = self.now() - timedelta(days=30)
         entries = await self.with_store(lambda s: s.audit(since=since))
-        rows = [audit_row(e, self.names, self.local) for e in reversed(entries)]
-        return self.page(request, "audit.html.j2", rows=rows)
+        kinds = sorted(set(AUDIT_KINDS) | {e.kind for e in entries}, key=lambda k: fold(AUDIT_KINDS.get(k) or k))
+        chosen = [e for e in reversed(entries) if not kind or e.kind == kind]
+        pages = max(1, (len(chosen) + AUDIT_PAGE_SIZE - 1) // AUDIT_PAGE_SIZE)
+        page_no = min(page_no, pages)
+        shown = chosen[(page_no - 1) * AUDIT_PAGE_SIZE:page_no * AUDIT_PAGE_SIZE]
+        return self.page(request, "audit.html.j2", rows=[audit_row(e, self.names, self.local) for e in shown],
+                         total=len(chosen), page_no=page_no, pages=pages, kind=kind,
+                         kinds=[(k, AUDIT_KINDS.get(k, k)) for k in kinds])
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/tim-kiem", status_code=303)
+
+
+class _ResolveSession:
+    """ASGI middleware: resolves the session before routing, so every page (error pages too) shows
+    the login only while it is still valid."""
+
+    def __init__(self, app: ASGIApp, view: _WebApp) -> None:
+        self.app, self.view = app, view
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.view.resolve_session(Request(scope))
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings, store_factory: Callable[[], Store], secret: str, *,
@@ -681,6 +778,10 @@ def create_app(settings: Settings, store_factory: Callable[[], Store], secret: s
         Route("/bao-cao", view.report_page, methods=["GET"]),
         Route("/bao-cao", view.report_submit, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: view.http_error, 500: view.http_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: view.http_error, 500: view.http_error},
+                    middleware=[Middleware(NoSniff), Middleware(_ResolveSession, view=view)])
+    # Starlette would answer "/tim-kiem/" with a redirect built from the Host header, which a
+    # client chooses; without the redirect such a path is simply not found.
+    app.router.redirect_slashes = False
     app.state.signer = signer
     return app

@@ -4,25 +4,27 @@ Marked false with a rebuttal ("phan_bac" with a URL): the item's claim is propos
 as a known false claim carrying that rebuttal, so a later copy anywhere is flagged with the link.
 Dismissed ("khong_phai_tin_sai"): the same claim is stored as "dismissed", and the risk stage
 lowers the risk of its near-duplicates (signal `dismissed_claim`). A person decided both, so no
-second confirmation is asked for. Label corrections are audit entries of kind
-"label_correction", which `feedback_records` turns into training feedback.
+second confirmation is asked for; but a link never overturns a claim someone else decided the
+other way (the conflict is recorded for an administrator instead). Label corrections are audit
+entries of kind "label_correction", which `feedback_records` turns into training feedback.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from alerts.links import FlagLink
 from crawlers.dedup import band_keys, signature
 from haidang.record import Article
-from haidang.store.base import AlreadyRecorded, AuditEntry, KnownClaim, ResponseAction, Store
+from haidang.store.base import AlreadyRecorded, AuditEntry, ClaimStatus, KnownClaim, ResponseAction, Store
 from haidang.textnorm import normalize
 
-__all__ = ["CLAIM_CHARS", "claim_text", "feedback_records", "link_id", "link_used", "record_correction",
-           "record_response"]
+__all__ = ["CLAIM_CHARS", "ClaimConflict", "Recorded", "claim_text", "feedback_records", "link_id", "link_used",
+           "record_correction", "record_response"]
 
 _log = logging.getLogger(__name__)
 
@@ -60,30 +62,77 @@ def link_used(store: Store, link: FlagLink) -> bool:
                for a in store.actions(story_id=link.story_id))
 
 
-def _learn_claim(store: Store, article: Article, link: FlagLink, rebuttal_url: str | None) -> str | None:
+@dataclass(frozen=True, slots=True)
+class ClaimConflict:
+    """A link's answer that contradicts a claim someone else already decided: the claim keeps
+    `status`, and an administrator settles it (audit entry of kind "claim_conflict")."""
+
+    claim_id: str
+    status: ClaimStatus                  # the decision that was kept: "confirmed" or "dismissed"
+    decided_by: str | None               # who decided it, from the audit log; None when not recorded there
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What `record_response` stored: the action, and the claim conflict it raised, if any."""
+
+    action_id: str
+    conflict: ClaimConflict | None = None
+
+
+def _claim_status(store: Store, claim_id: str, keys: list[str]) -> ClaimStatus | None:
+    # The Store has no get-claim-by-id; the claim's own band keys find it among few candidates.
+    return next((c.status for c in store.claim_candidates(keys, status=None) if c.id == claim_id), None)
+
+
+def _decided_by(store: Store, claim_id: str, status: ClaimStatus) -> str | None:
+    """Who last set the claim to `status` through a flag link (the "claim" audit entries)."""
+    deciders = [e.actor for e in store.audit() if e.kind == "claim" and e.target == claim_id
+                and e.detail.get("status") == status]
+    return deciders[-1] if deciders else None
+
+
+def _learn_claim(store: Store, article: Article, link: FlagLink,
+                 rebuttal_url: str | None) -> tuple[str, ClaimConflict | None] | None:
+    """Confirm or dismiss the item's claim, unless someone else already decided it the other way.
+
+    A link is a bearer token (an email can be forwarded), so one recipient's link must not
+    silently overturn another agency's decision: a confirmed claim is never dismissed, nor a
+    dismissed one confirmed, through a link, except by the recipient who decided it. A claim
+    decided outside the links (no "claim" audit entry) counts as decided by someone else.
+    """
     text = claim_text(article)
     if not text:
         return None
     sig = signature(text)
+    keys = band_keys(sig)
     claim_id = store.propose_claim(KnownClaim(text=text, rebuttal_url=rebuttal_url, source_article_id=article.id,
-                                              signature=sig), band_keys(sig))
-    if link.action == "khong_phai_tin_sai":
+                                              signature=sig), keys)
+    wanted: ClaimStatus = "dismissed" if link.action == "khong_phai_tin_sai" else "confirmed"
+    current = _claim_status(store, claim_id, keys)
+    if current in ("confirmed", "dismissed") and current != wanted:
+        decided_by = _decided_by(store, claim_id, current)
+        if decided_by is None or decided_by.lower() != link.recipient.lower():
+            _log.warning("claim %s stays %s (decided by %s); %s asked for %s through a link",
+                         claim_id, current, decided_by or "unknown", link.recipient, wanted)
+            return claim_id, ClaimConflict(claim_id=claim_id, status=current, decided_by=decided_by)
+    if wanted == "dismissed":
         store.dismiss_claim(claim_id)
     else:
         store.confirm_claim(claim_id)
-    _log.info("claim %s from article %s is now %s", claim_id, article.id,
-              "dismissed" if link.action == "khong_phai_tin_sai" else "confirmed")
-    return claim_id
+    _log.info("claim %s from article %s is now %s", claim_id, article.id, wanted)
+    return claim_id, None
 
 
 def record_response(store: Store, link: FlagLink, article: Article | None, *, note: str | None,
                     rebuttal_url: str | None, client: str | None, now: datetime,
-                    agency_id: str | None = None) -> str | None:
+                    agency_id: str | None = None) -> Recorded | None:
     """Record the link's action once; None when the link was already used (nothing changes).
 
     The store enforces "once" by the action's link_id, across threads and processes (two
     uvicorn workers, `haidang web` beside `haidang serve`); the check before it only covers
-    actions recorded before link ids existed, and spares the write.
+    actions recorded before link ids existed, and spares the write. The action is kept even when
+    its claim decision conflicts with an earlier one: the officer did answer; only the claim waits.
     """
     if link_used(store, link):
         return None
@@ -96,17 +145,23 @@ def record_response(store: Store, link: FlagLink, article: Article | None, *, no
     except AlreadyRecorded as exc:
         _log.info("link %s was already used (action %s); nothing recorded", exc.link_id, exc.action_id)
         return None
-    if article is not None and (link.action == "khong_phai_tin_sai"
-                                or (link.action == "phan_bac" and rebuttal_url)):
-        claim_id = _learn_claim(store, article, link, rebuttal_url)
-        if claim_id:
-            store.append_audit(AuditEntry(at=now, actor=link.recipient, kind="claim", target=claim_id,
-                                          client=client, detail={"action_id": action_id,
-                                                                 "article_id": article.id,
-                                                                 "status": "dismissed" if link.action ==
-                                                                 "khong_phai_tin_sai" else "confirmed",
-                                                                 "rebuttal_url": rebuttal_url}))
-    return action_id
+    if article is None or not (link.action == "khong_phai_tin_sai" or (link.action == "phan_bac" and rebuttal_url)):
+        return Recorded(action_id)
+    learned = _learn_claim(store, article, link, rebuttal_url)
+    if learned is None:
+        return Recorded(action_id)
+    claim_id, conflict = learned
+    wanted = "dismissed" if link.action == "khong_phai_tin_sai" else "confirmed"
+    detail: dict[str, Any] = {"action_id": action_id, "article_id": article.id, "rebuttal_url": rebuttal_url}
+    if conflict is None:
+        store.append_audit(AuditEntry(at=now, actor=link.recipient, kind="claim", target=claim_id,
+                                      client=client, detail={**detail, "status": wanted}))
+    else:
+        store.append_audit(AuditEntry(at=now, actor=link.recipient, kind="claim_conflict", target=claim_id,
+                                      client=client, detail={**detail, "status": conflict.status,
+                                                             "requested": wanted,
+                                                             "decided_by": conflict.decided_by}))
+    return Recorded(action_id, conflict)
 
 
 def record_correction(store: Store, *, actor: str, article: Article, changes: dict[str, tuple[Any, Any]],

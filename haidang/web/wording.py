@@ -28,6 +28,7 @@ AUDIT_KINDS = {
     "report": "Tạo báo cáo",
     "action": "Ghi nhận xử lý",
     "claim": "Cập nhật danh sách tin đã xác minh",
+    "claim_conflict": "Quyết định trái ngược về tin sai, cần quản trị viên xem xét",
     "label_correction": "Sửa nhãn",
     "evidence": "Lưu bằng chứng",
     "escalation": "Nhắc việc, báo cấp trên",
@@ -38,6 +39,11 @@ AUDIT_DETAILS = {
     "action": "Hành động",
     "stage": "Giai đoạn",
     "status": "Trạng thái",
+    "requested": "Đề nghị đổi thành",
+    "decided_by": "Người đã quyết định",
+    "reason": "Lý do",
+    "window_minutes": "Không ghi riêng từng lượt bị chặn tiếp theo trong (phút)",
+    "unlogged": "Số lượt bị chặn trước đó không ghi riêng",
     "outcome": "Kết quả",
     "kind": "Loại",
     "from": "Từ ngày",
@@ -62,10 +68,14 @@ AUDIT_DETAILS = {
     "sha256": "Mã băm SHA-256",
 }
 
-# Stored values of some detail keys (claim status, escalation stage, evidence kind and outcome).
+# Stored values of some detail keys (claim status, escalation stage, evidence kind and outcome, why a
+# login was blocked).
 AUDIT_VALUES = {
     "status": {"confirmed": "tin sai đã xác nhận", "dismissed": "không phải tin sai",
                "proposed": "chờ xác nhận"},
+    "requested": {"confirmed": "tin sai đã xác nhận", "dismissed": "không phải tin sai"},
+    "reason": {"client": "máy này đăng nhập sai quá nhiều lần",
+               "name": "tên đăng nhập bị thử sai nhiều lần và máy này cũng đã thử sai"},
     "stage": {"reminder": "nhắc việc", "escalation": "báo cấp trên"},
     "kind": {"flag": "khi gắn cờ", "recheck": "kiểm tra lại"},
     "outcome": {"captured": "đã lưu", "unchanged": "không thay đổi", "changed": "đã thay đổi",
