@@ -6,10 +6,12 @@ import mimetypes
 import smtplib
 import ssl
 from datetime import UTC, datetime
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from haidang.errors import PermanentSendError, ServerUnavailable, TransientSendError
 from haidang.store.base import OutboxMessage
@@ -19,6 +21,30 @@ __all__ = ["Security", "SmtpNotifier", "build_email", "envelope_address"]
 Security = Literal["starttls", "tls", "none"]
 
 
+class _Policy(EmailPolicy):
+    """The default email policy, with a non-ASCII Subject folded by `email.header.Header`.
+
+    Python 3.11's folding of unstructured headers drops the space between two encoded words
+    (CPython gh-144156): "cập nhật: Công an" arrived as "cập nhật:Công an" in 38 of 65 of our real
+    subjects. Header's RFC 2047 encoder keeps every character; other headers are folded as usual.
+    """
+
+    def _subject(self, name: str, value: Any) -> str | None:
+        if name.lower() != "subject" or str(value).isascii():
+            return None
+        return f"{name}: " + Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep) + self.linesep
+
+    def fold(self, name: str, value: Any) -> str:
+        return self._subject(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        folded = self._subject(name, value)
+        return folded.encode("ascii") if folded else super().fold_binary(name, value)
+
+
+_POLICY = _Policy()
+
+
 def build_email(msg: OutboxMessage, sender: str, *, date: datetime | None = None) -> EmailMessage:
     """multipart/alternative (text, then HTML) carrying the message's own stable Message-ID,
     inside multipart/mixed with the message's files when it has any.
@@ -26,7 +52,7 @@ def build_email(msg: OutboxMessage, sender: str, *, date: datetime | None = None
     The Message-ID is the one stored when the flag was queued, never a fresh one, so a message
     resent after a crash between "accepted" and "marked sent" is recognisable as the same one.
     """
-    email = EmailMessage()
+    email = EmailMessage(policy=_POLICY)
     email["Subject"] = msg.subject
     email["From"] = sender
     email["To"] = msg.recipient

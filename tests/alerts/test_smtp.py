@@ -105,3 +105,19 @@ def test_a_sender_with_a_vietnamese_name_reaches_a_server_without_smtputf8(smtp_
 def test_a_sender_without_an_address_is_refused_at_once() -> None:
     with pytest.raises(ValueError, match="no email address"):
         SmtpNotifier("127.0.0.1", 25, "none", sender="Sở TT&TT Quảng Ngãi")
+
+
+@pytest.mark.parametrize("subject", [
+    "[thấp] Nguồn tin ngừng cập nhật: Công an tỉnh Quảng Ngãi (fixture)",
+    "[Hải Đăng] Nhắc việc: cờ báo chưa được xử lý sau 24 giờ — NÓNG: Lý Sơn có người lạ bắt cóc trẻ em!!!",
+    "[Hải Đăng][cao] Tin cần chú ý — Đầu tư, thương mại — Báo Quảng Ngãi — Đài Phát thanh - Truyền hình",
+])
+def test_a_long_vietnamese_subject_arrives_exactly(smtp_server: SmtpServer, subject: str) -> None:
+    """Python 3.11's header folding dropped spaces between encoded words ("nhật:Công")."""
+    msg = _msg()
+    msg.subject = subject
+    _notifier(smtp_server.port).send(msg)
+    [envelope] = smtp_server.handler.envelopes
+    assert isinstance(envelope.content, bytes)
+    assert all(len(line) <= 78 for line in envelope.content.split(b"\r\n")[:12])
+    assert message_from_bytes(envelope.content, policy=policy.default)["Subject"] == subject
