@@ -60,14 +60,19 @@ def build_email(msg: OutboxMessage, sender: str, *, date: datetime | None = None
     email["Message-ID"] = msg.message_id
     email.set_content(msg.text)
     email.add_alternative(msg.html, subtype="html")
+    files: list[tuple[Path, bytes]] = []
+    missing: list[str] = []
     for name in msg.attachments:
         path = Path(name)
         try:
-            data = path.read_bytes()
+            files.append((path, path.read_bytes()))
         except OSError as exc:
-            # Sending it without the file would lose what the message is for; a person regenerates
-            # the file and puts the message back (`haidang outbox retry KEY`).
-            raise PermanentSendError(f"cannot attach {path} to {msg.key}: {exc.strerror or exc}") from exc
+            missing.append(f"{path} ({exc.strerror or exc})")
+    if missing:
+        # Sending it without the files would lose what the message is for; a person regenerates
+        # them (all named at once) and puts the message back (`haidang outbox retry KEY`).
+        raise PermanentSendError(f"cannot attach to {msg.key}: {'; '.join(missing)}")
+    for path, data in files:
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         maintype, subtype = kind.split("/", 1)
         email.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)

@@ -389,6 +389,9 @@ def outbox_retry(key: Annotated[str | None, typer.Argument(help="Key of a failed
                       f"{len(report.failed)} failed, {len(report.skipped)} held by another process")
     finally:
         store.close()
+    if send and (report.failed or report.retried):
+        err.print("[red]not everything was delivered[/red]: `haidang outbox list` shows why")
+        raise typer.Exit(1)
 
 
 @config_app.command("check")
@@ -436,7 +439,10 @@ def analyze(file: Annotated[str, typer.Argument(help="JSON Lines file, or - for 
 def export(config: ConfigOpt = None,
            fmt: Annotated[str, typer.Option("--format", help="Only jsonl for now.")] = "jsonl",
            output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None) -> None:
-    """Write the whole store out as JSON Lines (backups, moving data)."""
+    """Write every stored article (record and labels) as JSON Lines, for analysis elsewhere.
+
+    Articles only: actions, the audit log, known claims, the outbox and evidence stay out; for a
+    full copy use `haidang backup`, to move to Elasticsearch `haidang migrate`."""
     if fmt != "jsonl":
         raise typer.BadParameter("only 'jsonl' is supported", param_hint="--format")
     from haidang.store.export import export_jsonl

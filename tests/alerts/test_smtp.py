@@ -60,8 +60,10 @@ def test_files_arrive_as_attachments_and_a_missing_one_fails_clearly(smtp_server
         xlsx.name: ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", b"PK\x03\x04 excel")}
 
     xlsx.unlink()
-    with pytest.raises(PermanentSendError, match=f"cannot attach {xlsx}"):
+    docx.unlink()
+    with pytest.raises(PermanentSendError, match="cannot attach") as failed:
         _notifier(smtp_server.port).send(msg)
+    assert str(docx) in str(failed.value) and str(xlsx) in str(failed.value)      # every missing file named
     assert len(smtp_server.handler.envelopes) == 1     # nothing half-sent
 
 
