@@ -70,7 +70,8 @@ def render_explanation(out: Console, article: Article, tz: str, *, topic_names: 
     out.print(f"[bold]Nguy cơ tin sai (risk)[/bold]: {shown} ({wording.vn_decimal(risk.get('score', 0))})")
     for reason in risk.get("reasons", []):
         evidence = "; ".join(map(str, reason.get("evidence", [])))
-        out.print(f"  {escape(signal_name(reason['signal']))} ({reason['weight']:+.2f}): {escape(evidence)}")
+        weight = ("+" if reason["weight"] > 0 else "") + wording.vn_decimal(reason["weight"])
+        out.print(f"  {escape(signal_name(reason['signal']))} ({weight}): {escape(evidence)}")
     if risk.get("debunk"):
         out.print(f"  bài cải chính / bác bỏ: {escape(str(risk['debunk'].get('claim')))}")
     for note in labels.get("notes", []):

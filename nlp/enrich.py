@@ -72,7 +72,8 @@ class Enricher:
         tone = self._tone.predict(title, text, spans, language)
         risk = self._risk.score(title, text, language=language, source_kind=source.kind if source else None,
                                 source_trust=source.trust if source else None,
-                                source_id=source.id if source else None, claims=claims or [],
+                                source_id=source.id if source else None,
+                                source_name=source.name if source else None, claims=claims or [],
                                 engagement=engagement)
         return {"language": {"label": language, "score": round(confidence, 4)}, "section": section,
                 "topics": topics, "tone": tone, "risk": risk, "notes": notes}

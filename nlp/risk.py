@@ -193,7 +193,7 @@ class RiskScorer:
         return cls(CueDetector.load(), shipped, local, prior, engagement)
 
     def score(self, title: str, text: str, *, language: str | None, source_kind: str | None,
-              source_trust: str | None, source_id: str | None = None,
+              source_trust: str | None, source_id: str | None = None, source_name: str | None = None,
               claims: Sequence[KnownClaim] = (), engagement: Mapping[str, int] | None = None) -> dict[str, Any]:
         """{"score", "level", "reasons": [{signal, evidence, weight}], "debunk": {...} | None}.
 
@@ -224,7 +224,7 @@ class RiskScorer:
             if debunk:
                 by = f" ({debunk.by})" if debunk.by else ""
                 reasons.append(_reason("debunk_report", [f"bác bỏ{by}: {debunk.claim}", *debunk.evidence[:2]], _DEBUNK))
-        reasons.extend(_source_reasons(source_kind, source_trust, source_id))
+        reasons.extend(_source_reasons(source_kind, source_trust, source_id, source_name))
         reasons.extend(self._claim_reasons(title, text, claims, debunk))
         total = _BIAS + sum(r["weight"] for r in reasons)
         score = round(_sigmoid(total), 4)
@@ -293,8 +293,10 @@ class RiskScorer:
         return out
 
 
-def _source_reasons(kind: str | None, trust: str | None, source_id: str | None) -> list[dict[str, Any]]:
-    fact = f"nguồn: {source_id or 'không rõ'} ({kind_name(kind)}), độ tin cậy: {trust_name(trust)}"
+def _source_reasons(kind: str | None, trust: str | None, source_id: str | None,
+                    name: str | None = None) -> list[dict[str, Any]]:
+    who = f"{name} ({source_id})" if name and source_id and name != source_id else (name or source_id or "không rõ")
+    fact = f"nguồn: {who}, {kind_name(kind)}, độ tin cậy: {trust_name(trust)}"
     out = []
     kind_w = _KIND_WEIGHTS.get(kind or "", 0.0)
     if kind_w:

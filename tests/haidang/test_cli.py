@@ -184,7 +184,7 @@ def test_explain_speaks_the_words_of_the_emails():
     text = out.export_text()
     for expected in ("Báo Quảng Ngãi (baoqn) · Thứ ba, 28/03/2023 08:26", "ngôn ngữ: tiếng Việt",
                      "Chuyên mục (section): kinh doanh kinh_doanh (0,67)", "Đầu tư, thương mại dau_tu_thuong_mai (0,81)",
-                     "Sắc thái (tone): trung tính (0,50, toàn bài)", "Loại nguồn (source_kind) (-0.60)"):
+                     "Sắc thái (tone): trung tính (0,50, toàn bài)", "Loại nguồn (source_kind) (-0,60)"):
         assert expected in text, (expected, text)
     article.labels = {**labels, "topics": []}
     out = Console(record=True, width=200)
