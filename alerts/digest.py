@@ -4,26 +4,26 @@
 before, the flags the rules raise and their outbox state, failed messages, the foreign press,
 top stories one per cluster); `render_digest` turns it into (subject, text, html) through the
 shared Jinja2 environment, so article text is escaped in HTML and never becomes markup.
-The bar chart is an SVG built here with every label XML-escaped, embedded as a data: image.
+The bar chart is drawn with table cells beside the numbers it shows: Gmail and Outlook display
+neither SVG nor data: images, and every mail client renders a table.
 """
 
 from __future__ import annotations
 
-import base64
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape as xml_escape
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from alerts.flag import SEVERITIES, flag_key
+from alerts.flag import SEVERITIES, flag_key, is_flag_message
 from alerts.outbox import message_id_for
-from alerts.render import clean_text, environment, one_line
+from alerts.render import environment, one_line, vn_amount
 from alerts.routing import addressees
 from haidang.record import Article, engagement_line
 from haidang.store.base import NO_VALUE, FacetField, Facets, OutboxMessage, SearchFilters, Store
+from haidang.wording import NO_TOPIC
 
 if TYPE_CHECKING:
     from alerts.dispatch import AlertDispatcher
@@ -39,7 +39,7 @@ __all__ = [
     "DigestFlag",
     "DigestStory",
     "FailedMessage",
-    "bar_chart_svg",
+    "bar_widths",
     "build_digest",
     "digest_recipients",
     "digest_window",
@@ -77,6 +77,7 @@ class DigestArticle:
     published: datetime | None   # local time
     tone: str | None = None
     engagement: str | None = None  # "1.520 lượt thích · 87 bình luận" when the page stated counts
+    found_late: bool = False       # published before the window, first found by the system in it
 
 
 @dataclass(slots=True)
@@ -100,6 +101,10 @@ class DigestFlag:
     recipients: list[str]
     article_count: int
     states: dict[str, int] = field(default_factory=dict)   # outbox status -> messages; {} when none queued
+    # What was flagged: an article's story, a surge of articles, or a source gone silent. Reminders
+    # and escalations of a flag are not counted in `states`: those are the flag's own emails only.
+    kind: Literal["article", "spike", "silence"] = "article"
+    rule_labels: list[str] = field(default_factory=list)   # "description (slug)" per rule; the slug alone
 
 
 @dataclass(slots=True)
@@ -133,6 +138,19 @@ class Digest:
     @property
     def empty(self) -> bool:
         return self.total == 0 and not self.flags and not self.failed
+
+    @property
+    def article_flags(self) -> list[DigestFlag]:
+        """Flags on stories (news items), as opposed to the watch's alerts about volume and sources."""
+        return [f for f in self.flags if f.kind == "article"]
+
+    @property
+    def spike_flags(self) -> list[DigestFlag]:
+        return [f for f in self.flags if f.kind == "spike"]
+
+    @property
+    def silence_flags(self) -> list[DigestFlag]:
+        return [f for f in self.flags if f.kind == "silence"]
 
     @property
     def weekend(self) -> bool:
@@ -187,6 +205,13 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     sources = {s.id: s for s in settings.sources}
     kinds = {s.id: s.kind for s in settings.sources}
     topic_names = {t: str(v.get("name") or t) for t, v in settings.topics.items()}
+    rules_by_name = {r.name: r for r in settings.alert_rules}
+
+    def rule_label(name: str, description: str | None = None) -> str:
+        """"Vietnamese description (slug)" as the emails' rule() macro writes it; the slug alone without one."""
+        rule = rules_by_name.get(name)
+        description = description or (rule.description if rule else None)
+        return one_line(f"{description} ({name})" if description else name)
 
     articles = list(store.iter_articles(SearchFilters(since=start, until=end)))
     # Counted by the store: the window before is never read article by article.
@@ -243,27 +268,34 @@ def build_digest(store: Store, settings: Settings, day: date, *,
         rules = list(dict.fromkeys(f.rule for f in group))
         ids = list(dict.fromkeys(i for f in group for i in f.article_ids))
         first = next((by_id[i] for i in ids if i in by_id), None) or clusters.get(story_id, [None])[0]
-        states = Counter(m.status for m in by_story.get(story_id, []) if m.flag_rule in rules)
+        # The flag's own messages: its reminders and escalations share rule and story, not the key.
+        states = Counter(m.status for m in by_story.get(story_id, []) if m.flag_rule in rules and is_flag_message(m))
+        descriptions = {f.rule: f.description for f in group}
         flags.append(DigestFlag(
             story_id=story_id, title=entry(first).title if first else story_id,
             url=(first.fetched.canonical_url or first.fetched.url) if first else "",
             severity=min((f.severity for f in group), key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else 99),
             rules=rules, immediate=any(f.immediate for f in group),
             recipients=list(dict.fromkeys(r for f in group for r in f.recipients)),
-            article_count=len(ids), states=dict(states)))
+            article_count=len(ids), states=dict(states),
+            rule_labels=[rule_label(r, descriptions.get(r)) for r in rules]))
     # Spike and silence flags describe no single article: the watch job keeps a log of them.
     from alerts.watch import raised_flags
     for entry_ in raised_flags(store, start, end):
         evidence = [e for r in entry_.get("reasons") or [] for e in
                     ([r["evidence"]] if isinstance(r.get("evidence"), str) else r.get("evidence") or [])]
         silent = str(entry_["story_id"]).startswith("silence:")
-        label = "Nguồn tin ngừng cập nhật" if silent else "Số tin tăng đột biến"
-        states = Counter(m.status for m in by_story.get(entry_["story_id"], []))
+        if silent:
+            title = _silence_title(str(entry_["story_id"]), rules_by_name.get(entry_["rule"]), sources)
+        else:
+            title = one_line(f"Số tin tăng đột biến: {'; '.join(map(str, evidence))}")
+        states = Counter(m.status for m in by_story.get(entry_["story_id"], []) if is_flag_message(m))
         flags.append(DigestFlag(
-            story_id=entry_["story_id"], title=one_line(f"{label}: {'; '.join(map(str, evidence))}"), url="",
+            story_id=entry_["story_id"], title=title, url="",
             severity=entry_.get("severity") or "thấp", rules=[entry_["rule"]],
             immediate=bool(entry_.get("immediate")), recipients=list(entry_.get("recipients") or []),
-            article_count=len(entry_.get("article_ids") or []), states=dict(states)))
+            article_count=len(entry_.get("article_ids") or []), states=dict(states),
+            kind="silence" if silent else "spike", rule_labels=[rule_label(entry_["rule"])]))
     flags.sort(key=lambda f: (SEVERITIES.index(f.severity) if f.severity in SEVERITIES else 99, f.story_id))
 
     # Messages refused for good, queued or given up on in this window or the one before (so none
@@ -275,43 +307,44 @@ def build_digest(store: Store, settings: Settings, day: date, *,
               if m.created_at is None or previous_start <= m.created_at < end
               or (m.failed_at is not None and previous_start <= m.failed_at < end)]
 
-    foreign = sorted((entry(a) for a in articles if kinds.get(a.fetched.source_id) == FOREIGN_PRESS),
-                     key=lambda e: (e.published or end, e.id))
+    # Published in the window, and (as with the flags above) published earlier but found in it: a
+    # foreign article flagged today is listed here too, marked as found late.
+    foreign = [entry(a) for a in articles if kinds.get(a.fetched.source_id) == FOREIGN_PRESS]
+    for a in late:
+        if kinds.get(a.fetched.source_id) == FOREIGN_PRESS:
+            found = entry(a)
+            found.found_late = True
+            foreign.append(found)
+    foreign.sort(key=lambda e: (e.found_late, e.published or end, e.id))
 
     return Digest(day=day, timezone=tz_name, start=start, end=end, previous_start=previous_start,
                   total=len(articles), previous_total=previous.total,
-                  by_topic=_rows(now_t, prev_t, topic_names), by_tone=_rows(now_tone, prev_tone),
+                  by_topic=_rows(now_t, prev_t, {**topic_names, UNKNOWN: NO_TOPIC}), by_tone=_rows(now_tone, prev_tone),
                   by_kind=_rows(now_kind, prev_kind), flags=flags, failed=failed, foreign=foreign,
                   stories=stories[:TOP_STORIES])
 
 
-def bar_chart_svg(rows: list[CountRow], *, width: int = 560, bar_height: int = 18) -> str:
-    """A horizontal bar chart of counts (this window), standalone SVG; every label XML-escaped."""
-    rows = [r for r in rows if r.count > 0][:12]
-    label_w, gap, top = 230, 6, 8
-    height = top * 2 + max(1, len(rows)) * (bar_height + gap)
-    peak = max((r.count for r in rows), default=1)
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-              f'viewBox="0 0 {width} {height}" font-family="Arial, sans-serif" font-size="12">')]
-    for i, r in enumerate(rows):
-        y = top + i * (bar_height + gap)
-        bar = max(2, round((width - label_w - 50) * r.count / peak))
-        label = clean_text(r.label)
-        label = label if len(label) <= 34 else label[:33] + "…"
-        parts.append(f'<text x="{label_w - 6}" y="{y + bar_height - 5}" text-anchor="end">{xml_escape(label)}</text>'
-                     f'<rect x="{label_w}" y="{y}" width="{bar}" height="{bar_height}" fill="#1f6fb2"/>'
-                     f'<text x="{label_w + bar + 4}" y="{y + bar_height - 5}">{r.count}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+def _silence_title(story_id: str, rule: Any, sources: Mapping[str, Any]) -> str:
+    """"Nguồn tin ngừng cập nhật: Báo Quảng Ngãi (không có bài mới trong 24 giờ)" for a silence flag,
+    whose story id is "silence:<source id>:<time>"; the source's configured name, not its id."""
+    source_id = story_id.split(":")[1] if story_id.count(":") >= 2 else story_id
+    source = sources.get(source_id)
+    name = source.name if source is not None else source_id
+    hours = getattr(getattr(rule, "silence", None), "hours", None)
+    quiet = f" (không có bài mới trong {vn_amount(hours)} giờ)" if hours else ""
+    return one_line(f"Nguồn tin ngừng cập nhật: {name}{quiet}")
 
 
-def _data_uri(svg: str) -> str:
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+def bar_widths(rows: list[CountRow]) -> dict[str, int]:
+    """Row key -> bar length in percent of the largest count (at least 1 for a non-zero count), for
+    the bar chart drawn with table cells; rows without articles in this window get none."""
+    peak = max((r.count for r in rows), default=0)
+    return {r.key: max(1, round(100 * r.count / peak)) for r in rows if r.count > 0 and peak > 0}
 
 
 def render_digest(digest: Digest) -> tuple[str, str, str]:
     """(subject, text, html) of the digest email, in Vietnamese."""
-    context = {"d": digest, "chart": _data_uri(bar_chart_svg(digest.by_topic)) if digest.by_topic else None}
+    context = {"d": digest, "bars": bar_widths(digest.by_topic)}
     env = environment()
     text_template = env.get_template("digest.txt.j2")
     subject = one_line(text_template.make_module(context).subject())   # the subject macro there

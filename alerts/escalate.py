@@ -3,6 +3,8 @@ leading agency (Sở Thông tin và Truyền thông), each queued once in the ou
 
 A flag is an outbox message sent for an article rule; an officer action of any kind on its story
 (`Store.actions`) stops the chain. Called by the scheduler; the clock is the caller's `now`.
+Reminders and escalations keep the flag's rule and story but have their own keys
+(`escalation_key`): `alerts.flag.is_flag_message` and `follow_up_stage` tell them apart.
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from alerts.flag import flag_key
+from alerts.flag import is_flag_message
+from alerts.links import LinkSigner
 from alerts.outbox import message_id_for
 from alerts.render import environment
 from alerts.routing import addressees
 from alerts.rules import in_quiet_hours
 from haidang.evidence.capture import SYSTEM_ACTOR
-from haidang.store.base import AuditEntry, OutboxMessage, Store
+from haidang.record import Article
+from haidang.store.base import ACTION_NAMES, AuditEntry, OutboxMessage, Store
 
 if TYPE_CHECKING:
     from haidang.settings import AlertRule, Settings
 
-__all__ = ["EscalationReport", "Stage", "escalate_due", "escalation_key", "escalation_recipients"]
+__all__ = ["EscalationReport", "Stage", "escalate_due", "escalation_key", "escalation_recipients", "follow_up_stage"]
 
 _log = logging.getLogger(__name__)
 
@@ -47,17 +51,33 @@ def escalation_key(stage: Stage, rule: str, story_id: str, recipient: str) -> st
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+def follow_up_stage(msg: OutboxMessage) -> Stage | None:
+    """"reminder" or "escalation" when `msg` is one for a flag (`escalate_due`), else None: for
+    listings that must not show a reminder as if it were the flag itself (`haidang outbox list`)."""
+    if is_flag_message(msg):
+        return None
+    for stage in ("reminder", "escalation"):
+        if msg.key == escalation_key(stage, msg.flag_rule, msg.story_id, msg.recipient):   # type: ignore[arg-type]
+            return stage                                                                     # type: ignore[return-value]
+    return None
+
+
 def escalation_recipients(settings: Settings) -> list[tuple[str, str]]:
     """(name, address) pairs unanswered flags escalate to: `escalation.escalate_to`, else the leading agency."""
     return [(name, address) for address, name in addressees(settings.agencies, settings.escalation.escalate_to)]
 
 
-def escalate_due(store: Store, settings: Settings, now: datetime) -> EscalationReport:
+def escalate_due(store: Store, settings: Settings, now: datetime, *,
+                 signer: LinkSigner | None = None) -> EscalationReport:
     """Queue the reminders and escalations due at `now`; idempotent, so it may run as often as wanted.
 
     A flag is due for a reminder `remind_after_hours` after it was first sent (to any recipient)
     and for escalation `escalate_after_hours` after; flags sent more than `look_back_days` ago
     are left alone, so turning this on does not flood anyone with old flags.
+
+    With a `signer`, each reminder carries its recipient's own action links, re-signed with a new
+    expiry for the flag's key (a link used from either email is used in both); an escalation
+    carries them only to an addressee the flag itself went to.
     """
     report = EscalationReport()
     config = settings.escalation
@@ -67,7 +87,7 @@ def escalate_due(store: Store, settings: Settings, now: datetime) -> EscalationR
     oldest = now - timedelta(days=config.look_back_days)
     flags: dict[tuple[str, str], list[OutboxMessage]] = {}
     for msg in store.outbox("sent", sent_since=oldest):
-        if msg.flag_rule in rules and msg.key == flag_key(msg.flag_rule, msg.story_id, msg.recipient):
+        if msg.flag_rule in rules and is_flag_message(msg):
             flags.setdefault((msg.flag_rule, msg.story_id), []).append(msg)
     remind_after = timedelta(hours=config.remind_after_hours)
     escalate_after = timedelta(hours=config.escalate_after_hours)
@@ -77,11 +97,14 @@ def escalate_due(store: Store, settings: Settings, now: datetime) -> EscalationR
         if now - sent_at < remind_after or store.actions(story_id=story_id):
             continue
         rule = rules[rule_name]
-        context = _context(store, settings, rule, story_id, messages, sent_at, now)
+        article = store.get(story_id)
+        context = _context(article, settings, rule, story_id, messages, sent_at, now)
         send_after = in_quiet_hours(rule, now, settings.app.timezone)
+        notified = {m.recipient.lower(): m.recipient for m in messages}
         for msg in messages:
             key = escalation_key("reminder", rule_name, story_id, msg.recipient)
-            if _queue(store, "reminder", key, rule, story_id, msg.recipient, context, now, send_after):
+            links = _links(signer, rule_name, story_id, msg.recipient, article, now)
+            if _queue(store, "reminder", key, rule, story_id, msg.recipient, {**context, **links}, now, send_after):
                 report.reminded.append(key)
         if now - sent_at < escalate_after:
             continue
@@ -92,17 +115,39 @@ def escalate_due(store: Store, settings: Settings, now: datetime) -> EscalationR
             continue
         for name, address in lead:
             key = escalation_key("escalation", rule_name, story_id, address)
-            if _queue(store, "escalation", key, rule, story_id, address, {**context, "addressee": name}, now,
-                      send_after):
+            original = notified.get(address.lower())
+            links = (_links(signer, rule_name, story_id, original, article, now) if original
+                     else {"action_links": [], "links_missing": "not_recipient"})
+            if _queue(store, "escalation", key, rule, story_id, address, {**context, **links, "addressee": name},
+                      now, send_after):
                 report.escalated.append(key)
     return report
 
 
-def _context(store: Store, settings: Settings, rule: AlertRule, story_id: str, messages: list[OutboxMessage],
-             sent_at: datetime, now: datetime) -> dict[str, Any]:
+def _links(signer: LinkSigner | None, rule: str, story_id: str, recipient: str, article: Article | None,
+           now: datetime) -> dict[str, Any]:
+    """The recipient's re-signed action links for the reminder templates, or why there are none:
+    no signer (no secret configured) or no stored article for the links to open."""
+    if signer is None:
+        return {"action_links": [], "links_missing": "no_signer"}
+    if article is None:
+        return {"action_links": [], "links_missing": "no_article"}
+    links = signer.story_links(rule, story_id, recipient, article.id, now=now)
+    return {"action_links": [{"id": a, "name": name, "url": links[a]} for a, name in ACTION_NAMES.items()
+                             if a in links], "links_missing": None}
+
+
+def _elapsed_hours(delta: timedelta) -> float:
+    """Hours since the flag for the wording: whole hours from one on ("sau 24 giờ"), hundredths
+    below (a test deployment reminding after minutes)."""
+    hours = delta.total_seconds() / 3600
+    return float(int(hours)) if hours >= 1 else round(hours, 2)
+
+
+def _context(article: Article | None, settings: Settings, rule: AlertRule, story_id: str,
+             messages: list[OutboxMessage], sent_at: datetime, now: datetime) -> dict[str, Any]:
     """What the reminder templates show: the story's stored article if there is one, else the
     original subject; the agencies and addresses the flag went to."""
-    article = store.get(story_id)
     by_address = {address.lower(): agency.name for agency in settings.agencies for address in agency.emails}
     lead_names = [a.name for a in settings.agencies if a.leads]
     original = messages[0].subject
@@ -110,13 +155,14 @@ def _context(store: Store, settings: Settings, rule: AlertRule, story_id: str, m
         "severity": rule.severity,
         "rule": rule.name,
         "rule_description": rule.description,
+        "flag": {"rule": rule.name, "description": rule.description},     # for the rule() macro
         "title": article.content.title if article and article.content.title else original,
         "url": (article.fetched.canonical_url or article.fetched.url) if article else "",
         "record_id": story_id,
         "original_subject": original,
         "sent_at": sent_at.astimezone(ZoneInfo(settings.app.timezone)),
-        "hours": int((now - sent_at).total_seconds() // 3600),
-        "escalate_after_hours": f"{settings.escalation.escalate_after_hours:g}",
+        "hours": _elapsed_hours(now - sent_at),
+        "escalate_after_hours": settings.escalation.escalate_after_hours,
         "escalation_pending": now - sent_at < timedelta(hours=settings.escalation.escalate_after_hours),
         "lead_name": lead_names[0] if lead_names else "cơ quan chủ trì",
         "notified": [{"name": by_address.get(m.recipient.lower(), m.recipient), "address": m.recipient}

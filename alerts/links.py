@@ -109,11 +109,16 @@ class LinkSigner:
     def links_for(self, flag: Flag, recipient: str, article_id: str,
                   now: datetime | None = None) -> dict[str, str]:
         """action id -> signed URL for one recipient of `flag`, valid for `link_days`."""
+        return self.story_links(flag.rule, flag.story_id, recipient, article_id, now=now)
+
+    def story_links(self, rule: str, story_id: str, recipient: str, article_id: str,
+                    now: datetime | None = None) -> dict[str, str]:
+        """`links_for` by rule and story: a reminder re-signs the flag's links with a later expiry.
+        The claims keep the flag's own key, so a link used from either email counts as used in both."""
         expires = int(((now or datetime.now(UTC)) + timedelta(days=self.link_days)).timestamp())
-        key = flag_key(flag.rule, flag.story_id, recipient)
+        key = flag_key(rule, story_id, recipient)
         return {
-            action: self.url(self.sign(FlagLink(flag_key=key, rule=flag.rule, story_id=flag.story_id,
-                                                article_id=article_id, recipient=recipient, action=action,
-                                                expires=expires)))
+            action: self.url(self.sign(FlagLink(flag_key=key, rule=rule, story_id=story_id, article_id=article_id,
+                                                recipient=recipient, action=action, expires=expires)))
             for action in ACTION_NAMES
         }

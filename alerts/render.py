@@ -25,13 +25,16 @@ from haidang.store.base import ACTION_NAMES
 if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs only two attributes
     from haidang.settings import Source
 
-__all__ = ["EXCERPT_CHARS", "SIGNAL_NAMES", "TEMPLATES_DIR", "clean_text", "environment", "one_line", "render_flag",
-           "signal_name"]
+__all__ = ["EXCERPT_CHARS", "SIGNAL_NAMES", "SUBJECT_TITLE_CHARS", "TEMPLATES_DIR", "clean_text", "environment",
+           "one_line", "render_flag", "shorten", "signal_name", "vn_amount"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # Characters of context on each side of the province mention: about two sentences of a
 # Vietnamese news paragraph, enough to judge the mention without opening the link.
 EXCERPT_CHARS = 160
+# Characters of an article title kept in a subject: with the tag, headline and outlet the subject
+# stays near 140, about what a phone or an Outlook list shows before cutting it off itself.
+SUBJECT_TITLE_CHARS = 70
 
 # Bidirectional embeddings/overrides/isolates and other invisible controls: article text with an
 # RTL override could make the link or the reasons read backwards in a mail client. Line breaks
@@ -47,6 +50,32 @@ def clean_text(value: Any) -> str:
 def one_line(value: Any) -> str:
     """For subjects and headings: no line breaks (a header must stay one header)."""
     return " ".join(clean_text(value).split())
+
+
+def shorten(value: Any, limit: int = SUBJECT_TITLE_CHARS) -> str:
+    """One line of at most about `limit` characters, cut at a word boundary and ended with "…"
+    (a word longer than the limit is cut inside it rather than dropped)."""
+    text = one_line(value)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if " " in cut and text[limit - 1] != " ":
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,;:.–—-") + "…"
+
+
+def vn_amount(value: Any) -> str:
+    """An amount (hours, counts) in Vietnamese style: whole numbers without decimals ("24"), others
+    with up to two ("0,07", "1,5"); the value as text if it is not a number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number.is_integer():
+        return wording.vn_number(int(number))
+    whole, _, fraction = wording.vn_number(number, 2).partition(",")
+    fraction = fraction.rstrip("0")
+    return f"{whole},{fraction}" if fraction else whole
 
 
 def _href(value: Any) -> str:
@@ -95,6 +124,8 @@ def environment(folder: Path = TEMPLATES_DIR) -> Environment:
     env.filters["href"] = _href
     env.filters["signal_name"] = signal_name
     env.filters["vn"] = wording.vn_decimal
+    env.filters["vn_amount"] = vn_amount
+    env.filters["shorten"] = shorten
     env.filters["kind_name"] = wording.kind_name
     env.filters["tone_name"] = wording.tone_name
     env.globals.update(TONES=wording.TONES, NO_TOPIC=wording.NO_TOPIC)
@@ -155,9 +186,10 @@ CONDITION_NAMES = {
 }
 
 
-def _condition_evidence(condition: str, evidence: Any, topic_names: dict[str, str]) -> list[str]:
-    """A rule condition's evidence in words: topic names with their score and phrases, tone and
-    language names; stored values (ids, dicts) never reach the reader raw."""
+def _condition_evidence(condition: str, evidence: Any, topic_names: dict[str, str],
+                        source_names: dict[str, str] | None = None) -> list[str]:
+    """A rule condition's evidence in words: topic names with their score and phrases, tone,
+    language and source names; stored values (ids, dicts) never reach the reader raw."""
     if condition == "topics" and isinstance(evidence, list):
         out = []
         for t in evidence:
@@ -175,13 +207,15 @@ def _condition_evidence(condition: str, evidence: Any, topic_names: dict[str, st
         return [wording.language_name(evidence)]
     if condition == "source_kinds" and isinstance(evidence, str) and ": " in evidence:
         source_id, kind = evidence.rsplit(": ", 1)
-        return [clean_text(f"{source_id} ({wording.kind_name(kind)})")]
+        name = (source_names or {}).get(source_id, source_id)
+        return [clean_text(f"{name} ({wording.kind_name(kind)})")]
     if condition == "relevant" and evidence in ("True", True):
         return []
     return _evidence(evidence)
 
 
-def _rule_reasons(raw: list[dict[str, Any]], topic_names: dict[str, str]) -> list[dict[str, Any]]:
+def _rule_reasons(raw: list[dict[str, Any]], topic_names: dict[str, str],
+                  source_names: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The rule's conditions, named; the risk signals behind a risk condition are left to the risk
     section, which lists them with their weights (shown once, not twice)."""
     out = []
@@ -190,7 +224,7 @@ def _rule_reasons(raw: list[dict[str, Any]], topic_names: dict[str, str]) -> lis
             continue
         condition = str(r.get("condition") or "?")
         out.append({"signal": CONDITION_NAMES.get(condition, clean_text(condition)), "weight": None,
-                    "evidence": _condition_evidence(condition, r.get("evidence"), topic_names)})
+                    "evidence": _condition_evidence(condition, r.get("evidence"), topic_names, source_names)})
     return out
 
 
@@ -237,7 +271,7 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "published": published.astimezone(ZoneInfo(tz)) if published else None,
         "engagement": engagement_line(main.content.engagement),
         "excerpt": _excerpt(main),
-        "reasons": _rule_reasons(flag.reasons, topic_names or {}),
+        "reasons": _rule_reasons(flag.reasons, topic_names or {}, {sid: s.name for sid, s in sources.items()}),
         "risk_reasons": _reasons(risk.get("reasons") or []),
         "url": main.fetched.canonical_url or main.fetched.url,
         "record_id": main.id,

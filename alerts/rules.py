@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from haidang import wording
 from haidang.record import Article
 from haidang.settings import RISK_LEVELS, Agency, AlertRule, QuietHours, Source
 
@@ -81,7 +82,8 @@ def _reasons(article: Article, rule: AlertRule, source: Source | None,
         if not isinstance(risk, dict) or not _risk_meets(risk, rule):
             return None
         condition = "min_risk_level" if rule.min_risk_level is not None else "min_risk_score"
-        reasons.append({"condition": condition, "evidence": f"{risk.get('level')} ({float(risk.get('score', 0)):.2f})"})
+        score = wording.vn_decimal(float(risk.get("score", 0)))      # "0,96": as the risk section writes it
+        reasons.append({"condition": condition, "evidence": f"{risk.get('level')} ({score})"})
         reasons.extend(dict(r) for r in risk.get("reasons") or [])   # each signal behind the score
     if rule.tone:
         tone = (labels.get("tone") or {}).get("label")

@@ -18,8 +18,10 @@ from jinja2 import TemplateNotFound
 
 from alerts.flag import Flag
 from alerts.outbox import message_id_for, queue_flag
+from alerts.render import CONDITION_NAMES, vn_amount
 from alerts.routing import route
 from alerts.rules import RuleMatch, in_quiet_hours, silent_sources, spike_flags
+from haidang import wording
 from haidang.record import Article, Fetched
 from haidang.settings import AlertRule, Settings
 from haidang.store.base import OutboxMessage, SearchFilters, Store
@@ -117,9 +119,9 @@ class Watcher:
         articles = self._window_articles(rule, now)
         story = f"spike:{rule.name}:{now.astimezone(UTC).strftime('%Y%m%dT%H%M')}"
         reasons = [{"condition": "spike", "evidence": [
-            f"{count} bài trong {rule.spike.window_minutes} phút",
-            f"mức thường {baseline:.1f} bài (trung bình {rule.spike.baseline_days} ngày)",
-            f"ngưỡng: {rule.spike.factor:g} × mức thường, tối thiểu {rule.spike.min_count} bài"]}]
+            f"{wording.vn_number(count)} bài trong {wording.vn_number(rule.spike.window_minutes)} phút",
+            f"mức thường {wording.vn_number(float(baseline))} bài (trung bình {rule.spike.baseline_days} ngày)",
+            f"ngưỡng: {vn_amount(rule.spike.factor)} × mức thường, tối thiểu {rule.spike.min_count} bài"]}]
         newest = articles[0] if articles else _placeholder("", story)
         flag = route(RuleMatch(rule=rule, article_id=newest.id, story_id=story,
                                source_id=newest.fetched.source_id, reasons=reasons, at=now),
@@ -170,8 +172,9 @@ class Watcher:
                 continue                              # already flagged for this silence
             silent[sid] = _iso(now)
             story = f"silence:{sid}:{now.astimezone(UTC).strftime('%Y%m%dT%H%M')}"
+            source = self._sources.get(sid)
             reasons = [{"condition": "silence", "evidence": [
-                f"{sid}: không có bài mới trong {rule.silence.hours:g} giờ"]}]
+                f"{source.name if source else sid} không có bài mới trong {vn_amount(rule.silence.hours)} giờ"]}]
             flag = route(RuleMatch(rule=rule, article_id="", story_id=story, source_id=sid, reasons=reasons, at=now),
                          self._agencies, _placeholder(sid, story))
             flag.article_ids = []
@@ -207,8 +210,11 @@ class Watcher:
         env = environment()
         source = self._sources.get(flag.story_id.split(":")[1])     # "silence:<source id>:<time>"
         rule = next((r for r in self._rules if r.name == flag.rule), None)
+        reasons = [{"name": CONDITION_NAMES.get(str(r.get("condition")), str(r.get("condition") or "?")),
+                    "evidence": [r["evidence"]] if isinstance(r.get("evidence"), str) else list(r.get("evidence") or [])}
+                   for r in flag.reasons]
         context = {"flag": flag, "source": source, "source_id": flag.story_id.split(":")[1],
-                   "at": now.astimezone(ZoneInfo(self._tz)),
+                   "at": now.astimezone(ZoneInfo(self._tz)), "reasons": reasons,
                    "hours": rule.silence.hours if rule is not None and rule.silence else None}
         try:
             subject = " ".join(env.get_template("silence_subject.txt.j2").render(context).split())

@@ -109,6 +109,13 @@ def run(config: ConfigOpt = None,
         raise typer.Exit(1)
 
 
+def _rule_label(message: Any) -> str:
+    """The message's rule, with "reminder:" or "escalation:" before it for a follow-up of a flag."""
+    from alerts.escalate import follow_up_stage
+    stage = follow_up_stage(message)
+    return f"{stage}:{message.flag_rule}" if stage else message.flag_rule
+
+
 def _print_summary(tallies: dict[str, Any]) -> None:
     table = Table(title="Kết quả thu thập (collection summary)")
     for col in ("source", "fetched", "new", "updated", "duplicates", "syndicated", "flagged", "skipped", "errors"):
@@ -304,7 +311,7 @@ def status(config: ConfigOpt = None) -> None:
                       f"{escape(f.message[:150])} ({escape(f.url)})")
     out.print(f"\noutbox: {pending_mail} pending, {len(failed_mail)} failed for good")
     for m in failed_mail[:20]:
-        out.print(f"  [red]failed[/red] {fmt(m.created_at)} {escape(m.flag_rule)} → {escape(m.recipient)} "
+        out.print(f"  [red]failed[/red] {fmt(m.created_at)} {escape(_rule_label(m))} → {escape(m.recipient)} "
                   f"after {m.attempts} attempt(s): {escape((m.last_error or '')[:150])}")
     if failed_mail:
         out.print("  (keys: `haidang outbox list --status failed`; send again: `haidang outbox retry KEY|--all-failed`)")
@@ -345,7 +352,7 @@ def outbox_list(config: ConfigOpt = None,
         when = f"sent {fmt(m.sent_at)}" if m.status == "sent" else (
             f"next {fmt(m.next_attempt_at)}" if m.status == "pending" else f"since {fmt(m.pending_since)}")
         lease = f" leased by {escape(m.lease_owner)} until {fmt(m.lease_until)}" if m.lease_owner else ""
-        out.print(f"{m.key} {m.status} {escape(m.flag_rule)} → {escape(m.recipient)} created {fmt(m.created_at)} "
+        out.print(f"{m.key} {m.status} {escape(_rule_label(m))} → {escape(m.recipient)} created {fmt(m.created_at)} "
                   f"attempts {m.attempts} {when}{lease}"
                   + (f": {escape(m.last_error[:200])}" if m.last_error and m.status != "sent" else ""))
     out.print(f"{len(messages)} message(s)" + (f" {state}" if state else ""))
@@ -873,7 +880,8 @@ def audit(since: Annotated[str, typer.Option(help="From when: 30d, 12h, YYYY-MM-
     from haidang.web.display import LabelNames, audit_row
 
     start = _parse_when(since, settings.app.timezone).astimezone(tz)
-    names = LabelNames(topics={t: str(v.get("name") or t) for t, v in settings.topics.items()}, provinces={})
+    names = LabelNames(topics={t: str(v.get("name") or t) for t, v in settings.topics.items()}, provinces={},
+                       rules={r.name: r.description for r in settings.alert_rules if r.description})
     table = Table(title=f"Nhật ký từ {start:%d/%m/%Y %H:%M}: {len(entries)} mục (audit log)")
     for col in ("when", "who", "what", "target", "detail", "client"):
         table.add_column(col, overflow="fold", no_wrap=col in ("when", "what"))

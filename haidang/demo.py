@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from alerts.digest import DIGEST_RULE, digest_window
+from alerts.flag import is_flag_message
 from haidang.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
 from haidang.sites import SITES_DIR, serve_sites
 from haidang.store.base import OutboxMessage, Store
@@ -145,7 +146,7 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
             messages = store.outbox()
         finally:
             store.close()
-        flags = [m for m in messages if m.flag_rule != DIGEST_RULE]
+        flags = [m for m in messages if m.flag_rule != DIGEST_RULE and is_flag_message(m)]
         out.print(f"{len(flags)} cờ báo (flag emails) and {len(messages) - len(flags)} bản tin ngày "
                   f"(digest for {day:%d/%m/%Y}) queued")
         _print_delivery(out, messages, smtp=smtp, eml_dir=data_dir / "outbox-eml", tz=ZoneInfo(settings.app.timezone))

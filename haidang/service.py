@@ -510,7 +510,7 @@ class Service:
         now = now or datetime.now(UTC)
         store = open_store(self.settings.app.store)
         try:
-            report = escalate_due(store, self.settings, now)
+            report = escalate_due(store, self.settings, now, signer=self._signer)
             queued = len(report.reminded) + len(report.escalated)
             sent = self.deliver(store, now) if queued else {"sent": 0, "retried": 0, "failed": 0}
         finally:

@@ -100,7 +100,7 @@ def _volume(doc: DocumentObject, report: Report, dim: str) -> None:
 
 
 def _flag_rows(flags: list[ReportFlag]) -> list[tuple[object, ...]]:
-    return [(local_time(f.flagged_at), f.rule, f.title, f.source_name, f.url, delivery_text(f),
+    return [(local_time(f.flagged_at), f.rule_name or f.rule, f.title, f.source_name, f.url, delivery_text(f),
              COLUMNS["yes"] if f.handled else COLUMNS["no"]) for f in flags]
 
 
@@ -152,7 +152,7 @@ def write_docx(report: Report, path: Path | str) -> Path:
     doc.add_heading(HEADINGS["actions_list"], level=2)
     _table(doc, [COLUMNS["date"], COLUMNS["action"], COLUMNS["agency"], COLUMNS["actor"], COLUMNS["rule"],
                  COLUMNS["note"]],
-           [(local_time(a.at), a.action_name, a.agency_name, a.actor, a.rule, a.note) for a in report.actions],
+           [(local_time(a.at), a.action_name, a.agency_name, a.actor, a.rule_name or a.rule, a.note) for a in report.actions],
            font=9)
 
     doc.add_heading(HEADINGS["timing"], level=1)
@@ -165,7 +165,7 @@ def write_docx(report: Report, path: Path | str) -> Path:
     end = report.generated_at
     _table(doc, [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"],
                  COLUMNS["age"]],
-           [(local_time(f.flagged_at), f.rule, f.title, f.source_name, f.url, max(0, (end - f.flagged_at).days))
+           [(local_time(f.flagged_at), f.rule_name or f.rule, f.title, f.source_name, f.url, max(0, (end - f.flagged_at).days))
             for f in report.open_items], font=9)
 
     doc.core_properties.title = HEADINGS["title"]

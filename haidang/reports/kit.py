@@ -9,6 +9,7 @@ rebuttal link, matched by nlp.claims' near-duplicate similarity at a looser thre
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -32,6 +33,14 @@ OWN_KINDS = ("provincial_press", "government_portal")
 KIT_CLAIM_THRESHOLD = 0.3
 # Own articles below this cosine share only common words with the flagged one.
 _MIN_SIMILARITY = 0.05
+# Claims stored before haidang.web.respond.claim_text stopped doubling sentence marks read
+# "trẻ em!!!. Nghe nói" and "dân biết.. Tin": the period it added after a piece that had its own
+# mark. Only that artefact is undone (a three-dot ellipsis is left alone).
+_ADDED_PERIOD = re.compile(r"(?<=[!?…\"”»’)])\. |(?<=[^.]\.)\. ")
+
+
+def _one_mark(claim: str) -> str:
+    return _ADDED_PERIOD.sub(" ", claim)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +160,7 @@ def rebuttal_kit(store: Store, settings: Settings, article: Article, limit: int 
     for claim, score in match_claims(title, text, claims, threshold=KIT_CLAIM_THRESHOLD)[:limit]:
         source = store.get(claim.source_article_id) if claim.source_article_id else None
         rebuttals.append(EarlierRebuttal(
-            claim_id=claim.id, claim=claim.text, rebuttal_url=str(claim.rebuttal_url), similarity=score,
+            claim_id=claim.id, claim=_one_mark(claim.text), rebuttal_url=str(claim.rebuttal_url), similarity=score,
             source_article_id=claim.source_article_id,
             source_title=source.content.title if source else None,
             source_name=names.get(source.fetched.source_id, source.fetched.source_id) if source else None,

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from alerts.flag import is_flag_message
+from crawlers.dedup import band_keys, signature
 from haidang.record import Article
 from haidang.reports import wording
 from haidang.store.base import (
@@ -40,9 +42,10 @@ NON_FLAG_RULES = frozenset({"ban-tin-hang-ngay", REPORT_RULE})
 # Periods up to this many days are counted per week, longer ones per month (a half-year by
 # week would be 26 columns: too wide for a page).
 _WEEKLY_MAX_DAYS = 92
-# How far before the period a flagged story's first article may lie (a story flagged on
-# 2 January may have started in late December).
-_STORY_LOOKBACK = timedelta(days=60)
+# Articles of one flagged story read to find its first one: a story's id is its founding article's
+# id, and its copies are found by their near-duplicate keys; beyond this many copies the earliest
+# is almost surely among those read (the founder is always read).
+_STORY_COPIES_READ = 200
 Bucket = Literal["week", "month"]
 Delivery = Literal["sent", "pending", "failed"]
 DELIVERY_STATES: tuple[Delivery, ...] = ("sent", "pending", "failed")
@@ -88,6 +91,7 @@ class ReportAction:
     rule: str
     story_id: str
     note: str
+    rule_name: str = ""              # "Vietnamese description (rule)", as the tables show it
 
 
 @dataclass(slots=True)
@@ -104,6 +108,7 @@ class ReportFlag:
     recipients: list[str]
     statuses: dict[str, int]         # outbox status -> messages
     actions: list[ReportAction] = field(default_factory=list)   # up to the period's end, first first
+    rule_name: str = ""              # "Vietnamese description (rule)", as the tables show it
 
     @property
     def handled(self) -> bool:
@@ -226,11 +231,38 @@ def _rows(counter: Counter[str], labels: dict[str, str]) -> list[CountRow]:
     return [CountRow(k, labels.get(k, k), n) for k, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def _action(a: ResponseAction, tz: ZoneInfo, agency_names: dict[str, str]) -> ReportAction:
+def _action(a: ResponseAction, tz: ZoneInfo, agency_names: dict[str, str], rule_names: dict[str, str]) -> ReportAction:
     return ReportAction(at=a.at.astimezone(tz), action=a.action, action_name=ACTION_NAMES.get(a.action, a.action),
                         agency_id=a.agency_id,
                         agency_name=agency_names.get(a.agency_id, a.agency_id) if a.agency_id else wording.UNKNOWN,
-                        actor=a.actor, rule=a.rule, story_id=a.story_id, note=a.note or "")
+                        actor=a.actor, rule=a.rule, story_id=a.story_id, note=a.note or "",
+                        rule_name=rule_names.get(a.rule, a.rule))
+
+
+def _rule_names(settings: Settings) -> dict[str, str]:
+    """Alert rule name -> "its Vietnamese description (name)", as the tables show a rule; a rule
+    without a description (or no longer configured) is shown by its name alone."""
+    return {r.name: wording.RULE.format(description=r.description, name=r.name)
+            for r in settings.alert_rules if r.description}
+
+
+def _first_article(store: Store, story_id: str, in_period: Article | None) -> Article | None:
+    """A flagged story's first article (published, else first seen, earliest), however long before
+    the report period it appeared: the story id is its founding article's id (crawlers.dedup), and
+    the story's other stored copies share the founder's near-duplicate keys. `in_period` is the
+    story's earliest article within the period, if any. None when the store holds none of them."""
+    found = [in_period] if in_period is not None else []
+    founder = store.get(story_id)
+    if founder is not None:
+        found.append(founder)
+        text = founder.content.text or founder.content.title
+        ids = sorted({c.article_id for c in store.story_candidates(band_keys(signature(text)))
+                      if c.story_id == story_id and c.article_id != founder.id}) if text else []
+        found += [a for a in (store.get(i) for i in ids[:_STORY_COPIES_READ]) if a is not None]
+    if not found:
+        return None
+    dated = [(when, a.id, a) for a in found if (when := _when(a)) is not None]
+    return min(dated)[2] if dated else found[0]
 
 
 def _flag_rules_to_skip(settings: Settings) -> set[str]:
@@ -248,6 +280,7 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     source_names = {s.id: s.name for s in settings.sources}
     topic_names = {t: str(v.get("name") or t) for t, v in settings.topics.items()}
     agency_names = {a.id: a.name for a in settings.agencies}
+    rule_names = _rule_names(settings)
     bucket, buckets = _buckets(start, end)
 
     dims = ("topic", "tone", "kind", "language")
@@ -257,13 +290,13 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
                            ("topic", "tone", "source", "lang"), interval=bucket, tz=tz_name)
     per = _volumes(counted, buckets, kinds)
     total = counted.total
-    story_first: dict[str, Article] = {}
+    period_first: dict[str, Article] = {}      # story id -> its earliest article within the period
     foreign: list[ReportArticle] = []
-    for article in store.iter_articles(SearchFilters(since=since - _STORY_LOOKBACK, until=until)):
+    for article in store.iter_articles(SearchFilters(since=since, until=until)):
         when = _when(article)
         sid = article.story_id or article.id
-        if when is not None and (sid not in story_first or when < (_when(story_first[sid]) or when)):
-            story_first[sid] = article
+        if when is not None and (sid not in period_first or when < (_when(period_first[sid]) or when)):
+            period_first[sid] = article
         if when is None or not since <= when < until or not article.relevant:
             continue
         if kinds.get(article.fetched.source_id) == "foreign_press":
@@ -278,7 +311,7 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     volumes = {d: _series(per[d], labels[d]) for d in dims}
 
     # Actions up to the period's end: those inside it are listed; all of them close flags.
-    all_actions = [_action(a, tz, agency_names) for a in store.actions(until=until)]
+    all_actions = [_action(a, tz, agency_names, rule_names) for a in store.actions(until=until)]
     actions = [a for a in all_actions if a.at >= since]
     by_flag: dict[tuple[str, str], list[ReportAction]] = {}
     by_story: dict[str, list[ReportAction]] = {}
@@ -289,18 +322,21 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     skip = _flag_rules_to_skip(settings)
     messages: dict[tuple[str, str], list[OutboxMessage]] = {}
     for m in store.outbox():
-        if m.flag_rule in skip or m.created_at is None or m.created_at >= until:
+        if m.flag_rule in skip or not is_flag_message(m) or m.created_at is None or m.created_at >= until:
             continue
         messages.setdefault((m.flag_rule, m.story_id), []).append(m)
     all_flags: list[ReportFlag] = []
+    story_first: dict[str, Article | None] = {}
     for (rule, story_id), group in messages.items():
         flagged_at = min(m.created_at for m in group if m.created_at).astimezone(tz)
-        first = story_first.get(story_id)
+        if story_id not in story_first:
+            story_first[story_id] = _first_article(store, story_id, period_first.get(story_id))
+        first = story_first[story_id]
         when = _when(first) if first else None
         done = by_flag.get((rule, story_id)) or by_story.get(story_id) or []
         all_flags.append(ReportFlag(
-            rule=rule, story_id=story_id,
-            title=first.content.title if first else group[0].subject,
+            rule=rule, story_id=story_id, rule_name=rule_names.get(rule, rule),
+            title=first.content.title if first else wording.MISSING_ARTICLE,
             url=(first.fetched.canonical_url or first.fetched.url) if first else "",
             source_name=source_names.get(first.fetched.source_id, first.fetched.source_id) if first else wording.UNKNOWN,
             flagged_at=flagged_at, published=when.astimezone(tz) if when else None,
@@ -313,7 +349,7 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
         province=_province_name(settings), timezone=tz_name, start=start, end=end,
         generated_at=(now or datetime.now(UTC)).astimezone(tz), bucket=bucket, buckets=buckets,
         bucket_labels=[_label(b, bucket) for b in buckets], total=total, volumes=volumes, foreign=foreign,
-        flags=flags, flags_by_rule=_rows(Counter(f.rule for f in flags), {}),
+        flags=flags, flags_by_rule=_rows(Counter(f.rule for f in flags), rule_names),
         actions=actions, actions_by_type=_rows(Counter(a.action for a in actions), ACTION_NAMES),
         actions_by_agency=_rows(Counter(a.agency_id or wording.UNKNOWN for a in actions), agency_names),
         publication_to_flag=Durations.of([d for f in flags if (d := f.publication_to_flag) is not None]),

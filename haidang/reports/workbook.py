@@ -124,20 +124,20 @@ def write_xlsx(report: Report, path: Path | str) -> Path:
     _sheet(wb, "flags", [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"],
                          COLUMNS["published"], COLUMNS["url"], COLUMNS["recipients"], COLUMNS["handled"],
                          COLUMNS["delivery"]],
-           [(_local(f.flagged_at, tz), f.rule, f.title, f.source_name, _local(f.published, tz), f.url,
+           [(_local(f.flagged_at, tz), f.rule_name or f.rule, f.title, f.source_name, _local(f.published, tz), f.url,
              ", ".join(f.recipients), COLUMNS["yes"] if f.handled else COLUMNS["no"], delivery_text(f))
             for f in report.flags],
            url_col=6)
     _sheet(wb, "actions", [COLUMNS["date"], COLUMNS["action"], COLUMNS["agency"], COLUMNS["actor"],
                            COLUMNS["rule"], COLUMNS["note"]],
-           [(_local(a.at, tz), a.action_name, a.agency_name, a.actor, a.rule, a.note) for a in report.actions])
+           [(_local(a.at, tz), a.action_name, a.agency_name, a.actor, a.rule_name or a.rule, a.note) for a in report.actions])
     _sheet(wb, "timing", [COLUMNS["measure"], COLUMNS["cases"], COLUMNS["median"], COLUMNS["p90"]],
            [(TIMING[k], d.count, hours(d.median), hours(d.p90)) for k, d in
             (("pub_to_flag", report.publication_to_flag), ("flag_to_action", report.flag_to_action))],
            NOTES["p90"])
     _sheet(wb, "open", [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"],
                         COLUMNS["age"]],
-           [(_local(f.flagged_at, tz), f.rule, f.title, f.source_name, f.url,
+           [(_local(f.flagged_at, tz), f.rule_name or f.rule, f.title, f.source_name, f.url,
              max(0, (report.generated_at - f.flagged_at).days)) for f in report.open_items], url_col=5)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ import logging
 import re
 import secrets
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -55,7 +56,8 @@ from haidang.web.headers import NoSniff
 from haidang.web.query_errors import explain_query_error
 from haidang.web.respond import Recorded, link_used, record_correction, record_response
 from haidang.web.sessions import Attempt, LoginThrottle, Session, SessionKeeper, end_sessions, logout_nonce
-from haidang.web.wording import AUDIT_KINDS, HTTP_ERRORS, TONES, UNKNOWN
+from haidang.web.wording import AUDIT_KINDS, HTTP_ERRORS, LANGUAGE_ALL, NOT_ASSESSED, ROLES, TONES, UNKNOWN
+from haidang.wording import LANGUAGES, vn_decimal
 from nlp.gazetteer import Gazetteer
 
 __all__ = ["TEMPLATES_DIR", "create_app"]
@@ -144,25 +146,36 @@ def _marked(hit: SearchHit) -> list[tuple[str, bool]]:
     return [(text, mark) for text, mark in pieces if text]
 
 
+def _signed(weight: Any) -> str | None:
+    """A risk signal's weight with its sign, Vietnamese style ("+1,60", "-0,50"); None when missing."""
+    if weight is None:
+        return None
+    text = vn_decimal(weight)
+    return f"+{text}" if isinstance(weight, int | float) and weight >= 0 else text
+
+
 class _WebApp:
     """Holds the settings, signer and clock; one method per route."""
 
     def __init__(self, settings: Settings, store_factory: Callable[[], Store], signer: LinkSigner,
-                 now: Callable[[], datetime], gazetteer: Gazetteer) -> None:
+                 now: Callable[[], datetime], gazetteer: Gazetteer, users_file: Path | None) -> None:
         self.settings = settings
         self.store_factory = store_factory
         self.signer = signer
         self.now = now
         self.tz = ZoneInfo(settings.app.timezone)
         self.env = alerts_environment(TEMPLATES_DIR)
-        self.sessions = SessionKeeper(settings.users, signer, hours=settings.app.web.session_hours)
+        # Watched, so `haidang users add` or an edit takes effect without a restart (haidang.web.users).
+        self.sessions = SessionKeeper(settings.users, signer, hours=settings.app.web.session_hours,
+                                      users_file=users_file)
         web = settings.app.web
         self.throttle = LoginThrottle(web.login_limit, timedelta(minutes=web.login_window_minutes),
                                       web.login_checks_in_flight)
         self.sources = {s.id: s for s in settings.sources}
         self.topic_names = {tid: str(t.get("name", tid)) for tid, t in settings.topics.items()}
         self.names = LabelNames(topics=self.topic_names,
-                                provinces={code: gazetteer.province_name(code) for code in gazetteer.codes()})
+                                provinces={code: gazetteer.province_name(code) for code in gazetteer.codes()},
+                                rules={r.name: r.description for r in settings.alert_rules if r.description})
         # The alert emails' date wording ("Thứ tư, 11/03/2026 21:40"), so a page and its email agree.
         self.when = alerts_environment().get_template("_common.j2").module.when  # type: ignore[attr-defined]
         self.secure = settings.app.web.base_url.startswith("https://")
@@ -218,6 +231,7 @@ class _WebApp:
         """The logged-in user for the header, with the logout form's CSRF token."""
         session = context.setdefault("session", self.session(request))
         context["logout_csrf"] = self.csrf_token(request, "logout") if session else ""
+        context["role_name"] = ROLES.get(session.role, session.role) if session else ""
 
     def csrf_token(self, request: Request, scope: str) -> str:
         return self.signer.mac("csrf", f"{scope}\x1f{self.nonce(request)}")
@@ -297,10 +311,10 @@ class _WebApp:
             "province_code": article.province_code or "",
             "topics": [{"id": t.get("id", "?"), "name": self.topic_names.get(t.get("id", ""), t.get("id", "?")),
                         "evidence": evidence(t.get("evidence"))} for t in labels.get("topics") or []],
-            "tone": {"label": self.names.tone(tone.get("label")) if tone.get("label") else "chưa gán",
+            "tone": {"label": self.names.tone(tone.get("label")) if tone.get("label") else NOT_ASSESSED,
                      "evidence": evidence(tone.get("evidence"))},
-            "risk": {"level": risk.get("level") or "chưa đánh giá", "score": risk.get("score"),
-                     "reasons": [{"signal": r.get("signal", "?"), "weight": r.get("weight"),
+            "risk": {"level": risk.get("level") or NOT_ASSESSED, "score": risk.get("score"),
+                     "reasons": [{"signal": r.get("signal", "?"), "weight": _signed(r.get("weight")),
                                   "evidence": evidence(r.get("evidence"))} for r in risk.get("reasons") or []]},
         }
 
@@ -372,10 +386,12 @@ class _WebApp:
         token = request.path_params["token"]
         return self.page(
             request, "flag.html.j2", status, link=link, token=token, action_name=ACTION_NAMES[link.action],
+            rule_description=self.names.rules.get(link.rule, ""),
             kit=kit, local=self.local,
             article=self.describe(article) if article else None, outlets=outlets, problems=problems or [],
             message=message, values=values or {}, csrf=self.csrf_token(request, token),
-            topics=sorted(self.topic_names.items()), tones=TONES, provinces=self.province_choices(),
+            topics=sorted(self.topic_names.items(), key=lambda item: (fold(item[1]), item[0])), tones=TONES,
+            provinces=self.province_choices(),
             expires=self.local(datetime.fromtimestamp(link.expires, UTC)),
         )
 
@@ -594,6 +610,7 @@ class _WebApp:
         params = request.query_params
         q = params.get("q", "").strip()[:500]
         form = {k: params.get(k, "").strip()[:64] for k in ("province", "source", "since", "until", "lang")}
+        form["lang"] = form["lang"].lower()         # the store keeps codes in lower case ("zh-cn")
         page_no = _page_no(params.get("trang"))
         filters, problems = self.search_filters(form)
         if problems:
@@ -626,7 +643,19 @@ class _WebApp:
         return self.page(request, "search.html.j2", status, q=q, form=form, hits=hits or [], total=total,
                          page_no=page_no, pages=pages, problems=problems or [], query_problem=query_problem,
                          sources=sorted((s.id, s.name) for s in self.settings.sources),
-                         provinces=self.province_choices())
+                         provinces=self.province_choices(), languages=self.language_choices(form["lang"]),
+                         language_all=LANGUAGE_ALL)
+
+    def language_choices(self, chosen: str) -> list[tuple[str, str]]:
+        """(code, name) of the languages the product names (haidang.wording.LANGUAGES), by name; a
+        name two codes share ("tiếng Trung": zh, zh-cn) says its code, and a well-formed code typed
+        into the address that the list lacks is kept as a choice, so the form shows what it filters."""
+        codes = dict(LANGUAGES)
+        if chosen and chosen not in codes and _LANG_RE.fullmatch(chosen):
+            codes[chosen] = chosen
+        shared = Counter(codes.values())
+        named = [(code, f"{name} ({code})" if shared[name] > 1 else name) for code, name in codes.items()]
+        return sorted(named, key=lambda item: (fold(item[1]), item[0]))
 
     def search_filters(self, form: dict[str, str]) -> tuple[SearchFilters, list[str]]:
         """The filters of the search form, and a sentence for each one that is not valid: a wrong
@@ -647,8 +676,8 @@ class _WebApp:
         if since is not None and until is not None and until <= since:
             problems.append("Bộ lọc ngày không hợp lệ: «Đến hết ngày» phải bằng hoặc sau «Từ ngày».")
         if form["lang"] and not _LANG_RE.fullmatch(form["lang"]):
-            problems.append(f"Bộ lọc ngôn ngữ không hợp lệ: «{form['lang']}» không phải mã ngôn ngữ; hãy ghi mã "
-                            "hai chữ cái như vi (tiếng Việt), en (tiếng Anh), zh (tiếng Trung), hoặc để trống.")
+            problems.append(f"Bộ lọc ngôn ngữ không hợp lệ: «{form['lang']}» không phải mã ngôn ngữ; hãy chọn "
+                            f"ngôn ngữ trong danh sách, hoặc chọn «{LANGUAGE_ALL}».")
         return SearchFilters(province=form["province"] or None, source=form["source"] or None, since=since,
                              until=until, lang=form["lang"] or None), problems
 
@@ -756,14 +785,17 @@ class _ResolveSession:
 
 
 def create_app(settings: Settings, store_factory: Callable[[], Store], secret: str, *,
-               now: Callable[[], datetime] | None = None, gazetteer: Gazetteer | None = None) -> Starlette:
+               now: Callable[[], datetime] | None = None, gazetteer: Gazetteer | None = None,
+               users_file: Path | None = None) -> Starlette:
     """The web app. `secret` (from the environment, see web.secret_env) signs links, forms and
     sessions; `store_factory` opens a store per request; `now` is the clock (tests move it);
-    `gazetteer` names the provinces (the shipped table unless given; landmarks are not needed)."""
+    `gazetteer` names the provinces (the shipped table unless given; landmarks are not needed);
+    `users_file` is the users.yaml that settings.users came from, read again whenever it changes
+    (default: users.yaml in the settings' config directory)."""
     web = settings.app.web
     signer = LinkSigner(secret, web.base_url, link_days=web.link_days)
     view = _WebApp(settings, store_factory, signer, now or (lambda: datetime.now(UTC)),
-                   gazetteer or Gazetteer.load())
+                   gazetteer or Gazetteer.load(), users_file or Path(settings.config_dir) / "users.yaml")
     routes = [
         Route("/", view.home),
         Route("/xu-ly/{token}", view.flag_page, methods=["GET"]),

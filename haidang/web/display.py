@@ -6,13 +6,14 @@ province its name from the gazetteer. An unknown value is shown as stored, so no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from haidang.store.base import ACTION_NAMES, AuditEntry
-from haidang.web.wording import AUDIT_DETAILS, AUDIT_KINDS, AUDIT_VALUES, FIELDS, NONE, TONES
+from haidang.web.wording import AUDIT_DETAILS, AUDIT_KINDS, AUDIT_VALUES, FIELDS, NO_TOPIC, NONE, TONES
 
 __all__ = ["LabelNames", "audit_row"]
 
@@ -23,14 +24,20 @@ class LabelNames:
 
     topics: Mapping[str, str]
     provinces: Mapping[str, str]
+    rules: Mapping[str, str] = field(default_factory=dict)    # alert rule name -> its Vietnamese description
+
+    def rule(self, name: Any) -> str:
+        """"Vietnamese description (slug)" of an alert rule; the slug alone when it has no description."""
+        slug = str(name)
+        return f"{self.rules[slug]} ({slug})" if self.rules.get(slug) else slug
 
     def tone(self, label: Any) -> str:
         return TONES.get(str(label), str(label)) if label not in (None, "") else NONE
 
     def topic(self, value: Any) -> str:
-        """A topic id, or the list of ids an article had ("không có" when empty)."""
+        """A topic id, or the list of ids an article had (NO_TOPIC, "chưa xác định chủ đề", when empty)."""
         ids = value if isinstance(value, list) else [value] if value not in (None, "") else []
-        return "; ".join(self.topics.get(str(i), str(i)) for i in ids) or NONE
+        return "; ".join(self.topics.get(str(i), str(i)) for i in ids) or NO_TOPIC
 
     def province(self, code: Any) -> str:
         return self.provinces.get(str(code), str(code)) if code not in (None, "") else NONE
@@ -45,9 +52,31 @@ class LabelNames:
                 "from": self.value(field_name, old), "to": self.value(field_name, new)}
 
 
-def _detail_value(key: str, value: Any) -> str:
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
+
+
+def _moment(text: str, when: Callable[[datetime], str]) -> str | None:
+    """An ISO date as dd/mm/yyyy, an ISO date and time as `when` writes it (local, with the
+    weekday); None when `text` is neither."""
+    try:
+        if _ISO_DAY.fullmatch(text):
+            return f"{date.fromisoformat(text):%d/%m/%Y}"
+        if _ISO_MOMENT.fullmatch(text):
+            moment = datetime.fromisoformat(text)
+            return when(moment) if moment.tzinfo else f"{moment:%d/%m/%Y %H:%M}"
+    except ValueError:
+        return None
+    return None
+
+
+def _detail_value(key: str, value: Any, names: LabelNames, when: Callable[[datetime], str]) -> str:
     if key == "action":
         return ACTION_NAMES.get(str(value), str(value))
+    if key == "rule":
+        return names.rule(value)
+    if isinstance(value, str) and (moment := _moment(value, when)) is not None:
+        return moment
     return AUDIT_VALUES.get(key, {}).get(str(value), str(value))
 
 
@@ -66,7 +95,8 @@ def _changes(raw: Any, names: LabelNames) -> list[dict[str, str]]:
 
 def audit_row(entry: AuditEntry, names: LabelNames, when: Callable[[datetime], str]) -> dict[str, Any]:
     """One audit entry for the page: the kind's name (raw kind kept for administrators), corrections
-    as change lines, and the other details as (name, raw key, value) in reading order."""
+    as change lines, and the other details as (name, raw key, value) in reading order: ISO dates and times as Vietnamese dates, rules by
+    their description."""
     detail = entry.detail or {}
     changes = _changes(detail.get("changes"), names) if entry.kind == "label_correction" else []
     order = list(AUDIT_DETAILS)
@@ -75,5 +105,5 @@ def audit_row(entry: AuditEntry, names: LabelNames, when: Callable[[datetime], s
     return {"at": when(entry.at), "actor": entry.actor, "kind": entry.kind,
             "kind_name": AUDIT_KINDS.get(entry.kind, entry.kind), "target": entry.target,
             "changes": changes, "client": entry.client or "",
-            "details": [{"key": k, "name": AUDIT_DETAILS.get(k, k), "value": _detail_value(k, detail[k])}
+            "details": [{"key": k, "name": AUDIT_DETAILS.get(k, k), "value": _detail_value(k, detail[k], names, when)}
                         for k in keys]}

@@ -32,17 +32,29 @@ _log = logging.getLogger(__name__)
 # the rest of a long article would make the claim match only exact copies.
 CLAIM_CHARS = 400
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# A piece ending in one of these already ends its sentence: a period after it would double it
+# ("trẻ em!!!.", "dân biết.."). Closing quotes and brackets count, as a quoted sentence ends inside.
+_ENDS_SENTENCE = tuple('.!?…"”»’\')')
+
+
+def _join(before: str, sentence: str) -> str:
+    if not before:
+        return sentence
+    return f"{before} {sentence}" if before.endswith(_ENDS_SENTENCE) else f"{before}. {sentence}"
 
 
 def claim_text(article: Article) -> str:
-    """The item's claim: its title and first sentences, up to CLAIM_CHARS."""
+    """The item's claim: its title and first sentences, up to CLAIM_CHARS, one sentence mark
+    between pieces (a period only after a piece that has none)."""
     title = normalize(article.content.title).strip()
     text = normalize(article.content.lead or article.content.text).strip()
     out = title
     for sentence in _SENTENCE_END.split(text):
-        if len(out) + len(sentence) + 1 > CLAIM_CHARS:
+        if not sentence:
+            continue
+        if len(out) + len(sentence) + 2 > CLAIM_CHARS:
             break
-        out = f"{out}. {sentence}" if out else sentence
+        out = _join(out, sentence)
     return out or text[:CLAIM_CHARS]
 
 

@@ -5,10 +5,10 @@ ever stored in clear. A session is a signed cookie (user, role, expiry, fingerpr
 link secret's "session" purpose. The fingerprint is an HMAC of the user's stored password hash
 and a per-user logout nonce kept in the store (alert state `web_session:<name>`), checked on
 every request: logging out draws a new nonce, and a new password gives a new hash, so either ends
-every session of that user, in every browser and every app process sharing the store. Limits: a
-logout ends all of that user's sessions, not only the browser's; a password changed in
-config/users.yaml is read when the app starts, so old sessions (and the old password) last
-until the restart; a store that goes back to an older copy (a restored backup) brings back the
+every session of that user, in every browser and every app process sharing the store.
+config/users.yaml is read again as soon as it changes (haidang.web.users), so a new password, a
+new role or a removal takes effect on the next request, without a restart. Limits: a logout ends
+all of that user's sessions, not only the browser's; a store that goes back to an older copy (a restored backup) brings back the
 nonce it held, and with it sessions ended since.
 
 The throttle (`LoginThrottle`) counts an attempt *before* its slow password check, atomically, so
@@ -45,6 +45,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -53,6 +54,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from alerts.links import LinkSigner
 from haidang.settings import User
 from haidang.store.base import Store
+from haidang.web.users import UsersFileWatch
 
 __all__ = ["ROLE_RANK", "Attempt", "LoginThrottle", "Refusal", "Session", "SessionKeeper", "client_key",
            "end_sessions", "hash_password", "logout_nonce"]
@@ -96,13 +98,16 @@ class Session:
 class SessionKeeper:
     """Checks passwords against the configured users and issues and reads session cookies."""
 
-    def __init__(self, users: list[User], signer: LinkSigner, *, hours: int = 12) -> None:
-        self._users = {u.name.lower(): u for u in users}
+    def __init__(self, users: list[User], signer: LinkSigner, *, hours: int = 12,
+                 users_file: Path | None = None) -> None:
+        """`users` as the settings loaded them from `users_file`, which is then watched for changes
+        (haidang.web.users); without a file, `users` stay as given."""
+        self._users = UsersFileWatch(users_file, users)
         self._signer = signer
         self._hours = hours
 
     def check_password(self, name: str, password: str) -> User | None:
-        user = self._users.get(name.strip().lower())
+        user = self._users.current().get(name.strip().lower())
         try:
             _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
@@ -137,14 +142,14 @@ class SessionKeeper:
             return None
         if (now or datetime.now(UTC)).timestamp() >= session.expires:
             return None
-        user = self._users.get(session.user.lower())
+        user = self._users.current().get(session.user.lower())
         if user is None or user.role != session.role:      # removed or demoted since the login
             return None
         return session
 
     def current(self, session: Session, nonce: str) -> bool:
         """False once the user logged out, or has another password, since the session was issued."""
-        user = self._users.get(session.user.lower())
+        user = self._users.current().get(session.user.lower())
         return user is not None and hmac.compare_digest(session.fingerprint, self.fingerprint(user, nonce))
 
 

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from haidang import wording as shared
 
-__all__ = ["AUDIT_DETAILS", "AUDIT_KINDS", "AUDIT_VALUES", "FIELDS", "HTTP_ERRORS", "NONE", "TONES", "UNKNOWN"]
+__all__ = ["AUDIT_DETAILS", "AUDIT_KINDS", "AUDIT_VALUES", "FIELDS", "HTTP_ERRORS", "LANGUAGE_ALL", "NONE",
+           "NOT_ASSESSED", "NO_TOPIC", "ROLES", "TONES", "UNKNOWN"]
 
+# An empty value that is not a topic (no tone, no province); a missing topic is NO_TOPIC.
 NONE = "không có"
 UNKNOWN = "không rõ"
+# A tone or risk level the models have not given the article.
+NOT_ASSESSED = "chưa đánh giá"
+NO_TOPIC = shared.NO_TOPIC
+
+# The roles of config/users.yaml (haidang.settings.UserRole), as the page header names them.
+ROLES = {"viewer": "xem", "officer": "cán bộ", "administrator": "quản trị"}
+# The search form's language choice that filters nothing.
+LANGUAGE_ALL = "(tất cả)"
 
 # The tone labels (nlp.tone.LABELS) in the product's shared words.
 TONES = shared.TONES

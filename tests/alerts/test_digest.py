@@ -3,10 +3,8 @@ the foreign press, an empty day, hostile text kept as text, and `haidang digest 
 
 from __future__ import annotations
 
-import base64
 import re
 import shutil
-import xml.etree.ElementTree as ET
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from haidang.settings import (
 )
 from haidang.store.base import OutboxMessage
 from haidang.store.sqlite import SqliteStore
+from haidang.wording import NO_TOPIC
 
 DAY = date(2026, 3, 13)                     # a Friday: window Thu 07:00 → Fri 07:00
 IN = datetime(2026, 3, 12, 15, 0, tzinfo=VN)
@@ -99,7 +98,9 @@ def test_counts_and_changes_against_the_previous_window(tmp_path: Path):
     subject, text, html = render_digest(d)
     assert "3 tin" in subject and "13/03/2026" in subject
     assert "An ninh, trật tự: 2 (+1)" in text and "tiêu cực" in text and "báo chí nước ngoài" in text
-    assert "data:image/svg+xml;base64," in html
+    assert "<img" not in html and "data:" not in html        # Gmail and Outlook show neither SVG nor data: images
+    bars = re.findall(r'<td width="(\d+)%" bgcolor="#1f6fb2"', html)
+    assert bars == ["100", "50"]                              # 2 and 1 articles: table cells every client draws
 
 
 def test_monday_covers_the_weekend(tmp_path: Path):
@@ -175,10 +176,7 @@ def test_hostile_text_stays_text(tmp_path: Path):
     assert "&lt;script&gt;" in html and "&amp;lt;" not in html
     assert 'href="javascript' not in html and "\u202e" not in html and "\u202e" not in text
     assert "\n" not in subject
-    chart = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
-    svg = base64.b64decode(chart.group(1)).decode()
-    root = ET.fromstring(svg)                                 # well-formed: the label did not break out
-    assert "<b>topic</b>&" in "".join(root.itertext()) and "<b>" not in svg
+    assert "&lt;b&gt;topic&lt;/b&gt;&amp;" in html        # the topic label in the chart's table, escaped
 
 
 @pytest.fixture
@@ -245,3 +243,40 @@ def test_a_flag_on_an_old_story_found_in_the_window_is_in_the_digest(tmp_path: P
         d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
     assert [f.story_id for f in d.flags] == ["dam-cu"] and d.flags[0].title == "Tin đồn vỡ đập"
     assert d.total == 0
+
+
+def test_subject_prefix_no_topic_wording_and_empty_sections(tmp_path: Path):
+    """Every email starts with [Hải Đăng]; an article without a topic reads as haidang.wording.NO_TOPIC;
+    a section with nothing in it says so rather than leaving a bare heading."""
+    untagged = _art("khong-chu-de", title="Tin chưa xếp chủ đề")
+    untagged.labels["topics"] = []
+    with _store(tmp_path, [untagged]) as store:
+        d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
+    d.stories = []                                              # as a day whose articles form no story
+    subject, text, html = render_digest(d)
+    assert subject == "[Hải Đăng] Bản tin ngày 13/03/2026: 1 tin, 0 tin bị gắn cờ"
+    assert f"- {NO_TOPIC}: 1 (+1)" in text and NO_TOPIC in html
+    assert "không rõ" not in text and "(không rõ)" not in html
+    assert "TIN NỔI BẬT\n- Không có." in text
+    assert re.search(r"Tin nổi bật</h2>\s*<p>Không có.</p>", html)
+    d.by_topic = []
+    _, text, html = render_digest(d)
+    assert "THEO CHỦ ĐỀ\n- Không có." in text and "Không có.</td>" in html
+    with _store(tmp_path / "empty", []) as store:
+        empty = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
+    assert render_digest(empty)[0] == "[Hải Đăng] Bản tin ngày 13/03/2026: Không có tin mới"
+
+
+def test_foreign_articles_flagged_in_the_window_are_listed_as_found_late(tmp_path: Path):
+    """A foreign article published last week and found today is flagged today: the foreign-press
+    section lists it too (marked), so the two sections never contradict each other."""
+    old = _art("bbc-cu", source="bbc", title="Tin đồn vỡ đập (BBC)", when=IN - timedelta(days=7), story="dam-bbc")
+    old.content.first_seen = IN
+    with _store(tmp_path, [old, _art("bbc-moi", source="bbc", title="Lý Sơn mùa tỏi")]) as store:
+        d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
+    assert [f.story_id for f in d.article_flags] == ["dam-bbc"]
+    assert [(a.title, a.found_late) for a in d.foreign] == [("Lý Sơn mùa tỏi", False), ("Tin đồn vỡ đập (BBC)", True)]
+    _, text, html = render_digest(d)
+    assert "BÁO CHÍ NƯỚC NGOÀI (2 bài đăng hoặc được phát hiện trong kỳ)" in text
+    assert "Tin đồn vỡ đập (BBC) — BBC Tiếng Việt, Thứ năm, 05/03/2026 15:00 (đăng trước kỳ, phát hiện trong kỳ)" in text
+    assert "(đăng trước kỳ, phát hiện trong kỳ)" in html

@@ -51,7 +51,8 @@ def test_flag_reaches_each_recipient_once(tmp_path: Path, smtp_server: SmtpServe
     content = smtp_server.handler.envelopes[0].content
     assert isinstance(content, bytes)
     email = message_from_bytes(content, policy=policy.default)
-    assert str(email["Subject"]).startswith("[Hải Đăng][cao] Nguy cơ tin sai — an_ninh_trat_tu")
+    assert str(email["Subject"]).startswith("[Hải Đăng][cao] Nguy cơ tin sai — «Tin đồn vỡ đập ở Quảng Ngãi» — "
+                                            "an_ninh_trat_tu")
     plain, html = email.get_body(("plain",)), email.get_body(("html",))
     assert plain is not None and "«Quảng Ngãi»" in plain.get_content()
     assert html is not None and "<mark>Quảng Ngãi</mark>" in html.get_content()

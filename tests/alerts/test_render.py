@@ -9,7 +9,7 @@ import pytest
 from alerts_testkit import build_article, build_flag
 from jinja2 import UndefinedError
 
-from alerts.render import environment, render_flag
+from alerts.render import environment, render_flag, shorten, vn_amount
 
 _SOURCES: Any = {"baoquangngai": SimpleNamespace(name="Báo Quảng Ngãi", kind="provincial_press"),
                  "tuoitre": SimpleNamespace(name="Tuổi Trẻ", kind="national_press")}
@@ -18,7 +18,8 @@ _SOURCES: Any = {"baoquangngai": SimpleNamespace(name="Báo Quảng Ngãi", kind
 def test_subject_and_body_carry_what_an_officer_needs() -> None:
     articles = [build_article("a"), build_article("b", source="tuoitre")]
     subject, text, html = render_flag(build_flag(articles, ["x@example.vn"]), articles, sources=_SOURCES)
-    assert subject == "[Hải Đăng][cao] Nguy cơ tin sai — an_ninh_trat_tu — Báo Quảng Ngãi (+1 nguồn khác)"
+    assert subject == ("[Hải Đăng][cao] Nguy cơ tin sai — «Tin đồn vỡ đập ở Quảng Ngãi» — an_ninh_trat_tu — "
+                       "Báo Quảng Ngãi (+1 nguồn khác)")
     for body in (text, html):
         assert "Tin đồn vỡ đập ở Quảng Ngãi" in body
         assert "Báo Quảng Ngãi" in body and "báo chí địa phương" in body
@@ -94,7 +95,7 @@ def test_article_without_mention_or_time_still_renders() -> None:
     article = build_article("x", published=None, text="Không nhắc tên tỉnh nào.", labels={})
     subject, text, _ = render_flag(build_flag([article], ["x@example.vn"]), [article])
     assert "«" not in text and "không rõ thời gian đăng" in text
-    assert subject.startswith("[Hải Đăng][cao] Tin cần chú ý — an_ninh_trat_tu — baoquangngai")
+    assert subject == "[Hải Đăng][cao] Tin cần chú ý — «Tin đồn vỡ đập ở Quảng Ngãi» — an_ninh_trat_tu — baoquangngai"
 
 
 def test_environment_autoescapes_html_only_and_fails_on_undefined() -> None:
@@ -112,3 +113,48 @@ def test_stated_engagement_is_shown_when_the_page_gave_it() -> None:
     _, text, html = render_flag(build_flag(articles, ["x@example.vn"]), articles)
     for body in (text, html):
         assert "Lượt tương tác (khi thu thập): 1.520 lượt thích · 3.400 lượt chia sẻ" in body
+
+
+def test_the_subject_names_the_article_so_different_flags_never_share_one() -> None:
+    """Two rumours on one forum used to arrive with one subject and thread together."""
+    long_title = ("Tin đồn lan truyền trên mạng xã hội về việc đập thủy điện ở huyện Sơn Tây bị vỡ, "
+                  "người dân phải sơ tán khẩn cấp trong đêm")
+    first, second = build_article("a", title=long_title), build_article("b", title="Tin đồn bắt cóc trẻ em ở Lý Sơn")
+    for a in (first, second):
+        a.labels["topics"] = []
+    flag = build_flag([first], ["x@example.vn"])
+    flag.topics = []
+    one = render_flag(flag, [first], sources=_SOURCES)[0]
+    other = render_flag(build_flag([second], ["x@example.vn"]), [second], sources=_SOURCES)[0]
+    assert one != other
+    assert one == ("[Hải Đăng][cao] Nguy cơ tin sai — «Tin đồn lan truyền trên mạng xã hội về việc đập thủy điện ở "
+                   "huyện Sơn…» — Báo Quảng Ngãi")
+    assert render_flag(flag, [first], sources=_SOURCES, links={"phan_bac": "https://h.example/x"})[0] == one  # stable
+
+
+def test_shorten_cuts_at_a_word_and_vn_amount_writes_vietnamese_numbers() -> None:
+    assert shorten("ngắn gọn") == "ngắn gọn"
+    cut = shorten("một " * 30)
+    assert len(cut) <= 70 and cut.endswith("một…") and "\n" not in shorten("a\nb")
+    assert shorten("x" * 100).endswith("…") and len(shorten("x" * 100)) == 70
+    assert [vn_amount(v) for v in (24, 48.0, 0.07, 1.5, 1234.5, 99.999)] == ["24", "48", "0,07", "1,5", "1.234,5", "100"]
+
+
+def test_reasons_name_the_source_and_the_rule_and_write_decimals_one_way() -> None:
+    from alerts.rules import evaluate_rules
+    from haidang.settings import AlertRule, Source
+
+    source = Source(id="foreign-en", name="The Diplomat", country="US", language="en", kind="foreign_press")
+    article = build_article("a", source="foreign-en")
+    article.labels["risk"]["score"] = 0.96
+    rule = AlertRule(name="tin-sai-su-that-rui-ro-cao", description="Tin có nguy cơ sai sự thật cao về tỉnh",
+                     min_risk_level="cao", source_kinds=["foreign_press"], severity="khẩn", recipients=["x"])
+    [match] = evaluate_rules(article, [rule], source=source, now=article.content.published)  # type: ignore[arg-type]
+    flag = build_flag([article], ["x@example.vn"])
+    flag.reasons, flag.rule, flag.description = match.reasons, rule.name, rule.description
+    sources: Any = {"foreign-en": source}
+    _, text, html = render_flag(flag, [article], sources=sources)
+    for body in (text, html):
+        assert "Loại nguồn" in body and "The Diplomat (báo chí nước ngoài)" in body and "foreign-en (" not in body
+        assert "cao (0,96)" in body and "điểm 0,96" in body and "0.96" not in body
+        assert "Tin có nguy cơ sai sự thật cao về tỉnh (tin-sai-su-that-rui-ro-cao)" in body

@@ -60,7 +60,7 @@ def test_topics_any_of():
 
 def test_risk_rule_carries_the_risk_reasons():
     [m] = evaluate_rules(article(risk=HIGH_RISK), [rule(relevant=True, min_risk_level="cao")], source=VNE, now=NOW)
-    assert {"condition": "min_risk_level", "evidence": "cao (0.81)"} in m.reasons
+    assert {"condition": "min_risk_level", "evidence": "cao (0,81)"} in m.reasons
     assert {"signal": "rumour_cue", "evidence": "nghe nói", "weight": 1.2} in m.reasons
 
 

@@ -159,3 +159,46 @@ def test_spike_and_silence_flags_appear_in_the_digest(base_settings: Settings, t
     assert listed and "Nguồn tin ngừng cập nhật" in listed[0].title
     _, text, html = render_digest(digest)
     assert "Nguồn tin ngừng cập nhật" in text and "Nguồn tin ngừng cập nhật" in html
+
+
+def test_a_silence_email_names_the_source_and_reads_as_vietnamese(base_settings: Settings, tmp_path: Path,
+                                                                   store: Store):
+    """The source's name, not its id, in the subject, the text and the reasons; hours as Vietnamese
+    numbers; one reason per line; the rule's description with its slug."""
+    rule = next(r for r in base_settings.alert_rules if r.name == SILENCE)
+    short = rule.silence.model_copy(update={"hours": 0.02})        # type: ignore[union-attr]
+    settings = _settings(base_settings, tmp_path, SILENCE, sources=("tuoitre",), immediate=True, silence=short)
+    watcher = Watcher(settings, store, "51")
+    watcher.run(T0)
+    [flag] = watcher.run(T0 + timedelta(hours=1)).flags
+    assert flag.reasons == [{"condition": "silence", "evidence": ["Tuổi Trẻ không có bài mới trong 0,02 giờ"]}]
+    [msg] = store.outbox()
+    assert msg.subject == "[Hải Đăng][thấp] Nguồn tin ngừng cập nhật: Tuổi Trẻ"
+    lines = msg.text.splitlines()
+    assert 'Nguồn tin "Tuổi Trẻ" (mã nguồn tuoitre) không có bài mới trong 0,02 giờ qua' in msg.text
+    assert "- Nguồn im lặng: Tuổi Trẻ không có bài mới trong 0,02 giờ" in lines       # a line of its own
+    assert "Quy tắc: Nguồn tin không có bài mới (nguon-ngung-cap-nhat)" in lines
+    assert "silence" not in msg.text and "0.02" not in msg.text and "0.02" not in msg.html
+    assert "<strong>Nguồn im lặng</strong>: Tuổi Trẻ không có bài mới trong 0,02 giờ" in msg.html
+    assert "Nguồn tin không có bài mới (nguon-ngung-cap-nhat)" in msg.html
+
+
+def test_the_digest_counts_source_alerts_apart_from_flagged_news(base_settings: Settings, tmp_path: Path,
+                                                                  store: Store):
+    from alerts.digest import build_digest, render_digest
+
+    settings = _settings(base_settings, tmp_path, SILENCE, sources=("tuoitre",))
+    watcher = Watcher(settings, store, "51")
+    watcher.run(T0)
+    watcher.run(T0 + timedelta(days=3))
+    day = (T0 + timedelta(days=4)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    digest = build_digest(store, settings, day)
+    [alert] = digest.silence_flags
+    assert digest.article_flags == [] and alert.kind == "silence"
+    assert alert.title == "Nguồn tin ngừng cập nhật: Tuổi Trẻ (không có bài mới trong 48 giờ)"
+    subject, text, html = render_digest(digest)
+    assert subject.startswith("[Hải Đăng] Bản tin ngày ") and subject.endswith(": 0 tin, 0 tin bị gắn cờ, 1 cảnh báo nguồn")
+    assert "TIN BỊ GẮN CỜ (0)\n- Không có." in text
+    assert "CẢNH BÁO VỀ NGUỒN TIN VÀ LƯỢNG TIN (1)" in text
+    assert "Quy tắc: Nguồn tin không có bài mới (nguon-ngung-cap-nhat)" in text
+    assert "tuoitre" not in text and "Tuổi Trẻ (không có bài mới trong 48 giờ)" in html

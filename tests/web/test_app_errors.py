@@ -18,7 +18,7 @@ def test_unknown_path_is_a_vietnamese_page(kit: WebKit) -> None:
     assert 'href="/tim-kiem" id="home"' in page.text and "Not Found" not in page.text
     assert page.headers["x-frame-options"] == "DENY"                  # the same headers as every page
     _login(kit, "xem", PASSWORDS["xem"])
-    assert 'id="who">xem (viewer)' in kit.client.get("/bao-cao/khong-co").text     # the usual header
+    assert '>xem (xem)</span>' in kit.client.get("/bao-cao/khong-co").text     # the usual header
 
 
 def test_wrong_method_is_a_vietnamese_page(kit: WebKit) -> None:

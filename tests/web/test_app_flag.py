@@ -217,7 +217,7 @@ def test_correction_confirmation_names_the_values(kit: WebKit) -> None:
     changes = re.search(r'<ul id="changes">(.*?)</ul>', page.text, re.DOTALL)
     assert changes, page.text
     lines = [re.sub(r"<[^>]+>", "", li).strip() for li in re.findall(r"<li>(.*?)</li>", changes.group(1))]
-    assert lines == ["Chủ đề: không có → An ninh, trật tự", "Sắc thái: trung tính → tích cực",
+    assert lines == ["Chủ đề: chưa xác định chủ đề → An ninh, trật tự", "Sắc thái: trung tính → tích cực",
                      "Tỉnh: Quảng Ngãi → Gia Lai"]
     assert "neutral" not in page.text and "[]" not in page.text
     assert re.search(r"Thời gian: Thứ năm, 12/03/2026 11:00", page.text)

@@ -180,7 +180,7 @@ def test_audit_page_names_kinds_and_reads_corrections(kit: WebKit) -> None:
                        ("claim", "Cập nhật danh sách tin đã xác minh"), ("login", "Đăng nhập")):
         assert f'<td class="kind" title="{kind}">{name}<br><small><code class="muted">{kind}</code>' in html, kind
     assert '<div class="change">Sắc thái: trung tính → tích cực</div>' in html
-    assert '<div class="change">Chủ đề: không có → An ninh, trật tự</div>' in html
+    assert '<div class="change">Chủ đề: chưa xác định chủ đề → An ninh, trật tự</div>' in html
     assert '<span title="status">Trạng thái</span>: <span dir="auto">tin sai đã xác nhận</span>' in html
     assert "{&#39;" not in html and "changes:" not in html                 # no Python dict dumps
     assert "Thứ năm, 12/03/2026 11:00" in html

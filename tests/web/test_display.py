@@ -22,7 +22,7 @@ def _when(dt: datetime) -> str:
 
 def test_values_are_named_and_empty_is_said() -> None:
     assert NAMES.tone("neutral") == "trung tính" and NAMES.tone(None) == "không có"
-    assert NAMES.topic([]) == "không có" and NAMES.topic(None) == "không có"
+    assert NAMES.topic([]) == "chưa xác định chủ đề" and NAMES.topic(None) == "chưa xác định chủ đề"
     assert NAMES.topic(["bien_dao", "an_ninh_trat_tu"]) == "Biển đảo, chủ quyền biển đảo; An ninh, trật tự"
     assert NAMES.province("51") == "Quảng Ngãi"
     assert NAMES.province("99") == "99" and NAMES.topic("cu") == "cu"      # unknown values shown as stored
@@ -38,7 +38,7 @@ def test_a_correction_reads_as_change_lines() -> None:
     row = audit_row(entry, NAMES, _when)
     assert row["kind_name"] == "Sửa nhãn" and row["kind"] == "label_correction"
     assert [f"{c['name']}: {c['from']} → {c['to']}" for c in row["changes"]] == [
-        "Chủ đề: không có → An ninh, trật tự", "Sắc thái: trung tính → tích cực", "Tỉnh: Quảng Ngãi → Gia Lai"]
+        "Chủ đề: chưa xác định chủ đề → An ninh, trật tự", "Sắc thái: trung tính → tích cực", "Tỉnh: Quảng Ngãi → Gia Lai"]
     assert [(d["key"], d["name"]) for d in row["details"]] == [("article_id", "Mã bài viết"),
                                                               ("flag_key", "Mã cờ báo")]
 
