@@ -9,14 +9,13 @@ Reminders and escalations keep the flag's rule and story but have their own keys
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from alerts.flag import is_flag_message
+from alerts.flag import follow_up_key, follow_up_of, is_flag_message
 from alerts.links import LinkSigner
 from alerts.outbox import message_id_for
 from alerts.render import environment
@@ -47,19 +46,13 @@ class EscalationReport:
 def escalation_key(stage: Stage, rule: str, story_id: str, recipient: str) -> str:
     """Idempotency key of a reminder or escalation message; never equal to a flag's own key
     (`alerts.flag.flag_key`), which is how flags are told apart from these in the outbox."""
-    raw = f"{stage}\x1f{rule}\x1f{story_id}\x1f{recipient.lower()}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    return follow_up_key(stage, rule, story_id, recipient)
 
 
 def follow_up_stage(msg: OutboxMessage) -> Stage | None:
     """"reminder" or "escalation" when `msg` is one for a flag (`escalate_due`), else None: for
     listings that must not show a reminder as if it were the flag itself (`haidang outbox list`)."""
-    if is_flag_message(msg):
-        return None
-    for stage in ("reminder", "escalation"):
-        if msg.key == escalation_key(stage, msg.flag_rule, msg.story_id, msg.recipient):   # type: ignore[arg-type]
-            return stage                                                                     # type: ignore[return-value]
-    return None
+    return follow_up_of(msg)  # type: ignore[return-value]
 
 
 def escalation_recipients(settings: Settings) -> list[tuple[str, str]]:

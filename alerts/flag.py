@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from haidang.store.base import OutboxMessage
 
-__all__ = ["SEVERITIES", "Flag", "Severity", "flag_key", "is_flag_message"]
+__all__ = ["FOLLOW_UP_STAGES", "SEVERITIES", "Flag", "Severity", "flag_key", "follow_up_key", "follow_up_of",
+           "is_flag_message"]
 
 Severity = Literal["khẩn", "cao", "trung bình", "thấp"]
 SEVERITIES: tuple[str, ...] = ("khẩn", "cao", "trung bình", "thấp")   # most urgent first
@@ -23,12 +24,28 @@ def flag_key(rule: str, story_id: str, recipient: str) -> str:
     return hashlib.sha256(f"{rule}\x1f{story_id}\x1f{recipient.lower()}".encode()).hexdigest()[:32]
 
 
+FOLLOW_UP_STAGES = ("reminder", "escalation")
+
+
+def follow_up_key(stage: str, rule: str, story_id: str, recipient: str) -> str:
+    """Idempotency key of a flag's reminder or escalation (alerts.escalate): never a flag's own key."""
+    raw = f"{stage}\x1f{rule}\x1f{story_id}\x1f{recipient.lower()}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def follow_up_of(msg: OutboxMessage) -> str | None:
+    """"reminder" or "escalation" when `msg` follows up a flag, else None."""
+    for stage in FOLLOW_UP_STAGES:
+        if msg.key == follow_up_key(stage, msg.flag_rule, msg.story_id, msg.recipient):
+            return stage
+    return None
+
+
 def is_flag_message(msg: OutboxMessage) -> bool:
-    """Whether an outbox message is a flag's own email. Reminders and escalations of a flag carry its
-    rule and story but their own key (alerts.escalate.escalation_key), so only the key tells them
-    apart: a flag's delivery state counts these messages alone. (Digests and reports pass too: their
-    rule names, NON_FLAG_RULES in haidang.reports.report, tell them apart.)"""
-    return msg.key == flag_key(msg.flag_rule, msg.story_id, msg.recipient)
+    """Whether an outbox message is a flag's own email, not a reminder or escalation of it (those
+    carry its rule and story, and their own keys): a flag's delivery state counts these alone.
+    Digests and reports pass too; their rule names tell them apart."""
+    return follow_up_of(msg) is None
 
 
 @dataclass(kw_only=True, slots=True)
