@@ -7,6 +7,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from crawl_testkit import windows_1258
 
 from crawlers.decode import decode_document, repair_feed_bytes
 from haidang.textnorm import normalize
@@ -124,17 +125,8 @@ def test_repair_leaves_well_encoded_feeds_alone() -> None:
     assert repair_feed_bytes(utf8, None) == utf8.decode("utf-8")
 
 
-_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 
 
-def windows_1258(text: str) -> bytes:
-    """Encode as Windows does: base letters precomposed (â, ơ, đ), tone marks as combining characters."""
-    out = []
-    for ch in unicodedata.normalize("NFC", text):
-        marks = unicodedata.normalize("NFD", ch)
-        out.append(unicodedata.normalize("NFC", "".join(c for c in marks if c not in _TONE_MARKS))
-                   + "".join(c for c in marks if c in _TONE_MARKS))
-    return "".join(out).encode("cp1258")
 
 
 @pytest.mark.parametrize("label", ["iso-8859-1", "latin-1", "windows-1252", "us-ascii"])

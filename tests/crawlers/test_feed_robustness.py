@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crawl_testkit import windows_1258
 
 from crawlers.decode import decode_document
 from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, ValidatorUpdate
@@ -25,7 +26,6 @@ FAST = CrawlSettings(
 )
 SELECTORS = Selectors(title="h1", body="div.body", date="span.post-date")
 TITLE_1258 = "Quảng Ngãi đón tàu du lịch quốc tế đến Lý Sơn"
-_TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 
 
 def _rss(*items: tuple[str, str, str | None]) -> str:
@@ -41,14 +41,6 @@ def _page(title: str, shown_date: str = "") -> str:
             "</p><p>Đoạn thứ hai của bài viết.</p><p>Đoạn thứ ba của bài viết.</p></div></body></html>")
 
 
-def _windows_1258(text: str) -> bytes:
-    """As Windows writes it: base letters precomposed (â, ơ, đ), tone marks combining."""
-    out = []
-    for ch in unicodedata.normalize("NFC", text):
-        marks = unicodedata.normalize("NFD", ch)
-        out.append(unicodedata.normalize("NFC", "".join(c for c in marks if c not in _TONE_MARKS))
-                   + "".join(c for c in marks if c in _TONE_MARKS))
-    return "".join(out).encode("cp1258")
 
 
 def _write_site(root: Path) -> None:
@@ -74,7 +66,7 @@ def _write_site(root: Path) -> None:
         (root / path).write_text(text, encoding="utf-8")
     page = _page(TITLE_1258).replace('<meta charset="utf-8">', '<meta charset="windows-1258">')
     (root / "faults").mkdir()
-    (root / "faults" / "wrong-charset.html").write_bytes(_windows_1258(page))
+    (root / "faults" / "wrong-charset.html").write_bytes(windows_1258(page))
 
 
 @pytest.fixture(scope="module")
