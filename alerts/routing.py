@@ -88,7 +88,8 @@ def group_by_story(flags: list[Flag]) -> list[Flag]:
             recipients=_unique(r for f in group for r in f.recipients),
             immediate=any(f.immediate for f in group), reasons=reasons,
             topics=_unique(t for f in group for t in f.topics),
-            created_at=min(times) if times else None))
+            created_at=min(times) if times else None,
+            description=next((f.description for f in group if f.description), None)))
     return merged
 
 
