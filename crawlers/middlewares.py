@@ -363,6 +363,11 @@ def _attempts(request: Request) -> str:
     return f" after {retries + 1} attempts" if retries else ""
 
 
+def _over_size_when_decompressed(exc: BaseException) -> bool:
+    """HttpCompressionMiddleware's refusal of a body that inflates past DOWNLOAD_MAXSIZE."""
+    return isinstance(exc, IgnoreRequest) and "DOWNLOAD_MAXSIZE" in str(exc)
+
+
 def failure_events(failure: Failure, request: Request, source_id: str) -> list[CrawlEvent]:
     """The event(s) recording why `request` produced no document.
 
@@ -403,9 +408,10 @@ def failure_events(failure: Failure, request: Request, source_id: str) -> list[C
         return fail("fetch", "HttpError",
                     f"HTTP {status} from {url}{_attempts(request)} (source {source_id}); {advice}",
                     transient)
-    if isinstance(exc, DownloadCancelledError):
+    if isinstance(exc, DownloadCancelledError) or _over_size_when_decompressed(exc):
         # Scrapy's HTTP/1.1 handler cancels a download only for the size cap (DOWNLOAD_MAXSIZE);
-        # when the cap is hit while streaming, the exception carries no message.
+        # when the cap is hit while streaming, the exception carries no message. A compressed body
+        # that inflates past the cap (a gzip bomb) is refused by HttpCompressionMiddleware instead.
         if is_page:
             return skip("oversize")
         return fail("fetch", "Oversize", f"{url} is larger than the size cap {exc}; raise "

@@ -186,3 +186,23 @@ def test_timeouts_are_transient_and_304_is_not_modified() -> None:
     assert isinstance(timeout, CrawlFailure) and timeout.transient
     assert events_for(NotModifiedResponse("x"), page=True) == [
         NotModified(source_id="tin", url="http://tin.example.vn/bai-1.html")]
+
+
+def test_a_gzip_bomb_is_an_oversize_skip() -> None:
+    """Scrapy's own decompression refusal, as a crawl meets it, reads as the size cap, not a fault."""
+    import gzip
+
+    from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+    from scrapy.http import HtmlResponse
+    from scrapy.utils.test import get_crawler
+
+    crawler = get_crawler(settings_dict={"DOWNLOAD_MAXSIZE": 50_000})
+    middleware = HttpCompressionMiddleware.from_crawler(crawler)
+    request = Request("http://tin.example.vn/bai-1.html")
+    bomb = HtmlResponse(request.url, body=gzip.compress(b"0" * 5_000_000), request=request,
+                        headers={"Content-Encoding": "gzip", "Content-Type": "text/html"})
+    with pytest.raises(IgnoreRequest) as refused:
+        middleware.process_response(request, bomb)
+    assert [e.reason for e in events_for(refused.value, page=True)] == ["oversize"]
+    (failure,) = events_for(refused.value, page=False)
+    assert isinstance(failure, CrawlFailure) and failure.error_class == "Oversize"
