@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 from alerts.flag import SEVERITIES, flag_key, is_flag_message
 from alerts.outbox import message_id_for
-from alerts.render import environment, one_line, vn_amount
+from alerts.render import environment, one_line
 from alerts.routing import addressees
 from haidang.record import Article, engagement_line
 from haidang.store.base import NO_VALUE, FacetField, Facets, OutboxMessage, SearchFilters, Store
-from haidang.wording import NO_TOPIC
+from haidang.wording import NO_TOPIC, vn_amount
 
 if TYPE_CHECKING:
     from alerts.dispatch import AlertDispatcher

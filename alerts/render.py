@@ -26,7 +26,7 @@ if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs onl
     from haidang.settings import Source
 
 __all__ = ["EXCERPT_CHARS", "SIGNAL_NAMES", "SUBJECT_TITLE_CHARS", "TEMPLATES_DIR", "clean_text", "environment",
-           "one_line", "render_flag", "shorten", "signal_name", "vn_amount"]
+           "one_line", "render_flag", "shorten", "signal_name"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # Characters of context on each side of the province mention: about two sentences of a
@@ -62,20 +62,6 @@ def shorten(value: Any, limit: int = SUBJECT_TITLE_CHARS) -> str:
     if " " in cut and text[limit - 1] != " ":
         cut = cut[:cut.rindex(" ")]
     return cut.rstrip(" ,;:.–—-") + "…"
-
-
-def vn_amount(value: Any) -> str:
-    """An amount (hours, counts) in Vietnamese style: whole numbers without decimals ("24"), others
-    with up to two ("0,07", "1,5"); the value as text if it is not a number."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if number.is_integer():
-        return wording.vn_number(int(number))
-    whole, _, fraction = wording.vn_number(number, 2).partition(",")
-    fraction = fraction.rstrip("0")
-    return f"{whole},{fraction}" if fraction else whole
 
 
 def _href(value: Any) -> str:
@@ -124,11 +110,12 @@ def environment(folder: Path = TEMPLATES_DIR) -> Environment:
     env.filters["href"] = _href
     env.filters["signal_name"] = signal_name
     env.filters["vn"] = wording.vn_decimal
-    env.filters["vn_amount"] = vn_amount
+    env.filters["vn_amount"] = wording.vn_amount
     env.filters["shorten"] = shorten
     env.filters["kind_name"] = wording.kind_name
     env.filters["tone_name"] = wording.tone_name
-    env.globals.update(TONES=wording.TONES, NO_TOPIC=wording.NO_TOPIC)
+    env.globals.update(TONES=wording.TONES, NO_TOPIC=wording.NO_TOPIC, WEEKDAYS=wording.WEEKDAYS,
+                       rule_name=wording.rule_name)
     return env
 
 

@@ -18,13 +18,14 @@ from jinja2 import TemplateNotFound
 
 from alerts.flag import Flag
 from alerts.outbox import message_id_for, queue_flag
-from alerts.render import CONDITION_NAMES, vn_amount
+from alerts.render import CONDITION_NAMES
 from alerts.routing import route
 from alerts.rules import RuleMatch, in_quiet_hours, silent_sources, spike_flags
 from haidang import wording
 from haidang.record import Article, Fetched
 from haidang.settings import AlertRule, Settings
 from haidang.store.base import OutboxMessage, SearchFilters, Store
+from haidang.wording import vn_amount
 
 __all__ = ["RAISED_KEY", "WatchReport", "Watcher", "raised_flags"]
 

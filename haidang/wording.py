@@ -12,8 +12,26 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["KINDS", "LANGUAGES", "NO_TOPIC", "SECTIONS", "TONES", "TRUST", "UNKNOWN_KIND", "WEEKDAYS", "kind_name",
-           "language_name", "section_name", "tone_name", "trust_name", "vn_decimal", "vn_number", "when"]
+__all__ = [
+    "KINDS",
+    "LANGUAGES",
+    "NO_TOPIC",
+    "SECTIONS",
+    "TONES",
+    "TRUST",
+    "UNKNOWN_KIND",
+    "WEEKDAYS",
+    "kind_name",
+    "language_name",
+    "rule_name",
+    "section_name",
+    "tone_name",
+    "trust_name",
+    "vn_amount",
+    "vn_decimal",
+    "vn_number",
+    "when",
+]
 
 # nlp.tone labels.
 TONES = {"positive": "tích cực", "neutral": "trung tính", "negative": "tiêu cực"}
@@ -76,6 +94,25 @@ def vn_number(value: float, decimals: int = 1) -> str:
     ("1.203", "6.189,8"). Integers keep no decimals; other numbers keep `decimals`."""
     text = f"{value:,}" if isinstance(value, int) else f"{value:,.{decimals}f}"
     return text.translate(_VN_SEPARATORS)
+
+
+def vn_amount(value: Any) -> str:
+    """An amount (hours, factors) in Vietnamese style: whole numbers without decimals ("24"), others
+    with up to two ("0,07", "1,5"); the value as text if it is not a number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number.is_integer():
+        return vn_number(int(number))
+    whole, _, fraction = vn_number(number, 2).partition(",")
+    fraction = fraction.rstrip("0")
+    return f"{whole},{fraction}" if fraction else whole
+
+
+def rule_name(name: Any, description: str | None) -> str:
+    """An alert rule as readers see it: "its Vietnamese description (name)", the name alone without one."""
+    return f"{description} ({name})" if description else str(name)
 
 
 def vn_decimal(value: Any, decimals: int = 2) -> str:

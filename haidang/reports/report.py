@@ -29,6 +29,7 @@ from haidang.store.base import (
     SearchFilters,
     Store,
 )
+from haidang.wording import rule_name
 
 if TYPE_CHECKING:
     from haidang.settings import Settings
@@ -242,8 +243,7 @@ def _action(a: ResponseAction, tz: ZoneInfo, agency_names: dict[str, str], rule_
 def _rule_names(settings: Settings) -> dict[str, str]:
     """Alert rule name -> "its Vietnamese description (name)", as the tables show a rule; a rule
     without a description (or no longer configured) is shown by its name alone."""
-    return {r.name: wording.RULE.format(description=r.description, name=r.name)
-            for r in settings.alert_rules if r.description}
+    return {r.name: rule_name(r.name, r.description) for r in settings.alert_rules if r.description}
 
 
 def _first_article(store: Store, story_id: str, in_period: Article | None) -> Article | None:

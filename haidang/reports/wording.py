@@ -9,14 +9,13 @@ from __future__ import annotations
 from haidang import wording as shared
 
 __all__ = ["CHART", "COLUMNS", "DELIVERY", "HEADINGS", "KINDS", "LANGUAGES", "MISSING_ARTICLE", "NOTES", "NO_TOPIC",
-           "RULE", "SHEETS", "SUMMARY", "TIMING", "TONES", "UNKNOWN"]
+           "SHEETS", "SUMMARY", "TIMING", "TONES", "UNKNOWN"]
 
 UNKNOWN = "(không rõ)"
 NO_TOPIC = f"({shared.NO_TOPIC})"
 # A flag whose article is no longer in the store (removed by retention or by hand).
 MISSING_ARTICLE = "(bài viết không còn trong kho dữ liệu)"
 # An alert rule in the tables: its description from config/alerts.yaml, then its name.
-RULE = "{description} ({name})"
 
 
 def _capital(words: dict[str, str]) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from haidang.store.base import ACTION_NAMES, AuditEntry
 from haidang.web.wording import AUDIT_DETAILS, AUDIT_KINDS, AUDIT_VALUES, FIELDS, NO_TOPIC, NONE, TONES
+from haidang.wording import rule_name
 
 __all__ = ["LabelNames", "audit_row"]
 
@@ -28,8 +29,7 @@ class LabelNames:
 
     def rule(self, name: Any) -> str:
         """"Vietnamese description (slug)" of an alert rule; the slug alone when it has no description."""
-        slug = str(name)
-        return f"{self.rules[slug]} ({slug})" if self.rules.get(slug) else slug
+        return rule_name(name, self.rules.get(str(name)))
 
     def tone(self, label: Any) -> str:
         return TONES.get(str(label), str(label)) if label not in (None, "") else NONE

@@ -9,7 +9,8 @@ import pytest
 from alerts_testkit import build_article, build_flag
 from jinja2 import UndefinedError
 
-from alerts.render import environment, render_flag, shorten, vn_amount
+from alerts.render import environment, render_flag, shorten
+from haidang.wording import vn_amount
 
 _SOURCES: Any = {"baoquangngai": SimpleNamespace(name="Báo Quảng Ngãi", kind="provincial_press"),
                  "tuoitre": SimpleNamespace(name="Tuổi Trẻ", kind="national_press")}
