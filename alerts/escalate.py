@@ -4,7 +4,7 @@ leading agency (Sở Thông tin và Truyền thông), each queued once in the ou
 A flag is an outbox message sent for an article rule; an officer action of any kind on its story
 (`Store.actions`) stops the chain. Called by the scheduler; the clock is the caller's `now`.
 Reminders and escalations keep the flag's rule and story but have their own keys
-(`escalation_key`): `alerts.flag.is_flag_message` and `follow_up_stage` tell them apart.
+(`alerts.flag.follow_up_key`): `alerts.flag.is_flag_message` and `follow_up_of` tell them apart.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from alerts.flag import follow_up_key, follow_up_of, is_flag_message
+from alerts.flag import follow_up_key, is_flag_message
 from alerts.links import LinkSigner
 from alerts.outbox import message_id_for
 from alerts.render import environment
@@ -28,7 +28,7 @@ from haidang.store.base import ACTION_NAMES, AuditEntry, OutboxMessage, Store
 if TYPE_CHECKING:
     from haidang.settings import AlertRule, Settings
 
-__all__ = ["EscalationReport", "Stage", "escalate_due", "escalation_key", "escalation_recipients", "follow_up_stage"]
+__all__ = ["EscalationReport", "Stage", "escalate_due", "escalation_recipients"]
 
 _log = logging.getLogger(__name__)
 
@@ -41,18 +41,6 @@ class EscalationReport:
 
     reminded: list[str] = field(default_factory=list)
     escalated: list[str] = field(default_factory=list)
-
-
-def escalation_key(stage: Stage, rule: str, story_id: str, recipient: str) -> str:
-    """Idempotency key of a reminder or escalation message; never equal to a flag's own key
-    (`alerts.flag.flag_key`), which is how flags are told apart from these in the outbox."""
-    return follow_up_key(stage, rule, story_id, recipient)
-
-
-def follow_up_stage(msg: OutboxMessage) -> Stage | None:
-    """"reminder" or "escalation" when `msg` is one for a flag (`escalate_due`), else None: for
-    listings that must not show a reminder as if it were the flag itself (`haidang outbox list`)."""
-    return follow_up_of(msg)  # type: ignore[return-value]
 
 
 def escalation_recipients(settings: Settings) -> list[tuple[str, str]]:
@@ -95,7 +83,7 @@ def escalate_due(store: Store, settings: Settings, now: datetime, *,
         send_after = in_quiet_hours(rule, now, settings.app.timezone)
         notified = {m.recipient.lower(): m.recipient for m in messages}
         for msg in messages:
-            key = escalation_key("reminder", rule_name, story_id, msg.recipient)
+            key = follow_up_key("reminder", rule_name, story_id, msg.recipient)
             links = _links(signer, rule_name, story_id, msg.recipient, article, now)
             if _queue(store, "reminder", key, rule, story_id, msg.recipient, {**context, **links}, now, send_after):
                 report.reminded.append(key)
@@ -107,7 +95,7 @@ def escalate_due(store: Store, settings: Settings, now: datetime, *,
                          config.escalate_after_hours)
             continue
         for name, address in lead:
-            key = escalation_key("escalation", rule_name, story_id, address)
+            key = follow_up_key("escalation", rule_name, story_id, address)
             original = notified.get(address.lower())
             links = (_links(signer, rule_name, story_id, original, article, now) if original
                      else {"action_links": [], "links_missing": "not_recipient"})

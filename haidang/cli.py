@@ -111,8 +111,8 @@ def run(config: ConfigOpt = None,
 
 def _rule_label(message: Any) -> str:
     """The message's rule, with "reminder:" or "escalation:" before it for a follow-up of a flag."""
-    from alerts.escalate import follow_up_stage
-    stage = follow_up_stage(message)
+    from alerts.flag import follow_up_of
+    stage = follow_up_of(message)
     return f"{stage}:{message.flag_rule}" if stage else message.flag_rule
 
 

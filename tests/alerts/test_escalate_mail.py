@@ -15,8 +15,9 @@ import pytest
 from alerts_testkit import SmtpServer, build_article
 
 from alerts.digest import build_digest, render_digest
-from alerts.escalate import escalate_due, follow_up_stage
+from alerts.escalate import escalate_due
 from alerts.flag import Flag, flag_key, is_flag_message
+from alerts.flag import follow_up_of as follow_up_stage
 from alerts.links import LinkSigner
 from alerts.outbox import deliver_due, queue_flag
 from alerts.smtp import SmtpNotifier
