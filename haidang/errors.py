@@ -79,7 +79,13 @@ class PermanentStoreError(StoreError):
 
 
 class QueryError(HaidangError):
-    """A search query or filter is malformed; the message says how to fix it."""
+    """A search query or filter is malformed; the message says how to fix it (in English, for the
+    CLI and logs). `kind` names the fault and `position` (1-based) says where, so another surface
+    can say it in its own words (haidang/web/query_errors.py)."""
+
+    def __init__(self, message: str, *, kind: str | None = None, position: int | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.position = kind, position
 
 
 class SendError(HaidangError):

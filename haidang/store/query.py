@@ -134,19 +134,20 @@ def _lex(query: str) -> list[_Token]:
             if i >= n or query[i].isspace():
                 raise QueryError(
                     f"a lone '-' at position {start + 1}: write it directly before the word or "
-                    f'"phrase" to exclude, e.g. -mưa or -"mưa lũ"'
+                    f'"phrase" to exclude, e.g. -mưa or -"mưa lũ"', kind="lone_minus", position=start + 1
                 )
         if query[i] == '"':
             close = query.find('"', i + 1)
             if close < 0:
                 raise QueryError(
                     f"unclosed quote at position {i + 1}: add the closing \" after the phrase, "
-                    f'e.g. "Đồng Tháp"'
+                    f'e.g. "Đồng Tháp"', kind="unclosed_quote", position=i + 1
                 )
             raw = query[i + 1:close]
             words = tokenize_folded(fold(normalize(raw)))
             if not words:
-                raise QueryError(f'the phrase at position {i + 1} ("{raw}") has no words to search for')
+                raise QueryError(f'the phrase at position {i + 1} ("{raw}") has no words to search for',
+                                 kind="empty_phrase", position=i + 1)
             tokens.append(_Token("phrase", words, negated, query[start:close + 1], start))
             i = close + 1
             continue
@@ -161,7 +162,8 @@ def _lex(query: str) -> list[_Token]:
         words = tokenize_folded(fold(normalize(raw)))
         if not words:
             if negated:
-                raise QueryError(f"'-{raw}' at position {start + 1} excludes nothing: it has no letters or digits")
+                raise QueryError(f"'-{raw}' at position {start + 1} excludes nothing: it has no letters or digits",
+                                 kind="empty_exclusion", position=start + 1)
             continue    # lone punctuation such as "&" or "…" separates words and nothing more
         tokens.append(_Token("word", words, negated, query[start:end], start))
     return tokens
@@ -175,7 +177,7 @@ def parse_query(query: str) -> Query:
     side, OR next to an exclusion, and a query made only of exclusions.
     """
     if not query or not query.strip():
-        raise QueryError('the query is empty: give at least one word, e.g. dong thap or "Đồng Tháp"')
+        raise QueryError('the query is empty: give at least one word, e.g. dong thap or "Đồng Tháp"', kind="empty")
     tokens = _lex(query)
     clauses: list[list[Alternative]] = []
     exclusions: list[Alternative] = []
@@ -186,14 +188,15 @@ def parse_query(query: str) -> Query:
             if previous is None or previous.kind == "or" or previous.negated:
                 raise QueryError(
                     f"OR at position {tok.pos + 1} needs a word or \"phrase\" on each side "
-                    f"(and cannot join exclusions), e.g. bão OR lũ"
+                    f"(and cannot join exclusions), e.g. bão OR lũ", kind="or_needs_terms", position=tok.pos + 1
                 )
             pending_or = tok
         elif tok.negated:
             if pending_or is not None:
                 raise QueryError(
                     f"OR at position {pending_or.pos + 1} is followed by the exclusion {tok.raw!r}: "
-                    f"exclusions cannot be alternatives; put them apart, e.g. bão OR lũ -{tok.raw[1:]}"
+                    f"exclusions cannot be alternatives; put them apart, e.g. bão OR lũ -{tok.raw[1:]}",
+                    kind="or_before_exclusion", position=pending_or.pos + 1
                 )
             exclusions.append(_make_alternative(tok.words))
         else:
@@ -206,15 +209,16 @@ def parse_query(query: str) -> Query:
         previous = tok
     if pending_or is not None:
         raise QueryError(
-            f"OR at position {pending_or.pos + 1} ends the query: add the alternative after it, e.g. bão OR lũ"
+            f"OR at position {pending_or.pos + 1} ends the query: add the alternative after it, e.g. bão OR lũ",
+            kind="or_at_end", position=pending_or.pos + 1
         )
     if not clauses:
         if exclusions:
             raise QueryError(
                 "the query only excludes: add at least one word or \"phrase\" to search for, "
-                "e.g. Đồng Tháp -bóng đá"
+                "e.g. Đồng Tháp -bóng đá", kind="only_exclusions"
             )
-        raise QueryError("the query has no letters or digits to search for")
+        raise QueryError("the query has no letters or digits to search for", kind="no_words")
     return Query(
         clauses=tuple(_dedupe([Clause(tuple(_dedupe(c))) for c in clauses])),
         exclusions=tuple(_dedupe(exclusions)),
