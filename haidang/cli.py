@@ -248,10 +248,12 @@ def search(query: Annotated[str, typer.Argument(help='Query: words, "phrases", O
                               "highlights": h.highlights}, ensure_ascii=False))
         return
     out.print(f"{result.total} kết quả (results) cho [bold]{escape(query)}[/bold]")
-    for h in result.hits:
+    # Best first; the relevance score itself is left to --json: its scale is the backend's
+    # (bm25 on a small store gives every hit ~1.00), so it tells a reader nothing the order doesn't.
+    for rank, h in enumerate(result.hits, 1):
         when = h.published.astimezone(tz).strftime("%d/%m/%Y %H:%M") if h.published else "?"
-        out.print(f"\n[bold]{escape(h.title)}[/bold]  [dim]{h.id}[/dim]")
-        out.print(f"  {escape(h.source_id)} · {when} · score {h.score:.2f} · {escape(h.url)}")
+        out.print(f"\n{rank}. [bold]{escape(h.title)}[/bold]  [dim]{h.id}[/dim]")
+        out.print(f"  {escape(h.source_id)} · {when} · {escape(h.url)}")
         out.print("  " + _highlight(h.snippet))
 
 

@@ -46,15 +46,29 @@ class Cues:
 
     phrases: dict[str, list[str]] = field(default_factory=dict)
     evidence: dict[str, list[str]] = field(default_factory=dict)
+    spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)     # what each quote covers
+    text: str = ""
 
-    def add(self, signal: str, phrase: str, fragment: str) -> None:
+    def add(self, signal: str, phrase: str, start: int, end: int) -> None:
+        """Count `phrase` once; quote it, merged with an overlapping quote of the same signal.
+
+        Two cues in one sentence ("hãy chia sẻ ngay", "chia sẻ gấp") then read as one quote,
+        not as two overlapping fragments of it.
+        """
         phrases = self.phrases.setdefault(signal, [])
         if phrase in phrases:
             return
         phrases.append(phrase)
-        quotes = self.evidence.setdefault(signal, [])
-        if len(quotes) < _MAX_EVIDENCE and fragment not in quotes:
-            quotes.append(fragment)
+        left, right = _fragment_span(self.text, start, end)
+        quotes, spans = self.evidence.setdefault(signal, []), self.spans.setdefault(signal, [])
+        for i, (a, b) in enumerate(spans):
+            if left < b and a < right:
+                spans[i] = (min(a, left), max(b, right))
+                quotes[i] = _quote(self.text, *spans[i])
+                return
+        if len(quotes) < _MAX_EVIDENCE:
+            spans.append((left, right))
+            quotes.append(_quote(self.text, left, right))
 
     def count(self, signal: str) -> int:
         return len(self.phrases.get(signal, ()))
@@ -83,8 +97,8 @@ def _phrase_regex(phrases: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
 
 
-def _fragment(text: str, start: int, end: int) -> str:
-    """The cue with some context, cut at sentence punctuation or line ends, as a quote."""
+def _fragment_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of the cue with some context, cut at sentence punctuation or line ends."""
     left = max(0, start - _FRAGMENT)
     right = min(len(text), end + _FRAGMENT)
     for stop in ".!?\n":
@@ -94,6 +108,10 @@ def _fragment(text: str, start: int, end: int) -> str:
         cut = text.find(stop, end, right)
         if cut != -1:
             right = min(right, cut + 1)
+    return left, right
+
+
+def _quote(text: str, left: int, right: int) -> str:
     quote = " ".join(text[left:right].split())
     return ("…" if left > 0 else "") + quote + ("…" if right < len(text) else "")
 
@@ -122,20 +140,20 @@ class CueDetector:
         whole = normalize(f"{title}\n{text}" if title else text)
         lower = whole.lower()
         folded = fold(whole)        # same length as `whole`, so spans carry over
-        cues = Cues()
+        cues = Cues(text=whole)
         for signal in LEXICON_SIGNALS:
             for pattern, haystack in ((self._exact[signal], lower), (self._folded[signal], folded)):
                 if pattern is None:
                     continue
                 for m in pattern.finditer(haystack):
                     phrase = " ".join(fold(m.group(0)).split())
-                    cues.add(signal, phrase, _fragment(whole, m.start(), m.end()))
+                    cues.add(signal, phrase, m.start(), m.end())
         for m in _BANG_RE.finditer(whole):
-            cues.add("clickbait", "!!!", _fragment(whole, m.start(), m.end()))
+            cues.add("clickbait", "!!!", m.start(), m.end())
             break                   # repeated "!!" says the same thing once
         run = _caps_run(whole)
         if run:
-            cues.add("clickbait", "CHỮ IN HOA", _fragment(whole, *run))
+            cues.add("clickbait", "CHỮ IN HOA", *run)
         return cues
 
 

@@ -102,6 +102,15 @@ def test_hostile_language(scorer: RiskScorer) -> None:
     assert "hostile_language" in _signals(result)
 
 
+def test_cues_in_one_sentence_are_quoted_once(scorer: RiskScorer) -> None:
+    """Two share appeals in one sentence count twice but read as one quote, not two overlapping ones."""
+    text = "Hãy chia sẻ ngay, share gấp cho mọi người cùng biết. Nghe nói ở xã bên có dịch lạ."
+    share = next(r for r in scorer.score("", text, language="vi", source_kind=None, source_trust=None)["reasons"]
+                 if r["signal"] == "share_appeal")
+    assert share["evidence"] == ["Hãy chia sẻ ngay, share gấp cho mọi người cùng biết.…"]
+    assert share["weight"] == pytest.approx(1.3)        # first phrase 1.0, the second +0.3
+
+
 def test_source_signals_state_the_fact(scorer: RiskScorer) -> None:
     result = scorer.score("Thông báo", "Lịch tiếp công dân tháng 10 của Chủ tịch UBND tỉnh.", language="vi",
                           source_kind="platform", source_trust="low", source_id="page-x")
