@@ -8,11 +8,14 @@ to apply to every article). All models featurise through here so training and us
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
 
 from haidang.textnorm import normalize
 
-__all__ = ["make_analyzer", "sentences", "syllable_ngrams", "syllables"]
+__all__ = ["make_analyzer", "quotable_terms", "sentences", "syllable_ngrams", "syllables"]
 
 _TOKEN_RE = re.compile(r"[^\W_]+(?:[.,][0-9]+)*", re.UNICODE)
 _SENTENCE_RE = re.compile(r"(?<=[.!?…])\s+(?=[\"“'(]?[A-ZĐÀ-Ỹ0-9])|\n+")
@@ -57,3 +60,28 @@ def sentences(text: str) -> list[tuple[int, int]]:
     if start < len(text):
         spans.append((start, len(text)))
     return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def quotable_terms(names: Sequence[str] | Any, contrib: np.ndarray, n: int) -> list[str]:
+    """The `n` n-grams that pushed a linear model most, multi-syllable ones first.
+
+    A lone syllable ("phí", "quản") is usually half a word and tells a reader nothing; the
+    two-syllable n-grams among the strongest features are the words ("nhập khẩu", "chi phí").
+    Single syllables fill in only when too few longer ones pushed. Candidates are the 4n
+    strongest, so a weak phrase is never preferred to a strong syllable far above it.
+    """
+    order = [j for j in np.argsort(-contrib, kind="stable")[: 4 * n] if contrib[j] > 0]
+    words = [j for j in order if _reads_as_phrase(str(names[j]))]
+    picked = words[:n] + [j for j in order if j not in words][: max(0, n - len(words))]
+    return [str(names[j]).replace("_", " ") for j in picked]
+
+
+# Function syllables: an n-gram starting or ending in one straddles two words ("ở xã", "phí cho").
+_FUNCTION_SYLLABLES = frozenset(
+    "ở cho của và là có được các những một này đó đã với để thì khi sẽ tại về từ trong đến cũng như "
+    "nhưng mà bị theo ra vào lại rằng không người".split())
+
+
+def _reads_as_phrase(gram: str) -> bool:
+    parts = gram.split("_")
+    return len(parts) > 1 and parts[0] not in _FUNCTION_SYLLABLES and parts[-1] not in _FUNCTION_SYLLABLES

@@ -25,6 +25,7 @@ from haidang.store.base import KnownClaim
 from haidang.wording import kind_name, trust_name, vn_decimal
 from nlp.claims import Debunk, detect_debunk, match_claims
 from nlp.datasets import read_jsonl
+from nlp.features import quotable_terms
 from nlp.modelfiles import MODELS_DIR, file_sha256, load_model, model_path, save_model
 from nlp.signals import CueDetector, looks_vietnamese
 
@@ -336,14 +337,15 @@ def _top_terms(model: Any, row: Any, *, positive: bool) -> list[str]:
         row = row.tocsr()
         cached = _NAMES.get(id(model))
         if cached is None:
-            names = vec.get_feature_names_out()
+            names = vec.get_feature_names_out().astype(str)
             # Character n-grams ("chr__") are fragments a reader cannot check: quote syllable n-grams only.
-            cached = _NAMES[id(model)] = (names, ~np.char.startswith(names.astype(str), "chr__"))
+            parts = np.char.partition(names, "__")
+            cached = _NAMES[id(model)] = (np.where(parts[:, 1] == "__", parts[:, 2], names),
+                                          ~np.char.startswith(names, "chr__"))
         names, quotable = cached
         contrib = np.where(quotable[row.indices], row.data * clf.coef_[0][row.indices], 0.0)
-        order = np.argsort(-contrib if positive else contrib)[:_EVIDENCE_TERMS]
-        return [f"“{names[row.indices[i]].split('__')[-1].replace('_', ' ')}”" for i in order
-                if contrib[i] != 0 and (contrib[i] > 0) == positive]
+        terms = quotable_terms(names[row.indices], contrib if positive else -contrib, _EVIDENCE_TERMS)
+        return [f"“{t}”" for t in terms]
     except (AttributeError, KeyError, IndexError, TypeError):
         return []
 

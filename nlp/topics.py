@@ -26,7 +26,7 @@ from sklearn.model_selection import KFold
 
 from haidang.textnorm import normalize
 from nlp.datasets import read_jsonl
-from nlp.features import make_analyzer
+from nlp.features import make_analyzer, quotable_terms
 from nlp.modelfiles import file_sha256, load_model, save_model
 
 __all__ = ["DEFAULT_TOPICS_PATH", "SEED_MIN_DISTINCT", "TOPIC_IDS", "TopicClassifier", "evaluate_topics",
@@ -319,8 +319,7 @@ class TopicClassifier:
 
     def _evidence(self, i: int, x: Any, seeds_found: list[str]) -> list[str]:
         contrib = x.data * self._coef[i, x.indices]
-        order = np.argsort(-contrib, kind="stable")[: self._n_evidence]
-        grams = [self._features[x.indices[j]].replace("_", " ") for j in order if contrib[j] > 0]
+        grams = quotable_terms(self._features[x.indices], contrib, self._n_evidence)
         evidence = list(seeds_found)
         for gram in grams:
             if not any(gram in s or s in gram for s in evidence):

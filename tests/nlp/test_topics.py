@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from haidang.errors import ConfigError
@@ -148,3 +149,14 @@ def test_cooperation_and_aid_vocabulary_is_doi_ngoai(clf: TopicClassifier, confi
     out = {item["id"]: item for item in clf.predict(*AID)}
     assert "doi_ngoai" in out
     assert {"biên bản ghi nhớ", "viện trợ", "hữu nghị"} <= set(out["doi_ngoai"]["evidence"])
+
+
+def test_evidence_prefers_whole_words_to_lone_syllables() -> None:
+    """A syllable such as "phí" is half a word; the phrases among the strongest features are quoted first."""
+    from nlp.features import quotable_terms
+
+    names = np.array(["phí", "chi_phí", "ở_xã", "quản_lý", "quản", "giao_thông"])
+    contrib = np.array([0.9, 0.5, 0.8, 0.4, 0.85, -0.2])
+    assert quotable_terms(names, contrib, 2) == ["chi phí", "quản lý"]
+    assert quotable_terms(names, contrib, 3) == ["chi phí", "quản lý", "phí"]     # then the strongest left
+    assert quotable_terms(names, -contrib, 1) == ["giao thông"]
