@@ -78,8 +78,7 @@ def quotable_terms(names: Sequence[str] | Any, contrib: np.ndarray, n: int) -> l
 
 # Function syllables: an n-gram starting or ending in one straddles two words ("ở xã", "phí cho").
 _FUNCTION_SYLLABLES = frozenset(
-    "ở cho của và là có được các những một này đó đã với để thì khi sẽ tại về từ trong đến cũng như "
-    "nhưng mà bị theo ra vào lại rằng không người".split())
+    ["ở", "cho", "của", "và", "là", "có", "được", "các", "những", "một", "này", "đó", "đã", "với", "để", "thì", "khi", "sẽ", "tại", "về", "từ", "trong", "đến", "cũng", "như", "nhưng", "mà", "bị", "theo", "ra", "vào", "lại", "rằng", "không", "người"])
 
 
 def _reads_as_phrase(gram: str) -> bool:
