@@ -51,6 +51,7 @@ DIGEST_RULE = "ban-tin-hang-ngay"   # the outbox's rule name for digests (their 
 DIGEST_HOUR = 7          # the window ends at 07:00 local time on the digest's day
 TOP_STORIES = 10         # story clusters listed, most outlets first
 FOREIGN_PRESS = "foreign_press"
+_WEEKEND = (5, 6)         # Saturday, Sunday (date.weekday): read in Monday's digest
 UNKNOWN = "(không rõ)"   # key for articles without that label
 
 
@@ -134,6 +135,8 @@ class Digest:
     failed: list[FailedMessage]
     foreign: list[DigestArticle]
     stories: list[DigestStory]
+    # Of `total`, articles published before the window and first found in it (counted here, once).
+    found_late: int = 0
 
     @property
     def empty(self) -> bool:
@@ -195,6 +198,45 @@ def _counts(facets: Facets, kinds: Mapping[str, str]) -> tuple[Counter[str], Cou
     return topics, tones, by_kind
 
 
+def _reported_at(article: Article) -> datetime | None:
+    """When the article reaches a digest: its publication, or when the system first found it if that
+    was later (a feed that lists an item days late, an outage caught up). Each article thus falls in
+    exactly one window, the first whose digest could have seen it."""
+    published, seen = article.content.published, article.content.first_seen
+    if published is None or seen is None:
+        return published or seen
+    return max(published, seen)
+
+
+def _adjust(counts: tuple[Counter[str], Counter[str], Counter[str]], articles: list[Article],
+            kinds: Mapping[str, str], sign: int) -> int:
+    """Add (sign 1) or take away (sign -1) `articles` from the store's counts, as `Store.facets`
+    counts them (each assigned topic once, NO_VALUE without one); returns the change in the total."""
+    topics, tones, by_kind = counts
+    for a in articles:
+        for t in a.topic_ids or [UNKNOWN]:
+            topics[t] += sign
+        tones[a.tone_label or UNKNOWN] += sign
+        by_kind[kinds.get(a.fetched.source_id, UNKNOWN)] += sign
+    for counter in counts:
+        for key in [k for k, n in counter.items() if n <= 0]:
+            del counter[key]
+    return sign * len(articles)
+
+
+def _found_late(store: Store, start: datetime, end: datetime) -> list[Article]:
+    """Articles published before `start` but first found in [start, end): they belong to this window."""
+    return [a for a in store.iter_articles(SearchFilters(until=start, first_seen_since=start, relevant_only=True))
+            if (when := _reported_at(a)) is not None and start <= when < end]
+
+
+def _seen_after(store: Store, start: datetime, end: datetime) -> list[Article]:
+    """Articles published in [start, end) but first found at or after `end`: a later window's."""
+    return [a for a in store.iter_articles(SearchFilters(since=start, until=end, first_seen_since=end,
+                                                         relevant_only=True))
+            if (when := _reported_at(a)) is not None and when >= end]
+
+
 def build_digest(store: Store, settings: Settings, day: date, *,
                  dispatcher: AlertDispatcher | None = None) -> Digest:
     """Everything the digest for `day` shows, as plain data (no rendering, no sending)."""
@@ -213,12 +255,25 @@ def build_digest(store: Store, settings: Settings, day: date, *,
         description = description or (rule.description if rule else None)
         return one_line(f"{description} ({name})" if description else name)
 
-    articles = list(store.iter_articles(SearchFilters(since=start, until=end)))
-    # Counted by the store: the window before is never read article by article.
-    now_facets = store.facets(SearchFilters(since=start, until=end), _COUNTED, tz=tz_name)
-    previous = store.facets(SearchFilters(since=previous_start, until=start), _COUNTED, tz=tz_name)
-    now_t, now_tone, now_kind = _counts(now_facets, kinds)
-    prev_t, prev_tone, prev_kind = _counts(previous, kinds)
+    # Only articles kept for the province, as the reports count them (match.store_irrelevant keeps
+    # others in the store). An article counts in the window it was published in, unless the system
+    # found it only later: then in the window it was found in (else no digest would ever count it).
+    window = SearchFilters(since=start, until=end, relevant_only=True)
+    later = {a.id for a in _seen_after(store, start, end)}
+    found_late = _found_late(store, start, end)
+    articles = [a for a in store.iter_articles(window) if a.id not in later]
+    # Counted by the store: the window before is never read article by article, only its late finds.
+    now_facets = store.facets(window, _COUNTED, tz=tz_name)
+    now_counts = _counts(now_facets, kinds)
+    total = (now_facets.total + _adjust(now_counts, found_late, kinds, 1)
+             + _adjust(now_counts, [a for a in store.iter_articles(window) if a.id in later], kinds, -1))
+    previous = store.facets(SearchFilters(since=previous_start, until=start, relevant_only=True), _COUNTED,
+                            tz=tz_name)
+    prev_counts = _counts(previous, kinds)
+    previous_total = (previous.total + _adjust(prev_counts, _found_late(store, previous_start, start), kinds, 1)
+                      + _adjust(prev_counts, _seen_after(store, previous_start, start), kinds, -1))
+    now_t, now_tone, now_kind = now_counts
+    prev_t, prev_tone, prev_kind = prev_counts
 
     def entry(a: Article) -> DigestArticle:
         src = sources.get(a.fetched.source_id)
@@ -232,7 +287,8 @@ def build_digest(store: Store, settings: Settings, day: date, *,
 
     # Story clusters: one entry per story, most outlets first, then the latest.
     clusters: dict[str, list[Article]] = {}
-    for a in articles:
+    found_late_ids = {a.id for a in found_late}
+    for a in [*articles, *found_late]:
         clusters.setdefault(a.story_id or a.id, []).append(a)
     stories: list[DigestStory] = []
     for story_id, group in clusters.items():
@@ -241,8 +297,10 @@ def build_digest(store: Store, settings: Settings, day: date, *,
         for a in group:
             per_outlet.setdefault(a.fetched.source_id, a)
         topics = list(dict.fromkeys(t for a in group for t in a.topic_ids))
-        stories.append(DigestStory(story_id=story_id, title=entry(group[0]).title,
-                                   outlets=[entry(a) for a in per_outlet.values()],
+        outlets = [entry(a) for a in per_outlet.values()]
+        for outlet in outlets:
+            outlet.found_late = outlet.id in found_late_ids
+        stories.append(DigestStory(story_id=story_id, title=entry(group[0]).title, outlets=outlets,
                                    topics=[one_line(topic_names.get(t, t)) for t in topics]))
     latest = {sid: max((_when(a, tz) or start) for a in group) for sid, group in clusters.items()}
     stories.sort(key=lambda s: (-len(s.outlets), -latest[s.story_id].timestamp(), s.story_id))
@@ -318,10 +376,10 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     foreign.sort(key=lambda e: (e.found_late, e.published or end, e.id))
 
     return Digest(day=day, timezone=tz_name, start=start, end=end, previous_start=previous_start,
-                  total=len(articles), previous_total=previous.total,
+                  total=total, previous_total=previous_total,
                   by_topic=_rows(now_t, prev_t, {**topic_names, UNKNOWN: NO_TOPIC}), by_tone=_rows(now_tone, prev_tone),
                   by_kind=_rows(now_kind, prev_kind), flags=flags, failed=failed, foreign=foreign,
-                  stories=stories[:TOP_STORIES])
+                  stories=stories[:TOP_STORIES], found_late=len(found_late))
 
 
 def _silence_title(story_id: str, rule: Any, sources: Mapping[str, Any]) -> str:
@@ -363,9 +421,14 @@ def queue_digest(store: Store, settings: Settings, day: date, now: datetime | No
     """Put the digest for `day` in the outbox for each recipient; returns how many were new.
 
     Keyed by day and recipient, so the daily job running twice (a restart, a missed run caught up)
-    sends one digest; an empty day still sends its short "nothing new" digest.
+    sends one digest; an empty day still sends its short "nothing new" digest. Nothing is queued
+    on Saturdays and Sundays: Monday's digest covers the weekend.
     """
     if not settings.digest.enabled:
+        return 0
+    if day.weekday() in _WEEKEND:
+        # Monday's digest covers Friday 07:00 to Monday 07:00 (digest_window): a Saturday or Sunday
+        # digest would report the same articles and flags a second time. Flags still go out at once.
         return 0
     created = now or datetime.now(ZoneInfo(settings.app.timezone))
     subject, text, html = render_digest(build_digest(store, settings, day, dispatcher=dispatcher))

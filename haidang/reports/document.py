@@ -19,11 +19,11 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from haidang.reports.charts import volume_chart_png
-from haidang.reports.report import DELIVERY_STATES, CountRow, Report, ReportFlag, Series
+from haidang.reports.report import DELIVERY_STATES, CountRow, Report, ReportAction, ReportFlag, Series
 from haidang.reports.text import cell_text, hours, local_day, local_time, vn_number
 from haidang.reports.wording import COLUMNS, DELIVERY, HEADINGS, NOTES, SUMMARY, TIMING
 
-__all__ = ["MAX_DOC_ROWS", "delivery_text", "summary_rows", "summary_text", "write_docx"]
+__all__ = ["MAX_DOC_ROWS", "action_note", "delivery_text", "summary_rows", "summary_text", "write_docx"]
 
 MAX_DOC_ROWS = 200          # rows of one list in the document; the workbook has them all
 _FONT = "Times New Roman"
@@ -55,6 +55,14 @@ def delivery_text(flag: ReportFlag) -> str:
     if flag.delivery == "sent" and sent < total:
         text += " " + DELIVERY["partial"].format(sent=sent, total=total)
     return text
+
+
+def action_note(action: ReportAction) -> str:
+    """The officer's note, then the rebuttal's address when one was given."""
+    parts = [action.note] if action.note else []
+    if action.rebuttal_url:
+        parts.append(COLUMNS["rebuttal"].format(url=action.rebuttal_url))
+    return "; ".join(parts)
 
 
 def _cell(value: object) -> str:
@@ -150,9 +158,10 @@ def write_docx(report: Report, path: Path | str) -> Path:
     doc.add_heading(HEADINGS["actions_agency"], level=2)
     _counts(doc, report.actions_by_agency, COLUMNS["agency"])
     doc.add_heading(HEADINGS["actions_list"], level=2)
-    _table(doc, [COLUMNS["date"], COLUMNS["action"], COLUMNS["agency"], COLUMNS["actor"], COLUMNS["rule"],
-                 COLUMNS["note"]],
-           [(local_time(a.at), a.action_name, a.agency_name, a.actor, a.rule_name or a.rule, a.note) for a in report.actions],
+    _table(doc, [COLUMNS["date"], COLUMNS["action"], COLUMNS["title"], COLUMNS["agency"], COLUMNS["actor"],
+                 COLUMNS["rule"], COLUMNS["note"]],
+           [(local_time(a.at), a.action_name, a.title, a.agency_name, a.actor, a.rule_name or a.rule,
+             action_note(a)) for a in report.actions],
            font=9)
 
     doc.add_heading(HEADINGS["timing"], level=1)
@@ -162,7 +171,7 @@ def write_docx(report: Report, path: Path | str) -> Path:
     doc.add_paragraph(NOTES["p90"])
 
     doc.add_heading(HEADINGS["open"], level=1)
-    end = report.generated_at
+    end = report.as_of
     _table(doc, [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"],
                  COLUMNS["age"]],
            [(local_time(f.flagged_at), f.rule_name or f.rule, f.title, f.source_name, f.url, max(0, (end - f.flagged_at).days))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
@@ -93,6 +93,8 @@ class ReportAction:
     story_id: str
     note: str
     rule_name: str = ""              # "Vietnamese description (rule)", as the tables show it
+    title: str = ""                  # the flagged story's first article: what was acted on
+    rebuttal_url: str = ""           # the rebuttal's address, for "đã phản bác"
 
 
 @dataclass(slots=True)
@@ -171,6 +173,12 @@ class Report:
     flag_to_action: Durations
     open_items: list[ReportFlag]     # flags raised up to the period's end with no action by then
 
+    @property
+    def as_of(self) -> datetime:
+        """The instant open items are aged at: the period's end, or when the report was made if
+        earlier. A flag handled after the period is still open in it, but not open since then."""
+        return min(self.generated_at, period_bounds(self.start, self.end, self.timezone)[1])
+
 
 def period_bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
     """[first instant, instant after the last day) of a period of whole local days."""
@@ -237,7 +245,7 @@ def _action(a: ResponseAction, tz: ZoneInfo, agency_names: dict[str, str], rule_
                         agency_id=a.agency_id,
                         agency_name=agency_names.get(a.agency_id, a.agency_id) if a.agency_id else wording.UNKNOWN,
                         actor=a.actor, rule=a.rule, story_id=a.story_id, note=a.note or "",
-                        rule_name=rule_names.get(a.rule, a.rule))
+                        rule_name=rule_names.get(a.rule, a.rule), rebuttal_url=a.rebuttal_url or "")
 
 
 def _rule_names(settings: Settings) -> dict[str, str]:
@@ -344,6 +352,11 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
             actions=[a for a in done if a.at >= flagged_at] or list(done)))
     all_flags.sort(key=lambda f: (f.flagged_at, f.rule, f.story_id))
     flags = [f for f in all_flags if f.flagged_at >= since]
+    # Each action says what it was taken on: the story's first article, as the flag lists show it.
+    for story_id in {a.story_id for a in actions} - set(story_first):
+        story_first[story_id] = _first_article(store, story_id, period_first.get(story_id))
+    titles = {sid: a.content.title if a is not None else wording.MISSING_ARTICLE for sid, a in story_first.items()}
+    actions = [replace(a, title=titles.get(a.story_id, wording.MISSING_ARTICLE)) for a in actions]
 
     return Report(
         province=_province_name(settings), timezone=tz_name, start=start, end=end,

@@ -67,6 +67,7 @@ COLUMNS = {
     "actor": "Người ghi nhận", "note": "Ghi chú", "measure": "Chỉ số", "cases": "Số trường hợp",
     "median": "Trung vị (giờ)", "p90": "P90 (giờ)", "age": "Tồn đọng (ngày)", "recipients": "Nơi nhận",
     "value": "Giá trị", "yes": "Có", "no": "Chưa", "period": "Kỳ", "delivery": "Tình trạng gửi",
+    "rebuttal": "bài phản bác: {url}",
 }
 # A flag's delivery (report.ReportFlag.delivery); "partial" follows "sent" when some recipients wait.
 DELIVERY = {"sent": "Đã gửi", "pending": "Chờ gửi", "failed": "Gửi không thành công",

@@ -18,7 +18,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
 from alerts.render import _href
-from haidang.reports.document import delivery_text, summary_rows
+from haidang.reports.document import action_note, delivery_text, summary_rows
 from haidang.reports.report import Report
 from haidang.reports.text import cell_text, hours, local_time
 from haidang.reports.wording import COLUMNS, HEADINGS, NOTES, SHEETS, TIMING
@@ -128,9 +128,10 @@ def write_xlsx(report: Report, path: Path | str) -> Path:
              ", ".join(f.recipients), COLUMNS["yes"] if f.handled else COLUMNS["no"], delivery_text(f))
             for f in report.flags],
            url_col=6)
-    _sheet(wb, "actions", [COLUMNS["date"], COLUMNS["action"], COLUMNS["agency"], COLUMNS["actor"],
+    _sheet(wb, "actions", [COLUMNS["date"], COLUMNS["action"], COLUMNS["title"], COLUMNS["agency"], COLUMNS["actor"],
                            COLUMNS["rule"], COLUMNS["note"]],
-           [(_local(a.at, tz), a.action_name, a.agency_name, a.actor, a.rule_name or a.rule, a.note) for a in report.actions])
+           [(_local(a.at, tz), a.action_name, a.title, a.agency_name, a.actor, a.rule_name or a.rule, action_note(a))
+            for a in report.actions])
     _sheet(wb, "timing", [COLUMNS["measure"], COLUMNS["cases"], COLUMNS["median"], COLUMNS["p90"]],
            [(TIMING[k], d.count, hours(d.median), hours(d.p90)) for k, d in
             (("pub_to_flag", report.publication_to_flag), ("flag_to_action", report.flag_to_action))],
@@ -138,7 +139,7 @@ def write_xlsx(report: Report, path: Path | str) -> Path:
     _sheet(wb, "open", [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"],
                         COLUMNS["age"]],
            [(_local(f.flagged_at, tz), f.rule_name or f.rule, f.title, f.source_name, f.url,
-             max(0, (report.generated_at - f.flagged_at).days)) for f in report.open_items], url_col=5)
+             max(0, (report.as_of - f.flagged_at).days)) for f in report.open_items], url_col=5)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     wb.save(str(out))
