@@ -61,6 +61,11 @@ _NEGATORS = frozenset({"không", "chưa", "chẳng", "chả"})
 _MAX_EVIDENCE = 3
 # VADER's own documented cut-offs for a neutral compound score.
 _VADER_NEUTRAL = 0.05
+# VADER's chat abbreviations that are also Vietnamese syllables of unaccented names in English
+# news: "Ly Son" read as "ly" = "love you" (+2.6) made "fishermen hit by water cannon" positive;
+# "Ha Long", "Kia" ("killed in action", -3.2), "Mia" ("missing in action"), "Tia", "Ty", "Doa".
+# Dropped from the analyser's lexicon; English words ("ban", "no", "sin") stay.
+_VADER_NOT_WORDS = ("ly", "ha", "kia", "mia", "tia", "ty", "doa")
 
 
 # --------------------------------------------------------------------------- lexicon
@@ -325,6 +330,8 @@ class ToneClassifier:
         if self._vader is None:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
             self._vader = SentimentIntensityAnalyzer()
+            for abbreviation in _VADER_NOT_WORDS:
+                self._vader.lexicon.pop(abbreviation, None)
         scores = [float(self._vader.polarity_scores(s)["compound"]) for s in passage]
         compound = float(self._vader.polarity_scores(" ".join(passage))["compound"])
         if compound >= _VADER_NEUTRAL:

@@ -168,3 +168,12 @@ def test_fast_path_matches_sklearn(tone: ToneClassifier) -> None:
         text = normalize(text)
         expected = clf.predict_proba(feats.transform([text], [text]))[0]
         assert np.allclose(tone._proba(syllables(text)), expected, atol=1e-6)
+
+
+def test_english_vietnamese_names_are_not_chat_slang(tone: ToneClassifier) -> None:
+    """VADER reads "Ly" as "love you" (+2.6): "Ly Son fishermen hit by water cannon" came out positive."""
+    text = ("A fishing boat from Ly Son island in Quang Ngai province was hit by a water cannon near the "
+            "Paracel Islands. Two fishermen were slightly injured.")
+    out = tone.predict("Fishermen from Vietnam's Ly Son island hit by water cannon", text,
+                       spans_of("Quang Ngai", text), "en")
+    assert out["label"] == "negative"
