@@ -26,7 +26,7 @@ if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs onl
     from haidang.settings import Source
 
 __all__ = ["EXCERPT_CHARS", "SIGNAL_NAMES", "SUBJECT_TITLE_CHARS", "TEMPLATES_DIR", "clean_text", "environment",
-           "one_line", "render_flag", "shorten", "signal_name"]
+           "one_line", "reader_evidence", "render_flag", "shorten", "signal_label", "signal_name", "without_id"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # Characters of context on each side of the province mention: about two sentences of a
@@ -74,28 +74,45 @@ def _autoescape(name: str | None) -> bool:
     return bool(name) and str(name).endswith((".html", ".html.j2"))
 
 
-# Vietnamese names of the risk signals (their ids are fixed: README, "Labels and their reasons").
-SIGNAL_NAMES = {
-    "rumour_cue": "Dấu hiệu tin đồn, chưa kiểm chứng",
-    "share_appeal": "Kêu gọi chia sẻ gấp",
-    "clickbait": "Giật tít, gây sốc",
-    "hostile_language": "Ngôn từ thù địch, xúc phạm",
-    "official_attribution": "Dẫn nguồn chính thức",
-    "source_kind": "Loại nguồn",
-    "source_trust": "Độ tin cậy của nguồn",
-    "unreliable_text_model": "Mô hình văn bản",
-    "known_false_claim": "Trùng thông tin sai đã được xác định",
-    "debunk_report": "Bài đưa tin bác bỏ thông tin sai",
-    "dismissed_claim": "Giống tin đã được xác định không phải tin sai",
-    "engagement": "Mức lan truyền (lượt thích, bình luận, chia sẻ)",
-    "text_not_assessed": "Chưa đánh giá được văn bản",
-}
+# The risk signals' Vietnamese names live with the other names of stored values (haidang.wording).
+SIGNAL_NAMES = wording.SIGNAL_NAMES
 
 
 def signal_name(signal: Any) -> str:
-    """"Vietnamese name (id)" for a known risk signal; the id alone otherwise."""
+    """"Vietnamese name (id)" for a known risk signal, the id alone otherwise: for analysts
+    (`haidang explain`). Emails, the digest and the web pages use `signal_label`, the name alone."""
     sid = one_line(signal)
     return f"{SIGNAL_NAMES[sid]} ({sid})" if sid in SIGNAL_NAMES else sid
+
+
+def signal_label(signal: Any) -> str:
+    """A risk signal as agencies read it: its Vietnamese name, one line; an unknown id as stored."""
+    return one_line(wording.signal_label(one_line(signal)))
+
+
+# nlp.risk writes the source fact as "nguồn: NAME (SOURCE_ID), KIND, độ tin cậy: TRUST" and the
+# language fact as "ngôn ngữ: CODE; ..." (nlp.tone: "ngôn ngữ: CODE"); readers get names, not ids.
+_SOURCE_FACT_RE = re.compile(r"^(nguồn: .+) \([^()\s]+\)(?=, )")
+_LANGUAGE_FACT_RE = re.compile(r"^ngôn ngữ: ([A-Za-z]{2,3}(?:-[A-Za-z]{2,4})?)(?=;|$)")
+
+
+def reader_evidence(value: Any, source_name: Any = None) -> str:
+    """A reason's evidence as agencies read it: the source fact without the source's id (only when
+    `source_name`, the article's outlet name, is the name the fact gives) and a language code as its
+    Vietnamese name. Everything else is shown as stored (cleaned), so no evidence is hidden."""
+    text = clean_text(value)
+    if source_name:
+        match = _SOURCE_FACT_RE.match(text)
+        if match and match.group(1) == f"nguồn: {clean_text(source_name)}":
+            text = match.group(1) + text[match.end():]
+    return _LANGUAGE_FACT_RE.sub(lambda m: f"ngôn ngữ: {wording.language_name(m.group(1))}", text)
+
+
+def without_id(label: Any, name: Any) -> str:
+    """A label "description (name)" without its trailing " (name)": alerts.digest still builds rule
+    labels with the slug, which agencies should not read. Any other label is left as it is."""
+    text, suffix = one_line(label), f" ({one_line(name)})"
+    return text[:-len(suffix)] if text.endswith(suffix) and len(text) > len(suffix) else text
 
 
 @functools.cache
@@ -109,13 +126,17 @@ def environment(folder: Path = TEMPLATES_DIR) -> Environment:
     env.filters["one_line"] = one_line
     env.filters["href"] = _href
     env.filters["signal_name"] = signal_name
+    env.filters["signal_label"] = signal_label
+    env.filters["reader_evidence"] = reader_evidence
+    env.filters["without_id"] = without_id
+    env.filters["capital"] = wording.capital
     env.filters["vn"] = wording.vn_decimal
     env.filters["vn_amount"] = wording.vn_amount
     env.filters["shorten"] = shorten
     env.filters["kind_name"] = wording.kind_name
     env.filters["tone_name"] = wording.tone_name
     env.globals.update(TONES=wording.TONES, NO_TOPIC=wording.NO_TOPIC, WEEKDAYS=wording.WEEKDAYS,
-                       rule_name=wording.rule_name)
+                       rule_name=wording.rule_name, rule_name_with_id=wording.rule_name_with_id)
     return env
 
 
@@ -153,9 +174,11 @@ def _evidence(value: Any) -> list[str]:
     return [clean_text(item) for item in items]
 
 
-def _reasons(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"signal": clean_text(r.get("signal") or r.get("condition") or "?"),
-             "weight": r.get("weight"), "evidence": _evidence(r.get("evidence"))} for r in raw]
+def _reasons(raw: list[dict[str, Any]], source_name: str | None = None) -> list[dict[str, Any]]:
+    """Risk reasons as the email lists them: the signal id (templates name it with `signal_label`)
+    and the evidence in readers' words (`reader_evidence`)."""
+    return [{"signal": clean_text(r.get("signal") or r.get("condition") or "?"), "weight": r.get("weight"),
+             "evidence": [reader_evidence(e, source_name) for e in _evidence(r.get("evidence"))]} for r in raw]
 
 
 # Vietnamese names of the rule conditions (alerts.rules, alerts.watch) a flag's reasons state.
@@ -222,6 +245,10 @@ def _outlet(article: Article, sources: dict[str, Source]) -> dict[str, Any]:
             "url": article.fetched.canonical_url or article.fetched.url, "record_id": article.id}
 
 
+# Risk levels (nlp.risk) whose flag email keeps the rebuttal-kit section even when it is empty.
+_RISK_LEVELS_WITH_KIT = ("cao", "cần xem xét")
+
+
 def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_Minh",
                 sources: dict[str, Source] | None = None, explain_hint: bool = True,
                 links: dict[str, str] | None = None, kit: Any = None,
@@ -233,8 +260,13 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
     sending links nobody could verify.
 
     `articles` are the story's stored copies, the first one being the one described in full;
-    the others appear as further outlets. `explain_hint` adds the `haidang explain` command
-    (a deployment with Kibana may turn it off and link there instead).
+    the others appear as further outlets.
+
+    Agencies read these emails, so they carry no ids and no shell commands. With `links` (the web
+    app is configured) the email says that each link opens the flag's page there (the article,
+    every reason, the outlets) and records nothing until confirmed; without them, `explain_hint`
+    adds a short reference ("Mã tin") the monitoring team can quote and look up with
+    `haidang explain`. `record_url` (Kibana, with Elasticsearch) is linked when given.
     """
     if not articles:
         raise ValueError(f"flag {flag.rule}/{flag.story_id} has no articles to describe")
@@ -248,7 +280,10 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "severity": one_line(flag.severity),
         "topic": one_line((topic_names or {}).get(topics[0], topics[0])) if topics else None,
         "topics": [clean_text((topic_names or {}).get(t, t)) for t in topics],
-        "kit": kit if kit is not None and not kit.empty else None,
+        # The kit when it has something to show; for a risk flag on an article with no plan topic
+        # the email says why no own coverage is listed rather than leaving the reader to guess.
+        "kit": kit if kit is not None and (not kit.empty or (getattr(kit, "no_topic", False)
+                                                             and risk.get("level") in _RISK_LEVELS_WITH_KIT)) else None,
         "risk_level": risk.get("level"),
         "risk_score": risk.get("score"),
         "article": main,
@@ -259,14 +294,15 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "engagement": engagement_line(main.content.engagement),
         "excerpt": _excerpt(main),
         "reasons": _rule_reasons(flag.reasons, topic_names or {}, {sid: s.name for sid, s in sources.items()}),
-        "risk_reasons": _reasons(risk.get("reasons") or []),
+        "risk_reasons": _reasons(risk.get("reasons") or [], _outlet(main, sources)["name"]),
         "url": main.fetched.canonical_url or main.fetched.url,
         "record_id": main.id,
-        "explain_hint": explain_hint,
         "record_url": record_url,                     # the record in Kibana, with Elasticsearch
         "action_links": [{"id": a, "name": name, "url": links[a]} for a, name in ACTION_NAMES.items()
                          if links and a in links],
     }
+    # Without links the reader has no page to open: a reference to quote to the monitoring team.
+    context["reference"] = main.id if explain_hint and not context["action_links"] else None
     env = environment()
     subject = one_line(env.get_template("flag_subject.txt.j2").render(context))
     text = env.get_template("flag.txt.j2").render(context)

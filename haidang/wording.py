@@ -3,7 +3,10 @@
 Emails, the digest, the web pages, the reports and `haidang explain` describe the same article:
 they must call a neutral tone, a platform source or a missing topic by the same name. Each
 surface keeps its own headings (alerts/templates, haidang/reports/wording.py,
-haidang/web/wording.py); the names of values live here, lower case as they read mid-sentence.
+haidang/web/wording.py); the names of values live here, lower case as they read mid-sentence
+(`capital` when one starts a line, list item or cell). Readers see names, never the stored ids:
+`rule_name` and `signal_label` for emails, digest, web pages and reports; `rule_name_with_id` and
+`alerts.render.signal_name` forms are for the views analysts use (`haidang explain`, admin emails).
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ __all__ = [
     "LANGUAGES",
     "NO_TOPIC",
     "SECTIONS",
+    "SIGNAL_NAMES",
     "TONES",
     "TRUST",
     "UNKNOWN_KIND",
     "WEEKDAYS",
+    "capital",
     "kind_name",
     "language_name",
     "rule_name",
+    "rule_name_with_id",
     "section_name",
+    "signal_label",
     "tone_name",
     "trust_name",
     "vn_amount",
@@ -56,6 +63,23 @@ SECTIONS = {
     "kinh_doanh": "kinh doanh", "phap_luat": "pháp luật", "suc_khoe": "sức khỏe", "the_gioi": "thế giới",
     "the_thao": "thể thao", "van_hoa": "văn hóa", "vi_tinh": "vi tính", "khong_xac_dinh": "không xác định",
 }
+# Vietnamese names of the risk signals (their ids are fixed: README, "Labels and their reasons").
+# Readers see the name alone (`signal_label`); `haidang explain` adds the id for analysts.
+SIGNAL_NAMES = {
+    "rumour_cue": "Dấu hiệu tin đồn, chưa kiểm chứng",
+    "share_appeal": "Kêu gọi chia sẻ gấp",
+    "clickbait": "Giật tít, gây sốc",
+    "hostile_language": "Ngôn từ thù địch, xúc phạm",
+    "official_attribution": "Dẫn nguồn chính thức",
+    "source_kind": "Loại nguồn",
+    "source_trust": "Độ tin cậy của nguồn",
+    "unreliable_text_model": "Mô hình văn bản",
+    "known_false_claim": "Trùng thông tin sai đã được xác định",
+    "debunk_report": "Bài đưa tin bác bỏ thông tin sai",
+    "dismissed_claim": "Giống tin đã được xác định không phải tin sai",
+    "engagement": "Mức lan truyền (lượt thích, bình luận, chia sẻ)",
+    "text_not_assessed": "Chưa đánh giá được văn bản",
+}
 WEEKDAYS = ("Thứ hai", "Thứ ba", "Thứ tư", "Thứ năm", "Thứ sáu", "Thứ bảy", "Chủ nhật")
 
 _VN_SEPARATORS = str.maketrans({",": ".", ".": ","})
@@ -67,6 +91,17 @@ def when(moment: datetime | None, tz: str = "Asia/Ho_Chi_Minh") -> str:
         return "không rõ thời gian"
     local = moment.astimezone(ZoneInfo(tz))
     return f"{WEEKDAYS[local.weekday()]}, {local:%d/%m/%Y %H:%M}"
+
+
+def capital(text: Any) -> str:
+    """A name as it starts a line, a list item or a table cell: "Tích cực", "Báo chí địa phương"."""
+    value = str(text)
+    return value[:1].upper() + value[1:]
+
+
+def signal_label(signal: Any) -> str:
+    """A risk signal as readers see it: its Vietnamese name; an unknown id is shown as stored."""
+    return SIGNAL_NAMES.get(str(signal), str(signal))
 
 
 def section_name(label: Any) -> str:
@@ -111,7 +146,13 @@ def vn_amount(value: Any) -> str:
 
 
 def rule_name(name: Any, description: str | None) -> str:
-    """An alert rule as readers see it: "its Vietnamese description (name)", the name alone without one."""
+    """An alert rule as readers (agencies, the office head) see it: its Vietnamese description from
+    config/alerts.yaml; the name alone only for a rule that has none."""
+    return str(description) if description else str(name)
+
+
+def rule_name_with_id(name: Any, description: str | None) -> str:
+    """"Vietnamese description (name)", for the views analysts and administrators use."""
     return f"{description} ({name})" if description else str(name)
 
 

@@ -3,7 +3,8 @@ rebuttals of similar claims, so an officer can write an answer in minutes.
 
 Plain data only; the action page and the flag email render it. Own coverage is ranked by TF-IDF
 cosine over syllable 1-2-grams (the features every model here uses) among the province's own
-outlets' articles sharing a plan topic; earlier rebuttals are confirmed known-false claims with a
+outlets' articles sharing a plan topic (an article without a plan topic gets none, and the kit says
+so: ranking by words alone offered unrelated articles as "the same topic"); earlier rebuttals are confirmed known-false claims with a
 rebuttal link, matched by nlp.claims' near-duplicate similarity at a looser threshold than flagging.
 """
 
@@ -79,9 +80,13 @@ class RebuttalKit:
     own_sources: list[str]          # source ids searched
     coverage: list[OwnCoverage] = field(default_factory=list)        # most similar first
     rebuttals: list[EarlierRebuttal] = field(default_factory=list)   # most similar first
+    # The flagged article has no plan topic, so no own coverage was looked for: readers are told
+    # so rather than shown the province's latest articles on other subjects.
+    no_topic: bool = False
 
     @property
     def empty(self) -> bool:
+        """Nothing to list (no own coverage, no earlier rebuttal); `no_topic` may still be worth saying."""
         return not self.coverage and not self.rebuttals
 
 
@@ -122,7 +127,8 @@ def rebuttal_kit(store: Store, settings: Settings, article: Article, limit: int 
     and earlier rebuttals of similar confirmed claims, at most `limit` of each.
 
     The flagged article itself and its syndicated copies (same story) are never listed as own
-    coverage. An article without topics is compared with all own coverage of the window.
+    coverage. An article without a plan topic gets no own coverage and `no_topic` set: there is
+    no "same topic" to match, and text similarity alone lists unrelated articles.
     """
     from nlp.claims import find_claims, match_claims
 
@@ -134,11 +140,11 @@ def rebuttal_kit(store: Store, settings: Settings, article: Article, limit: int 
     topics = _topics(article)
 
     candidates: list[Article] = []
-    for source_id in own:
+    for source_id in own if topics else []:
         for other in store.iter_articles(SearchFilters(source=source_id, since=since, until=until)):
             if other.id == article.id or (article.story_id and other.story_id == article.story_id):
                 continue
-            if topics and not topics & _topics(other):
+            if not topics & _topics(other):
                 continue
             candidates.append(other)
     coverage: list[OwnCoverage] = []
@@ -166,4 +172,4 @@ def rebuttal_kit(store: Store, settings: Settings, article: Article, limit: int 
             source_name=names.get(source.fetched.source_id, source.fetched.source_id) if source else None,
             published=_local(source.content.published or source.content.first_seen, tz) if source else None))
     return RebuttalKit(article_id=article.id, since=since, until=until, own_sources=own,
-                       coverage=coverage, rebuttals=rebuttals)
+                       coverage=coverage, rebuttals=rebuttals, no_topic=not topics)

@@ -15,12 +15,12 @@ UNKNOWN = "(không rõ)"
 NO_TOPIC = f"({shared.NO_TOPIC})"
 # A flag whose article is no longer in the store (removed by retention or by hand).
 MISSING_ARTICLE = "(bài viết không còn trong kho dữ liệu)"
-# An alert rule in the tables: its description from config/alerts.yaml, then its name.
+# An alert rule in the tables is its description from config/alerts.yaml (haidang.wording.rule_name).
 
 
 def _capital(words: dict[str, str]) -> dict[str, str]:
     """The shared names (haidang.wording) as a table cell starts them: "Tiếng Việt", "Trung tính"."""
-    return {key: value[:1].upper() + value[1:] for key, value in words.items()}
+    return {key: shared.capital(value) for key, value in words.items()}
 
 
 TONES = _capital(shared.TONES)
@@ -38,31 +38,31 @@ HEADINGS = {
     "kind": "2.3. Theo loại nguồn",
     "language": "2.4. Theo ngôn ngữ",
     "foreign": "3. Báo chí nước ngoài viết về tỉnh",
-    "flags": "4. Cờ báo đã tạo",
+    "flags": "4. Cảnh báo đã phát",
     "actions": "5. Hành động xử lý",
     "actions_type": "5.1. Theo loại hành động",
     "actions_agency": "5.2. Theo cơ quan",
     "actions_list": "5.3. Danh sách hành động",
     "timing": "6. Thời gian phản ứng",
-    "open": "7. Việc còn tồn đọng (cờ báo chưa có hành động xử lý)",
+    "open": "7. Việc còn tồn đọng (cảnh báo chưa có hành động xử lý)",
 }
 SUMMARY = {
     "total": "Tổng số tin, bài về tỉnh",
     "foreign": "Tin, bài trên báo chí nước ngoài",
-    "flags": "Cờ báo đã tạo (mỗi câu chuyện, mỗi quy tắc một lần)",
+    "flags": "Cảnh báo đã phát (mỗi tin tính một lần cho mỗi quy tắc, dù nhiều nguồn cùng đăng)",
     "flags_sent": "– trong đó đã gửi đến nơi nhận",
     "flags_pending": "– trong đó đang chờ gửi (giờ yên tĩnh hoặc chờ gửi lại)",
     "flags_failed": "– trong đó gửi không thành công",
     "actions": "Hành động xử lý đã ghi nhận",
-    "open": "Cờ báo còn tồn đọng",
-    "pub_to_flag_median": "Từ khi đăng đến khi tạo cờ báo: trung vị (giờ)",
-    "pub_to_flag_p90": "Từ khi đăng đến khi tạo cờ báo: P90 (giờ)",
-    "flag_to_action_median": "Từ khi tạo cờ báo đến khi xử lý: trung vị (giờ)",
-    "flag_to_action_p90": "Từ khi tạo cờ báo đến khi xử lý: P90 (giờ)",
+    "open": "Cảnh báo còn tồn đọng",
+    "pub_to_flag_median": "Từ khi đăng đến khi phát cảnh báo: trung vị (giờ)",
+    "pub_to_flag_p90": "Từ khi đăng đến khi phát cảnh báo: P90 (giờ)",
+    "flag_to_action_median": "Từ khi phát cảnh báo đến khi xử lý: trung vị (giờ)",
+    "flag_to_action_p90": "Từ khi phát cảnh báo đến khi xử lý: P90 (giờ)",
 }
 COLUMNS = {
     "group": "Nhóm", "total": "Tổng", "count": "Số lượng", "date": "Ngày", "source": "Nguồn", "title": "Tiêu đề",
-    "language": "Ngôn ngữ", "tone": "Sắc thái", "url": "Đường dẫn", "rule": "Quy tắc", "flagged": "Thời điểm tạo",
+    "language": "Ngôn ngữ", "tone": "Sắc thái", "url": "Đường dẫn", "rule": "Quy tắc", "flagged": "Thời điểm cảnh báo",
     "published": "Thời điểm đăng", "handled": "Đã xử lý", "action": "Hành động", "agency": "Cơ quan",
     "actor": "Người ghi nhận", "note": "Ghi chú", "measure": "Chỉ số", "cases": "Số trường hợp",
     "median": "Trung vị (giờ)", "p90": "P90 (giờ)", "age": "Tồn đọng (ngày)", "recipients": "Nơi nhận",
@@ -72,7 +72,7 @@ COLUMNS = {
 # A flag's delivery (report.ReportFlag.delivery); "partial" follows "sent" when some recipients wait.
 DELIVERY = {"sent": "Đã gửi", "pending": "Chờ gửi", "failed": "Gửi không thành công",
             "partial": "{sent}/{total} nơi nhận"}
-TIMING = {"pub_to_flag": "Từ khi đăng đến khi tạo cờ báo", "flag_to_action": "Từ khi tạo cờ báo đến khi xử lý"}
+TIMING = {"pub_to_flag": "Từ khi đăng đến khi phát cảnh báo", "flag_to_action": "Từ khi phát cảnh báo đến khi xử lý"}
 NOTES = {
     "topics": "Một bài có thể thuộc nhiều chủ đề nên tổng theo chủ đề có thể lớn hơn tổng số bài.",
     "bucket_week": "Mỗi cột là một tuần (từ thứ Hai).",
@@ -82,6 +82,6 @@ NOTES = {
     "p90": "P90: 90% số trường hợp nhanh hơn hoặc bằng giá trị này.",
 }
 SHEETS = {"summary": "Tổng quan", "topic": "Theo chủ đề", "tone": "Theo sắc thái", "kind": "Theo loại nguồn",
-          "language": "Theo ngôn ngữ", "foreign": "Báo chí nước ngoài", "flags": "Cờ báo", "actions": "Hành động",
+          "language": "Theo ngôn ngữ", "foreign": "Báo chí nước ngoài", "flags": "Cảnh báo", "actions": "Hành động",
           "timing": "Thời gian phản ứng", "open": "Tồn đọng"}
 CHART = {"ylabel": "Số tin, bài", "other": "Khác", "empty": "Không có dữ liệu"}

@@ -97,7 +97,7 @@ def test_counts_and_changes_against_the_previous_window(tmp_path: Path):
         "provincial_press": (1, 1), "national_press": (1, 0), "foreign_press": (1, 0)}
     subject, text, html = render_digest(d)
     assert "3 tin" in subject and "13/03/2026" in subject
-    assert "An ninh, trật tự: 2 (+1)" in text and "tiêu cực" in text and "báo chí nước ngoài" in text
+    assert "- An ninh, trật tự: 2 (+1)" in text and "- Tiêu cực: 2 (+1)" in text and "- Báo chí nước ngoài: 1 (+1)" in text
     assert "<img" not in html and "data:" not in html        # Gmail and Outlook show neither SVG nor data: images
     bars = re.findall(r'<td width="(\d+)%" bgcolor="#1f6fb2"', html)
     assert bars == ["100", "50"]                              # 2 and 1 articles: table cells every client draws
@@ -138,8 +138,8 @@ def test_one_entry_per_story_most_outlets_first_and_flag_state(tmp_path: Path):
     assert flag.story_id == "dam" and flag.article_count == 4 and flag.states == {"sent": 1}
     assert [(m.recipient, m.error) for m in d.failed] == [("b@example.vn", "550 no such user")]
     subject, text, html = render_digest(d)
-    assert "1 tin bị gắn cờ" in subject and "1 thư gửi lỗi" in subject
-    assert "đã gửi: 1" in text and "550 no such user" in html
+    assert "1 tin có cảnh báo" in subject and "1 thư gửi lỗi" in subject
+    assert "Trạng thái: đã gửi 1 thư" in text and "550 no such user" in html
     assert html.count(copies[0].fetched.url) == 1 + 1   # the flag's link and the story's outlet
     for body in (text, html):      # counts the page stated, beside its outlet
         assert "(1.520 lượt thích · 3.400 lượt chia sẻ)" in body and body.count("lượt thích") == 1
@@ -254,8 +254,9 @@ def test_subject_prefix_no_topic_wording_and_empty_sections(tmp_path: Path):
         d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
     d.stories = []                                              # as a day whose articles form no story
     subject, text, html = render_digest(d)
-    assert subject == "[Hải Đăng] Bản tin ngày 13/03/2026: 1 tin, 0 tin bị gắn cờ"
-    assert f"- {NO_TOPIC}: 1 (+1)" in text and NO_TOPIC in html
+    assert subject == "[Hải Đăng] Bản tin ngày 13/03/2026: 1 tin, 0 tin có cảnh báo"
+    no_topic = NO_TOPIC[:1].upper() + NO_TOPIC[1:]               # a list item starts with a capital
+    assert f"- {no_topic}: 1 (+1)" in text and no_topic in html
     assert "không rõ" not in text and "(không rõ)" not in html
     assert "TIN NỔI BẬT\n- Không có." in text
     assert re.search(r"Tin nổi bật</h2>\s*<p>Không có.</p>", html)

@@ -96,4 +96,4 @@ def test_the_weekend_is_reported_once_on_monday_and_delivered(tmp_path: Path, sm
     subjects = [str(email.message_from_bytes(e.original_content, policy=email.policy.default)["Subject"])
                 for e in smtp_server.handler.envelopes]
     assert subjects == ["[Hải Đăng] Bản tin ngày 13/11/2026: Không có tin mới",
-                        "[Hải Đăng] Bản tin ngày 16/11/2026: 3 tin, 0 tin bị gắn cờ"]
+                        "[Hải Đăng] Bản tin ngày 16/11/2026: 3 tin, 0 tin có cảnh báo"]

@@ -28,8 +28,9 @@ def test_run_flags_the_rumour_once_to_the_police_and_the_lead(demo_config: Path)
     rumour = [m for m in mails if "khẩn" in m["Subject"]]
     assert {m["To"] for m in rumour} >= {"cong-an-tinh@example.gov.vn", "so-ttt@example.gov.vn"}
     body = rumour[0].get_body(("plain",)).get_content()
-    assert "rumour_cue" in body and "Phản bác" in body and "haidang explain" in body
-    assert "Quy tắc: Tin có nguy cơ sai sự thật cao về tỉnh (tin-sai-su-that-rui-ro-cao)" in body
+    assert "Dấu hiệu tin đồn, chưa kiểm chứng" in body and "Phản bác" in body
+    assert "rumour_cue" not in body and "haidang explain" not in body         # agencies read names, not ids
+    assert "Quy tắc: Tin có nguy cơ sai sự thật cao về tỉnh\n" in body and "tin-sai-su-that-rui-ro-cao" not in body
     assert rumour[0].get_body(("html",)) is not None
     # Critical but well-sourced coverage and the police's own debunk raise no risk flag.
     assert not any("bác bỏ" in m["Subject"] for m in rumour)

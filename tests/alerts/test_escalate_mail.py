@@ -114,8 +114,8 @@ def test_a_reminder_carries_the_recipients_own_re_signed_links(tmp_path: Path, s
     press_tokens = _tokens(received[PRESS].get_body(("plain",)).get_content())   # type: ignore[union-attr]
     assert {signer.verify(t, now=T0 + timedelta(hours=24)).recipient for t in press_tokens} == {PRESS}
     assert "các liên kết trong thư cảnh báo gốc" not in plain
-    # The rule reads as its description with the slug; the original subject names the article.
-    assert f"Quy tắc: {DESCRIPTION} ({RULE})" in plain and f"{DESCRIPTION} ({RULE})" in html
+    # The rule reads as its description (no slug); the original subject names the article.
+    assert f"Quy tắc: {DESCRIPTION}\n" in plain and DESCRIPTION in html and RULE not in plain and RULE not in html
     assert "Thư cảnh báo gốc: «[Hải Đăng][khẩn] Nguy cơ tin sai — «Tin đồn vỡ đập thủy điện" in plain
     assert "<script" not in html
 
@@ -187,5 +187,5 @@ def test_reminders_and_escalations_are_not_counted_as_flag_deliveries(tmp_path: 
     assert flag.story_id == article.id and flag.states == {"sent": 2}
     assert flag.rule_labels == [f"{DESCRIPTION} ({RULE})"]
     _, text, html = render_digest(digest)
-    assert "Trạng thái: đã gửi: 2" in text and "đã gửi: 5" not in text
-    assert f"Quy tắc: {DESCRIPTION} ({RULE})" in text and f"{DESCRIPTION} ({RULE})" in html
+    assert "Trạng thái: đã gửi 2 thư" in text and "đã gửi 5" not in text
+    assert f"Quy tắc: {DESCRIPTION} · " in text and DESCRIPTION in html and f"({RULE})" not in text + html

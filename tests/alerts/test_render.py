@@ -32,7 +32,8 @@ def test_subject_and_body_carry_what_an_officer_needs() -> None:
         for evidence in ("0.82 ≥ 0.70", "unverified_claim", "lan truyền tin", "nguồn chưa xác minh"):
             assert evidence in body
         assert "https://baoquangngai.example.vn/a.html" in body
-        assert f"haidang explain {articles[0].id}" in body
+        # No links: a reference the monitoring team can quote, never a shell command.
+        assert "Mã tin" in body and articles[0].id in body and "haidang explain" not in body
     assert "«Quảng Ngãi»" in text
     assert "<mark>Quảng Ngãi</mark>" in html
 
@@ -43,11 +44,11 @@ def test_time_is_shown_in_the_configured_zone() -> None:
     assert "Thứ năm, 12/03/2026 03:00" in text
 
 
-def test_explain_hint_can_be_left_out() -> None:
+def test_the_reference_can_be_left_out() -> None:
     articles = [build_article("a")]
     _, text, html = render_flag(build_flag(articles, ["x@example.vn"]), articles, explain_hint=False)
     assert "haidang explain" not in text and "haidang explain" not in html
-    assert articles[0].id in text
+    assert "Mã tin" not in text and articles[0].id not in text
 
 
 def test_with_elasticsearch_the_email_links_the_record_in_kibana(tmp_path) -> None:
@@ -158,4 +159,4 @@ def test_reasons_name_the_source_and_the_rule_and_write_decimals_one_way() -> No
     for body in (text, html):
         assert "Loại nguồn" in body and "The Diplomat (báo chí nước ngoài)" in body and "foreign-en (" not in body
         assert "cao (0,96)" in body and "điểm 0,96" in body and "0.96" not in body
-        assert "Tin có nguy cơ sai sự thật cao về tỉnh (tin-sai-su-that-rui-ro-cao)" in body
+        assert "Tin có nguy cơ sai sự thật cao về tỉnh" in body and "tin-sai-su-that-rui-ro-cao" not in body

@@ -197,8 +197,8 @@ def test_the_digest_counts_source_alerts_apart_from_flagged_news(base_settings: 
     assert digest.article_flags == [] and alert.kind == "silence"
     assert alert.title == "Nguồn tin ngừng cập nhật: Tuổi Trẻ (không có bài mới trong 48 giờ)"
     subject, text, html = render_digest(digest)
-    assert subject.startswith("[Hải Đăng] Bản tin ngày ") and subject.endswith(": 0 tin, 0 tin bị gắn cờ, 1 cảnh báo nguồn")
-    assert "TIN BỊ GẮN CỜ (0)\n- Không có." in text
+    assert subject.startswith("[Hải Đăng] Bản tin ngày ") and subject.endswith(": 0 tin, 0 tin có cảnh báo, 1 cảnh báo nguồn")
+    assert "TIN CÓ CẢNH BÁO (0)\n- Không có." in text
     assert "CẢNH BÁO VỀ NGUỒN TIN VÀ LƯỢNG TIN (1)" in text
-    assert "Quy tắc: Nguồn tin không có bài mới (nguon-ngung-cap-nhat)" in text
+    assert "Quy tắc: Nguồn tin không có bài mới ·" in text and "nguon-ngung-cap-nhat" not in text
     assert "tuoitre" not in text and "Tuổi Trẻ (không có bài mới trong 48 giờ)" in html

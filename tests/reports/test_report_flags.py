@@ -86,7 +86,7 @@ def test_tables_name_rules_by_their_description(store, ruled, make_article, tmp_
                                        action="phan_bac", actor="canbo@example.gov.vn", agency_id="so-ttt",
                                        at=FLAGGED + timedelta(hours=1)))
     r = build_report(store, ruled, TODAY, TODAY, now=FLAGGED + timedelta(hours=2))
-    named = f"{RULE_TEXT} ({RULE})"
+    named = RULE_TEXT                         # agencies read the description, not the slug
     assert [f.rule_name for f in r.flags] == [named, "khong-mo-ta"]
     assert {c.label for c in r.flags_by_rule} == {named, "khong-mo-ta"}
     assert [a.rule_name for a in r.actions] == [named]

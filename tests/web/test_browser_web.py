@@ -126,7 +126,7 @@ def test_open_link_record_action_and_see_it_in_the_audit(chrome: Any, live: Live
     assert "Ghi nhận xử lý: Đã đề nghị gỡ bỏ" in body
     assert "<script>window.__pwned = 1; alert('x')</script>" in body      # shown as text...
     assert chrome.execute_script("return window.__pwned === undefined")     # ...and never run
-    for text in ("rumour_cue", "nguồn tin giấu tên", "Lan truyền tin vỡ đập"):
+    for text in ("Dấu hiệu tin đồn, chưa kiểm chứng", "nguồn tin giấu tên", "Lan truyền tin vỡ đập"):
         assert text in body
     chrome.find_element("id", "note").send_keys("Đã gửi đề nghị tới nền tảng")
     assert "Đã ghi nhận: Đã đề nghị gỡ bỏ" in _click_and_wait(chrome, "confirm", "done")
