@@ -23,7 +23,7 @@ from alerts.render import environment, one_line
 from alerts.routing import addressees
 from haidang.record import Article, engagement_line
 from haidang.store.base import NO_VALUE, FacetField, Facets, OutboxMessage, SearchFilters, Store
-from haidang.wording import NO_TOPIC, vn_amount
+from haidang.wording import NO_TOPIC, rule_name, vn_amount
 
 if TYPE_CHECKING:
     from alerts.dispatch import AlertDispatcher
@@ -51,7 +51,7 @@ DIGEST_RULE = "ban-tin-hang-ngay"   # the outbox's rule name for digests (their 
 DIGEST_HOUR = 7          # the window ends at 07:00 local time on the digest's day
 TOP_STORIES = 10         # story clusters listed, most outlets first
 FOREIGN_PRESS = "foreign_press"
-_WEEKEND = (5, 6)         # Saturday, Sunday (date.weekday): read in Monday's digest
+WEEKEND = (5, 6)          # Saturday, Sunday (date.weekday): no digest; read in Monday's
 UNKNOWN = "(không rõ)"   # key for articles without that label
 
 
@@ -105,7 +105,7 @@ class DigestFlag:
     # What was flagged: an article's story, a surge of articles, or a source gone silent. Reminders
     # and escalations of a flag are not counted in `states`: those are the flag's own emails only.
     kind: Literal["article", "spike", "silence"] = "article"
-    rule_labels: list[str] = field(default_factory=list)   # "description (slug)" per rule; the slug alone
+    rule_labels: list[str] = field(default_factory=list)   # per rule, its description (wording.rule_name)
 
 
 @dataclass(slots=True)
@@ -198,7 +198,7 @@ def _counts(facets: Facets, kinds: Mapping[str, str]) -> tuple[Counter[str], Cou
     return topics, tones, by_kind
 
 
-def _reported_at(article: Article) -> datetime | None:
+def reported_at(article: Article) -> datetime | None:
     """When the article reaches a digest: its publication, or when the system first found it if that
     was later (a feed that lists an item days late, an outage caught up). Each article thus falls in
     exactly one window, the first whose digest could have seen it."""
@@ -227,14 +227,14 @@ def _adjust(counts: tuple[Counter[str], Counter[str], Counter[str]], articles: l
 def _found_late(store: Store, start: datetime, end: datetime) -> list[Article]:
     """Articles published before `start` but first found in [start, end): they belong to this window."""
     return [a for a in store.iter_articles(SearchFilters(until=start, first_seen_since=start, relevant_only=True))
-            if (when := _reported_at(a)) is not None and start <= when < end]
+            if (when := reported_at(a)) is not None and start <= when < end]
 
 
 def _seen_after(store: Store, start: datetime, end: datetime) -> list[Article]:
     """Articles published in [start, end) but first found at or after `end`: a later window's."""
     return [a for a in store.iter_articles(SearchFilters(since=start, until=end, first_seen_since=end,
                                                          relevant_only=True))
-            if (when := _reported_at(a)) is not None and when >= end]
+            if (when := reported_at(a)) is not None and when >= end]
 
 
 def build_digest(store: Store, settings: Settings, day: date, *,
@@ -250,10 +250,9 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     rules_by_name = {r.name: r for r in settings.alert_rules}
 
     def rule_label(name: str, description: str | None = None) -> str:
-        """"Vietnamese description (slug)" as the emails' rule() macro writes it; the slug alone without one."""
+        """The rule as agencies read it (wording.rule_name): its description; the name only without one."""
         rule = rules_by_name.get(name)
-        description = description or (rule.description if rule else None)
-        return one_line(f"{description} ({name})" if description else name)
+        return one_line(rule_name(name, description or (rule.description if rule else None)))
 
     # Only articles kept for the province, as the reports count them (match.store_irrelevant keeps
     # others in the store). An article counts in the window it was published in, unless the system
@@ -426,7 +425,7 @@ def queue_digest(store: Store, settings: Settings, day: date, now: datetime | No
     """
     if not settings.digest.enabled:
         return 0
-    if day.weekday() in _WEEKEND:
+    if day.weekday() in WEEKEND:
         # Monday's digest covers Friday 07:00 to Monday 07:00 (digest_window): a Saturday or Sunday
         # digest would report the same articles and flags a second time. Flags still go out at once.
         return 0

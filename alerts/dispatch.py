@@ -19,6 +19,7 @@ from alerts.outbox import DeliveryPolicy, Notifier, deliver_due, queue_flag
 from alerts.routing import group_by_story, route
 from alerts.rules import evaluate_rules, in_quiet_hours
 from alerts.smtp import SmtpNotifier, build_email
+from haidang.errors import StoreError
 from haidang.evidence.capture import capture_flag_evidence
 from haidang.record import Article
 from haidang.settings import AlertRule, Settings, Source
@@ -151,9 +152,19 @@ class AlertDispatcher:
         """Re-run the rules over articles first stored lately: a run killed between storing an
         article and queueing its flag would otherwise lose the flag. Queueing is idempotent. By
         when the store first saw them, not their publication date: a story published weeks ago
-        and found today is exactly what a late flag must not miss."""
+        and found today is exactly what a late flag must not miss. An article whose rules or
+        email fail is logged and left for the next start: it must not stop every run for 48 hours."""
         since = datetime.now(UTC) - timedelta(hours=hours)
-        return sum(self.on_stored(a) for a in store.iter_articles(SearchFilters(first_seen_since=since)))
+        queued = 0
+        for article in store.iter_articles(SearchFilters(first_seen_since=since)):
+            try:
+                queued += self.on_stored(article)
+            except StoreError:
+                raise                   # the store itself fails: not one article's fault, say so once
+            except Exception as exc:  # noqa: BLE001 - one article's flag never stops the run (or `serve`)
+                log.warning("catch-up: the alert rules failed for %s (%s): %s: %s; the next start tries again",
+                            article.id, article.fetched.url, type(exc).__name__, exc)
+        return queued
 
     def deliver(self, notifier: Notifier, now: datetime | None = None) -> int:
         """Send what is due; returns how many were accepted."""

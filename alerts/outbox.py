@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from alerts.flag import Flag, flag_key
@@ -93,9 +94,60 @@ class DeliveryReport:
     skipped: list[str] = field(default_factory=list)
 
 
+def _process_space() -> str | None:
+    """Where a pid names one process: this boot of this machine, in this pid namespace (a container
+    has its own). None where /proc cannot say (not Linux): then no lease is ever taken over."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip().replace("-", "")
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+    return f"{boot[:12]}.{namespace}" if boot else None
+
+
+_PROCESS_SPACE = _process_space()
+# A lease taken over from a dead holder is claimed as at this long after the old lease's end.
+_TICK = timedelta(microseconds=1)
+
+
 def delivery_owner() -> str:
-    """A lease owner id unique to this host, process and pass: says who holds a message."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """A lease owner id unique to this host, process and pass: says who holds a message, and (after
+    "@") where its pid can be checked, so a later process can tell the holder was killed."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{owner}@{_PROCESS_SPACE}" if _PROCESS_SPACE else owner
+
+
+def _holder_is_gone(owner: str) -> bool:
+    """The lease holder was a process of this machine and pid namespace that no longer runs (killed
+    mid-send, OOM): its lease can only hold the message back until it lapses. A holder elsewhere,
+    or one whose pid now names another live process, counts as alive: its lease is waited out."""
+    head, _, space = owner.rpartition("@")
+    if not head or _PROCESS_SPACE is None or space != _PROCESS_SPACE:
+        return False
+    try:
+        pid = int(head.split(":")[1])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:                     # it runs, as another user
+        return False
+    try:                                # killed but not yet reaped by its parent: a zombie sends nothing
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def _orphaned(store: Store, now: datetime) -> list[OutboxMessage]:
+    """Due pending messages whose lease is still running but whose holder is gone."""
+    return [m for m in store.outbox("pending")
+            if m.lease_owner and m.lease_until is not None and m.lease_until >= now
+            and (m.next_attempt_at or m.created_at or now) <= now and _holder_is_gone(m.lease_owner)]
 
 
 def message_id_for(key: str, domain: str = "haidang.local") -> str:
@@ -147,7 +199,8 @@ def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Bac
     outbox at once (`haidang run`, `demo`, `serve`, another host on one Elasticsearch) only the
     winner sends it. It is marked sent only after `notifier.send` returned (the server accepted
     it). If the process dies between the two, its lease expires and a later pass resends the
-    message with the same Message-ID (at least once, never silently lost).
+    message with the same Message-ID (at least once, never silently lost); when the dead process
+    ran on this machine, the next pass takes the message over at once instead of waiting.
     """
     policy = policy or DeliveryPolicy()
     backoff = backoff or policy.backoff
@@ -162,7 +215,13 @@ def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Bac
         return now + timedelta(seconds=time.monotonic() - began)
 
     unreachable = 0
-    for msg in store.due_messages(now, limit):
+    try:
+        orphans = _orphaned(store, now)
+    except StoreError as exc:
+        _log.warning("outbox: could not look for messages held by a process that died: %s", exc)
+        orphans = []
+    taken_over = {m.key for m in orphans}
+    for msg in [*store.due_messages(now, limit), *orphans]:
         if unreachable >= _GIVE_UP_PASS_AFTER:
             # The server is down or mute: each further try would wait out its timeout in turn.
             # The rest stay due, unclaimed and with no attempt counted, for the next pass.
@@ -171,7 +230,17 @@ def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Bac
             break
         at = clock()
         try:
-            won = store.claim(msg.key, owner, at + policy.lease, now=at)
+            if msg.key in taken_over and msg.lease_until is not None:
+                # A killed process's lease would keep the message back until it lapses (a `haidang
+                # run` from cron would leave it to the next run): claim it as at the instant that
+                # lease ends. The claim stays one conditional write, and the new lease ends after the
+                # old one, so of several processes taking it over only one wins.
+                _log.warning("outbox %s: the process sending it (%s) is gone; sending it now (same Message-ID)",
+                             msg.key, msg.lease_owner)
+                won = store.claim(msg.key, owner, max(at, msg.lease_until) + policy.lease,
+                                  now=msg.lease_until + _TICK)
+            else:
+                won = store.claim(msg.key, owner, at + policy.lease, now=at)
         except StoreError as exc:       # e.g. the database stayed locked: the next pass tries again
             _log.warning("outbox %s: could not claim it for delivery: %s", msg.key, exc)
             won = False

@@ -26,7 +26,7 @@ if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs onl
     from haidang.settings import Source
 
 __all__ = ["EXCERPT_CHARS", "SIGNAL_NAMES", "SUBJECT_TITLE_CHARS", "TEMPLATES_DIR", "clean_text", "environment",
-           "one_line", "reader_evidence", "render_flag", "shorten", "signal_label", "signal_name", "without_id"]
+           "one_line", "reader_evidence", "render_flag", "shorten", "signal_label", "signal_name"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # Characters of context on each side of the province mention: about two sentences of a
@@ -108,13 +108,6 @@ def reader_evidence(value: Any, source_name: Any = None) -> str:
     return _LANGUAGE_FACT_RE.sub(lambda m: f"ngôn ngữ: {wording.language_name(m.group(1))}", text)
 
 
-def without_id(label: Any, name: Any) -> str:
-    """A label "description (name)" without its trailing " (name)": alerts.digest still builds rule
-    labels with the slug, which agencies should not read. Any other label is left as it is."""
-    text, suffix = one_line(label), f" ({one_line(name)})"
-    return text[:-len(suffix)] if text.endswith(suffix) and len(text) > len(suffix) else text
-
-
 @functools.cache
 def environment(folder: Path = TEMPLATES_DIR) -> Environment:
     """The Jinja2 environment for the templates in `folder` (alerts' own by default; the web app and
@@ -128,7 +121,6 @@ def environment(folder: Path = TEMPLATES_DIR) -> Environment:
     env.filters["signal_name"] = signal_name
     env.filters["signal_label"] = signal_label
     env.filters["reader_evidence"] = reader_evidence
-    env.filters["without_id"] = without_id
     env.filters["capital"] = wording.capital
     env.filters["vn"] = wording.vn_decimal
     env.filters["vn_amount"] = wording.vn_amount

@@ -92,6 +92,26 @@ def envelope_address(sender: str) -> str:
     return address
 
 
+class _Tracked:
+    """Notes when the whole message has been handed to the server (the body ending "CRLF.CRLF",
+    which `smtplib.SMTP.data` sends in one piece): a failure after that point is ambiguous."""
+
+    message_handed_over = False
+
+    def send(self, s: Any) -> None:       # bytes or str, as smtplib.SMTP.send takes
+        super().send(s)                    # type: ignore[misc]
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.message_handed_over = True
+
+
+class _Smtp(_Tracked, smtplib.SMTP):
+    """A plain or STARTTLS connection that notes when the message was handed over."""
+
+
+class _SmtpSsl(_Tracked, smtplib.SMTP_SSL):
+    """An implicit-TLS connection that notes when the message was handed over."""
+
+
 def _by_code(code: int, what: str) -> TransientSendError | PermanentSendError:
     """RFC 5321: 4xx means try again later, 5xx means this will never work as it is."""
     if 400 <= code < 500:
@@ -106,6 +126,12 @@ class SmtpNotifier:
     reads files or the environment. Every failure leaves as TransientSendError (connection
     refused, timeout, 4xx, authentication: fixable without changing the message) or
     PermanentSendError (5xx, the recipient refused for good).
+
+    One case is ambiguous (RFC 1047): the connection drops, or the reply times out, after the
+    whole message was sent and before the server answered it. The server may have kept it, so
+    it is reported as transient and sent again later with the same Message-ID: never lost, but
+    a recipient may get it twice. Once the server accepted the message, nothing in the closing
+    QUIT exchange can turn the send into a failure.
     """
 
     def __init__(self, host: str, port: int, security: Security = "starttls", username: str | None = None,
@@ -122,22 +148,26 @@ class SmtpNotifier:
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "tls":
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s,
-                                    context=ssl.create_default_context())
-        conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+            return _SmtpSsl(self.host, self.port, timeout=self.timeout_s, context=ssl.create_default_context())
+        conn = _Smtp(self.host, self.port, timeout=self.timeout_s)
         if self.security == "starttls":
-            conn.starttls(context=ssl.create_default_context())
+            try:
+                conn.starttls(context=ssl.create_default_context())
+            except BaseException:
+                conn.close()
+                raise
         return conn
 
     def send(self, msg: OutboxMessage) -> None:
         """Hand `msg` to the server; returns only when the server accepted it for its recipient."""
         where = f"{self.host}:{self.port}"
         email = build_email(msg, self.sender)
+        conn: smtplib.SMTP | None = None
         try:
-            with self._connect() as conn:
-                if self.username:
-                    conn.login(self.username, self._password or "")
-                conn.send_message(email, from_addr=self.envelope_sender, to_addrs=[msg.recipient])
+            conn = self._connect()
+            if self.username:
+                conn.login(self.username, self._password or "")
+            conn.send_message(email, from_addr=self.envelope_sender, to_addrs=[msg.recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = exc.recipients.get(msg.recipient, (550, b"refused"))
             raise _by_code(code, f"{where} refused {msg.recipient}: {code} {_text(reply)}") from exc
@@ -153,7 +183,27 @@ class SmtpNotifier:
                     "write the address in ASCII" if "SMTPUTF8" in str(exc) else "check the SMTP security setting")
             raise TransientSendError(f"{where} does not support what we asked ({exc}): {hint}") from exc
         except (TimeoutError, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+            if isinstance(conn, _Tracked) and conn.message_handed_over:
+                raise ServerUnavailable(
+                    f"SMTP server {where} took the whole message for {msg.recipient} but gave no answer "
+                    f"({type(exc).__name__}: {exc}): it may have been delivered; it will be sent again with "
+                    f"the same Message-ID {msg.message_id}, so the recipient may see it twice") from exc
             raise ServerUnavailable(f"cannot reach SMTP server {where}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            if conn is not None:
+                _close(conn)
+
+
+def _close(conn: smtplib.SMTP) -> None:
+    """Say QUIT and hang up; whatever the server answers, or if it is already gone, changes nothing.
+    (smtplib's `with` raises on a QUIT reply other than 221: after the message was accepted, that
+    marked a delivered message failed on a 5xx, or sent it again on a 4xx.)"""
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        conn.close()
 
 
 def _text(reply: bytes | str) -> str:

@@ -644,7 +644,7 @@ def alerts_test(rule: Annotated[str, typer.Argument(help="Rule name from config/
         flags = group_by_story(raised)
     finally:
         store.close()
-    table = Table(title=f"{rule}: {len(flags)} cờ báo sẽ được gửi (flags it would raise; nothing sent)")
+    table = Table(title=f"{rule}: {len(flags)} cảnh báo sẽ được gửi (flags it would raise; nothing sent)")
     for col in ("severity", "title", "article (haidang explain ID)", "outlets", "recipients", "when"):
         table.add_column(col, overflow="fold", no_wrap=col.startswith("article"))
     for f in flags:
@@ -729,7 +729,7 @@ def report(from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM
         store.close()
     writer = write_docx if format_ == "docx" else write_xlsx
     path = writer(data, out_path or settings.data_dir / "reports" / report_file_name(data, format_))
-    out.print(f"{data.total} bài, {len(data.flags)} cờ báo, {len(data.open_items)} việc chưa xử lý → {escape(str(path))}")
+    out.print(f"{data.total} bài, {len(data.flags)} cảnh báo, {len(data.open_items)} việc chưa xử lý → {escape(str(path))}")
 
 
 def _es_store_settings(settings: Settings, url: str | None):

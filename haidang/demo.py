@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from alerts.digest import DIGEST_RULE, digest_window
+from alerts.digest import DIGEST_RULE, WEEKEND, digest_window, reported_at
 from alerts.flag import is_flag_message
 from haidang.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
 from haidang.sites import SITES_DIR, serve_sites
@@ -77,17 +77,24 @@ def write_demo_config(base_url: str, config_dir: Path, data_dir: Path, smtp: str
 
 
 def busiest_digest_day(store: Store, settings: Settings) -> date:
-    """The digest day whose window holds the most stored articles (the fixtures are from the past)."""
+    """The working day whose digest counts the most stored articles.
+
+    An article counts in the digest whose window holds its publication or, when found later, the
+    moment it was found (`alerts.digest.reported_at`): the demo's fixtures are from March 2026 and
+    found now, so this is the next digest due. Saturday and Sunday send none (Monday's covers them).
+    """
     tz = ZoneInfo(settings.app.timezone)
     days: Counter[date] = Counter()
     for article in store.iter_articles():
-        when = article.content.published or article.content.first_seen
+        when = reported_at(article)
         if when is None:
             continue
-        for day in {when.astimezone(tz).date(), when.astimezone(tz).date() + timedelta(days=1)}:
+        local = when.astimezone(tz).date()
+        for day in (local + timedelta(days=n) for n in range(4)):
             start, end = digest_window(day, settings.app.timezone, settings.digest.time)
-            if start <= when < end:
+            if day.weekday() not in WEEKEND and start <= when < end:
                 days[day] += 1
+                break
     return min(days, key=lambda d: (-days[d], d)) if days else datetime.now(tz).date()
 
 
@@ -147,7 +154,7 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
         finally:
             store.close()
         flags = [m for m in messages if m.flag_rule != DIGEST_RULE and is_flag_message(m)]
-        out.print(f"{len(flags)} cờ báo (flag emails) and {len(messages) - len(flags)} bản tin ngày "
+        out.print(f"{len(flags)} cảnh báo (flag emails) and {len(messages) - len(flags)} bản tin ngày "
                   f"(digest for {day:%d/%m/%Y}) queued")
         _print_delivery(out, messages, smtp=smtp, eml_dir=data_dir / "outbox-eml", tz=ZoneInfo(settings.app.timezone))
         out.print(f"digest as a web page: {digest_path}")

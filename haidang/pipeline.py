@@ -219,8 +219,9 @@ class Pipeline:
             self._store.record_failure(FailureRecord(
                 source_id=tally.source_id, url=url, stage=stage, error_class=error_class,
                 message=message[:2000], at=_now()))
-        except Exception:  # the run goes on even if the failure log cannot be written
-            log.exception("could not record failure for %s", url)
+        except Exception as exc:  # noqa: BLE001 - the run goes on even if the failure log cannot be written
+            # One line, not a traceback per item: a full disk fails every item in turn.
+            log.warning("could not record the failure of %s: %s: %s", url, type(exc).__name__, exc)
 
     def _finish(self, tally: SourceTally, validators: list[Validators]) -> None:
         if tally.finished:

@@ -24,7 +24,7 @@ from alerts.dispatch import AlertDispatcher, make_notifier, make_signer
 from alerts.outbox import DeliveryPolicy, deliver_due
 from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, Skipped, SourceFinished
 from crawlers.runner import crawl
-from haidang.errors import HaidangError
+from haidang.errors import HaidangError, PermanentStoreError
 from haidang.pipeline import Pipeline, SourceTally
 from haidang.record import Article
 from haidang.settings import Settings, Source
@@ -70,7 +70,7 @@ def enrich_stored(settings: Settings, only_missing: bool = False) -> tuple[int, 
 
 def run_once(settings: Settings, sources: list[Source], console: Console | None = None) -> dict[str, SourceTally]:
     """One pass over `sources`: crawl, run every document through the pipeline, record the run."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _make_data_dir(settings)
     gazetteer = Gazetteer.load(landmarks=settings.landmarks)
     matcher = ProvinceMatcher(gazetteer, keep_threshold=settings.app.match.keep_threshold)
     target = gazetteer.resolve_province(settings.app.province)
@@ -108,6 +108,17 @@ def run_once(settings: Settings, sources: list[Source], console: Console | None 
         return tallies
     finally:
         store.close()
+
+
+def _make_data_dir(settings: Settings) -> None:
+    """Create the data folder, or say which folder could not be made and what to do (not a traceback)."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PermanentStoreError(
+            f"cannot create the data folder {settings.data_dir}: {exc.strerror or exc}: give the user running "
+            f"Hải Đăng write access to it, or point HAIDANG_HOME (store.data_dir in config/haidang.yaml) at a "
+            f"writable folder") from exc
 
 
 def _deliver(settings: Settings, dispatcher: AlertDispatcher | None) -> None:
@@ -237,7 +248,7 @@ class Service:
     def start(self) -> None:
         """Take the data folder's lock, schedule the jobs (keeping persisted run times, so runs
         missed while down are caught up once), re-queue flags a crash may have lost, and go."""
-        self._data.mkdir(parents=True, exist_ok=True)
+        _make_data_dir(self.settings)
         self._take_lock()
         try:
             self._attach_log()

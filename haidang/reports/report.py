@@ -92,7 +92,7 @@ class ReportAction:
     rule: str
     story_id: str
     note: str
-    rule_name: str = ""              # "Vietnamese description (rule)", as the tables show it
+    rule_name: str = ""              # the rule as readers see it (wording.rule_name)
     title: str = ""                  # the flagged story's first article: what was acted on
     rebuttal_url: str = ""           # the rebuttal's address, for "đã phản bác"
 
@@ -111,7 +111,7 @@ class ReportFlag:
     recipients: list[str]
     statuses: dict[str, int]         # outbox status -> messages
     actions: list[ReportAction] = field(default_factory=list)   # up to the period's end, first first
-    rule_name: str = ""              # "Vietnamese description (rule)", as the tables show it
+    rule_name: str = ""              # the rule as readers see it (wording.rule_name)
 
     @property
     def handled(self) -> bool:

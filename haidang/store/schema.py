@@ -85,7 +85,10 @@ def migrate(conn: sqlite3.Connection, where: str, target: int | None = None) -> 
             conn.execute(f"PRAGMA user_version = {version:d}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite has already rolled back after some errors (a full disk): a second ROLLBACK
+            # would raise "no transaction is active" and hide the error that says what to fix.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         _log.info("applied migration %s to %s", name, where)
     return latest

@@ -67,6 +67,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)     # sorts rows without a creation ti
 _PAGE = 200
 
 
+# What an operator can do when the data folder cannot be written; nothing is lost meanwhile.
+_FIX_ACCESS = ("give the user running Hải Đăng write access to it, or point HAIDANG_HOME (store.data_dir in "
+               "config/haidang.yaml) at a writable folder; nothing stored was changed")
+
+
 def _from_key(value: str | None) -> datetime | None:
     return datetime.strptime(value, UTC_FORMAT).replace(tzinfo=UTC) if value else None
 
@@ -159,7 +164,11 @@ class SqliteStore:
         Memory-mapping is for reads only; writes still go through the WAL.
         """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PermanentStoreError(f"cannot create the data folder {self.path.parent}: {exc.strerror or exc}: "
+                                      f"{_FIX_ACCESS}") from exc
         with self._errors(f"opening {self.path}"):
             self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
         try:
@@ -199,13 +208,26 @@ class SqliteStore:
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
-        """Translate sqlite3 errors into the project's tree: busy/locked/full are transient."""
+        """Translate sqlite3 errors into the project's tree: busy/locked/full are transient. Each
+        message names the cause an operator can act on: a full disk or a data folder that cannot
+        be written is not "another process"."""
         try:
             yield
         except sqlite3.OperationalError as exc:
             text = str(exc).lower()
-            if "locked" in text or "busy" in text or "full" in text:
+            if "locked" in text or "busy" in text:
                 raise TransientStoreError(f"{doing}: {exc} (another process holds {self.path}; retry)") from exc
+            if "full" in text:
+                raise TransientStoreError(
+                    f"{doing}: {exc} ({self.path}): the disk holding the data folder is full, or a file size "
+                    f"limit was reached; free space and run again: what was stored before is kept") from exc
+            if "disk i/o error" in text:
+                raise PermanentStoreError(
+                    f"{doing}: {exc} ({self.path}): the system refused a write to the data folder (a full disk, "
+                    f"a file size limit or a failing disk: see `df`, `ulimit -f` and the system log); fix it and "
+                    f"run again: what was stored before is kept") from exc
+            if "readonly" in text or "unable to open" in text:
+                raise PermanentStoreError(f"{doing}: {exc}: {self._why_not_writable()}") from exc
             raise PermanentStoreError(f"{doing}: {exc} ({self.path})") from exc
         except sqlite3.ProgrammingError as exc:
             raise StoreError(f"{doing}: {exc} ({self.path}; was the store closed or shared between threads?)") from exc
@@ -213,6 +235,17 @@ class SqliteStore:
             raise PermanentStoreError(
                 f"{doing}: {exc} ({self.path}; run `PRAGMA integrity_check` or restore a backup)"
             ) from exc
+
+    def _why_not_writable(self) -> str:
+        """Which of the data folder or the database file cannot be written, and what to do."""
+        folder = self.path.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            what = f"the data folder {folder} is not writable (permissions, or a read-only file system)"
+        elif self.path.exists() and not os.access(self.path, os.W_OK):
+            what = f"the database {self.path} is not writable (permissions, or a read-only file system)"
+        else:
+            what = f"the database {self.path} could not be opened for writing"
+        return f"{what}; {_FIX_ACCESS}"
 
     @contextmanager
     def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:

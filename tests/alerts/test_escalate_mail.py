@@ -185,7 +185,7 @@ def test_reminders_and_escalations_are_not_counted_as_flag_deliveries(tmp_path: 
     digest = build_digest(store, settings, datetime(2026, 3, 3).date(), dispatcher=_Rules())
     [flag] = digest.flags
     assert flag.story_id == article.id and flag.states == {"sent": 2}
-    assert flag.rule_labels == [f"{DESCRIPTION} ({RULE})"]
+    assert flag.rule_labels == [DESCRIPTION]          # agencies read the description, not the slug
     _, text, html = render_digest(digest)
     assert "Trạng thái: đã gửi 2 thư" in text and "đã gửi 5" not in text
     assert f"Quy tắc: {DESCRIPTION} · " in text and DESCRIPTION in html and f"({RULE})" not in text + html

@@ -15,7 +15,7 @@ from alerts_testkit import T0, VN, build_article, build_flag
 
 from alerts.digest import CountRow, Digest, DigestFlag, render_digest
 from alerts.links import LinkSigner
-from alerts.render import environment, reader_evidence, render_flag, signal_label, signal_name, without_id
+from alerts.render import environment, reader_evidence, render_flag, signal_label, signal_name
 from haidang.reports.kit import RebuttalKit
 from haidang.wording import SIGNAL_NAMES, rule_name, rule_name_with_id
 
@@ -114,8 +114,6 @@ def test_names_for_readers_and_for_analysts() -> None:
     assert signal_name("rumour_cue") == f"{SIGNAL_NAMES['rumour_cue']} (rumour_cue)"   # haidang explain
     assert rule_name(RULE, DESCRIPTION) == DESCRIPTION and rule_name(RULE, None) == RULE
     assert rule_name_with_id(RULE, DESCRIPTION) == f"{DESCRIPTION} ({RULE})"
-    assert without_id(f"{DESCRIPTION} ({RULE})", RULE) == DESCRIPTION
-    assert without_id(RULE, RULE) == RULE and without_id("Khác (x)", RULE) == "Khác (x)"
 
 
 def test_hostile_evidence_stays_text_in_the_html_email() -> None:
@@ -165,7 +163,7 @@ def _digest(states: dict[str, int], rules: list[str], labels: list[str], immedia
 
 
 def test_digest_lists_start_with_a_capital_and_flags_are_called_canh_bao() -> None:
-    subject, text, html = render_digest(_digest({"sent": 2}, [RULE], [f"{DESCRIPTION} ({RULE})"]))
+    subject, text, html = render_digest(_digest({"sent": 2}, [RULE], [DESCRIPTION]))
     assert subject == "[Hải Đăng] Bản tin ngày 13/03/2026: 4 tin, 1 tin có cảnh báo"
     for item in ("- Chưa xác định chủ đề: 2 (+1)", "- Du lịch, văn hóa: 2 (+1)", "- Tích cực: 3 (+2)",
                  "- Không rõ: 1 (+0)", "- Báo chí địa phương: 4 (+2)", "TIN CÓ CẢNH BÁO (1)"):
@@ -180,7 +178,7 @@ def test_digest_lists_start_with_a_capital_and_flags_are_called_canh_bao() -> No
 
 
 def test_digest_delivery_reads_as_a_sentence_whatever_the_states() -> None:
-    labels = [f"{DESCRIPTION} ({RULE})", "tin-tieu-cuc"]
+    labels = [DESCRIPTION, "tin-tieu-cuc"]
     _, text, html = render_digest(_digest({"failed": 1, "sent": 2, "pending": 3}, [RULE, "tin-tieu-cuc"], labels))
     line = "Trạng thái: đã gửi 2 thư, 3 thư đang chờ gửi, 1 thư gửi lỗi"
     assert line in text and line in html

@@ -77,7 +77,7 @@ def test_audit_details_read_as_vietnamese_dates_and_rules(kit: WebKit) -> None:
         store.close()
     assert _login(kit, "quantri", PASSWORDS["quantri"]).status_code == 303
     html = kit.client.get("/nhat-ky").text
-    assert '<span title="flag_sent_at">Thời điểm gửi cờ báo</span>: <span dir="auto">Thứ ba, 24/11/2026 06:00</span>' in html
+    assert '<span title="flag_sent_at">Thời điểm gửi cảnh báo</span>: <span dir="auto">Thứ ba, 24/11/2026 06:00</span>' in html
     assert '<span title="from">Từ ngày</span>: <span dir="auto">01/01/2026</span>' in html
     assert '<span title="to">Đến ngày</span>: <span dir="auto">12/03/2026</span>' in html
     assert f'<span title="rule">Quy tắc</span>: <span dir="auto">{RULE_TEXT}</span>' in html

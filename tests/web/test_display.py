@@ -40,7 +40,7 @@ def test_a_correction_reads_as_change_lines() -> None:
     assert [f"{c['name']}: {c['from']} → {c['to']}" for c in row["changes"]] == [
         "Chủ đề: chưa xác định chủ đề → An ninh, trật tự", "Sắc thái: trung tính → tích cực", "Tỉnh: Quảng Ngãi → Gia Lai"]
     assert [(d["key"], d["name"]) for d in row["details"]] == [("article_id", "Mã bài viết"),
-                                                              ("flag_key", "Mã cờ báo")]
+                                                              ("flag_key", "Mã cảnh báo")]
 
 
 def test_other_details_are_named_with_their_values() -> None:

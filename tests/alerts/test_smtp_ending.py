@@ -1,0 +1,127 @@
+"""How an SMTP exchange ends, against a real aiosmtpd server: a message the server accepted is sent,
+whatever it answers to QUIT; a connection dropped after the whole message and before the server's
+answer is the ambiguous case (RFC 1047): kept and sent again with the same Message-ID, said so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from alerts_testkit import T0, RecordingHandler, SmtpServer, free_port
+
+from alerts.outbox import deliver_due, message_id_for
+from alerts.smtp import SmtpNotifier
+from haidang.errors import ServerUnavailable
+from haidang.store.base import OutboxMessage
+from haidang.store.sqlite import SqliteStore
+
+
+@dataclass
+class _Handler(RecordingHandler):
+    """Records accepted messages like RecordingHandler; `quit_reply` answers QUIT, and `drop`
+    ("rcpt" or "data") hangs up without a reply at that step ("data": after keeping the message)."""
+
+    quit_reply: str = "221 Bye"
+    drop: str = ""
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if self.drop == "rcpt":
+            assert server.transport is not None
+            server.transport.abort()
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.drop == "data":
+            assert server.transport is not None
+            server.transport.abort()            # kept, but the client never hears "250"
+        return reply
+
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return self.quit_reply
+
+
+@pytest.fixture
+def server() -> Iterator[SmtpServer]:
+    """aiosmtpd 1.4 cannot bind port 0 (aio-libs/aiosmtpd#388): a free port, retried on collision."""
+    for _ in range(5):
+        smtp = SmtpServer(_Handler(), free_port())
+        try:
+            smtp.start()
+        except (OSError, RuntimeError):
+            continue
+        try:
+            yield smtp
+        finally:
+            smtp.stop()
+        return
+    pytest.fail("no free port for the SMTP server")
+
+
+def _handler(server: SmtpServer) -> _Handler:
+    assert isinstance(server.handler, _Handler)
+    return server.handler
+
+
+def _msg(key: str = "k1") -> OutboxMessage:
+    return OutboxMessage(key=key, flag_rule="tin-sai", story_id="s1", recipient="so-ttt@example.vn",
+                         message_id=message_id_for(key), subject="[Hải Đăng] Cờ báo", text="nội dung",
+                         html="<p>nội dung</p>", created_at=T0)
+
+
+def _notifier(server: SmtpServer) -> SmtpNotifier:
+    return SmtpNotifier("127.0.0.1", server.port, "none", sender="haidang@example.vn", timeout_s=5)
+
+
+def _message_ids(server: SmtpServer) -> list[str]:
+    return [line.split(":", 1)[1].strip() for env in server.handler.envelopes
+            for line in env.content.decode("utf-8", "replace").splitlines() if line.lower().startswith("message-id:")]
+
+
+@pytest.mark.parametrize("quit_reply", ["500 5.5.1 unrecognised command", "421 4.3.2 closing", "250 OK"])
+def test_an_accepted_message_is_sent_once_whatever_the_server_answers_to_quit(
+        server: SmtpServer, tmp_path, quit_reply: str) -> None:
+    """A 5xx to QUIT marked a delivered message failed; a 4xx had it sent again."""
+    _handler(server).quit_reply = quit_reply
+    with SqliteStore(tmp_path / "haidang.sqlite3") as store:
+        store.enqueue(_msg())
+        report = deliver_due(store, _notifier(server), T0)
+        assert report.sent == ["k1"] and report.failed == [] and report.retried == []
+        assert deliver_due(store, _notifier(server), T0 + timedelta(hours=2)).sent == []
+        [row] = store.outbox()
+        assert row.status == "sent" and row.last_error is None
+    assert _message_ids(server) == [message_id_for("k1")]
+
+
+def test_a_connection_dropped_after_the_whole_message_is_kept_and_said_to_be_ambiguous(
+        server: SmtpServer, tmp_path) -> None:
+    handler = _handler(server)
+    handler.drop = "data"
+    with pytest.raises(ServerUnavailable, match="may have been delivered") as caught:
+        _notifier(server).send(_msg())
+    assert message_id_for("k1") in str(caught.value) and "twice" in str(caught.value)
+
+    with SqliteStore(tmp_path / "haidang.sqlite3") as store:
+        store.enqueue(_msg("k2"))
+        report = deliver_due(store, _notifier(server), T0)
+        assert report.retried == ["k2"] and report.failed == []         # not lost
+        [row] = store.outbox()
+        assert row.status == "pending" and "may have been delivered" in (row.last_error or "")
+        handler.drop = ""
+        later = T0 + timedelta(minutes=2)
+        assert deliver_due(store, _notifier(server), later).sent == ["k2"]
+    # The documented duplicate: the server kept both copies, with one Message-ID.
+    assert _message_ids(server) == [message_id_for("k1"), message_id_for("k2"), message_id_for("k2")]
+
+
+def test_a_connection_dropped_before_the_message_was_sent_is_no_ambiguity(server: SmtpServer) -> None:
+    _handler(server).drop = "rcpt"
+    with pytest.raises(ServerUnavailable) as caught:
+        _notifier(server).send(_msg())
+    assert "cannot reach SMTP server" in str(caught.value)
+    assert "may have been delivered" not in str(caught.value)
+    assert server.handler.envelopes == []
