@@ -17,13 +17,13 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from alerts.flag import SEVERITIES, flag_key, is_flag_message
+from alerts.flag import RESURFACING, SEVERITIES, flag_key, follow_up_of, is_flag_message
 from alerts.outbox import message_id_for
 from alerts.render import environment, one_line
 from alerts.routing import addressees
 from haidang.record import Article, engagement_line
 from haidang.store.base import NO_VALUE, FacetField, Facets, OutboxMessage, SearchFilters, Store
-from haidang.wording import NO_TOPIC, rule_name, vn_amount
+from haidang.wording import NO_TOPIC, action_name, rule_name, vn_amount
 
 if TYPE_CHECKING:
     from alerts.dispatch import AlertDispatcher
@@ -35,6 +35,7 @@ __all__ = [
     "TOP_STORIES",
     "CountRow",
     "Digest",
+    "DigestAction",
     "DigestArticle",
     "DigestFlag",
     "DigestStory",
@@ -90,6 +91,16 @@ class DigestStory:
 
 
 @dataclass(slots=True)
+class DigestAction:
+    """An officer action recorded on a flagged story, as the digest cites it."""
+
+    name: str                     # mid-sentence: "đã phản bác" (wording.action_name)
+    agency: str | None            # the agency's name; None when the action names none
+    at: datetime                  # local time
+    rebuttal_url: str | None = None
+
+
+@dataclass(slots=True)
 class DigestFlag:
     """All rules that flagged one story, and what became of their messages."""
 
@@ -106,6 +117,16 @@ class DigestFlag:
     # and escalations of a flag are not counted in `states`: those are the flag's own emails only.
     kind: Literal["article", "spike", "silence"] = "article"
     rule_labels: list[str] = field(default_factory=list)   # per rule, its description (wording.rule_name)
+    # When the story was first flagged (its rules' first emails queued, or for a digest-only rule the
+    # story's first article that raised it), local time; None when that cannot be told.
+    first_flagged: datetime | None = None
+    # First flagged before the window: a story the digest listed before, back with new articles. It
+    # is listed apart and not counted among the window's flags.
+    earlier: bool = False
+    actions: list[DigestAction] = field(default_factory=list)   # recorded on the story by the window's end
+    new_outlets: list[str] = field(default_factory=list)        # outlets of the window's flagged articles
+    # Outbox status -> resurfacing emails (alerts.dispatch) of the story queued in the window.
+    resurfaced: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -144,8 +165,14 @@ class Digest:
 
     @property
     def article_flags(self) -> list[DigestFlag]:
-        """Flags on stories (news items), as opposed to the watch's alerts about volume and sources."""
-        return [f for f in self.flags if f.kind == "article"]
+        """Flags on stories (news items) raised in the window, as opposed to the watch's alerts about
+        volume and sources, and to stories flagged before the window (`earlier_flags`)."""
+        return [f for f in self.flags if f.kind == "article" and not f.earlier]
+
+    @property
+    def earlier_flags(self) -> list[DigestFlag]:
+        """Stories first flagged before the window that have new articles in it: not new flags."""
+        return [f for f in self.flags if f.kind == "article" and f.earlier]
 
     @property
     def spike_flags(self) -> list[DigestFlag]:
@@ -305,6 +332,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     stories.sort(key=lambda s: (-len(s.outlets), -latest[s.story_id].timestamp(), s.story_id))
 
     # Flags the rules raise on the window's articles, one entry per story.
+    from alerts.dispatch import story_articles
     if dispatcher is None:
         from alerts.dispatch import AlertDispatcher
         dispatcher = AlertDispatcher(settings, store)
@@ -320,22 +348,66 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     by_story: dict[str, list[OutboxMessage]] = {}
     for m in store.outbox():                   # read once, grouped: the loops below look up by story
         by_story.setdefault(m.story_id, []).append(m)
+    agency_names = {a.id: a.name for a in settings.agencies}
+    story_actions: dict[str, list[DigestAction]] = {}
+    for action in store.actions(until=end):
+        story_actions.setdefault(action.story_id, []).append(DigestAction(
+            name=action_name(action.action), agency=agency_names.get(action.agency_id or ""),
+            at=action.at.astimezone(tz), rebuttal_url=action.rebuttal_url))
+
+    def first_qualified(story_id: str, in_window: list[Article], rules: set[str]) -> dict[str, datetime]:
+        """Rule -> when the story's earliest article reported before the window raised it: when a
+        digest-only rule (no email to date it) first put the story in a digest."""
+        earlier = sorted(((when, a.id, a) for a in story_articles(store, story_id, like=in_window)
+                          if (when := reported_at(a)) is not None and when < start), key=lambda t: t[:2])
+        found: dict[str, datetime] = {}
+        for when, _, a in earlier:
+            for flag in dispatcher.flags_for(a, now=end):
+                if flag.rule in rules and flag.story_id == story_id:
+                    found.setdefault(flag.rule, when)
+            if rules <= set(found):
+                break
+        return found
+
     flags: list[DigestFlag] = []
-    for story_id, group in raised.items():
-        rules = list(dict.fromkeys(f.rule for f in group))
-        ids = list(dict.fromkeys(i for f in group for i in f.article_ids))
-        first = next((by_id[i] for i in ids if i in by_id), None) or clusters.get(story_id, [None])[0]
-        # The flag's own messages: its reminders and escalations share rule and story, not the key.
-        states = Counter(m.status for m in by_story.get(story_id, []) if m.flag_rule in rules and is_flag_message(m))
-        descriptions = {f.rule: f.description for f in group}
+    for story_id, story_flags in raised.items():
+        rules = list(dict.fromkeys(f.rule for f in story_flags))
+        ids = list(dict.fromkeys(i for f in story_flags for i in f.article_ids))
+        in_window = [by_id[i] for i in ids if i in by_id]
+        # Listed under the story's first article: its founding article, whose id the story id is
+        # (crawlers.dedup), not whichever copy the window brought.
+        founder = store.get(story_id)
+        order = {a.id: n for n, a in enumerate(in_window)}       # the store's order: first found first
+        first = founder or min(in_window, key=lambda a: (reported_at(a) or end, order[a.id]), default=None) \
+            or clusters.get(story_id, [None])[0]
+        # The flag's own messages: its reminders, escalations and resurfacings share rule and story, not the key.
+        own = [m for m in by_story.get(story_id, []) if m.flag_rule in rules and is_flag_message(m)]
+        states: Counter[str] = Counter(m.status for m in own)
+        # When each rule first flagged the story: its first email, or (digest-only) its first article.
+        since: dict[str, datetime] = {}
+        for m in own:
+            if m.created_at is not None and (m.flag_rule not in since or m.created_at < since[m.flag_rule]):
+                since[m.flag_rule] = m.created_at
+        undated = {f.rule for f in story_flags if not f.immediate and f.rule not in since}
+        if undated:
+            since.update(first_qualified(story_id, in_window, undated))
+        earlier = all(r in since and since[r] < start for r in rules)
+        resurfaced: Counter[str] = Counter(m.status for m in by_story.get(story_id, []) if m.flag_rule in rules
+                             and m.created_at is not None and start <= m.created_at < end
+                             and follow_up_of(m) == RESURFACING)
+        descriptions = {f.rule: f.description for f in story_flags}
         flags.append(DigestFlag(
             story_id=story_id, title=entry(first).title if first else story_id,
             url=(first.fetched.canonical_url or first.fetched.url) if first else "",
-            severity=min((f.severity for f in group), key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else 99),
-            rules=rules, immediate=any(f.immediate for f in group),
-            recipients=list(dict.fromkeys(r for f in group for r in f.recipients)),
+            severity=min((f.severity for f in story_flags), key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else 99),
+            rules=rules, immediate=any(f.immediate for f in story_flags),
+            recipients=list(dict.fromkeys(r for f in story_flags for r in f.recipients)),
             article_count=len(ids), states=dict(states),
-            rule_labels=[rule_label(r, descriptions.get(r)) for r in rules]))
+            rule_labels=[rule_label(r, descriptions.get(r)) for r in rules],
+            first_flagged=min(since.values()).astimezone(tz) if since else None, earlier=earlier,
+            actions=story_actions.get(story_id, []),
+            new_outlets=list(dict.fromkeys(entry(a).source_name for a in in_window)),
+            resurfaced=dict(resurfaced)))
     # Spike and silence flags describe no single article: the watch job keeps a log of them.
     from alerts.watch import raised_flags
     for entry_ in raised_flags(store, start, end):
@@ -346,7 +418,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
             title = _silence_title(str(entry_["story_id"]), rules_by_name.get(entry_["rule"]), sources)
         else:
             title = one_line(f"Số tin tăng đột biến: {'; '.join(map(str, evidence))}")
-        states = Counter(m.status for m in by_story.get(entry_["story_id"], []) if is_flag_message(m))
+        states = Counter[str](m.status for m in by_story.get(entry_["story_id"], []) if is_flag_message(m))
         flags.append(DigestFlag(
             story_id=entry_["story_id"], title=title, url="",
             severity=entry_.get("severity") or "thấp", rules=[entry_["rule"]],

@@ -2,18 +2,21 @@
 
 rule match → route → outbox (deferred past quiet hours, never dropped) → send with backoff →
 record as sent. Without an SMTP server configured, delivery writes each message as an .eml
-file in the data folder, so the whole flow can be seen offline (`haidang demo`).
+file in the data folder, so the whole flow can be seen offline (`haidang demo`). A story officers
+already acted on that reappears on a new outlet is flagged again, once per action (resurfacing).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alerts.flag import Flag
+from alerts.flag import EarlierAction, Flag, Resurfacing, flag_key
 from alerts.links import LinkSigner
 from alerts.outbox import DeliveryPolicy, Notifier, deliver_due, queue_flag
 from alerts.routing import group_by_story, route
@@ -23,19 +26,46 @@ from haidang.errors import StoreError
 from haidang.evidence.capture import capture_flag_evidence
 from haidang.record import Article
 from haidang.settings import AlertRule, Settings, Source
-from haidang.store.base import OutboxMessage, SearchFilters, Store
+from haidang.store.base import OutboxMessage, ResponseAction, SearchFilters, Store
 from haidang.store.query import matches_text, parse_query
 
-__all__ = ["AlertDispatcher", "EmlNotifier", "make_notifier", "make_signer", "query_matches"]
+__all__ = ["AlertDispatcher", "EmlNotifier", "make_notifier", "make_signer", "query_matches", "story_articles"]
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_HOURS = 48   # articles dated within this many hours get their rules re-run at start-up
+# Stored copies of one story read to find which outlets carried it: far above the outlets a story
+# reaches in a province (the probe week's widest had 5), and a bound on one article's look-up.
+STORY_COPIES_READ = 200
 
 
 def query_matches(article: Article, query: str) -> bool:
     """A rule's query in the store's language, on the article's title and text."""
     return matches_text(parse_query(query), f"{article.content.title}\n{article.content.text}")
+
+
+def story_articles(store: Store, story_id: str, *, like: Sequence[Article] = (),
+                   limit: int = STORY_COPIES_READ) -> list[Article]:
+    """The stored articles of a story: its founding article (the story id is its id, crawlers.dedup),
+    `like`, and the stored copies sharing near-duplicate keys with either (the Store keeps no list
+    of a story's members: its copies are found, as crawlers.dedup found them, by their LSH keys).
+    At most `limit` copies are read; a story that large is named by outlets enough already."""
+    from crawlers.dedup import band_keys, signature  # the store's candidates are keyed by these
+
+    found: dict[str, Article] = {a.id: a for a in like}
+    founder = store.get(story_id)
+    if founder is not None:
+        found.setdefault(founder.id, founder)
+    ids: set[str] = set()
+    for a in [founder, *like]:
+        text = (a.content.text or a.content.title) if a is not None else ""
+        if text:
+            ids |= {c.article_id for c in store.story_candidates(band_keys(signature(text)))
+                    if c.story_id == story_id and c.article_id not in found}
+    for article_id in sorted(ids)[:limit]:
+        if (copy := store.get(article_id)) is not None:
+            found[copy.id] = copy
+    return list(found.values())
 
 
 class EmlNotifier:
@@ -138,15 +168,61 @@ class AlertDispatcher:
             send_after = in_quiet_hours(by_name.get(flag.rule), now, self._tz)
             if kit is None:
                 kit = self._kit(article)
-            queued += queue_flag(self._store, flag, [article], now=now, send_after=send_after, tz=self._tz,
-                                 sources=self._sources, signer=self._signer, kit=kit,
-                                 topic_names=self._topic_names, record_url=self._record_url(article))
+            options: dict[str, Any] = {"now": now, "send_after": send_after, "tz": self._tz, "sources": self._sources,
+                                       "signer": self._signer, "kit": kit, "topic_names": self._topic_names,
+                                       "record_url": self._record_url(article)}
+            queued += queue_flag(self._store, flag, [article], **options)
+            again = self._resurfacing(article, flag, now)
+            if again is not None:
+                resurfacing, told = again
+                queued += queue_flag(self._store, replace(flag, recipients=told), [article],
+                                     resurfacing=resurfacing, **options)
         if flagged:
             try:
                 capture_flag_evidence(self._store, article, body, now=now)
             except Exception as exc:  # noqa: BLE001 - the flag is queued; the start-up catch-up keeps it later
                 log.warning("could not keep evidence of flagged article %s: %s", article.id, exc)
         return queued
+
+    def _resurfacing(self, article: Article, flag: Flag, now: datetime) -> tuple[Resurfacing, list[str]] | None:
+        """Whether `article` brings a story officers already acted on back, and to whom to say so.
+
+        Officers recorded an action on the story (`Store.actions`); the article was first seen after
+        the last one, from an outlet (source) that had no article in the story at that moment (a
+        story's own outlet updating its page is no news). The email goes to the flag's recipients
+        whose first email of this rule and story was queued before that action: a recipient first
+        told after it was told of the action's outcome already, and one never told gets the flag
+        itself. None for a story with no recorded action: it behaves as before resurfacing existed.
+        Keyed by the last action (`alerts.flag.resurfacing_key`), so it is said once per action.
+        """
+        actions = self._store.actions(story_id=flag.story_id)
+        if not actions:
+            return None
+        last = max(actions, key=lambda a: (a.at, a.id or ""))
+        stored = self._store.get(article.id) or article
+        arrived = stored.content.first_seen or now
+        if arrived <= last.at:
+            return None
+        source_id = article.fetched.source_id
+        carried = {a.fetched.source_id for a in story_articles(self._store, flag.story_id, like=[stored])
+                   if a.id != article.id and (a.content.first_seen or a.content.published or now) <= last.at}
+        carried |= {a.fetched.source_id for a in (self._store.get(x.article_id) for x in actions if x.at <= last.at)
+                    if a is not None and a.id != article.id}
+        if source_id in carried:
+            return None
+        keys = {flag_key(flag.rule, flag.story_id, r): r for r in dict.fromkeys(flag.recipients)}
+        told = [keys[m.key] for m in self._store.outbox(keys=list(keys))
+                if m.created_at is not None and m.created_at <= last.at]
+        if not told:
+            return None
+        source = self._sources.get(source_id)
+        agencies = {a.id: a.name for a in self._agencies}
+        log.info("story %s was acted on (%s, %s) and reappears on %s: resurfacing flag %s",
+                 flag.story_id, last.action, last.at.isoformat(), source_id, flag.rule)
+        return Resurfacing(action_ref=_action_ref(last), source_name=source.name if source else source_id,
+                           actions=tuple(EarlierAction(action=a.action, agency=agencies.get(a.agency_id or ""),
+                                                       at=a.at, rebuttal_url=a.rebuttal_url)
+                                         for a in sorted(actions, key=lambda a: (a.at, a.id or "")))), told
 
     def catch_up(self, store: Store, hours: int = CATCH_UP_HOURS) -> int:
         """Re-run the rules over articles first stored lately: a run killed between storing an
@@ -171,3 +247,9 @@ class AlertDispatcher:
         report = deliver_due(self._store, notifier, now or datetime.now(UTC),
                              policy=DeliveryPolicy.from_settings(self._settings.app.outbox))
         return len(report.sent)
+
+
+def _action_ref(action: ResponseAction) -> str:
+    """A recorded action's identity for the resurfacing key: its store id; without one (a store
+    that set none), what it was, by whom and when, which stays the same across reruns."""
+    return action.id or f"{action.flag_key}\x1f{action.action}\x1f{action.actor}\x1f{action.at.isoformat()}"

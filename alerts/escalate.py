@@ -5,6 +5,9 @@ A flag is an outbox message sent for an article rule; an officer action of any k
 (`Store.actions`) stops the chain. Called by the scheduler; the clock is the caller's `now`.
 Reminders and escalations keep the flag's rule and story but have their own keys
 (`alerts.flag.follow_up_key`): `alerts.flag.is_flag_message` and `follow_up_of` tell them apart.
+A resurfacing email (alerts.dispatch: a story acted on, back on a new outlet) starts no chain: its
+story has a recorded action by definition, the officers who acted are told, and a new action on it
+is theirs to record; it is not the flag's first email either, so it never moves a reminder's clock.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ def escalate_due(store: Store, settings: Settings, now: datetime, *,
     oldest = now - timedelta(days=config.look_back_days)
     flags: dict[tuple[str, str], list[OutboxMessage]] = {}
     for msg in store.outbox("sent", sent_since=oldest):
+        # The flag's first emails only: not its reminders, escalations or resurfacings.
         if msg.flag_rule in rules and is_flag_message(msg):
             flags.setdefault((msg.flag_rule, msg.story_id), []).append(msg)
     remind_after = timedelta(hours=config.remind_after_hours)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from haidang.store.base import OutboxMessage
 
-__all__ = ["FOLLOW_UP_STAGES", "SEVERITIES", "Flag", "Severity", "flag_key", "follow_up_key", "follow_up_of",
-           "is_flag_message"]
+__all__ = ["FOLLOW_UP_STAGES", "RESURFACING", "SEVERITIES", "EarlierAction", "Flag", "Resurfacing", "Severity",
+           "flag_key", "follow_up_key", "follow_up_of", "is_flag_message", "resurfacing_key"]
 
 Severity = Literal["khẩn", "cao", "trung bình", "thấp"]
 SEVERITIES: tuple[str, ...] = ("khẩn", "cao", "trung bình", "thấp")   # most urgent first
@@ -33,18 +33,38 @@ def follow_up_key(stage: str, rule: str, story_id: str, recipient: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+RESURFACING = "resurfacing"
+_HALF = 16      # hex characters of each half of a resurfacing key (64 bits each)
+
+
+def resurfacing_key(rule: str, story_id: str, recipient: str, action_ref: str) -> str:
+    """Idempotency key of a resurfacing email (alerts.dispatch): a story acted on by officers whose
+    claim reappears on a new outlet is re-flagged once per rule, recipient and last action.
+
+    Its first half depends on rule, story and recipient alone, so `follow_up_of` recognises it from
+    the outbox message; its second half is the action's (`action_ref`), so a further action re-arms
+    it while reruns and further copies before that action find the key taken."""
+    head = follow_up_key(RESURFACING, rule, story_id, recipient)[:_HALF]
+    return head + hashlib.sha256(f"{RESURFACING}\x1f{action_ref}".encode()).hexdigest()[:_HALF]
+
+
 def follow_up_of(msg: OutboxMessage) -> str | None:
-    """"reminder" or "escalation" when `msg` follows up a flag, else None."""
+    """"reminder" or "escalation" when `msg` follows up a flag, "resurfacing" when it re-flags a
+    story acted on that reappeared on a new outlet, else None."""
     for stage in FOLLOW_UP_STAGES:
         if msg.key == follow_up_key(stage, msg.flag_rule, msg.story_id, msg.recipient):
             return stage
+    if len(msg.key) == 2 * _HALF and msg.key[:_HALF] == follow_up_key(RESURFACING, msg.flag_rule, msg.story_id,
+                                                                      msg.recipient)[:_HALF]:
+        return RESURFACING
     return None
 
 
 def is_flag_message(msg: OutboxMessage) -> bool:
-    """Whether an outbox message is a flag's own email, not a reminder or escalation of it (those
-    carry its rule and story, and their own keys): a flag's delivery state counts these alone.
-    Digests and reports pass too; their rule names tell them apart."""
+    """Whether an outbox message is a flag's own (first) email, not a reminder, escalation or
+    resurfacing of it (those carry its rule and story, and their own keys): a flag's delivery state,
+    and the count of flags, use these alone, so a story re-flagged after it was handled is still
+    one flag. Digests and reports pass too; their rule names tell them apart."""
     return follow_up_of(msg) is None
 
 
@@ -61,3 +81,25 @@ class Flag:
     topics: list[str] = field(default_factory=list)
     created_at: datetime | None = None
     description: str | None = None             # the rule's Vietnamese description, shown to the reader
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierAction:
+    """An officer action recorded on a story, as a resurfacing email cites it (names, not ids)."""
+
+    action: str                                # ActionKind id (store.base.ACTION_NAMES)
+    agency: str | None                         # the agency's name from config/agencies.yaml
+    at: datetime                               # aware
+    rebuttal_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resurfacing:
+    """Why a story already acted on is flagged again: a new outlet carries it (alerts.dispatch).
+
+    `action_ref` identifies the last recorded action (its store id) and makes the email's key;
+    `actions` are the story's recorded actions, oldest first, the last one being that action."""
+
+    action_ref: str
+    source_name: str                           # the new outlet
+    actions: tuple[EarlierAction, ...]

@@ -18,12 +18,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from alerts.flag import Flag, flag_key
-from alerts.links import LinkSigner
+from alerts.flag import Flag, Resurfacing, flag_key, resurfacing_key
+from alerts.links import FlagLink, LinkSigner
 from alerts.render import render_flag
 from haidang.errors import PermanentSendError, ServerUnavailable, StoreError, TransientSendError
 from haidang.record import Article
-from haidang.store.base import OutboxMessage, Store
+from haidang.store.base import ACTION_NAMES, OutboxMessage, Store
 
 if TYPE_CHECKING:
     from haidang.settings import OutboxSettings, Source
@@ -159,17 +159,24 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
                send_after: datetime | None = None, tz: str = "Asia/Ho_Chi_Minh",
                sources: dict[str, Source] | None = None, explain_hint: bool = True,
                signer: LinkSigner | None = None, kit: Any = None,
-               topic_names: dict[str, str] | None = None, record_url: str | None = None) -> int:
+               topic_names: dict[str, str] | None = None, record_url: str | None = None,
+               resurfacing: Resurfacing | None = None) -> int:
     """Queue one email per recipient of `flag`; return how many were new.
 
     Recipients already queued for this rule and story (whatever their state) are skipped, so
     running a rule again, or over another copy of the story, adds nothing. `send_after` defers
     delivery (quiet hours) without dropping anything. With a `signer`, each recipient's message
     carries that recipient's own signed action links, so it is rendered per recipient.
+
+    With `resurfacing` (alerts.dispatch: a story already acted on reappeared on a new outlet) the
+    emails say so and are keyed by `resurfacing_key` (rule, story, recipient and the last action):
+    once per action however often this runs. Their links are signed for that key, so an officer can
+    record a new response from them even one already recorded from the first flag's email.
     """
     created = now or datetime.now(UTC)
     # The rebuttal kit, topic display names and, with Elasticsearch, the record's link in Kibana.
-    extra = {"kit": kit, "topic_names": topic_names, "record_url": record_url}
+    extra: dict[str, Any] = {"kit": kit, "topic_names": topic_names, "record_url": record_url,
+                             "resurfacing": resurfacing}
     subject, text, html = render_flag(flag, articles, tz=tz, sources=sources, explain_hint=explain_hint, **extra)
     added = 0
     seen: set[str] = set()
@@ -177,9 +184,18 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
         if recipient.lower() in seen:
             continue
         seen.add(recipient.lower())
-        key = flag_key(flag.rule, flag.story_id, recipient)
+        if resurfacing is None:
+            key = flag_key(flag.rule, flag.story_id, recipient)
+        else:
+            key = resurfacing_key(flag.rule, flag.story_id, recipient, resurfacing.action_ref)
         if signer is not None:
-            links = signer.links_for(flag, recipient, articles[0].id, now=created)
+            if resurfacing is None:
+                links = signer.links_for(flag, recipient, articles[0].id, now=created)
+            else:       # the same links as a flag's, for this email's own key (one use each)
+                expires = int((created + timedelta(days=signer.link_days)).timestamp())
+                links = {action: signer.url(signer.sign(FlagLink(
+                    flag_key=key, rule=flag.rule, story_id=flag.story_id, article_id=articles[0].id,
+                    recipient=recipient, action=action, expires=expires))) for action in ACTION_NAMES}
             subject, text, html = render_flag(flag, articles, tz=tz, sources=sources, explain_hint=explain_hint,
                                               links=links, **extra)
         added += store.enqueue(OutboxMessage(
@@ -187,7 +203,8 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
             message_id=message_id_for(key), subject=subject, text=text, html=html,
             created_at=created, next_attempt_at=max(created, send_after) if send_after else created,
         ))
-    _log.info("queued flag %s for story %s: %d new of %d recipients", flag.rule, flag.story_id, added, len(seen))
+    _log.info("queued %s %s for story %s: %d new of %d recipients", "flag" if resurfacing is None else "resurfacing",
+              flag.rule, flag.story_id, added, len(seen))
     return added
 
 

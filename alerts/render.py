@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from alerts.flag import Flag
+from alerts.flag import Flag, Resurfacing
 from haidang import wording
 from haidang.record import Article, engagement_line
 from haidang.store.base import ACTION_NAMES
@@ -244,7 +244,8 @@ _RISK_LEVELS_WITH_KIT = ("cao", "cần xem xét")
 def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_Minh",
                 sources: dict[str, Source] | None = None, explain_hint: bool = True,
                 links: dict[str, str] | None = None, kit: Any = None,
-                topic_names: dict[str, str] | None = None, record_url: str | None = None) -> tuple[str, str, str]:
+                topic_names: dict[str, str] | None = None, record_url: str | None = None,
+                resurfacing: Resurfacing | None = None) -> tuple[str, str, str]:
     """(subject, text, html) of the immediate email for one flag.
 
     `links` maps each response option (ACTION_NAMES) to the recipient's signed URL
@@ -259,6 +260,10 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
     every reason, the outlets) and records nothing until confirmed; without them, `explain_hint`
     adds a short reference ("Mã tin") the monitoring team can quote and look up with
     `haidang explain`. `record_url` (Kibana, with Elasticsearch) is linked when given.
+
+    With `resurfacing` the email re-flags a story officers already acted on: it says so first
+    ("Tái xuất hiện sau khi đã xử lý"), names the new outlet (`articles[0]`'s) and cites each
+    recorded action (what, which agency, when, the rebuttal's link).
     """
     if not articles:
         raise ValueError(f"flag {flag.rule}/{flag.story_id} has no articles to describe")
@@ -292,6 +297,13 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "record_url": record_url,                     # the record in Kibana, with Elasticsearch
         "action_links": [{"id": a, "name": name, "url": links[a]} for a, name in ACTION_NAMES.items()
                          if links and a in links],
+    }
+    context["resurfacing"] = None if resurfacing is None else {
+        "source_name": one_line(resurfacing.source_name),
+        "actions": [{"name": wording.action_name(a.action), "agency": one_line(a.agency) if a.agency else None,
+                     "at": a.at.astimezone(ZoneInfo(tz)),
+                     "rebuttal_url": (clean_text(a.rebuttal_url).strip() or None) if a.rebuttal_url else None}
+                    for a in resurfacing.actions],
     }
     # Without links the reader has no page to open: a reference to quote to the monitoring team.
     context["reference"] = main.id if explain_hint and not context["action_links"] else None

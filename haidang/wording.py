@@ -25,6 +25,7 @@ __all__ = [
     "TRUST",
     "UNKNOWN_KIND",
     "WEEKDAYS",
+    "action_name",
     "capital",
     "kind_name",
     "language_name",
@@ -97,6 +98,15 @@ def capital(text: Any) -> str:
     """A name as it starts a line, a list item or a table cell: "Tích cực", "Báo chí địa phương"."""
     value = str(text)
     return value[:1].upper() + value[1:]
+
+
+def action_name(kind: Any) -> str:
+    """An officer's recorded action as it reads mid-sentence: "đã phản bác", "không phải tin sai"
+    (haidang.store.base.ACTION_NAMES, lower case); an unknown kind as stored."""
+    from haidang.store.base import ACTION_NAMES  # here: store.base imports record, which imports this module
+
+    name = ACTION_NAMES.get(str(kind))
+    return name[:1].lower() + name[1:] if name else str(kind)
 
 
 def signal_label(signal: Any) -> str:

@@ -32,12 +32,13 @@ _FONT = "Times New Roman"
 def summary_rows(report: Report) -> list[tuple[str, int | float | None]]:
     """The overview table: (what, number), shared by both writers and the report email so they
     agree; None where there is nothing to measure. Flags are split by delivery, since a flag held
-    by quiet hours has reached nobody yet."""
+    by quiet hours has reached nobody yet; the digest-only rules' stories follow as their own number."""
     delivered = Counter(f.delivery for f in report.flags)
     p2f, f2a = report.publication_to_flag, report.flag_to_action
     return [(SUMMARY["total"], report.total), (SUMMARY["foreign"], len(report.foreign)),
             (SUMMARY["flags"], len(report.flags)),
             *((SUMMARY[f"flags_{state}"], delivered[state]) for state in DELIVERY_STATES),
+            (SUMMARY["digest"], len(report.digest_items)),
             (SUMMARY["actions"], len(report.actions)), (SUMMARY["open"], len(report.open_items)),
             (SUMMARY["pub_to_flag_median"], hours(p2f.median)), (SUMMARY["pub_to_flag_p90"], hours(p2f.p90)),
             (SUMMARY["flag_to_action_median"], hours(f2a.median)), (SUMMARY["flag_to_action_p90"], hours(f2a.p90))]
@@ -151,6 +152,14 @@ def write_docx(report: Report, path: Path | str) -> Path:
     doc.add_paragraph()
     _table(doc, [COLUMNS["flagged"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"],
                  COLUMNS["delivery"], COLUMNS["handled"]], _flag_rows(report.flags), font=9)
+
+    doc.add_heading(HEADINGS["digest"], level=1)
+    doc.add_paragraph(NOTES["digest"])
+    _counts(doc, report.digest_items_by_rule, COLUMNS["rule"])
+    doc.add_paragraph()
+    _table(doc, [COLUMNS["date"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"]],
+           [(local_day(i.listed_at), i.rule_name or i.rule, i.title, i.source_name, i.url)
+            for i in report.digest_items], font=9)
 
     doc.add_heading(HEADINGS["actions"], level=1)
     doc.add_heading(HEADINGS["actions_type"], level=2)

@@ -1,5 +1,5 @@
-"""The deadline report as plain data: volumes over time, the foreign press, flags, actions,
-response times and open items, counted from the store for one period.
+"""The deadline report as plain data: volumes over time, the foreign press, flags, items of the
+digest-only rules, actions, response times and open items, counted from the store for one period.
 
 Writers (document.py, workbook.py) only lay this out. A day is a local day (the deployment's
 time zone); articles are dated by publication, else first seen, as every store filter is.
@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from alerts.digest import reported_at
+from alerts.dispatch import AlertDispatcher
 from alerts.flag import is_flag_message
 from crawlers.dedup import band_keys, signature
 from haidang.record import Article
@@ -32,10 +34,11 @@ from haidang.store.base import (
 from haidang.wording import rule_name
 
 if TYPE_CHECKING:
-    from haidang.settings import Settings
+    from haidang.settings import AlertRule, Settings
 
 __all__ = ["DELIVERY_STATES", "NON_FLAG_RULES", "REPORT_RULE", "CountRow", "Delivery", "Durations", "Report",
-           "ReportAction", "ReportArticle", "ReportFlag", "Series", "build_report", "period_bounds", "report_file_name"]
+           "ReportAction", "ReportArticle", "ReportDigestItem", "ReportFlag", "Series", "build_report",
+           "period_bounds", "report_file_name"]
 
 REPORT_RULE = "bao-cao-dinh-ky"      # the outbox's rule name for deadline reports
 # Outbox rows that are not flags: the daily digest and these reports.
@@ -135,6 +138,20 @@ class ReportFlag:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportDigestItem:
+    """A story a digest-only rule (`immediate: false`) raised: the daily digest listed it, no email
+    went out, so it has no response time and is never an open item."""
+
+    rule: str
+    story_id: str
+    title: str                       # the story's first matching article in the period
+    url: str
+    source_name: str
+    listed_at: datetime              # when that article reached a digest (alerts.digest.reported_at), local
+    rule_name: str = ""              # the rule as readers see it (wording.rule_name)
+
+
+@dataclass(frozen=True, slots=True)
 class Durations:
     """Median and 90th percentile (linear interpolation, numpy's default) of some time spans."""
 
@@ -172,6 +189,9 @@ class Report:
     publication_to_flag: Durations
     flag_to_action: Durations
     open_items: list[ReportFlag]     # flags raised up to the period's end with no action by then
+    # Stories the digest-only rules raised in the period, earliest first: one per (rule, story).
+    digest_items: list[ReportDigestItem] = field(default_factory=list)
+    digest_items_by_rule: list[CountRow] = field(default_factory=list)
 
     @property
     def as_of(self) -> datetime:
@@ -278,6 +298,13 @@ def _flag_rules_to_skip(settings: Settings) -> set[str]:
     return set(NON_FLAG_RULES) | {r.name for r in settings.alert_rules if r.silence is not None}
 
 
+def _digest_only_rules(settings: Settings) -> list[AlertRule]:
+    """The enabled article rules that only put a story in the daily digest (`immediate: false`):
+    they queue no outbox message, so the report runs them itself, as the digest does."""
+    return [r for r in settings.alert_rules
+            if r.enabled and not r.immediate and r.spike is None and r.silence is None]
+
+
 def build_report(store: Store, settings: Settings, start: date, end: date, *,
                  now: datetime | None = None) -> Report:
     """Everything the report for [start, end] (local days, both included) shows."""
@@ -300,6 +327,22 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     total = counted.total
     period_first: dict[str, Article] = {}      # story id -> its earliest article within the period
     foreign: list[ReportArticle] = []
+    # Digest-only rules run in the same pass. An article counts when it reached a digest, as the
+    # digest counts it (alerts.digest.reported_at: published, or first found when later): so one
+    # found after the period belongs to a later report, and one found in it, published before, here.
+    digest_rules = _digest_only_rules(settings)
+    dispatcher = AlertDispatcher(settings, store) if digest_rules else None
+    listed: dict[tuple[str, str], tuple[datetime, str, Article]] = {}   # (rule, story) -> first article
+
+    def list_digest_flags(article: Article) -> None:
+        seen = reported_at(article)
+        if dispatcher is None or seen is None or not since <= seen < until:
+            return
+        for flag in dispatcher.flags_for(article, digest_rules, now=until):
+            key = (flag.rule, flag.story_id)
+            if key not in listed or (seen, article.id) < listed[key][:2]:
+                listed[key] = (seen, article.id, article)
+
     for article in store.iter_articles(SearchFilters(since=since, until=until)):
         when = _when(article)
         sid = article.story_id or article.id
@@ -307,6 +350,7 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
             period_first[sid] = article
         if when is None or not since <= when < until or not article.relevant:
             continue
+        list_digest_flags(article)
         if kinds.get(article.fetched.source_id) == "foreign_press":
             lang = (article.content.language or "").lower()
             foreign.append(ReportArticle(
@@ -315,6 +359,10 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
                 language=wording.LANGUAGES.get(lang, lang or wording.UNKNOWN),
                 tone=wording.TONES.get(article.tone_label or "", wording.UNKNOWN), published=when.astimezone(tz)))
     foreign.sort(key=lambda a: (a.published or until, a.id))
+    if dispatcher is not None:
+        # Published before the period, first found in it: few, and found through the first-seen index.
+        for article in store.iter_articles(SearchFilters(until=since, first_seen_since=since, relevant_only=True)):
+            list_digest_flags(article)
     labels = {"topic": topic_names, "tone": wording.TONES, "kind": wording.KINDS, "language": wording.LANGUAGES}
     volumes = {d: _series(per[d], labels[d]) for d in dims}
 
@@ -352,6 +400,14 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
             actions=[a for a in done if a.at >= flagged_at] or list(done)))
     all_flags.sort(key=lambda f: (f.flagged_at, f.rule, f.story_id))
     flags = [f for f in all_flags if f.flagged_at >= since]
+    # A (rule, story) with flag emails was a flag (the rule was immediate then): counted above only.
+    digest_items = sorted(
+        (ReportDigestItem(rule=rule, story_id=story_id, rule_name=rule_names.get(rule, rule), title=a.content.title,
+                          url=a.fetched.canonical_url or a.fetched.url,
+                          source_name=source_names.get(a.fetched.source_id, a.fetched.source_id),
+                          listed_at=seen.astimezone(tz))
+         for (rule, story_id), (seen, _, a) in listed.items() if (rule, story_id) not in messages),
+        key=lambda i: (i.listed_at, i.rule, i.story_id))
     # Each action says what it was taken on: the story's first article, as the flag lists show it.
     for story_id in {a.story_id for a in actions} - set(story_first):
         story_first[story_id] = _first_article(store, story_id, period_first.get(story_id))
@@ -367,7 +423,8 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
         actions_by_agency=_rows(Counter(a.agency_id or wording.UNKNOWN for a in actions), agency_names),
         publication_to_flag=Durations.of([d for f in flags if (d := f.publication_to_flag) is not None]),
         flag_to_action=Durations.of([d for f in flags if (d := f.flag_to_action) is not None]),
-        open_items=[f for f in all_flags if not f.handled])
+        open_items=[f for f in all_flags if not f.handled], digest_items=digest_items,
+        digest_items_by_rule=_rows(Counter(i.rule for i in digest_items), rule_names))
 
 
 def _province_name(settings: Settings) -> str:

@@ -39,12 +39,13 @@ HEADINGS = {
     "language": "2.4. Theo ngôn ngữ",
     "foreign": "3. Báo chí nước ngoài viết về tỉnh",
     "flags": "4. Cảnh báo đã phát",
-    "actions": "5. Hành động xử lý",
-    "actions_type": "5.1. Theo loại hành động",
-    "actions_agency": "5.2. Theo cơ quan",
-    "actions_list": "5.3. Danh sách hành động",
-    "timing": "6. Thời gian phản ứng",
-    "open": "7. Việc còn tồn đọng (cảnh báo chưa có hành động xử lý)",
+    "digest": "5. Tin đưa vào bản tin để theo dõi",
+    "actions": "6. Hành động xử lý",
+    "actions_type": "6.1. Theo loại hành động",
+    "actions_agency": "6.2. Theo cơ quan",
+    "actions_list": "6.3. Danh sách hành động",
+    "timing": "7. Thời gian phản ứng",
+    "open": "8. Việc còn tồn đọng (cảnh báo chưa có hành động xử lý)",
 }
 SUMMARY = {
     "total": "Tổng số tin, bài về tỉnh",
@@ -53,6 +54,7 @@ SUMMARY = {
     "flags_sent": "– trong đó đã gửi đến nơi nhận",
     "flags_pending": "– trong đó đang chờ gửi (giờ yên tĩnh hoặc chờ gửi lại)",
     "flags_failed": "– trong đó gửi không thành công",
+    "digest": "Tin đưa vào bản tin để theo dõi, không gửi thư cảnh báo (mỗi tin tính một lần cho mỗi quy tắc)",
     "actions": "Hành động xử lý đã ghi nhận",
     "open": "Cảnh báo còn tồn đọng",
     "pub_to_flag_median": "Từ khi đăng đến khi phát cảnh báo: trung vị (giờ)",
@@ -80,8 +82,14 @@ NOTES = {
     "none": "Không có.",
     "more": "… và {n} mục khác (xem bản Excel).",
     "p90": "P90: 90% số trường hợp nhanh hơn hoặc bằng giá trị này.",
+    # Section 5: what the rules with `immediate: false` raised (report.ReportDigestItem).
+    "digest": ("Các tin dưới đây do quy tắc chỉ đưa vào bản tin hằng ngày (không gửi thư cảnh báo) nêu ra, nên "
+               "không có yêu cầu về thời gian xử lý và không được tính vào số cảnh báo đã phát, thời gian phản ứng "
+               "hay việc tồn đọng. Mỗi tin tính một lần cho mỗi quy tắc, dù nhiều nguồn cùng đăng; một tin có thể "
+               "đồng thời có cảnh báo theo quy tắc khác. Ngày là ngày tin được đăng, hoặc ngày hệ thống phát hiện "
+               "tin nếu muộn hơn."),
 }
 SHEETS = {"summary": "Tổng quan", "topic": "Theo chủ đề", "tone": "Theo sắc thái", "kind": "Theo loại nguồn",
-          "language": "Theo ngôn ngữ", "foreign": "Báo chí nước ngoài", "flags": "Cảnh báo", "actions": "Hành động",
-          "timing": "Thời gian phản ứng", "open": "Tồn đọng"}
+          "language": "Theo ngôn ngữ", "foreign": "Báo chí nước ngoài", "flags": "Cảnh báo",
+          "digest": "Tin đưa vào bản tin", "actions": "Hành động", "timing": "Thời gian phản ứng", "open": "Tồn đọng"}
 CHART = {"ylabel": "Số tin, bài", "other": "Khác", "empty": "Không có dữ liệu"}

@@ -103,6 +103,22 @@ def _volume_sheet(wb: Workbook, report: Report, dim: str) -> None:
     ws.add_chart(chart, ws.cell(row=last + 3, column=1).coordinate)
 
 
+def _digest_sheet(wb: Workbook, report: Report, tz: ZoneInfo) -> None:
+    """The digest-only rules' stories: the list, and beside it (one column apart) the count per rule."""
+    ws = _sheet(wb, "digest", [COLUMNS["date"], COLUMNS["rule"], COLUMNS["title"], COLUMNS["source"], COLUMNS["url"]],
+                [(_local(i.listed_at, tz), i.rule_name or i.rule, i.title, i.source_name, i.url)
+                 for i in report.digest_items], HEADINGS["digest"], url_col=5)
+    _put(ws, 2, 1, NOTES["digest"])
+    top, first = 3, 7
+    _put(ws, top, first, COLUMNS["rule"], bold=True)
+    _put(ws, top, first + 1, COLUMNS["count"], bold=True)
+    ws.column_dimensions[ws.cell(row=top, column=first).column_letter].width = 40
+    ws.column_dimensions[ws.cell(row=top, column=first + 1).column_letter].width = 12
+    for i, row in enumerate(report.digest_items_by_rule, start=top + 1):
+        _put(ws, i, first, row.label)
+        _put(ws, i, first + 1, row.count)
+
+
 def write_xlsx(report: Report, path: Path | str) -> Path:
     """Write the report to `path` (parent folders created); returns the path."""
     tz = ZoneInfo(report.timezone)
@@ -128,6 +144,7 @@ def write_xlsx(report: Report, path: Path | str) -> Path:
              ", ".join(f.recipients), COLUMNS["yes"] if f.handled else COLUMNS["no"], delivery_text(f))
             for f in report.flags],
            url_col=6)
+    _digest_sheet(wb, report, tz)
     _sheet(wb, "actions", [COLUMNS["date"], COLUMNS["action"], COLUMNS["title"], COLUMNS["agency"], COLUMNS["actor"],
                            COLUMNS["rule"], COLUMNS["note"]],
            [(_local(a.at, tz), a.action_name, a.title, a.agency_name, a.actor, a.rule_name or a.rule, action_note(a))

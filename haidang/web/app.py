@@ -1,4 +1,5 @@
-"""The officers' web app: flag pages behind signed links, and the search page behind a login.
+"""The officers' web app: flag pages behind signed links, and behind a login the flag list, search,
+reports and the audit log.
 
 Routes (all Vietnamese pages, Jinja2 with autoescape on every template):
   GET  /xu-ly/{token}        the flag's item, reasons, outlets and the form for the link's action
@@ -7,6 +8,10 @@ Routes (all Vietnamese pages, Jinja2 with autoescape on every template):
   GET  /dang-nhap, POST /dang-nhap, POST /dang-xuat   login and logout (both forms carry a CSRF token)
   GET  /tim-kiem             search over the store (viewer and up)
   GET  /bao-cao, POST /bao-cao   the deadline report for chosen days as .docx or .xlsx (officer and up)
+  GET  /canh-bao             the flags, open ones first, newest first; filters: handled or not, days (officer and up)
+  GET  /canh-bao/{key}       one flag: its item, reasons, outlets, the actions so far and the action form
+  POST /canh-bao/{key}       records an action as the logged-in user (CSRF token required), however old the flag
+  GET  /canh-bao/{key}/van-ban.docx   the correction-request letter for the flag's item
   GET  /nhat-ky              the audit log, by pages, optionally of one kind (administrator)
 Any other path, a wrong method or a crash gets a Vietnamese error page like the app's own. Every
 response says X-Content-Type-Options: nosniff; a path with a trailing slash is not redirected (the
@@ -45,16 +50,17 @@ from haidang.record import Article
 from haidang.reports.correction import correction_request_docx
 from haidang.reports.document import write_docx
 from haidang.reports.kit import RebuttalKit, rebuttal_kit
-from haidang.reports.report import Report, build_report, report_file_name
+from haidang.reports.report import NON_FLAG_RULES, Report, build_report, report_file_name
 from haidang.reports.workbook import write_xlsx
 from haidang.settings import Settings
-from haidang.store.base import ACTION_NAMES, AuditEntry, SearchFilters, SearchHit, Store
+from haidang.store.base import ACTION_NAMES, AuditEntry, ResponseAction, SearchFilters, SearchHit, Store
 from haidang.store.highlight import CLOSE_MARK, OPEN_MARK
 from haidang.textnorm import fold
 from haidang.web.display import LabelNames, audit_row
+from haidang.web.flags import FlagEntry, find_flag, list_flags, officer_flag_key
 from haidang.web.headers import NoSniff
 from haidang.web.query_errors import explain_query_error
-from haidang.web.respond import Recorded, link_used, record_correction, record_response
+from haidang.web.respond import Recorded, link_used, record_correction, record_officer_action, record_response
 from haidang.web.sessions import Attempt, LoginThrottle, Session, SessionKeeper, end_sessions, logout_nonce
 from haidang.web.wording import AUDIT_KINDS, HTTP_ERRORS, LANGUAGE_ALL, NOT_ASSESSED, ROLES, TONES, UNKNOWN
 from haidang.wording import LANGUAGES, vn_decimal
@@ -79,6 +85,14 @@ PAGE_TEXT_CHARS = 3000
 OUTLETS_SHOWN = 30
 SEARCH_PAGE_SIZE = 20
 AUDIT_PAGE_SIZE = 100
+FLAGS_PAGE_SIZE = 50
+# The flag list's "tình trạng" filter: query value -> whether the flags shown are handled.
+FLAG_STATUSES = {"open": False, "handled": True}
+# An officer's second identical answer (same action, note and URL) on one flag this soon after the
+# first is a double click or a reload of the form, not a new action: it is not recorded again.
+REPEAT_WINDOW = timedelta(minutes=10)
+# Outbox keys are 32 hex characters (alerts.flag.flag_key); anything much longer is not one.
+FLAG_KEY_CHARS = 64
 # Page numbers beyond this are read as this one: an offset past SQLite's 64-bit integers would crash.
 MAX_PAGE = 10_000
 # Dates the forms accept: the archive starts in the 1990s; years like 0001 or 9999 overflow the
@@ -146,6 +160,23 @@ def _marked(hit: SearchHit) -> list[tuple[str, bool]]:
     return [(text, mark) for text, mark in pieces if text]
 
 
+def _action_problems(action: str, note: str, rebuttal: str) -> list[str]:
+    """A sentence for each thing an action's form lacks: the rebuttal's URL for "đã phản bác", the
+    reason for "không phải tin sai" (both teach the claims list, see haidang.web.respond)."""
+    problems = []
+    if action == "phan_bac" and not _http_url(rebuttal):
+        problems.append("Cần nhập đường dẫn bài phản bác (bắt đầu bằng http:// hoặc https://).")
+    if action != "phan_bac" and rebuttal and not _http_url(rebuttal):
+        problems.append("Đường dẫn bài phản bác phải bắt đầu bằng http:// hoặc https://.")
+    if action == "khong_phai_tin_sai" and not note:
+        problems.append("Cần ghi lý do xác định đây không phải tin sai.")
+    return problems
+
+
+def _pages(count: int) -> int:
+    return max(1, (count + FLAGS_PAGE_SIZE - 1) // FLAGS_PAGE_SIZE)
+
+
 def _signed(weight: Any) -> str | None:
     """A risk signal's weight with its sign, Vietnamese style ("+1,60", "-0,50"); None when missing."""
     if weight is None:
@@ -173,12 +204,16 @@ class _WebApp:
                                       web.login_checks_in_flight)
         self.sources = {s.id: s for s in settings.sources}
         self.topic_names = {tid: str(t.get("name", tid)) for tid, t in settings.topics.items()}
+        self.agency_names = {a.id: a.name for a in settings.agencies}
         self.names = LabelNames(topics=self.topic_names,
                                 provinces={code: gazetteer.province_name(code) for code in gazetteer.codes()},
                                 rules={r.name: r.description for r in settings.alert_rules if r.description})
         # The alert emails' date wording ("Thứ tư, 11/03/2026 21:40"), so a page and its email agree.
         self.when = alerts_environment().get_template("_common.j2").module.when  # type: ignore[attr-defined]
         self.secure = settings.app.web.base_url.startswith("https://")
+        # Outbox rules that are not flags about content, as the deadline report skips them: the
+        # digest, the reports and the silence rules (source health: no article to act on).
+        self.not_flags = set(NON_FLAG_RULES) | {r.name for r in settings.alert_rules if r.silence is not None}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -215,8 +250,12 @@ class _WebApp:
             response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=self.secure)
         return response
 
-    def error(self, request: Request, status: int, title: str, message: str, *, home: bool = False) -> HTMLResponse:
-        return self.page(request, "error.html.j2", status, title=title, message=message, home=home)
+    def error(self, request: Request, status: int, title: str, message: str, *, home: bool = False,
+              flag_path: str | None = None) -> HTMLResponse:
+        """An error page; `flag_path` adds a link to that flag's page (shown with the full address)."""
+        return self.page(request, "error.html.j2", status, title=title, message=message, home=home,
+                         flag_path=flag_path,
+                         flag_url=f"{self.signer.base_url}{flag_path}" if flag_path else None)
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         """Errors the framework raises (an unknown path, a wrong method, an unreadable form, a crash)
@@ -262,10 +301,16 @@ class _WebApp:
         try:
             return self.signer.verify(token, self.now())
         except ExpiredLink:
+            # The signature was checked before the expiry, so the claims are genuine: read them as of
+            # the epoch to point the officer at the flag's own page, where a login still records.
+            expired = self.signer.verify(token, datetime.fromtimestamp(0, UTC))
             return self.error(request, 410, "Đường dẫn đã hết hạn",
                               f"Đường dẫn xử lý chỉ có hiệu lực {self.signer.link_days} ngày kể từ khi gửi thư. "
-                              "Không có thay đổi nào được ghi nhận. Đề nghị liên hệ bộ phận quản trị "
-                              "để ghi nhận xử lý.")
+                              "Không có thay đổi nào được ghi nhận. Vẫn ghi nhận được xử lý: cán bộ có tài khoản "
+                              "Hải Đăng (vai trò cán bộ hoặc quản trị) đăng nhập rồi ghi nhận tại trang cảnh báo "
+                              "dưới đây, hoặc chọn cảnh báo trong mục «Cảnh báo»; chưa có tài khoản thì đề nghị "
+                              "bộ phận quản trị cấp.",
+                              flag_path=f"/canh-bao/{expired.flag_key}")
         except LinkError:
             return self.error(request, 403, "Đường dẫn không hợp lệ",
                               "Đường dẫn này không đúng hoặc đã bị sửa đổi, nên không thể dùng để ghi nhận "
@@ -366,11 +411,7 @@ class _WebApp:
 
         def build(store: Store) -> bytes | None:
             article = store.get(link.article_id)
-            if article is None:
-                return None
-            with tempfile.TemporaryDirectory() as tmp:
-                path = correction_request_docx(article, self.settings, None, Path(tmp) / "letter.docx")
-                return path.read_bytes()
+            return self.letter(article) if article else None
 
         data = await self.with_store(build)
         if data is None:
@@ -379,6 +420,11 @@ class _WebApp:
         return Response(data, media_type=DOCX_TYPE,
                         headers={"Content-Disposition": 'attachment; filename="de-nghi-cai-chinh.docx"',
                                  "Cache-Control": "no-store"})
+
+    def letter(self, article: Article) -> bytes:
+        """The pre-filled correction-request letter (.docx) for `article`."""
+        with tempfile.TemporaryDirectory() as tmp:
+            return correction_request_docx(article, self.settings, None, Path(tmp) / "letter.docx").read_bytes()
 
     def flag_form(self, request: Request, link: FlagLink, article: Article | None, outlets: list[dict[str, Any]],
                   *, problems: list[str] | None = None, status: int = 200, message: str | None = None,
@@ -414,13 +460,7 @@ class _WebApp:
         link, form = checked
         note = _form_text(form, "note")
         rebuttal = _form_text(form, "rebuttal_url")
-        problems = []
-        if link.action == "phan_bac" and not _http_url(rebuttal):
-            problems.append("Cần nhập đường dẫn bài phản bác (bắt đầu bằng http:// hoặc https://).")
-        if link.action != "phan_bac" and rebuttal and not _http_url(rebuttal):
-            problems.append("Đường dẫn bài phản bác phải bắt đầu bằng http:// hoặc https://.")
-        if link.action == "khong_phai_tin_sai" and not note:
-            problems.append("Cần ghi lý do xác định đây không phải tin sai.")
+        problems = _action_problems(link.action, note, rebuttal)
         client = _client(request)
         now = self.now()
 
@@ -439,9 +479,9 @@ class _WebApp:
         if recorded is None:
             return self.used_error(request)
         _log.info("recorded %s on flag %s by %s", link.action, link.flag_key, link.recipient)
-        return self.page(request, "done.html.j2", action_name=ACTION_NAMES[link.action], link=link,
-                         note=note, rebuttal_url=rebuttal, at=self.local(now), action_id=recorded.action_id,
-                         conflict=recorded.conflict)
+        return self.page(request, "done.html.j2", action_name=ACTION_NAMES[link.action], action=link.action,
+                         actor=link.recipient, note=note, rebuttal_url=rebuttal, at=self.local(now),
+                         action_id=recorded.action_id, conflict=recorded.conflict, flag_url=None)
 
     async def label_submit(self, request: Request) -> Response:
         """A label correction through the link's page, while the link is unused: as the README says,
@@ -681,6 +721,193 @@ class _WebApp:
         return SearchFilters(province=form["province"] or None, source=form["source"] or None, since=since,
                              until=until, lang=form["lang"] or None), problems
 
+    # -- flags for logged-in officers ------------------------------------------------------------
+    # The signed links expire (web.link_days) and live in one mailbox; these pages let an officer
+    # or administrator record an action on any flag, however old, without the email.
+
+    async def flags_page(self, request: Request) -> Response:
+        """The flags, open ones first, then newest first, FLAGS_PAGE_SIZE a page (`trang`); `status`
+        ("open", "handled") and `since`/`until` (local days the flag was raised, both included) filter."""
+        session = self.require(request, "officer")
+        if not isinstance(session, Session):
+            return session
+        params = request.query_params
+        form = {k: params.get(k, "").strip()[:64] for k in ("status", "since", "until")}
+        since, until = _day(form["since"], self.tz), _day(form["until"], self.tz, end=True)
+        problems = []
+        if form["status"] and form["status"] not in FLAG_STATUSES:
+            problems.append(f"Bộ lọc tình trạng không hợp lệ: «{form['status']}»; hãy chọn trong danh sách.")
+        if form["since"] and since is None:
+            problems.append(f"Bộ lọc «Phát từ ngày» không hợp lệ: «{form['since']}» không phải một ngày từ năm "
+                            f"{FIRST_YEAR} đến năm {LAST_YEAR}; hãy chọn ngày theo dạng năm-tháng-ngày, "
+                            "ví dụ 2026-03-01.")
+        if form["until"] and until is None:
+            problems.append(f"Bộ lọc «Đến hết ngày» không hợp lệ: «{form['until']}» không phải một ngày từ năm "
+                            f"{FIRST_YEAR} đến năm {LAST_YEAR}; hãy chọn ngày theo dạng năm-tháng-ngày, "
+                            "ví dụ 2026-03-31.")
+        if since is not None and until is not None and until <= since:
+            problems.append("Bộ lọc ngày không hợp lệ: «Đến hết ngày» phải bằng hoặc sau «Phát từ ngày».")
+        if problems:
+            return self.page(request, "flag_list.html.j2", 400, form=form, problems=problems, rows=[], total=0,
+                             open_total=0, page_no=1, pages=1)
+        page_no = _page_no(params.get("trang"))
+        wanted = FLAG_STATUSES.get(form["status"])
+
+        def load(store: Store) -> tuple[list[FlagEntry], list[dict[str, Any]], int]:
+            chosen = [e for e in list_flags(store, self.not_flags)
+                      if (wanted is None or e.handled == wanted)
+                      and (since is None or e.flagged_at >= since) and (until is None or e.flagged_at < until)]
+            shown = chosen[(min(page_no, _pages(len(chosen))) - 1) * FLAGS_PAGE_SIZE:][:FLAGS_PAGE_SIZE]
+            return chosen, [self.flag_row(e, store.get(e.story_id)) for e in shown], len(chosen)
+
+        chosen, rows, total = await self.with_store(load)
+        pages = _pages(total)
+        return self.page(request, "flag_list.html.j2", form=form, problems=[], rows=rows, total=total,
+                         open_total=sum(1 for e in chosen if not e.handled), page_no=min(page_no, pages),
+                         pages=pages)
+
+    def flag_row(self, entry: FlagEntry, article: Article | None) -> dict[str, Any]:
+        """One line of the flag list: when, what (the story's first article), which rule, what was done."""
+        source = self.sources.get(article.fetched.source_id) if article else None
+        return {"key": entry.key, "flagged_at": self.local(entry.flagged_at), "handled": entry.handled,
+                "title": article.content.title if article else "", "rule": entry.rule,
+                "rule_name": self.names.rules.get(entry.rule) or entry.rule,
+                "source": (source.name if source else article.fetched.source_id) if article else "",
+                "recipients": len(entry.recipients),
+                "actions": list(dict.fromkeys(ACTION_NAMES.get(a.action, a.action) for a in entry.actions))}
+
+    def flag_key_or_error(self, request: Request) -> str | HTMLResponse:
+        key = request.path_params["key"]
+        if len(key) > FLAG_KEY_CHARS:
+            return self.flag_missing(request)
+        return str(key)
+
+    def flag_missing(self, request: Request) -> HTMLResponse:
+        return self.error(request, 404, "Không tìm thấy cảnh báo",
+                          "Không có cảnh báo nào với địa chỉ này. Hãy chọn cảnh báo trong mục «Cảnh báo».",
+                          flag_path="/canh-bao")
+
+    async def flag_view(self, request: Request) -> Response:
+        """One flag for a logged-in officer: the item as its signed-link page shows it, the actions
+        recorded so far, and the form for another."""
+        session = self.require(request, "officer")
+        if not isinstance(session, Session):
+            return session
+        key = self.flag_key_or_error(request)
+        if isinstance(key, HTMLResponse):
+            return key
+        loaded = await self.with_store(lambda s: self.load_flag(s, key))
+        if loaded is None:
+            return self.flag_missing(request)
+        return self.flag_view_form(request, key, *loaded)
+
+    def load_flag(self, store: Store, key: str) -> tuple[FlagEntry, Article | None, list[dict[str, Any]],
+                                                           RebuttalKit | None] | None:
+        """The flag whose message has `key`, its story's first article (the story id is its founder's
+        article id, as the escalation emails find it), the outlets and the rebuttal kit."""
+        entry = find_flag(store, key, self.not_flags)
+        if entry is None:
+            return None
+        article = store.get(entry.story_id)
+        return entry, article, self.outlets(store, article) if article else [], self.kit(store, article)
+
+    def flag_view_form(self, request: Request, key: str, entry: FlagEntry, article: Article | None,
+                       outlets: list[dict[str, Any]], kit: RebuttalKit | None, *, status: int = 200,
+                       problems: list[str] | None = None, message: str | None = None,
+                       values: dict[str, str] | None = None) -> HTMLResponse:
+        return self.page(
+            request, "flag_view.html.j2", status, key=key, entry=entry,
+            rule_description=self.names.rules.get(entry.rule, ""), flagged_at=self.local(entry.flagged_at),
+            actions=[{"at": self.local(a.at), "name": ACTION_NAMES.get(a.action, a.action), "actor": a.actor,
+                      "agency": self.agency_names.get(a.agency_id, a.agency_id) if a.agency_id else "",
+                      "note": a.note or "", "rebuttal_url": a.rebuttal_url or "",
+                      "rule": self.names.rules.get(a.rule) or a.rule, "other_rule": a.rule != entry.rule}
+                     for a in entry.actions],
+            article=self.describe(article) if article else None, outlets=outlets, kit=kit, local=self.local,
+            action_names=ACTION_NAMES, problems=problems or [], message=message, values=values or {},
+            csrf=self.csrf_token(request, f"canh-bao:{key}"))
+
+    async def flag_view_submit(self, request: Request) -> Response:
+        """Records the chosen action as the logged-in user: flag key as the user's own
+        (haidang.web.flags.officer_flag_key), agency when the user's name is one of an agency's
+        addresses, no link id. The store appends the "action" audit entry with it."""
+        session = self.require(request, "officer")
+        if not isinstance(session, Session):
+            return session
+        key = self.flag_key_or_error(request)
+        if isinstance(key, HTMLResponse):
+            return key
+        form = await request.form()
+        if not self.csrf_ok(request, form, f"canh-bao:{key}"):
+            return self.error(request, 403, "Biểu mẫu không hợp lệ",
+                              "Biểu mẫu đã hết hiệu lực hoặc không gửi từ trang này. Không có thay đổi nào "
+                              "được ghi nhận. Hãy tải lại trang và gửi lại.")
+        action = _form_text(form, "action", 32)
+        note = _form_text(form, "note")
+        rebuttal = _form_text(form, "rebuttal_url")
+        if action not in ACTION_NAMES:
+            problems = ["Hãy chọn hành động đã thực hiện trong danh sách."]
+        else:
+            problems = _action_problems(action, note, rebuttal)
+        user, client, now = session.user, _client(request), self.now()
+        agency_id = self.agency_of(user)
+
+        Loaded = tuple[FlagEntry, Article | None, list[dict[str, Any]], RebuttalKit | None]
+
+        def record(store: Store) -> tuple[Loaded, Recorded | None] | None:
+            loaded = self.load_flag(store, key)
+            if loaded is None or problems:
+                return None if loaded is None else (loaded, None)
+            entry, article = loaded[0], loaded[1]
+            if any(a.actor.lower() == user.lower() and a.action == action and (a.note or "") == note
+                   and (a.rebuttal_url or "") == rebuttal and timedelta(0) <= now - a.at < REPEAT_WINDOW
+                   for a in entry.actions):
+                return loaded, None
+            recorded = record_officer_action(store, ResponseAction(
+                flag_key=officer_flag_key(entry, user), story_id=entry.story_id,
+                article_id=article.id if article else entry.story_id, rule=entry.rule,
+                action=action, actor=user, agency_id=agency_id, note=note or None,  # type: ignore[arg-type]
+                rebuttal_url=rebuttal or None, client=client, at=now, link_id=None), article)
+            return loaded, recorded
+
+        done = await self.with_store(record)
+        if done is None:
+            return self.flag_missing(request)
+        (entry, article, outlets, kit), recorded = done
+        values = {"action": action, "note": note, "rebuttal_url": rebuttal}
+        if problems:
+            return self.flag_view_form(request, key, entry, article, outlets, kit, status=422, problems=problems,
+                                       values=values)
+        if recorded is None:
+            return self.flag_view_form(request, key, entry, article, outlets, kit, values=values, message=(
+                f"Hành động «{ACTION_NAMES[action]}» với cùng nội dung vừa được bạn ghi nhận cho cảnh báo này "
+                "(xem danh sách bên dưới); không ghi nhận thêm lần nữa."))
+        _log.info("recorded %s on flag %s/%s by logged-in %s", action, entry.rule, entry.story_id, user)
+        return self.page(request, "done.html.j2", action_name=ACTION_NAMES[action], action=action, actor=user,
+                         note=note, rebuttal_url=rebuttal, at=self.local(now), action_id=recorded.action_id,
+                         conflict=recorded.conflict, flag_url=f"/canh-bao/{key}")
+
+    async def flag_view_docx(self, request: Request) -> Response:
+        """The correction-request letter for the flag's item, as the signed-link page offers it."""
+        session = self.require(request, "officer")
+        if not isinstance(session, Session):
+            return session
+        key = self.flag_key_or_error(request)
+        if isinstance(key, HTMLResponse):
+            return key
+
+        def build(store: Store) -> bytes | None:
+            entry = find_flag(store, key, self.not_flags)
+            article = store.get(entry.story_id) if entry else None
+            return self.letter(article) if article else None
+
+        data = await self.with_store(build)
+        if data is None:
+            return self.flag_missing(request)
+        return Response(data, media_type=DOCX_TYPE,
+                        headers={"Content-Disposition": 'attachment; filename="de-nghi-cai-chinh.docx"',
+                                 "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
     # -- deadline reports -----------------------------------------------------------------------
 
     def report_form(self, request: Request, status: int = 200, *, values: dict[str, str] | None = None,
@@ -809,6 +1036,10 @@ def create_app(settings: Settings, store_factory: Callable[[], Store], secret: s
         Route("/nhat-ky", view.audit_page, methods=["GET"]),
         Route("/bao-cao", view.report_page, methods=["GET"]),
         Route("/bao-cao", view.report_submit, methods=["POST"]),
+        Route("/canh-bao", view.flags_page, methods=["GET"]),
+        Route("/canh-bao/{key}", view.flag_view, methods=["GET"]),
+        Route("/canh-bao/{key}", view.flag_view_submit, methods=["POST"]),
+        Route("/canh-bao/{key}/van-ban.docx", view.flag_view_docx, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: view.http_error, 500: view.http_error},
                     middleware=[Middleware(NoSniff), Middleware(_ResolveSession, view=view)])

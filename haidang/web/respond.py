@@ -4,8 +4,9 @@ Marked false with a rebuttal ("phan_bac" with a URL): the item's claim is propos
 as a known false claim carrying that rebuttal, so a later copy anywhere is flagged with the link.
 Dismissed ("khong_phai_tin_sai"): the same claim is stored as "dismissed", and the risk stage
 lowers the risk of its near-duplicates (signal `dismissed_claim`). A person decided both, so no
-second confirmation is asked for; but a link never overturns a claim someone else decided the
-other way (the conflict is recorded for an administrator instead). Label corrections are audit
+second confirmation is asked for; but an answer never overturns a claim someone else decided the
+other way (the conflict is recorded for an administrator instead). Answers come from signed
+links (`record_response`) or from a logged-in officer's flag page (`record_officer_action`). Label corrections are audit
 entries of kind "label_correction", which `feedback_records` turns into training feedback.
 """
 
@@ -24,7 +25,8 @@ from haidang.store.base import AlreadyRecorded, AuditEntry, ClaimStatus, KnownCl
 from haidang.textnorm import normalize
 
 __all__ = ["CLAIM_CHARS", "ClaimConflict", "Recorded", "claim_text", "feedback_records", "link_id", "link_used",
-           "record_correction", "record_response"]
+           "record_correction", "record_officer_action",
+           "record_response"]
 
 _log = logging.getLogger(__name__)
 
@@ -104,14 +106,14 @@ def _decided_by(store: Store, claim_id: str, status: ClaimStatus) -> str | None:
     return deciders[-1] if deciders else None
 
 
-def _learn_claim(store: Store, article: Article, link: FlagLink,
+def _learn_claim(store: Store, article: Article, action: str, actor: str,
                  rebuttal_url: str | None) -> tuple[str, ClaimConflict | None] | None:
     """Confirm or dismiss the item's claim, unless someone else already decided it the other way.
 
     A link is a bearer token (an email can be forwarded), so one recipient's link must not
     silently overturn another agency's decision: a confirmed claim is never dismissed, nor a
-    dismissed one confirmed, through a link, except by the recipient who decided it. A claim
-    decided outside the links (no "claim" audit entry) counts as decided by someone else.
+    dismissed one confirmed, through a link or a login, except by the person who decided it. A
+    claim decided outside the web app (no "claim" audit entry) counts as decided by someone else.
     """
     text = claim_text(article)
     if not text:
@@ -120,13 +122,13 @@ def _learn_claim(store: Store, article: Article, link: FlagLink,
     keys = band_keys(sig)
     claim_id = store.propose_claim(KnownClaim(text=text, rebuttal_url=rebuttal_url, source_article_id=article.id,
                                               signature=sig), keys)
-    wanted: ClaimStatus = "dismissed" if link.action == "khong_phai_tin_sai" else "confirmed"
+    wanted: ClaimStatus = "dismissed" if action == "khong_phai_tin_sai" else "confirmed"
     current = _claim_status(store, claim_id, keys)
     if current in ("confirmed", "dismissed") and current != wanted:
         decided_by = _decided_by(store, claim_id, current)
-        if decided_by is None or decided_by.lower() != link.recipient.lower():
-            _log.warning("claim %s stays %s (decided by %s); %s asked for %s through a link",
-                         claim_id, current, decided_by or "unknown", link.recipient, wanted)
+        if decided_by is None or decided_by.lower() != actor.lower():
+            _log.warning("claim %s stays %s (decided by %s); %s asked for %s",
+                         claim_id, current, decided_by or "unknown", actor, wanted)
             return claim_id, ClaimConflict(claim_id=claim_id, status=current, decided_by=decided_by)
     if wanted == "dismissed":
         store.dismiss_claim(claim_id)
@@ -149,30 +151,38 @@ def record_response(store: Store, link: FlagLink, article: Article | None, *, no
     if link_used(store, link):
         return None
     try:
-        action_id = store.record_action(ResponseAction(
+        return record_officer_action(store, ResponseAction(
             flag_key=link.flag_key, story_id=link.story_id, article_id=link.article_id, rule=link.rule,
             action=link.action, actor=link.recipient, agency_id=agency_id, note=note or None,  # type: ignore[arg-type]
             rebuttal_url=rebuttal_url or None, client=client, at=now, link_id=link_id(link),
-        ))
+        ), article)
     except AlreadyRecorded as exc:
         _log.info("link %s was already used (action %s); nothing recorded", exc.link_id, exc.action_id)
         return None
-    if article is None or not (link.action == "khong_phai_tin_sai" or (link.action == "phan_bac" and rebuttal_url)):
+
+
+def record_officer_action(store: Store, action: ResponseAction, article: Article | None) -> Recorded:
+    """Store `action` (the store writes its "action" audit entry with it) and apply what it teaches
+    the claims list: a signed link's action (`record_response`) and a logged-in officer's from the
+    flag pages alike. AlreadyRecorded passes through for an action whose link_id is used."""
+    action_id = store.record_action(action)
+    kind, actor, rebuttal_url = action.action, action.actor, action.rebuttal_url
+    if article is None or not (kind == "khong_phai_tin_sai" or (kind == "phan_bac" and rebuttal_url)):
         return Recorded(action_id)
-    learned = _learn_claim(store, article, link, rebuttal_url)
+    learned = _learn_claim(store, article, kind, actor, rebuttal_url)
     if learned is None:
         return Recorded(action_id)
     claim_id, conflict = learned
-    wanted = "dismissed" if link.action == "khong_phai_tin_sai" else "confirmed"
+    wanted = "dismissed" if kind == "khong_phai_tin_sai" else "confirmed"
     detail: dict[str, Any] = {"action_id": action_id, "article_id": article.id, "rebuttal_url": rebuttal_url}
     if conflict is None:
-        store.append_audit(AuditEntry(at=now, actor=link.recipient, kind="claim", target=claim_id,
-                                      client=client, detail={**detail, "status": wanted}))
+        store.append_audit(AuditEntry(at=action.at, actor=actor, kind="claim", target=claim_id,
+                                      client=action.client, detail={**detail, "status": wanted}))
     else:
-        store.append_audit(AuditEntry(at=now, actor=link.recipient, kind="claim_conflict", target=claim_id,
-                                      client=client, detail={**detail, "status": conflict.status,
-                                                             "requested": wanted,
-                                                             "decided_by": conflict.decided_by}))
+        store.append_audit(AuditEntry(at=action.at, actor=actor, kind="claim_conflict", target=claim_id,
+                                      client=action.client, detail={**detail, "status": conflict.status,
+                                                                    "requested": wanted,
+                                                                    "decided_by": conflict.decided_by}))
     return Recorded(action_id, conflict)
 
 

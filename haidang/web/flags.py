@@ -1,0 +1,89 @@
+"""The flags an officer can act on after logging in: outbox flag messages by rule and story, with
+their actions, found the way the deadline report finds them (haidang.reports.report).
+
+A flag is one rule raised on one story, all its recipients together: its address in the web app
+is the outbox key of its first message, and any of its messages' keys (the one an expired signed
+link names, say) finds it too. It is handled when an action is recorded on its rule and story or,
+as the report counts it, on its story under another rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alerts.flag import flag_key, is_flag_message
+from haidang.store.base import OutboxMessage, ResponseAction, Store
+
+__all__ = ["FlagEntry", "find_flag", "list_flags", "officer_flag_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class FlagEntry:
+    """One flag (rule and story) with its messages and the actions recorded on it."""
+
+    key: str                              # outbox key of its first message: the page's address
+    rule: str
+    story_id: str
+    flagged_at: datetime                  # its first message queued (aware, UTC as stored)
+    recipients: list[str]
+    keys: frozenset[str]                  # every message key of the flag (one per recipient)
+    actions: list[ResponseAction] = field(default_factory=list)     # oldest first
+
+    @property
+    def handled(self) -> bool:
+        return bool(self.actions)
+
+
+def _group(messages: list[OutboxMessage], skip_rules: Collection[str]) -> dict[tuple[str, str], list[OutboxMessage]]:
+    groups: dict[tuple[str, str], list[OutboxMessage]] = {}
+    for m in messages:
+        if m.flag_rule in skip_rules or not is_flag_message(m) or m.created_at is None:
+            continue
+        groups.setdefault((m.flag_rule, m.story_id), []).append(m)
+    return groups
+
+
+def _entry(rule: str, story_id: str, group: list[OutboxMessage], actions: list[ResponseAction]) -> FlagEntry:
+    first = min(group, key=lambda m: (m.created_at, m.key))
+    assert first.created_at is not None          # _group keeps only messages with one
+    on_rule = [a for a in actions if a.rule == rule and a.story_id == story_id]
+    on_story = [a for a in actions if a.story_id == story_id]
+    return FlagEntry(key=first.key, rule=rule, story_id=story_id, flagged_at=first.created_at,
+                     recipients=sorted({m.recipient for m in group}, key=str.lower),
+                     keys=frozenset(m.key for m in group), actions=on_rule or on_story)
+
+
+def list_flags(store: Store, skip_rules: Collection[str]) -> list[FlagEntry]:
+    """Every flag in the outbox, open ones first, then newest first. `skip_rules` are rules whose
+    messages are not flags about content (the digest, the deadline reports, silence rules).
+
+    Reads the whole outbox and every action: what the report does too, and a province's outbox
+    holds thousands of messages, not millions."""
+    by_story: dict[str, list[ResponseAction]] = {}
+    for action in store.actions():
+        by_story.setdefault(action.story_id, []).append(action)
+    entries = [_entry(rule, story_id, group, by_story.get(story_id, []))
+               for (rule, story_id), group in _group(store.outbox(), skip_rules).items()]
+    entries.sort(key=lambda e: (e.handled, -e.flagged_at.timestamp(), e.rule, e.story_id))
+    return entries
+
+
+def find_flag(store: Store, key: str, skip_rules: Collection[str]) -> FlagEntry | None:
+    """The flag one of whose messages has outbox key `key`; None when no flag message has it."""
+    found = store.outbox(keys=[key])
+    if not found or not _group(found, skip_rules):
+        return None
+    rule, story_id = found[0].flag_rule, found[0].story_id
+    group = [m for m in store.outbox() if m.flag_rule == rule and m.story_id == story_id]
+    flags = _group(group, skip_rules)
+    return _entry(rule, story_id, flags[(rule, story_id)], store.actions(story_id=story_id))
+
+
+def officer_flag_key(entry: FlagEntry, user: str) -> str:
+    """The flag key an action recorded by a logged-in `user` carries: the key the flag's message to
+    that address has, or would have (alerts.flag.flag_key). A user whose name is a recipient's
+    address thus uses up that recipient's signed link for the same action, as if they had clicked
+    it; any other user's action leaves every recipient's links as they were."""
+    return flag_key(entry.rule, entry.story_id, user)
