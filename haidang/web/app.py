@@ -116,6 +116,24 @@ def _http_url(value: str) -> bool:
     return value.lower().startswith(("http://", "https://")) and " " not in value and len(value) <= 2000
 
 
+def _date_problems(form: dict[str, str], since: datetime | None, until: datetime | None,
+                   since_label: str) -> list[str]:
+    """A sentence for each date filter of `form` ("since", "until") that is not valid; the search
+    and flag-list forms say it alike."""
+    problems = []
+    if form["since"] and since is None:
+        problems.append(f"Bộ lọc «{since_label}» không hợp lệ: «{form['since']}» không phải một ngày từ năm "
+                        f"{FIRST_YEAR} đến năm {LAST_YEAR}; hãy chọn ngày theo dạng năm-tháng-ngày, "
+                        "ví dụ 2026-03-01.")
+    if form["until"] and until is None:
+        problems.append(f"Bộ lọc «Đến hết ngày» không hợp lệ: «{form['until']}» không phải một ngày từ năm "
+                        f"{FIRST_YEAR} đến năm {LAST_YEAR}; hãy chọn ngày theo dạng năm-tháng-ngày, "
+                        "ví dụ 2026-03-31.")
+    if since is not None and until is not None and until <= since:
+        problems.append(f"Bộ lọc ngày không hợp lệ: «Đến hết ngày» phải bằng hoặc sau «{since_label}».")
+    return problems
+
+
 def _day(value: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
     """YYYY-MM-DD (a date input) as local midnight; `end` gives the next midnight (the day included)."""
     day = _date(value)
@@ -705,16 +723,7 @@ class _WebApp:
         if form["province"] and form["province"] not in self.names.provinces:
             problems.append(f"Bộ lọc tỉnh không hợp lệ: «{form['province']}» không phải mã của tỉnh, thành phố "
                             "nào; hãy chọn tỉnh trong danh sách, hoặc để trống để tìm ở mọi tỉnh.")
-        if form["since"] and since is None:
-            problems.append(f"Bộ lọc «Từ ngày» không hợp lệ: «{form['since']}» không phải một ngày từ năm "
-                            f"{FIRST_YEAR} đến năm {LAST_YEAR}; hãy chọn ngày theo dạng năm-tháng-ngày, "
-                            "ví dụ 2026-03-01.")
-        if form["until"] and until is None:
-            problems.append(f"Bộ lọc «Đến hết ngày» không hợp lệ: «{form['until']}» không phải một ngày từ năm "
-                            f"{FIRST_YEAR} đến năm {LAST_YEAR}; hãy chọn ngày theo dạng năm-tháng-ngày, "
-                            "ví dụ 2026-03-31.")
-        if since is not None and until is not None and until <= since:
-            problems.append("Bộ lọc ngày không hợp lệ: «Đến hết ngày» phải bằng hoặc sau «Từ ngày».")
+        problems += _date_problems(form, since, until, "Từ ngày")
         if form["lang"] and not _LANG_RE.fullmatch(form["lang"]):
             problems.append(f"Bộ lọc ngôn ngữ không hợp lệ: «{form['lang']}» không phải mã ngôn ngữ; hãy chọn "
                             f"ngôn ngữ trong danh sách, hoặc chọn «{LANGUAGE_ALL}».")
@@ -737,16 +746,7 @@ class _WebApp:
         problems = []
         if form["status"] and form["status"] not in FLAG_STATUSES:
             problems.append(f"Bộ lọc tình trạng không hợp lệ: «{form['status']}»; hãy chọn trong danh sách.")
-        if form["since"] and since is None:
-            problems.append(f"Bộ lọc «Phát từ ngày» không hợp lệ: «{form['since']}» không phải một ngày từ năm "
-                            f"{FIRST_YEAR} đến năm {LAST_YEAR}; hãy chọn ngày theo dạng năm-tháng-ngày, "
-                            "ví dụ 2026-03-01.")
-        if form["until"] and until is None:
-            problems.append(f"Bộ lọc «Đến hết ngày» không hợp lệ: «{form['until']}» không phải một ngày từ năm "
-                            f"{FIRST_YEAR} đến năm {LAST_YEAR}; hãy chọn ngày theo dạng năm-tháng-ngày, "
-                            "ví dụ 2026-03-31.")
-        if since is not None and until is not None and until <= since:
-            problems.append("Bộ lọc ngày không hợp lệ: «Đến hết ngày» phải bằng hoặc sau «Phát từ ngày».")
+        problems += _date_problems(form, since, until, "Phát từ ngày")
         if problems:
             return self.page(request, "flag_list.html.j2", 400, form=form, problems=problems, rows=[], total=0,
                              open_total=0, page_no=1, pages=1)
