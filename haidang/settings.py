@@ -318,6 +318,14 @@ class AppSettings(_Model):
     recheck: RecheckSettings = Field(default_factory=RecheckSettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
+    @field_validator("province", mode="before")
+    @classmethod
+    def _code_may_be_unquoted(cls, v: Any) -> Any:
+        """`province: 82` (YAML reads a number) is the code "82"; `08` reads as 8, so pad to two digits."""
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+            return f"{v:02d}"
+        return v
+
 
 # -- alerts: who acts (config/agencies.yaml) and when to tell them (config/alerts.yaml) -----------
 
@@ -593,7 +601,8 @@ def _plain(node: Any) -> Any:
 
 
 def _format(problems: list[tuple[str, int | None, str, str]]) -> str:
-    return "\n".join(f"{f}:{line if line else '?'}: {field}: {msg}" for f, line, field, msg in problems)
+    return "\n".join(f"{f}:{line}: {field}: {msg}" if line else f"{f}: {field}: {msg}"
+                     for f, line, field, msg in problems)
 
 
 def check_config_dir(config_dir: Path) -> list[tuple[str, int | None, str, str]]:
@@ -659,7 +668,9 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
         from nlp.topics import load_topic_config  # its schema sits beside the model that uses it
 
         topics = load_topic_config(config_dir / "topics.yaml")
-    _check_references(config_dir, app, landmarks, agencies, rules, topics, digest)  # type: ignore[arg-type]
+    _check_references(config_dir, app, landmarks, agencies, rules, topics, digest,  # type: ignore[arg-type]
+                      sources=sources if src_path.exists() else None,
+                      province_from_env=bool(env.get("HAIDANG_PROVINCE")))
     us_path = config_dir / "users.yaml"
     users = validate_yaml_file(us_path, UsersFile).users if us_path.exists() else []  # type: ignore[attr-defined]
     escalation: EscalationSettings = alerts_file.escalation  # type: ignore[attr-defined]
@@ -695,9 +706,11 @@ def _key_line(path: Path, *keys: str | int) -> int | None:
 def _check_references(config_dir: Path, app: AppSettings, landmarks: dict[str, list[str]],
                       agencies: list[Agency] | None = None, rules: list[AlertRule] | None = None,
                       topics: dict[str, dict[str, Any]] | None = None,
-                      digest: DigestSettings | None = None) -> None:
-    """Names that must exist elsewhere: the deployment's province, landmark province codes, and the
-    agencies and plan topics that agencies, alert rules and the digest name."""
+                      digest: DigestSettings | None = None, sources: list[Source] | None = None,
+                      province_from_env: bool = False) -> None:
+    """Names that must exist elsewhere: the deployment's province, landmark province codes, the
+    agencies and plan topics that agencies, alert rules and the digest name, and the sources
+    `reports.own_sources` names (when there is a sources.yaml to name them from)."""
     from nlp.gazetteer import Gazetteer  # the place names are data the settings refer to
 
     gazetteer = Gazetteer.load()
@@ -705,9 +718,13 @@ def _check_references(config_dir: Path, app: AppSettings, landmarks: dict[str, l
     try:
         gazetteer.resolve_province(app.province)
     except (KeyError, ValueError) as exc:
-        path = config_dir / "haidang.yaml"
-        problems.append((str(path), _key_line(path, "province"), "province",
-                         f"unknown province {app.province!r}: {str(exc).strip(chr(39))}"))
+        message = str(exc.args[0]) if exc.args else str(exc)   # KeyError's str() would quote it again
+        if province_from_env:
+            problems.append(("environment", None, "HAIDANG_PROVINCE",
+                             f"{message} (set in the environment; it overrides haidang.yaml)"))
+        else:
+            path = config_dir / "haidang.yaml"
+            problems.append((str(path), _key_line(path, "province"), "province", message))
     known = set(gazetteer.codes())
     for code in landmarks:
         if code not in known:
@@ -722,6 +739,15 @@ def _check_references(config_dir: Path, app: AppSettings, landmarks: dict[str, l
             problems.append((str(path), _key_line(path, "digest", "recipients", j), f"digest.recipients.{j}",
                              f"unknown agency id {name!r}: name an agency in agencies.yaml or an address"))
     app_path = config_dir / "haidang.yaml"
+    if sources is not None:
+        source_ids = {src.id for src in sources}
+        for j, name in enumerate(app.reports.own_sources):
+            if name not in source_ids:
+                problems.append((str(app_path), _key_line(app_path, "reports", "own_sources", j),
+                                 f"reports.own_sources.{j}",
+                                 (f"unknown source id {name!r}: name the province's own newspaper, broadcaster "
+                                  "or portal by its id in sources.yaml, or leave own_sources empty (then every "
+                                  "provincial_press and government_portal source counts)")))
     for j, name in enumerate(app.reports.recipients):
         if "@" not in name and name not in agency_ids:
             problems.append((str(app_path), _key_line(app_path, "reports", "recipients", j), f"reports.recipients.{j}",

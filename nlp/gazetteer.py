@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import json
 import logging
@@ -25,6 +26,7 @@ __all__ = [
     "FORMAT_VERSION",
     "Gazetteer",
     "Place",
+    "UnknownProvince",
     "build_gazetteer",
 ]
 
@@ -38,6 +40,16 @@ FORMAT_VERSION = 1
 # Words stripped from the front or back of a province name given to `resolve_province`.
 _RESOLVE_AFFIXES = ("thanh pho ", "tinh ", "tp. ", "tp.", "tp ", "thu do ")
 _RESOLVE_SUFFIXES = (" province", " city")
+
+
+class UnknownProvince(KeyError):
+    """A province code or name that names no current province; str() is the message itself.
+
+    A KeyError (callers catch that), but printed without the quotes KeyError adds to its argument.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +218,13 @@ class Gazetteer:
         aliases: dict[str, Any] = data.get("aliases") or {}
         self.context: dict[str, list[str]] = {k: list(v) for k, v in (aliases.get("context") or {}).items()}
         self.needs_unit: frozenset[str] = frozenset(fold(n) for n in aliases.get("needs_unit") or [])
+        # Province names that, written without capitals or diacritics, are mostly ordinary words.
+        self.plain_needs_unit: frozenset[str] = frozenset(
+            fold(n) for n in aliases.get("plain_needs_unit") or [])
         self.legacy: dict[str, tuple[str, ...]] = {}          # legacy province name -> current codes
+        # Pre-2025 two-digit codes, for a message when one is given where a current code is wanted.
+        self._legacy_by_code: dict[str, tuple[str, tuple[str, ...]]] = {
+            lp["code"]: (lp["name"], tuple(lp["codes"])) for lp in data["legacy_provinces"] if lp.get("code")}
         places: list[Place] = []
 
         def add_province_name(name: str, code: str) -> None:
@@ -235,9 +253,12 @@ class Gazetteer:
         for name, kind, unit, codes in data["places"]:
             places.append(Place(name, kind, tuple(codes), unit))
         self._resolve: dict[str, set[str]] = defaultdict(set)
+        self._resolve_names: dict[str, str] = {}       # key -> a name it was made from, for messages
         for place in places:
             if place.kind == "province":
-                self._resolve[_resolve_key(place.name)].add(place.codes[0])
+                key = _resolve_key(place.name)
+                self._resolve[key].add(place.codes[0])
+                self._resolve_names.setdefault(key, place.name)
         for code, names in (landmarks or {}).items():
             code = self.resolve_province(str(code))
             for name in names:
@@ -272,7 +293,7 @@ class Gazetteer:
         try:
             return self._names[code]
         except KeyError:
-            raise KeyError(f"{code!r} is not a current province code; known codes: "
+            raise UnknownProvince(f"{code!r} is not a current province code; known codes: "
                            f"{', '.join(self.codes())}") from None
 
     def province_name_en(self, code: str) -> str:
@@ -291,20 +312,56 @@ class Gazetteer:
         """Current two-digit code for a code, or a current or former province name in any spelling.
 
         Accepts "51", "Quảng Ngãi", "quang ngai", "tỉnh Kon Tum", "Quang Ngai Province", "Khánh Hoà".
-        Raises KeyError naming the input and how to fix it.
+        Raises UnknownProvince (a KeyError) naming the input and how to fix it: a pre-2025 code gets
+        the current code of its province, a near miss the names it resembles.
         """
         text = str(name_or_code).strip()
+        if not text:
+            raise UnknownProvince("no province given: give a current two-digit code such as '51' or a "
+                                  "current or former province name such as 'Quảng Ngãi' or 'Kon Tum'")
         if text.isdigit():
             code = text.zfill(2)
             if code in self._names:
                 return code
-            raise KeyError(f"{text!r} is not a current province code (after 1 July 2025); "
-                           f"known codes: {', '.join(self.codes())}")
+            raise UnknownProvince(f"unknown province {text!r}: not a current province code (after 1 July 2025)"
+                                  + self._old_code_hint(code)
+                                  + f"; known codes: {', '.join(self.codes())}")
         found = self._resolve.get(_resolve_key(text), set())
         if len(found) == 1:
             return next(iter(found))
         if found:
-            raise KeyError(f"province name {text!r} is ambiguous: it could be "
-                           + ", ".join(f"{c} {self._names[c]}" for c in sorted(found)))
-        raise KeyError(f"unknown province {text!r}: give a current code such as '51' or a current "
-                       "or former province name such as 'Quảng Ngãi' or 'Kon Tum'")
+            raise UnknownProvince(f"province name {text!r} is ambiguous: it could be "
+                                  + ", ".join(f"{c} {self._names[c]}" for c in sorted(found)))
+        raise UnknownProvince(f"unknown province {text!r}{self._near_misses(text)}: give a current code "
+                              "such as '51' or a current or former province name such as 'Quảng Ngãi' "
+                              "or 'Kon Tum'")
+
+    def _old_code_hint(self, code: str) -> str:
+        """ "; before 1 July 2025 '87' was Đồng Tháp, now in 82 Đồng Tháp" for a pre-2025 code."""
+        old = self._legacy_by_code.get(code)
+        if old is None:
+            return ""
+        name, codes = old
+        now = " or ".join(f"{c} {self._names[c]}" for c in codes if c in self._names)
+        return f"; before 1 July 2025 {code!r} was {name}, now part of {now}" if now else ""
+
+    def _near_misses(self, text: str) -> str:
+        """ " (did you mean Tiền Giang, now 82 Đồng Tháp?)" for a misspelt name, or what a place
+        that is not a province belongs to; empty when nothing is close."""
+        key = _resolve_key(text)
+        places = getattr(self, "places", ())      # resolve_province runs inside __init__ for landmarks
+        local = {c for p in places if p.kind in ("district", "ward", "landmark") and fold(p.name) == key
+                 for c in p.codes[:1]}
+        if any(p.kind == "not_place" and fold(p.name) == key for p in places):
+            return " (not a province: a region or other name that contains one)"
+        if local:
+            return (" (not a province: a place in "
+                    + " or ".join(f"{c} {self._names[c]}" for c in sorted(local)) + ")")
+        hints: dict[str, str] = {}                      # one hint per current province
+        for k in difflib.get_close_matches(key, list(self._resolve), n=3, cutoff=0.8):
+            name = self._resolve_names[k]
+            for code in sorted(self._resolve[k]):
+                current = self._names[code]
+                hints.setdefault(code, f"{current} ({code})" if fold(name) == fold(current)
+                                 else f"{name}, now {code} {current}")
+        return " (did you mean " + " or ".join(hints.values()) + "?)" if hints else ""

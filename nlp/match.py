@@ -178,8 +178,9 @@ class ProvinceMatcher:
         marked = _is_marked(s)
         blocked = self._blocked_ranges(s)
         out: list[_Evidence] = []
+        plain = not cased and not marked     # no capitals, no diacritics: names look like words
         for hit in self._select(self._hits(s, folded, cased, marked, field_name, blocked)):
-            ev = self._classify(hit, s, marked, lead_end)
+            ev = self._classify(hit, s, marked, lead_end, plain)
             if ev is not None:
                 out.append(ev)
         covered = [(e.start, e.end) for e in out]
@@ -216,9 +217,12 @@ class ProvinceMatcher:
                 continue
             surface = s[start:end]
             # Text without diacritics often drops capitals too ("dong thap"): there a province
-            # name need not be capitalised; smaller places still must be.
+            # name need not be capitalised; smaller places still must be. A longer name that hides
+            # a province name ("dong thap muoi", "thai binh duong") follows the province's rule, or
+            # the province would be found inside it.
             kept = [p for p in senses
-                    if self._same_form(p.name, surface, cased and (marked or p.kind != "province"))]
+                    if self._same_form(p.name, surface,
+                                       cased and (marked or p.kind not in ("province", "not_place")))]
             if marked and surface.isascii() and any(not p.name.isascii() for p in senses) \
                     and self._word_after(s, end) not in self._suffix_province:
                 # "Thanh Hoa" in text written with diacritics is a person, not "Thanh Hóa";
@@ -323,8 +327,15 @@ class ProvinceMatcher:
         m = _WORD_RE.match(s, end + 1) if end < len(s) and s[end] == " " else None
         return fold(m.group(0)) if m else ""
 
-    def _classify(self, hit: _Hit, s: str, marked: bool, lead_end: int) -> _Evidence | None:
-        """What a bare hit is evidence of, from its senses and the words around it."""
+    def _classify(self, hit: _Hit, s: str, marked: bool, lead_end: int, plain: bool = False) -> _Evidence | None:
+        """What a bare hit is evidence of, from its senses and the words around it.
+
+        `plain`: the text has neither capitals nor diacritics ("vinh ha long dep qua"), so a short
+        ward or former-district name cannot be told from ordinary words ("vinh" bay / Vinh, "long
+        sap", "bien dong"): alone it is only a hint, counted when the rest of the article supports
+        the same province (three-syllable names such as "dien bien phu" still count; landmarks from
+        config too); and the province names in `plain_needs_unit` ("hoa binh": peace) need a unit.
+        """
         kinds = {p.kind for p in hit.places}
         if "not_place" in kinds:
             return None
@@ -342,7 +353,8 @@ class ProvinceMatcher:
             codes = tuple(dict.fromkeys(c for p in provinces for c in p.codes[:1]))
             if prefix in ("province", "town") or self._has_own_unit(hit.text):
                 strength = "named"         # "tỉnh Sơn La", "TP HCM", and "thị xã Sơn La", its capital
-            elif prefix in ("street", "person") or fold(hit.text) in self.gazetteer.needs_unit:
+            elif prefix in ("street", "person") or fold(hit.text) in self.gazetteer.needs_unit \
+                    or (plain and fold(hit.text) in self.gazetteer.plain_needs_unit):
                 strength = "weak"
             else:
                 strength = "named"
@@ -354,6 +366,8 @@ class ProvinceMatcher:
         codes = tuple(dict.fromkeys(c for p in senses for c in p.codes))
         if prefix == "street":
             strength = "weak" if len(codes) == 1 else ""
+        elif plain and not landmarks and len(fold(hit.text).split()) < 3:
+            strength = "ambiguous"       # settled only by other evidence for the same province
         else:
             strength = "place" if len(codes) == 1 else "ambiguous"
         if not strength:
