@@ -77,7 +77,7 @@ def analyze_record(record: dict[str, Any], gazetteer: Gazetteer, matcher: Provin
         try:
             code = gazetteer.resolve_province(str(target))
         except (KeyError, ValueError) as exc:
-            result["error"] = f"line {number}: unknown province {target!r}: {exc}"
+            result["error"] = f"line {number}: {str(exc).strip(chr(34))}"
             code = None
     elif default_code is None:
         result["error"] = f"unknown target province {default_province!r}"

@@ -425,6 +425,11 @@ def analyze(file: Annotated[str, typer.Argument(help="JSON Lines file, or - for 
     from haidang.service import load_enricher
     settings = _settings(config)
     gaz, matcher = _matcher(settings)
+    if province:
+        try:    # a misspelt --province would otherwise make every line an error, and exit 0
+            gaz.resolve_province(province)
+        except (KeyError, ValueError) as exc:
+            raise typer.BadParameter(str(exc).strip('"'), param_hint="--province") from None
     enricher = load_enricher(settings)
     try:
         # Bytes, so that one line in a wrong encoding becomes an error line, not a crash.

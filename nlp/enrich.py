@@ -32,6 +32,9 @@ MIN_TEXT_CHARS = 40   # below this (a bare headline) labels are guesses: said so
 MAX_TEXT_CHARS = 50_000   # the models read this much; VNTC's longest dev article has 37,000 characters
 
 
+PLACE_NAMED_SCORE = 0.5     # nlp.match keep_threshold default
+
+
 class Enricher:
     """Holds the loaded models; `labels` is pure, `enrich` also consults and feeds the claim memory."""
 
@@ -62,7 +65,11 @@ class Enricher:
         vietnamese = language == "vi"
         if vietnamese:
             section = self._section.predict(title, text)
-            topics = self._topics.predict(title, text)
+            # A province matched through a ward or landmark alone is a Vietnamese angle the topic
+            # model's anchor list (province names, national words) cannot see. At the matcher's
+            # default keep threshold: a weaker match is not evidence of a place.
+            place_named = any(m.score >= PLACE_NAMED_SCORE for m in matches or [])
+            topics = self._topics.predict(title, text, place_named=place_named)
         else:
             reason = f"ngôn ngữ: {language or 'không xác định'}; mô hình tiếng Việt không áp dụng"
             section = {"label": "khong_xac_dinh", "score": 0.0, "note": reason}

@@ -274,7 +274,7 @@ class TopicClassifier:
         z = np.asarray(x @ self._coef.T).ravel() + self._intercept
         return 1.0 / (1.0 + np.exp(-z)), x
 
-    def predict(self, title: str, text: str) -> list[dict[str, Any]]:
+    def predict(self, title: str, text: str, *, place_named: bool = False) -> list[dict[str, Any]]:
         """The assigned topics only, highest score first: [{"id", "score", "evidence"}].
 
         Only an article with a Vietnamese angle (`has_vietnamese_angle`) gets topics: the
@@ -284,7 +284,9 @@ class TopicClassifier:
         params["secondary_ratio"] of the leading score, unless seeds assigned it. The score is the probability
         rescaled so that the threshold maps to 0.5 (scores compare across topics). Evidence: the
         seed phrases found, then the n-grams that pushed the model most. Empty, tiny or garbled
-        text yields [] (nothing known to weigh); this never raises on str input.
+        text yields [] (nothing known to weigh); this never raises on str input. `place_named`:
+        the caller's gazetteer found a Vietnamese place (a ward, a landmark, a former district) that
+        the anchor list lacks, which is the Vietnamese angle too.
         """
         try:
             doc = _compose(title, text)
@@ -298,7 +300,7 @@ class TopicClassifier:
             return []
         # The gate covers seed phrases too: on train, 7 of the 10 seed-rule assignments to articles
         # without an anchor were wrong (embassies, Iraq at the UN, tourism in Sri Lanka).
-        if x.nnz == 0 or (self._anchor is not None and self._anchor.search(low) is None):
+        if x.nnz == 0 or (not place_named and self._anchor is not None and self._anchor.search(low) is None):
             return []
         by_model = _assign(proba, self._thresholds, self._secondary_ratio)[0]
         out: list[dict[str, Any]] = []

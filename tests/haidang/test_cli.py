@@ -210,3 +210,13 @@ def test_run_exits_1_when_no_source_can_be_read(demo_config: Path):
     partly = subprocess.run([sys.executable, "-m", "haidang", "run", "-c", str(demo_config), "-s", "dead",
                              "-s", "baoquangngai"], check=False, capture_output=True, text=True, timeout=120)
     assert partly.returncode == 0, partly.stdout + partly.stderr
+
+
+def test_analyze_refuses_a_misspelt_province_at_once():
+    """Not one error line per input line and exit 0: the option is wrong, so the command says so."""
+    result = runner.invoke(app, ["analyze", "-", "--province", "Dong Thapp"], input='{"text": "x"}\n')
+    assert result.exit_code == 2
+    assert "did you mean Đồng Tháp" in " ".join(result.output.replace("│", " ").split())
+    line = json.dumps({"text": "Tin ở Quảng Ngãi.", "province": "87"})
+    out = json.loads(runner.invoke(app, ["analyze", "-"], input=line).stdout)
+    assert out["error"].startswith("line 1: unknown province '87'") and out["error"].count("unknown province") == 1

@@ -95,3 +95,20 @@ def test_a_huge_text_is_read_in_its_first_part_and_says_so(enricher, matcher):
     labels = enricher.labels(article.content.title, text, matches=article.matches, target="51", source=PRESS)
     assert "văn bản dài: chỉ phân tích 50.000 ký tự đầu" in labels["notes"]
     assert labels["section"]["label"] == "kinh_doanh" and labels["tone"]["label"] == "positive"
+
+
+def test_a_place_found_by_the_gazetteer_is_a_vietnamese_angle_for_topics() -> None:
+    """A province kept through a special zone alone ("đặc khu Vân Đồn") still gets its plan topics."""
+    from haidang.record import Match
+    from nlp.enrich import Enricher
+
+    enricher = Enricher.load(local_models_dir=None)
+    title = "Đặc khu Vân Đồn thu hút thêm 3 dự án FDI"
+    text = ("Ngày 20/11, Ban quản lý khu kinh tế cho biết đặc khu Vân Đồn vừa trao giấy chứng nhận đầu tư cho "
+            "3 dự án FDI với tổng vốn 500 triệu USD, tập trung vào du lịch nghỉ dưỡng và logistics.")
+    assert enricher.labels(title, text)["topics"] == []          # no province name, no national word
+    found = Match(province_code="22", province="Quảng Ninh", named=False, score=0.8)
+    topics = enricher.labels(title, text, matches=[found], target="22")["topics"]
+    assert "dau_tu_thuong_mai" in [t["id"] for t in topics]
+    weak = Match(province_code="22", province="Quảng Ninh", named=False, score=0.3)
+    assert enricher.labels(title, text, matches=[weak], target="22")["topics"] == []
