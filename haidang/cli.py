@@ -906,6 +906,8 @@ def audit(since: Annotated[str, typer.Option(help="From when: 30d, 12h, YYYY-MM-
 @users_app.command("add")
 def users_add(name: Annotated[str, typer.Argument(help="Login name.")],
               role: Annotated[str, typer.Option(help="viewer, officer or administrator.")] = "viewer",
+              agency: Annotated[str | None, typer.Option(
+                  help="The agency (an id in agencies.yaml) this officer acts for; reports count their actions under it.")] = None,
               config: ConfigOpt = None) -> None:
     """Add a user (or change a user's password and role); asks for the password, stores its argon2 hash."""
     import os
@@ -919,11 +921,16 @@ def users_add(name: Annotated[str, typer.Argument(help="Login name.")],
         raise typer.BadParameter("use viewer, officer or administrator", param_hint="--role")
     folder = Path(config or os.environ.get("HAIDANG_CONFIG") or DEFAULT_CONFIG_DIR)
     path = folder / "users.yaml"
+    if agency is not None:
+        known = {a.id: a.name for a in _settings(folder).agencies}
+        if agency not in known:
+            raise typer.BadParameter(f"unknown agency id {agency!r}; agencies.yaml has: {', '.join(sorted(known)) or 'none'}",
+                                     param_hint="--agency")
     password = typer.prompt("Mật khẩu (password)", hide_input=True, confirmation_prompt=True)
     if len(password) < 10:
         err.print("[red]password too short[/red]: use at least 10 characters")
         raise typer.Exit(2)
-    user = User(name=name, role=role, password_hash=hash_password(password))   # validates the name
+    user = User(name=name, role=role, password_hash=hash_password(password), agency=agency)   # validates the name
     yaml = YAML(typ="rt")
     doc = yaml.load(path.read_text(encoding="utf-8")) if path.exists() else None
     if not isinstance(doc, CommentedMap):
@@ -933,6 +940,8 @@ def users_add(name: Annotated[str, typer.Argument(help="Login name.")],
         users = CommentedSeq()
         doc["users"] = users
     entry = CommentedMap([("name", user.name), ("role", user.role), ("password_hash", user.password_hash)])
+    if user.agency:
+        entry["agency"] = user.agency
     for i, existing in enumerate(users):
         if str(existing.get("name", "")).lower() == name.lower():
             users[i] = entry
@@ -943,7 +952,7 @@ def users_add(name: Annotated[str, typer.Argument(help="Login name.")],
     with tmp.open("w", encoding="utf-8") as fh:
         yaml.dump(doc, fh)
     os.replace(tmp, path)
-    out.print(f"user {escape(name)} ({role}) saved in {path}")
+    out.print(f"user {escape(name)} ({role}{', ' + escape(agency) if agency else ''}) saved in {path}")
 
 
 @feedback_app.command("export")

@@ -277,6 +277,9 @@ class User(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
     role: UserRole = "viewer"
     password_hash: str = Field(pattern=r"^\$argon2(id|i|d)\$")   # `haidang users add NAME` writes it
+    # The agency (agencies.yaml id) this officer acts for: actions recorded on the web's flag pages
+    # are counted under it in reports. None: the agency whose addresses include the name, if any.
+    agency: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 
 
 class UsersFile(_Model):
@@ -673,11 +676,22 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
                       province_from_env=bool(env.get("HAIDANG_PROVINCE")))
     us_path = config_dir / "users.yaml"
     users = validate_yaml_file(us_path, UsersFile).users if us_path.exists() else []  # type: ignore[attr-defined]
+    _check_user_agencies(us_path, users, agencies)  # type: ignore[arg-type]
     escalation: EscalationSettings = alerts_file.escalation  # type: ignore[attr-defined]
     _check_escalation(al_path, agencies, escalation)  # type: ignore[arg-type]
     return Settings(config_dir=str(config_dir), app=app, sources=sources, landmarks=landmarks,  # type: ignore[arg-type]
                     topics=topics, agencies=agencies, alert_rules=rules, digest=digest, users=users,
                     escalation=escalation)
+
+
+def _check_user_agencies(path: Path, users: list[User], agencies: list[Agency]) -> None:
+    """A user's agency must be one of agencies.yaml: a typo would file their actions under nothing."""
+    ids = {a.id for a in agencies}
+    problems = [(str(path), _key_line(path, "users", i, "agency"), f"users.{i}.agency",
+                 f"unknown agency id {u.agency!r} for user {u.name!r}: use an id from agencies.yaml")
+                for i, u in enumerate(users) if u.agency and u.agency not in ids]
+    if problems:
+        raise ConfigError(_format(problems), problems)
 
 
 def _check_escalation(path: Path, agencies: list[Agency], escalation: EscalationSettings) -> None:

@@ -340,6 +340,15 @@ class _WebApp:
                           "Hành động này đã được ghi nhận trước đó bằng đường dẫn này; mỗi đường dẫn chỉ "
                           "dùng được một lần. Không ghi nhận thêm lần nữa.")
 
+    def agency_of_user(self, stated: str | None, name: str) -> str | None:
+        """The agency a logged-in officer acts for: users.yaml's `agency` when it names one of
+        agencies.yaml (the file may have changed since start-up), else the agency of that address."""
+        if stated and stated in self.agency_names:
+            return stated
+        if stated:
+            _log.warning("user %s: agency %r is not in agencies.yaml; recording the action without it", name, stated)
+        return self.agency_of(name)
+
     def agency_of(self, recipient: str) -> str | None:
         for agency in self.settings.agencies:
             if recipient.lower() in (e.lower() for e in agency.emails):
@@ -850,7 +859,8 @@ class _WebApp:
         else:
             problems = _action_problems(action, note, rebuttal)
         user, client, now = session.user, _client(request), self.now()
-        agency_id = self.agency_of(user)
+        account = self.sessions.user(user)
+        agency_id = self.agency_of_user(account.agency if account else None, user)
 
         Loaded = tuple[FlagEntry, Article | None, list[dict[str, Any]], RebuttalKit | None]
 

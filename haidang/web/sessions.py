@@ -106,6 +106,10 @@ class SessionKeeper:
         self._signer = signer
         self._hours = hours
 
+    def user(self, name: str) -> User | None:
+        """The user of that name as users.yaml says now (None: removed)."""
+        return self._users.current().get(name.strip().lower())
+
     def check_password(self, name: str, password: str) -> User | None:
         user = self._users.current().get(name.strip().lower())
         try:

@@ -220,3 +220,25 @@ def test_analyze_refuses_a_misspelt_province_at_once():
     line = json.dumps({"text": "Tin ở Quảng Ngãi.", "province": "87"})
     out = json.loads(runner.invoke(app, ["analyze", "-"], input=line).stdout)
     assert out["error"].startswith("line 1: unknown province '87'") and out["error"].count("unknown province") == 1
+
+
+def test_users_add_records_a_known_agency_and_refuses_an_unknown_one(tmp_path: Path):
+    import shutil
+
+    from haidang.settings import DEFAULT_CONFIG_DIR, ConfigError
+    config = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, config)
+    (config / "users.yaml").unlink(missing_ok=True)
+    secret = "mat-khau-dai-du\n" * 2
+    bad = runner.invoke(app, ["users", "add", "canbo", "--role", "officer", "--agency", "cong-an",
+                              "--config", str(config)], input=secret)
+    assert bad.exit_code == 2 and not (config / "users.yaml").exists()
+    ok = runner.invoke(app, ["users", "add", "canbo", "--role", "officer", "--agency", "cong-an-tinh",
+                             "--config", str(config)], input=secret)
+    assert ok.exit_code == 0, ok.output
+    [user] = load_settings(config).users
+    assert user.agency == "cong-an-tinh"
+    text = (config / "users.yaml").read_text(encoding="utf-8").replace("cong-an-tinh", "cong-an")
+    (config / "users.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown agency id 'cong-an' for user 'canbo'"):
+        load_settings(config)

@@ -75,9 +75,10 @@ def _actions(kit: WebKit) -> list[ResponseAction]:
         store.close()
 
 
-def _client_with_users(kit: WebKit, *users: tuple[str, str, str]) -> TestClient:
-    """Another app over the kit's store whose users.yaml adds `users` (name, role, password)."""
-    extra = [User(name=n, role=r, password_hash=hash_password(p)) for n, r, p in users]  # type: ignore[arg-type]
+def _client_with_users(kit: WebKit, *users: tuple[str, ...]) -> TestClient:
+    """Another app over the kit's store whose users.yaml adds `users` (name, role, password[, agency])."""
+    extra = [User(name=u[0], role=u[1], password_hash=hash_password(u[2]),  # type: ignore[arg-type]
+                  agency=u[3] if len(u) > 3 else None) for u in users]
     settings = kit.settings.model_copy(update={"users": [*kit.settings.users, *extra]})
     app = create_app(settings, kit.open, SECRET, now=kit.clock, users_file=Path("/nonexistent/users.yaml"))
     return TestClient(app, base_url="http://testserver")
@@ -300,6 +301,16 @@ def test_a_user_named_by_an_agency_address_acts_for_that_agency(kit: WebKit) -> 
         assert used.status_code == 410 and "Đường dẫn đã được sử dụng" in used.text
         other = client.get(links["chuyen_cong_an"].removeprefix(kit.signer.base_url))
         assert other.status_code == 200
+
+
+def test_a_user_with_an_agency_in_users_yaml_acts_for_it(kit: WebKit) -> None:
+    """`agency:` in users.yaml files the officer's actions under that agency in the reports."""
+    key = _queue_flag(kit)
+    with _client_with_users(kit, ("canbo.congan", "officer", AGENCY_PASSWORD, "cong-an-tinh")) as client:
+        _login(client, "canbo.congan", AGENCY_PASSWORD)
+        assert _record(client, key, action="chuyen_cong_an").status_code == 200
+        [action] = _actions(kit)
+        assert action.agency_id == "cong-an-tinh" and action.actor == "canbo.congan"
 
 
 def test_an_action_recorded_after_login_counts_in_the_report_like_a_links(kit: WebKit) -> None:
