@@ -112,8 +112,17 @@ def _form_text(form: Any, name: str, limit: int = NOTE_CHARS) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
+# An http(s) URL as a rebuttal's address: one token with a host, no whitespace of any kind (a line
+# break or a no-break space would let the "URL" carry sentences into the emails that cite it) and
+# no control or invisible formatting characters.
+_HTTP_URL_RE = re.compile(r"https?://[^\s/?#\\@]+(?:[/?#]\S*)?", re.IGNORECASE)
+_URL_BAD_CHARS_RE = re.compile("[\u0000-\u001f\u007f-\u009f\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f"
+                               "\u205f-\u206f\u3000\ufeff]")
+
+
 def _http_url(value: str) -> bool:
-    return value.lower().startswith(("http://", "https://")) and " " not in value and len(value) <= 2000
+    return (len(value) <= 2000 and _HTTP_URL_RE.fullmatch(value) is not None
+            and _URL_BAD_CHARS_RE.search(value) is None)
 
 
 def _date_problems(form: dict[str, str], since: datetime | None, until: datetime | None,
@@ -183,9 +192,11 @@ def _action_problems(action: str, note: str, rebuttal: str) -> list[str]:
     reason for "không phải tin sai" (both teach the claims list, see haidang.web.respond)."""
     problems = []
     if action == "phan_bac" and not _http_url(rebuttal):
-        problems.append("Cần nhập đường dẫn bài phản bác (bắt đầu bằng http:// hoặc https://).")
+        problems.append("Cần nhập đường dẫn bài phản bác: một địa chỉ bắt đầu bằng http:// hoặc https://, "
+                        "không có dấu cách hay xuống dòng.")
     if action != "phan_bac" and rebuttal and not _http_url(rebuttal):
-        problems.append("Đường dẫn bài phản bác phải bắt đầu bằng http:// hoặc https://.")
+        problems.append("Đường dẫn bài phản bác phải là một địa chỉ bắt đầu bằng http:// hoặc https://, "
+                        "không có dấu cách hay xuống dòng.")
     if action == "khong_phai_tin_sai" and not note:
         problems.append("Cần ghi lý do xác định đây không phải tin sai.")
     return problems
@@ -216,7 +227,7 @@ class _WebApp:
         self.env = alerts_environment(TEMPLATES_DIR)
         # Watched, so `haidang users add` or an edit takes effect without a restart (haidang.web.users).
         self.sessions = SessionKeeper(settings.users, signer, hours=settings.app.web.session_hours,
-                                      users_file=users_file)
+                                      users_file=users_file, agencies=[a.id for a in settings.agencies])
         web = settings.app.web
         self.throttle = LoginThrottle(web.login_limit, timedelta(minutes=web.login_window_minutes),
                                       web.login_checks_in_flight)

@@ -71,13 +71,17 @@ def list_flags(store: Store, skip_rules: Collection[str]) -> list[FlagEntry]:
 
 
 def find_flag(store: Store, key: str, skip_rules: Collection[str]) -> FlagEntry | None:
-    """The flag one of whose messages has outbox key `key`; None when no flag message has it."""
-    found = store.outbox(keys=[key])
-    if not found or not _group(found, skip_rules):
+    """The flag one of whose messages has outbox key `key`: its first emails, or a reminder,
+    escalation or resurfacing of it (an expired link of a resurfacing email names the resurfacing's
+    key, alerts.flag.resurfacing_key). None when no message has it, or it is no flag's."""
+    found = [m for m in store.outbox(keys=[key]) if m.flag_rule not in skip_rules]
+    if not found:
         return None
     rule, story_id = found[0].flag_rule, found[0].story_id
     group = [m for m in store.outbox() if m.flag_rule == rule and m.story_id == story_id]
     flags = _group(group, skip_rules)
+    if (rule, story_id) not in flags:
+        return None
     return _entry(rule, story_id, flags[(rule, story_id)], store.actions(story_id=story_id))
 
 

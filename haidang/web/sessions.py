@@ -43,6 +43,7 @@ import json
 import secrets
 import threading
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -99,10 +100,11 @@ class SessionKeeper:
     """Checks passwords against the configured users and issues and reads session cookies."""
 
     def __init__(self, users: list[User], signer: LinkSigner, *, hours: int = 12,
-                 users_file: Path | None = None) -> None:
+                 users_file: Path | None = None, agencies: Collection[str] | None = None) -> None:
         """`users` as the settings loaded them from `users_file`, which is then watched for changes
-        (haidang.web.users); without a file, `users` stay as given."""
-        self._users = UsersFileWatch(users_file, users)
+        (haidang.web.users; a new file naming an agency not in `agencies` is refused); without a
+        file, `users` stay as given."""
+        self._users = UsersFileWatch(users_file, users, agencies)
         self._signer = signer
         self._hours = hours
 

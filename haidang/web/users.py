@@ -3,7 +3,8 @@
 `haidang users add` (or an edit of the file) must take effect at once: a password that leaked is
 revoked by changing it, not by restarting the service. The file is stat'ed on each login and
 session read (a cheap system call); when its modification time, size or inode changed, it is read
-again with the project's own validation (haidang.settings.validate_yaml_file and UsersFile). A file
+again with the project's own validation (haidang.settings.validate_yaml_file and UsersFile, and
+each user's `agency` against agencies.yaml, as the loader checks it at start-up). A file
 that does not validate leaves the previous users in place and logs why, so a typing mistake locks
 nobody out; a deleted file means no users, as at start-up (the loader reads a missing file so).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Collection
 from pathlib import Path
 
 from haidang.errors import ConfigError
@@ -36,8 +38,11 @@ class UsersFileWatch:
     """The current users of `path`, starting from `users` (what the settings loaded), reloaded
     when the file changes."""
 
-    def __init__(self, path: Path | None, users: list[User]) -> None:
+    def __init__(self, path: Path | None, users: list[User], agencies: Collection[str] | None = None) -> None:
+        """`agencies`: the agency ids of agencies.yaml; a reloaded file naming another is refused
+        (a typo would file that officer's actions under no agency). None checks nothing."""
         self._path = path
+        self._agencies = None if agencies is None else frozenset(agencies)
         self._users = {u.name.lower(): u for u in users}
         # The state of the file when the settings were loaded; `users` came from it.
         self._stamp = _stamp(path) if path is not None else None
@@ -75,5 +80,12 @@ class UsersFileWatch:
             _log.error("%s: not reloaded, the web app keeps its previous users: %s", self._path, exc)
             return
         users: list[User] = loaded.users  # type: ignore[attr-defined]
+        unknown = [f"users.{i}.agency: unknown agency id {u.agency!r} for user {u.name!r}"
+                   for i, u in enumerate(users)
+                   if self._agencies is not None and u.agency and u.agency not in self._agencies]
+        if unknown:
+            _log.error("%s: not reloaded, the web app keeps its previous users: %s; use an id from agencies.yaml",
+                       self._path, "; ".join(unknown))
+            return
         self._users = {u.name.lower(): u for u in users}
         _log.info("%s: reloaded, %d users", self._path, len(users))
