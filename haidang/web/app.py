@@ -63,7 +63,7 @@ from haidang.web.query_errors import explain_query_error
 from haidang.web.respond import Recorded, link_used, record_correction, record_officer_action, record_response
 from haidang.web.sessions import Attempt, LoginThrottle, Session, SessionKeeper, end_sessions, logout_nonce
 from haidang.web.wording import AUDIT_KINDS, HTTP_ERRORS, LANGUAGE_ALL, NOT_ASSESSED, ROLES, TONES, UNKNOWN
-from haidang.wording import LANGUAGES, vn_decimal
+from haidang.wording import LANGUAGES, vn_decimal, vn_number
 from nlp.gazetteer import Gazetteer
 
 __all__ = ["TEMPLATES_DIR", "create_app"]
@@ -197,6 +197,8 @@ def _action_problems(action: str, note: str, rebuttal: str) -> list[str]:
     if action != "phan_bac" and rebuttal and not _http_url(rebuttal):
         problems.append("Đường dẫn bài phản bác phải là một địa chỉ bắt đầu bằng http:// hoặc https://, "
                         "không có dấu cách hay xuống dòng.")
+    if len(note) > NOTE_CHARS:
+        problems.append(f"Ghi chú dài tối đa {vn_number(NOTE_CHARS, 0)} ký tự; hãy rút gọn (không có gì được ghi nhận).")
     if action == "khong_phai_tin_sai" and not note:
         problems.append("Cần ghi lý do xác định đây không phải tin sai.")
     return problems
@@ -496,7 +498,7 @@ class _WebApp:
         if isinstance(checked, Response):
             return checked
         link, form = checked
-        note = _form_text(form, "note")
+        note = _form_text(form, "note", NOTE_CHARS + 1)   # longer: refused, not cut
         rebuttal = _form_text(form, "rebuttal_url")
         problems = _action_problems(link.action, note, rebuttal)
         client = _client(request)
@@ -863,7 +865,7 @@ class _WebApp:
                               "Biểu mẫu đã hết hiệu lực hoặc không gửi từ trang này. Không có thay đổi nào "
                               "được ghi nhận. Hãy tải lại trang và gửi lại.")
         action = _form_text(form, "action", 32)
-        note = _form_text(form, "note")
+        note = _form_text(form, "note", NOTE_CHARS + 1)   # longer: refused, not cut
         rebuttal = _form_text(form, "rebuttal_url")
         if action not in ACTION_NAMES:
             problems = ["Hãy chọn hành động đã thực hiện trong danh sách."]

@@ -236,7 +236,8 @@ def test_the_form_checks_what_each_action_needs_and_its_token(kit: WebKit) -> No
                             ({"action": "xoa_het"}, "Hãy chọn hành động"),
                             ({"action": "phan_bac", "rebuttal_url": "javascript:alert(1)"},
                              "Cần nhập đường dẫn bài phản bác"),
-                            ({"action": "khong_phai_tin_sai", "note": "  "}, "Cần ghi lý do")):
+                            ({"action": "khong_phai_tin_sai", "note": "  "}, "Cần ghi lý do"),
+                            ({"action": "de_nghi_go_bo", "note": "x" * 2001}, "Ghi chú dài tối đa 2.000 ký tự")):
         page = kit.client.post(f"/canh-bao/{key}", data={"csrf": token} | fields)
         assert page.status_code == 422 and problem in page.text, fields
     # What was typed comes back as text, chosen action kept.
