@@ -11,7 +11,7 @@ neither SVG nor data: images, and every mail client renders a table.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -251,10 +251,19 @@ def _adjust(counts: tuple[Counter[str], Counter[str], Counter[str]], articles: l
     return sign * len(articles)
 
 
+def _seen_before(articles: Iterable[Article], end: datetime) -> Iterator[Article]:
+    """`articles` (as Store.iter_articles yields them: oldest first by first_seen) up to the first one
+    found at or after `end`: reading stops there, so a window a year back does not read the year since."""
+    for a in articles:
+        if a.content.first_seen is not None and a.content.first_seen >= end:
+            return
+        yield a
+
+
 def _found_late(store: Store, start: datetime, end: datetime) -> list[Article]:
     """Articles published before `start` but first found in [start, end): they belong to this window."""
-    return [a for a in store.iter_articles(SearchFilters(until=start, first_seen_since=start, relevant_only=True))
-            if (when := reported_at(a)) is not None and start <= when < end]
+    found = store.iter_articles(SearchFilters(until=start, first_seen_since=start, relevant_only=True))
+    return [a for a in _seen_before(found, end) if (when := reported_at(a)) is not None and start <= when < end]
 
 
 def _seen_after(store: Store, start: datetime, end: datetime) -> list[Article]:
@@ -287,12 +296,15 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     window = SearchFilters(since=start, until=end, relevant_only=True)
     later = {a.id for a in _seen_after(store, start, end)}
     found_late = _found_late(store, start, end)
-    articles = [a for a in store.iter_articles(window) if a.id not in later]
+    articles: list[Article] = []
+    seen_later: list[Article] = []          # the window's articles a later digest counts (read once)
+    for a in store.iter_articles(window):
+        (seen_later if a.id in later else articles).append(a)
     # Counted by the store: the window before is never read article by article, only its late finds.
     now_facets = store.facets(window, _COUNTED, tz=tz_name)
     now_counts = _counts(now_facets, kinds)
     total = (now_facets.total + _adjust(now_counts, found_late, kinds, 1)
-             + _adjust(now_counts, [a for a in store.iter_articles(window) if a.id in later], kinds, -1))
+             + _adjust(now_counts, seen_later, kinds, -1))
     previous = store.facets(SearchFilters(since=previous_start, until=start, relevant_only=True), _COUNTED,
                             tz=tz_name)
     prev_counts = _counts(previous, kinds)
@@ -338,7 +350,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
         dispatcher = AlertDispatcher(settings, store)
     # Also the articles found in the window but published before it (a backlog, a new source, an
     # outage caught up): their flags went out in this window and belong in this digest.
-    late = [a for a in store.iter_articles(SearchFilters(first_seen_since=start))
+    late = [a for a in _seen_before(store.iter_articles(SearchFilters(first_seen_since=start)), end)
             if a.id not in by_id and a.content.first_seen is not None and a.content.first_seen < end]
     by_id.update((a.id, a) for a in late)
     raised: dict[str, list[Any]] = {}

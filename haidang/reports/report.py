@@ -361,7 +361,10 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     foreign.sort(key=lambda a: (a.published or until, a.id))
     if dispatcher is not None:
         # Published before the period, first found in it: few, and found through the first-seen index.
+        # Oldest first by first_seen: those found after the period reached a later report's digests.
         for article in store.iter_articles(SearchFilters(until=since, first_seen_since=since, relevant_only=True)):
+            if article.content.first_seen is not None and article.content.first_seen >= until:
+                break
             list_digest_flags(article)
     labels = {"topic": topic_names, "tone": wording.TONES, "kind": wording.KINDS, "language": wording.LANGUAGES}
     volumes = {d: _series(per[d], labels[d]) for d in dims}
@@ -385,11 +388,13 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     story_first: dict[str, Article | None] = {}
     for (rule, story_id), group in messages.items():
         flagged_at = min(m.created_at for m in group if m.created_at).astimezone(tz)
+        done = by_flag.get((rule, story_id)) or by_story.get(story_id) or []
+        if done and flagged_at < since:
+            continue        # neither in the period nor open: its first article need not be looked for
         if story_id not in story_first:
             story_first[story_id] = _first_article(store, story_id, period_first.get(story_id))
         first = story_first[story_id]
         when = _when(first) if first else None
-        done = by_flag.get((rule, story_id)) or by_story.get(story_id) or []
         all_flags.append(ReportFlag(
             rule=rule, story_id=story_id, rule_name=rule_names.get(rule, rule),
             title=first.content.title if first else wording.MISSING_ARTICLE,
