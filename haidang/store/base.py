@@ -318,7 +318,9 @@ class Store(Protocol):
     def count(self, filters: SearchFilters | None = None) -> int: ...
 
     def iter_articles(self, filters: SearchFilters | None = None) -> Iterator[Article]:
-        """Every stored article, oldest first; streams, for export and migration."""
+        """Every stored article, oldest first by when the store first saw it (`first_seen`; the
+        digest stops reading at its window's end on that order); streams, for export and migration.
+        Not a snapshot: articles stored meanwhile may or may not appear."""
 
     def facets(self, filters: SearchFilters | None, fields: Sequence[FacetField], *,
                interval: Literal["day", "week", "month"] | None = None,

@@ -65,6 +65,7 @@ _CHUNK = 500
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)     # sorts rows without a creation time first
 # Rows fetched per round trip by iter_articles; each round is its own short read transaction.
 _PAGE = 200
+_KEY_PAGE = 10_000      # iter_articles: keys per range scan (a few hundred kB)
 
 
 # What an operator can do when the data folder cannot be written; nothing is lost meanwhile.
@@ -73,7 +74,10 @@ _FIX_ACCESS = ("give the user running Hải Đăng write access to it, or point 
 
 
 def _from_key(value: str | None) -> datetime | None:
-    return datetime.strptime(value, UTC_FORMAT).replace(tzinfo=UTC) if value else None
+    """A stored key (UTC_FORMAT, always with microseconds and "Z") back to an aware datetime.
+    fromisoformat reads that form exactly, at a fiftieth of strptime's cost (the flag list parses
+    thousands of them per view)."""
+    return datetime.fromisoformat(value) if value else None
 
 
 def _now() -> datetime:
@@ -357,17 +361,27 @@ class SqliteStore:
         after: tuple[str, int] = ("", -1)
         while True:
             conditions = [*where, "(a.first_seen, a.docno) > (?, ?)"]
+            # Keys in large pages, documents in small ones: with a date filter SQLite visits every
+            # row of the range and sorts them for each key page, so a year read 200 keys at a time
+            # scanned the year 300 times (a year's report: 27 s). Keys are small; documents are not.
             sql = (
-                "SELECT a.first_seen, a.docno, a.doc FROM articles a WHERE " + " AND ".join(conditions)
+                "SELECT a.first_seen, a.docno FROM articles a WHERE " + " AND ".join(conditions)
                 + " ORDER BY a.first_seen, a.docno LIMIT ?"
             )
             with self._errors("reading articles"):
-                rows = self._conn.execute(sql, [*params, *after, _PAGE]).fetchall()
-            for _, _, doc in rows:
-                yield Article.from_dict(json.loads(doc))
-            if len(rows) < _PAGE:
+                keys = self._conn.execute(sql, [*params, *after, _KEY_PAGE]).fetchall()
+            for i in range(0, len(keys), _PAGE):
+                docnos = [docno for _, docno in keys[i:i + _PAGE]]
+                with self._errors("reading articles"):
+                    docs = dict(self._conn.execute(
+                        f"SELECT docno, doc FROM articles WHERE docno IN ({','.join('?' * len(docnos))})", docnos
+                    ).fetchall())
+                for docno in docnos:
+                    if docno in docs:           # deleted meanwhile (retention): skipped
+                        yield Article.from_dict(json.loads(docs[docno]))
+            if len(keys) < _KEY_PAGE:
                 return
-            after = (rows[-1][0], rows[-1][1])
+            after = (keys[-1][0], keys[-1][1])
 
     def facets(self, filters: SearchFilters | None, fields: Sequence[FacetField], *,
                interval: Interval | None = None, tz: str = "Asia/Ho_Chi_Minh") -> Facets:

@@ -351,6 +351,17 @@ def test_iter_articles_oldest_first(store: Store) -> None:
     assert [a.content.title for a in store.iter_articles(since)] == ["Tin 2", "Tin 3"]
 
 
+def test_iter_articles_orders_by_first_seen_not_publication(store: Store) -> None:
+    """A story published long ago and found today comes last: the digest stops reading there."""
+    store.upsert(build_article("late", "Đăng sớm, thấy muộn", published=T0 - timedelta(days=30),
+                               first_seen=T0 + timedelta(hours=5)))
+    store.upsert(build_article("prompt", "Đăng và thấy ngay", published=T0 + timedelta(hours=1),
+                               first_seen=T0 + timedelta(hours=1)))
+    assert [a.content.title for a in store.iter_articles()] == ["Đăng và thấy ngay", "Đăng sớm, thấy muộn"]
+    found = SearchFilters(first_seen_since=T0)
+    assert [a.content.title for a in store.iter_articles(found)] == ["Đăng và thấy ngay", "Đăng sớm, thấy muộn"]
+
+
 def test_iter_articles_streams_many(store: Store) -> None:
     for i in range(450):
         store.upsert(build_article(f"many{i}", f"Tin số {i}", first_seen=T0 + timedelta(seconds=i)))

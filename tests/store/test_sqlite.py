@@ -288,3 +288,24 @@ def test_open_store_elasticsearch_unreachable_is_transient(tmp_path: Path) -> No
         open_store(StoreSettings(backend="elasticsearch", elasticsearch_url="http://127.0.0.1:9",
                                  elasticsearch_timeout_s=2))
     assert caught.value.transient
+
+
+def test_iter_articles_pages_keys_and_documents_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys are read in large pages and documents in small ones: every article once, in order,
+    across both page boundaries, with and without a date filter."""
+    import haidang.store.sqlite as sqlite_module
+    from haidang.store.base import SearchFilters
+    from tests.contract.conftest import T0, build_article
+
+    monkeypatch.setattr(sqlite_module, "_KEY_PAGE", 7)
+    monkeypatch.setattr(sqlite_module, "_PAGE", 3)
+    store = sqlite_module.SqliteStore(tmp_path / "s.sqlite3")
+    try:
+        for i in range(20):
+            store.upsert(build_article(f"p{i}", f"Tin {i}", published=T0 + timedelta(days=i),
+                                       first_seen=T0 + timedelta(days=i, hours=1)))
+        assert [a.content.title for a in store.iter_articles()] == [f"Tin {i}" for i in range(20)]
+        since = SearchFilters(since=T0 + timedelta(days=4), until=T0 + timedelta(days=15))
+        assert [a.content.title for a in store.iter_articles(since)] == [f"Tin {i}" for i in range(4, 15)]
+    finally:
+        store.close()
