@@ -851,8 +851,8 @@ class _WebApp:
 
     async def flag_view_submit(self, request: Request) -> Response:
         """Records the chosen action as the logged-in user: flag key as the user's own
-        (haidang.web.flags.officer_flag_key), agency when the user's name is one of an agency's
-        addresses, no link id. The store appends the "action" audit entry with it."""
+        (haidang.web.flags.officer_flag_key), agency from users.yaml, else the agency whose addresses
+        include the user's name (agency_of_user), no link id. The store appends the "action" audit entry with it."""
         session = self.require(request, "officer")
         if not isinstance(session, Session):
             return session
