@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
-from dataclasses import replace
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alerts.flag import EarlierAction, Flag, Resurfacing, flag_key
+from alerts.flag import EarlierAction, Flag, Resurfacing, flag_key, resurfacing_ref, resurfacing_ref_of
 from alerts.links import LinkSigner
 from alerts.outbox import DeliveryPolicy, Notifier, deliver_due, queue_flag
 from alerts.routing import group_by_story, route
@@ -29,7 +30,8 @@ from haidang.settings import AlertRule, Settings, Source
 from haidang.store.base import OutboxMessage, ResponseAction, SearchFilters, Store
 from haidang.store.query import matches_text, parse_query
 
-__all__ = ["AlertDispatcher", "EmlNotifier", "make_notifier", "make_signer", "query_matches", "story_articles"]
+__all__ = ["AlertDispatcher", "EmlNotifier", "Reappearance", "make_notifier", "make_signer", "query_matches",
+           "reappearances", "story_articles"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,62 @@ def story_articles(store: Store, story_id: str, *, like: Sequence[Article] = (),
         if (copy := store.get(article_id)) is not None:
             found[copy.id] = copy
     return list(found.values())
+
+
+@dataclass(slots=True)
+class Reappearance:
+    """One resurfacing as its emails record it: a story officers had acted on, carried by an outlet
+    that had not carried it then, and the emails that said so (one per rule and recipient)."""
+
+    story_id: str
+    source_id: str | None                 # the new outlet; None when its emails no longer tell
+    article: Article | None               # that outlet's first article of the story after the action
+    at: datetime                          # when it reappeared: that article first seen, else its first email
+    actions: list[ResponseAction]         # the story's actions it came back after, oldest first; [] when unknown
+    messages: list[OutboxMessage] = field(default_factory=list)
+
+    @property
+    def rules(self) -> list[str]:
+        return list(dict.fromkeys(m.flag_rule for m in self.messages))
+
+    @property
+    def statuses(self) -> dict[str, int]:
+        """Outbox status -> its emails."""
+        return dict(Counter(m.status for m in self.messages))
+
+
+def reappearances(store: Store, messages: Iterable[OutboxMessage]) -> list[Reappearance]:
+    """The resurfacings the resurfacing emails among `messages` record (others are ignored), one per
+    story, action and new outlet, earliest first. The store keeps no other record of them: each
+    email's key names its action and outlet (`alerts.flag.resurfacing_ref`), matched here against
+    the story's recorded actions and the outlets of its stored copies, so what the report and the
+    flag pages show is what the emails said, not a second guess at it."""
+    by_story: dict[str, dict[str, list[OutboxMessage]]] = {}
+    for m in messages:
+        if (ref := resurfacing_ref_of(m)) is not None:
+            by_story.setdefault(m.story_id, {}).setdefault(ref, []).append(m)
+    found: list[Reappearance] = []
+    for story_id, groups in by_story.items():
+        actions = sorted(store.actions(story_id=story_id), key=lambda a: (a.at, a.id or ""))
+        copies = sorted((a for a in story_articles(store, story_id) if a.content.first_seen is not None),
+                        key=lambda a: (a.content.first_seen, a.id))
+        known: dict[str, tuple[int, str | None]] = {}       # ref -> (the action's position, the outlet)
+        for n, action in enumerate(actions):
+            known.setdefault(resurfacing_ref(_action_ref(action)), (n, None))    # keys before they named it
+            for outlet in dict.fromkeys(a.fetched.source_id for a in copies):
+                known[resurfacing_ref(_action_ref(action), outlet)] = (n, outlet)
+        for ref, group in groups.items():
+            n, source_id = known.get(ref, (-1, None))
+            after = actions[n].at if n >= 0 else None
+            article = next((a for a in copies if source_id is not None and a.fetched.source_id == source_id
+                            and (after is None or a.content.first_seen > after)), None)     # type: ignore[operator]
+            queued = min((m.created_at for m in group if m.created_at is not None), default=None)
+            at = article.content.first_seen if article is not None else queued
+            if at is not None:
+                found.append(Reappearance(story_id=story_id, source_id=source_id, article=article, at=at,
+                                          actions=actions[:n + 1], messages=group))
+    found.sort(key=lambda r: (r.at, r.story_id, r.source_id or ""))
+    return found
 
 
 class EmlNotifier:
@@ -193,7 +251,8 @@ class AlertDispatcher:
         whose first email of this rule and story was queued before that action: a recipient first
         told after it was told of the action's outcome already, and one never told gets the flag
         itself. None for a story with no recorded action: it behaves as before resurfacing existed.
-        Keyed by the last action (`alerts.flag.resurfacing_key`), so it is said once per action.
+        Keyed by the last action and the new outlet (`alerts.flag.resurfacing_key`), so it is said
+        once per action and outlet (why per outlet: `alerts.flag.Resurfacing`).
         """
         actions = self._store.actions(story_id=flag.story_id)
         if not actions:
@@ -204,25 +263,35 @@ class AlertDispatcher:
         if arrived <= last.at:
             return None
         source_id = article.fetched.source_id
-        carried = {a.fetched.source_id for a in story_articles(self._store, flag.story_id, like=[stored])
+        copies = story_articles(self._store, flag.story_id, like=[stored])
+        carried = {a.fetched.source_id for a in copies
                    if a.id != article.id and (a.content.first_seen or a.content.published or now) <= last.at}
         carried |= {a.fetched.source_id for a in (self._store.get(x.article_id) for x in actions if x.at <= last.at)
                     if a is not None and a.id != article.id}
         if source_id in carried:
             return None
+        # Other outlets that took it up since that action, found before this one (named in the email too).
+        by_arrival = sorted(copies, key=lambda a: (a.content.first_seen or now, a.id))
+        earlier = dict.fromkeys(a.fetched.source_id for a in by_arrival
+                                if a.fetched.source_id not in carried | {source_id}
+                                and last.at < (a.content.first_seen or now) <= arrived)
         keys = {flag_key(flag.rule, flag.story_id, r): r for r in dict.fromkeys(flag.recipients)}
         told = [keys[m.key] for m in self._store.outbox(keys=list(keys))
                 if m.created_at is not None and m.created_at <= last.at]
         if not told:
             return None
-        source = self._sources.get(source_id)
         agencies = {a.id: a.name for a in self._agencies}
         log.info("story %s was acted on (%s, %s) and reappears on %s: resurfacing flag %s",
                  flag.story_id, last.action, last.at.isoformat(), source_id, flag.rule)
-        return Resurfacing(action_ref=_action_ref(last), source_name=source.name if source else source_id,
+        return Resurfacing(action_ref=_action_ref(last), source_name=self._source_name(source_id),
+                           source_id=source_id, earlier_outlets=tuple(self._source_name(s) for s in earlier),
                            actions=tuple(EarlierAction(action=a.action, agency=agencies.get(a.agency_id or ""),
                                                        at=a.at, rebuttal_url=a.rebuttal_url)
                                          for a in sorted(actions, key=lambda a: (a.at, a.id or "")))), told
+
+    def _source_name(self, source_id: str) -> str:
+        source = self._sources.get(source_id)
+        return source.name if source else source_id
 
     def catch_up(self, store: Store, hours: int = CATCH_UP_HOURS) -> int:
         """Re-run the rules over articles first stored lately: a run killed between storing an

@@ -8,6 +8,10 @@ Reminders and escalations keep the flag's rule and story but have their own keys
 A resurfacing email (alerts.dispatch: a story acted on, back on a new outlet) starts no chain: its
 story has a recorded action by definition, the officers who acted are told, and a new action on it
 is theirs to record; it is not the flag's first email either, so it never moves a reminder's clock.
+Nor does it get a chain of its own: the earlier response (a rebuttal) often answers the new copy
+too, and no action kind says "already answered", so officers could only stop such a reminder by
+recording an action they did not take (skewing the report's counts); the flag list marks such a
+flag as awaiting a new response instead (haidang.web.flags.FlagEntry.awaiting).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from haidang.store.base import OutboxMessage
 
 __all__ = ["FOLLOW_UP_STAGES", "RESURFACING", "SEVERITIES", "EarlierAction", "Flag", "Resurfacing", "Severity",
-           "flag_key", "follow_up_key", "follow_up_of", "is_flag_message", "resurfacing_key"]
+           "flag_key", "follow_up_key", "follow_up_of", "is_flag_message", "resurfacing_key", "resurfacing_ref",
+           "resurfacing_ref_of"]
 
 Severity = Literal["khẩn", "cao", "trung bình", "thấp"]
 SEVERITIES: tuple[str, ...] = ("khẩn", "cao", "trung bình", "thấp")   # most urgent first
@@ -37,15 +38,30 @@ RESURFACING = "resurfacing"
 _HALF = 16      # hex characters of each half of a resurfacing key (64 bits each)
 
 
-def resurfacing_key(rule: str, story_id: str, recipient: str, action_ref: str) -> str:
+def resurfacing_ref(action_ref: str, source_id: str = "") -> str:
+    """The second half of a resurfacing key: the last action and the new outlet (source id), whatever
+    the rule and recipient, so the emails of one resurfacing share it (alerts.dispatch.reappearances
+    finds the outlet and action of a queued email by it). Without `source_id`: the form keys had
+    before they named the outlet."""
+    raw = f"{RESURFACING}\x1f{action_ref}" + (f"\x1f{source_id}" if source_id else "")
+    return hashlib.sha256(raw.encode()).hexdigest()[:_HALF]
+
+
+def resurfacing_key(rule: str, story_id: str, recipient: str, action_ref: str, source_id: str = "") -> str:
     """Idempotency key of a resurfacing email (alerts.dispatch): a story acted on by officers whose
-    claim reappears on a new outlet is re-flagged once per rule, recipient and last action.
+    claim reappears on a new outlet is re-flagged once per rule, recipient, last action and new outlet.
 
     Its first half depends on rule, story and recipient alone, so `follow_up_of` recognises it from
-    the outbox message; its second half is the action's (`action_ref`), so a further action re-arms
-    it while reruns and further copies before that action find the key taken."""
+    the outbox message; its second half is the action's and the outlet's (`resurfacing_ref`), so a
+    further action re-arms it and a second new outlet is told too, while reruns and further copies
+    from an outlet already told find the key taken."""
     head = follow_up_key(RESURFACING, rule, story_id, recipient)[:_HALF]
-    return head + hashlib.sha256(f"{RESURFACING}\x1f{action_ref}".encode()).hexdigest()[:_HALF]
+    return head + resurfacing_ref(action_ref, source_id)
+
+
+def resurfacing_ref_of(msg: OutboxMessage) -> str | None:
+    """The `resurfacing_ref` part of a resurfacing email's key; None for any other message."""
+    return msg.key[_HALF:] if follow_up_of(msg) == RESURFACING else None
 
 
 def follow_up_of(msg: OutboxMessage) -> str | None:
@@ -97,9 +113,18 @@ class EarlierAction:
 class Resurfacing:
     """Why a story already acted on is flagged again: a new outlet carries it (alerts.dispatch).
 
-    `action_ref` identifies the last recorded action (its store id) and makes the email's key;
-    `actions` are the story's recorded actions, oldest first, the last one being that action."""
+    One email per new outlet (and rule, recipient, last action), not one per action naming the first
+    outlet only: each new outlet is a new place to answer (a takedown request, a correction), the
+    email's links record the response against that outlet's article, and it goes out as soon as the
+    outlet is found, so an outlet found after an earlier resurfacing email was sent is never dropped.
+    `earlier_outlets` names the outlets already found carrying it since that action, so the latest
+    email gives the whole picture.
+
+    `action_ref` identifies the last recorded action (its store id) and, with `source_id`, makes the
+    email's key; `actions` are the story's recorded actions, oldest first, the last one being that action."""
 
     action_ref: str
     source_name: str                           # the new outlet
     actions: tuple[EarlierAction, ...]
+    source_id: str = ""                        # the new outlet's id (config/sources.yaml), for the key
+    earlier_outlets: tuple[str, ...] = ()      # names of other new outlets since that action, found earlier

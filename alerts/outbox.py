@@ -169,8 +169,8 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
     carries that recipient's own signed action links, so it is rendered per recipient.
 
     With `resurfacing` (alerts.dispatch: a story already acted on reappeared on a new outlet) the
-    emails say so and are keyed by `resurfacing_key` (rule, story, recipient and the last action):
-    once per action however often this runs. Their links are signed for that key, so an officer can
+    emails say so and are keyed by `resurfacing_key` (rule, story, recipient, the last action and the
+    new outlet): once per action and new outlet however often this runs. Their links are signed for that key, so an officer can
     record a new response from them even one already recorded from the first flag's email.
     """
     created = now or datetime.now(UTC)
@@ -187,7 +187,8 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
         if resurfacing is None:
             key = flag_key(flag.rule, flag.story_id, recipient)
         else:
-            key = resurfacing_key(flag.rule, flag.story_id, recipient, resurfacing.action_ref)
+            key = resurfacing_key(flag.rule, flag.story_id, recipient, resurfacing.action_ref,
+                                  resurfacing.source_id)
         if signer is not None:
             if resurfacing is None:
                 links = signer.links_for(flag, recipient, articles[0].id, now=created)

@@ -262,8 +262,9 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
     `haidang explain`. `record_url` (Kibana, with Elasticsearch) is linked when given.
 
     With `resurfacing` the email re-flags a story officers already acted on: it says so first
-    ("Tái xuất hiện sau khi đã xử lý"), names the new outlet (`articles[0]`'s) and cites each
-    recorded action (what, which agency, when, the rebuttal's link).
+    ("Tái xuất hiện sau khi đã xử lý"), names the new outlet (`articles[0]`'s) and the other outlets
+    that carried it again since the last action, and cites each recorded action (what, which agency,
+    when, the rebuttal's link).
     """
     if not articles:
         raise ValueError(f"flag {flag.rule}/{flag.story_id} has no articles to describe")
@@ -300,6 +301,7 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
     }
     context["resurfacing"] = None if resurfacing is None else {
         "source_name": one_line(resurfacing.source_name),
+        "earlier_outlets": [one_line(name) for name in resurfacing.earlier_outlets],
         "actions": [{"name": wording.action_name(a.action), "agency": one_line(a.agency) if a.agency else None,
                      "at": a.at.astimezone(ZoneInfo(tz)),
                      "rebuttal_url": (clean_text(a.rebuttal_url).strip() or None) if a.rebuttal_url else None}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from docx import Document
@@ -19,27 +20,41 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from haidang.reports.charts import volume_chart_png
-from haidang.reports.report import DELIVERY_STATES, CountRow, Report, ReportAction, ReportFlag, Series
+from haidang.reports.report import (
+    DELIVERY_STATES,
+    CountRow,
+    Report,
+    ReportAction,
+    ReportFlag,
+    ReportResurfacing,
+    Series,
+)
 from haidang.reports.text import cell_text, hours, local_day, local_time, vn_number
 from haidang.reports.wording import COLUMNS, DELIVERY, HEADINGS, NOTES, SUMMARY, TIMING
 
-__all__ = ["MAX_DOC_ROWS", "action_note", "delivery_text", "summary_rows", "summary_text", "write_docx"]
+__all__ = ["MAX_DOC_ROWS", "RESURFACED_HEADER", "action_note", "delivery_text", "earlier_text", "resurfaced_rows", "summary_rows",
+           "summary_text", "write_docx"]
 
 MAX_DOC_ROWS = 200          # rows of one list in the document; the workbook has them all
+# Section 6.4's columns, in both writers (resurfaced_rows fills them).
+RESURFACED_HEADER = [COLUMNS[k] for k in ("reappeared", "title", "new_source", "url", "earlier", "rule", "delivery")]
 _FONT = "Times New Roman"
 
 
 def summary_rows(report: Report) -> list[tuple[str, int | float | None]]:
     """The overview table: (what, number), shared by both writers and the report email so they
     agree; None where there is nothing to measure. Flags are split by delivery, since a flag held
-    by quiet hours has reached nobody yet; the digest-only rules' stories follow as their own number."""
+    by quiet hours has reached nobody yet; the digest-only rules' stories follow as their own number,
+    and the stories that resurfaced after being handled as theirs (never counted as flags)."""
     delivered = Counter(f.delivery for f in report.flags)
     p2f, f2a = report.publication_to_flag, report.flag_to_action
     return [(SUMMARY["total"], report.total), (SUMMARY["foreign"], len(report.foreign)),
             (SUMMARY["flags"], len(report.flags)),
             *((SUMMARY[f"flags_{state}"], delivered[state]) for state in DELIVERY_STATES),
             (SUMMARY["digest"], len(report.digest_items)),
-            (SUMMARY["actions"], len(report.actions)), (SUMMARY["open"], len(report.open_items)),
+            (SUMMARY["actions"], len(report.actions)),
+            (SUMMARY["resurfaced"], report.resurfaced_stories),
+            (SUMMARY["resurfacing_emails"], report.resurfacing_emails), (SUMMARY["open"], len(report.open_items)),
             (SUMMARY["pub_to_flag_median"], hours(p2f.median)), (SUMMARY["pub_to_flag_p90"], hours(p2f.p90)),
             (SUMMARY["flag_to_action_median"], hours(f2a.median)), (SUMMARY["flag_to_action_p90"], hours(f2a.p90))]
 
@@ -49,7 +64,7 @@ def summary_text(report: Report) -> list[tuple[str, str]]:
     return [(what, "-" if value is None else vn_number(value)) for what, value in summary_rows(report)]
 
 
-def delivery_text(flag: ReportFlag) -> str:
+def delivery_text(flag: ReportFlag | ReportResurfacing) -> str:
     """"Đã gửi", "Chờ gửi", "Gửi không thành công"; a flag sent to some recipients only says how many."""
     text = DELIVERY[flag.delivery]
     sent, total = flag.statuses.get("sent", 0), sum(flag.statuses.values())
@@ -64,6 +79,17 @@ def action_note(action: ReportAction) -> str:
     if action.rebuttal_url:
         parts.append(COLUMNS["rebuttal"].format(url=action.rebuttal_url))
     return "; ".join(parts)
+
+
+def earlier_text(item: ReportResurfacing) -> str:
+    """What officers had done before a story resurfaced: "Đã phản bác – Công an tỉnh, 10/11/2026 10:00; …"."""
+    return "; ".join(f"{a.action_name} – {a.agency_name}, {local_time(a.at)}" for a in item.earlier)
+
+
+def resurfaced_rows(report: Report) -> list[tuple[datetime, str, str, str, str, str, str]]:
+    """Section 6.4's rows (time as a datetime: each writer formats it), shared by both writers."""
+    return [(r.reappeared_at, r.title, r.source_name, r.url, earlier_text(r), "; ".join(r.rule_names),
+             delivery_text(r)) for r in report.resurfaced]
 
 
 def _cell(value: object) -> str:
@@ -172,6 +198,10 @@ def write_docx(report: Report, path: Path | str) -> Path:
            [(local_time(a.at), a.action_name, a.title, a.agency_name, a.actor, a.rule_name or a.rule,
              action_note(a)) for a in report.actions],
            font=9)
+
+    doc.add_heading(HEADINGS["resurfaced"], level=2)
+    doc.add_paragraph(NOTES["resurfaced"])
+    _table(doc, RESURFACED_HEADER, [(local_time(row[0]), *row[1:]) for row in resurfaced_rows(report)], font=9)
 
     doc.add_heading(HEADINGS["timing"], level=1)
     _table(doc, [COLUMNS["measure"], COLUMNS["cases"], COLUMNS["median"], COLUMNS["p90"]],

@@ -1,5 +1,6 @@
 """The deadline report as plain data: volumes over time, the foreign press, flags, items of the
-digest-only rules, actions, response times and open items, counted from the store for one period.
+digest-only rules, actions, stories that resurfaced after being handled, response times and open
+items, counted from the store for one period.
 
 Writers (document.py, workbook.py) only lay this out. A day is a local day (the deployment's
 time zone); articles are dated by publication, else first seen, as every store filter is.
@@ -17,8 +18,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from alerts.digest import reported_at
-from alerts.dispatch import AlertDispatcher
-from alerts.flag import is_flag_message
+from alerts.dispatch import AlertDispatcher, reappearances
+from alerts.flag import RESURFACING, follow_up_of, is_flag_message
 from crawlers.dedup import band_keys, signature
 from haidang.record import Article
 from haidang.reports import wording
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from haidang.settings import AlertRule, Settings
 
 __all__ = ["DELIVERY_STATES", "NON_FLAG_RULES", "REPORT_RULE", "CountRow", "Delivery", "Durations", "Report",
-           "ReportAction", "ReportArticle", "ReportDigestItem", "ReportFlag", "Series", "build_report",
+           "ReportAction", "ReportArticle", "ReportDigestItem", "ReportFlag", "ReportResurfacing", "Series", "build_report",
            "period_bounds", "report_file_name"]
 
 REPORT_RULE = "bao-cao-dinh-ky"      # the outbox's rule name for deadline reports
@@ -122,11 +123,7 @@ class ReportFlag:
 
     @property
     def delivery(self) -> Delivery:
-        """"sent" once any recipient's server accepted a message, else "pending" while one waits
-        (quiet hours, retries), else "failed": a flag held back has not reached anyone yet."""
-        if self.statuses.get("sent"):
-            return "sent"
-        return "pending" if self.statuses.get("pending") else "failed"
+        return _delivery(self.statuses)
 
     @property
     def publication_to_flag(self) -> timedelta | None:
@@ -135,6 +132,34 @@ class ReportFlag:
     @property
     def flag_to_action(self) -> timedelta | None:
         return max(timedelta(0), self.actions[0].at - self.flagged_at) if self.actions else None
+
+
+def _delivery(statuses: Mapping[str, int]) -> Delivery:
+    """"sent" once any recipient's server accepted a message, else "pending" while one waits
+    (quiet hours, retries), else "failed": a flag held back has not reached anyone yet."""
+    if statuses.get("sent"):
+        return "sent"
+    return "pending" if statuses.get("pending") else "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResurfacing:
+    """A story officers had acted on, carried again by an outlet that had not carried it then: the
+    "Tái xuất hiện sau khi đã xử lý" emails (alerts.dispatch) said so. One per story, action and new
+    outlet. Not a new flag: never in the flags, response times or open items."""
+
+    story_id: str
+    title: str                       # the story's first article, as the flag lists show it
+    source_name: str                 # the new outlet
+    url: str                         # its article ("" when no longer stored)
+    reappeared_at: datetime          # that article first found, else its first email queued; local
+    earlier: list[ReportAction]      # the actions it came back after, oldest first
+    statuses: dict[str, int]         # outbox status -> its emails (one per rule and recipient)
+    rule_names: list[str] = field(default_factory=list)
+
+    @property
+    def delivery(self) -> Delivery:
+        return _delivery(self.statuses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +217,16 @@ class Report:
     # Stories the digest-only rules raised in the period, earliest first: one per (rule, story).
     digest_items: list[ReportDigestItem] = field(default_factory=list)
     digest_items_by_rule: list[CountRow] = field(default_factory=list)
+    # Stories back on a new outlet after being handled, whose emails were queued in the period.
+    resurfaced: list[ReportResurfacing] = field(default_factory=list)
+
+    @property
+    def resurfaced_stories(self) -> int:
+        return len({r.story_id for r in self.resurfaced})
+
+    @property
+    def resurfacing_emails(self) -> int:
+        return sum(sum(r.statuses.values()) for r in self.resurfaced)
 
     @property
     def as_of(self) -> datetime:
@@ -380,10 +415,14 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
 
     skip = _flag_rules_to_skip(settings)
     messages: dict[tuple[str, str], list[OutboxMessage]] = {}
+    resurfacing: list[OutboxMessage] = []          # queued in the period; not flags (alerts.flag.is_flag_message)
     for m in store.outbox():
-        if m.flag_rule in skip or not is_flag_message(m) or m.created_at is None or m.created_at >= until:
+        if m.flag_rule in skip or m.created_at is None or m.created_at >= until:
             continue
-        messages.setdefault((m.flag_rule, m.story_id), []).append(m)
+        if is_flag_message(m):
+            messages.setdefault((m.flag_rule, m.story_id), []).append(m)
+        elif m.created_at >= since and follow_up_of(m) == RESURFACING:
+            resurfacing.append(m)
     all_flags: list[ReportFlag] = []
     story_first: dict[str, Article | None] = {}
     for (rule, story_id), group in messages.items():
@@ -413,11 +452,18 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
                           listed_at=seen.astimezone(tz))
          for (rule, story_id), (seen, _, a) in listed.items() if (rule, story_id) not in messages),
         key=lambda i: (i.listed_at, i.rule, i.story_id))
-    # Each action says what it was taken on: the story's first article, as the flag lists show it.
-    for story_id in {a.story_id for a in actions} - set(story_first):
+    found_again = reappearances(store, resurfacing)
+    # Each action and resurfacing says what it was about: the story's first article, as the flag lists show it.
+    for story_id in ({a.story_id for a in actions} | {r.story_id for r in found_again}) - set(story_first):
         story_first[story_id] = _first_article(store, story_id, period_first.get(story_id))
     titles = {sid: a.content.title if a is not None else wording.MISSING_ARTICLE for sid, a in story_first.items()}
     actions = [replace(a, title=titles.get(a.story_id, wording.MISSING_ARTICLE)) for a in actions]
+    resurfaced = [ReportResurfacing(
+        story_id=r.story_id, title=titles.get(r.story_id, wording.MISSING_ARTICLE),
+        source_name=source_names.get(r.source_id, r.source_id) if r.source_id else wording.UNKNOWN,
+        url=(r.article.fetched.canonical_url or r.article.fetched.url) if r.article else "",
+        reappeared_at=r.at.astimezone(tz), earlier=[_action(a, tz, agency_names, rule_names) for a in r.actions],
+        statuses=r.statuses, rule_names=[rule_names.get(x, x) for x in r.rules]) for r in found_again]
 
     return Report(
         province=_province_name(settings), timezone=tz_name, start=start, end=end,
@@ -429,7 +475,7 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
         publication_to_flag=Durations.of([d for f in flags if (d := f.publication_to_flag) is not None]),
         flag_to_action=Durations.of([d for f in flags if (d := f.flag_to_action) is not None]),
         open_items=[f for f in all_flags if not f.handled], digest_items=digest_items,
-        digest_items_by_rule=_rows(Counter(i.rule for i in digest_items), rule_names))
+        digest_items_by_rule=_rows(Counter(i.rule for i in digest_items), rule_names), resurfaced=resurfaced)
 
 
 def _province_name(settings: Settings) -> str:

@@ -44,6 +44,7 @@ HEADINGS = {
     "actions_type": "6.1. Theo loại hành động",
     "actions_agency": "6.2. Theo cơ quan",
     "actions_list": "6.3. Danh sách hành động",
+    "resurfaced": "6.4. Tin tái xuất hiện sau khi đã xử lý",
     "timing": "7. Thời gian phản ứng",
     "open": "8. Việc còn tồn đọng (cảnh báo chưa có hành động xử lý)",
 }
@@ -56,6 +57,8 @@ SUMMARY = {
     "flags_failed": "– trong đó gửi không thành công",
     "digest": "Tin đưa vào bản tin để theo dõi, không gửi thư cảnh báo (mỗi tin tính một lần cho mỗi quy tắc)",
     "actions": "Hành động xử lý đã ghi nhận",
+    "resurfaced": "Tin tái xuất hiện trên nguồn mới sau khi đã xử lý (đã báo lại, không tính là cảnh báo mới)",
+    "resurfacing_emails": "Thư báo tin tái xuất hiện (mỗi nguồn mới, mỗi nơi nhận một thư)",
     "open": "Cảnh báo còn tồn đọng",
     "pub_to_flag_median": "Từ khi đăng đến khi phát cảnh báo: trung vị (giờ)",
     "pub_to_flag_p90": "Từ khi đăng đến khi phát cảnh báo: P90 (giờ)",
@@ -70,6 +73,7 @@ COLUMNS = {
     "median": "Trung vị (giờ)", "p90": "P90 (giờ)", "age": "Tồn đọng (ngày)", "recipients": "Nơi nhận",
     "value": "Giá trị", "yes": "Có", "no": "Chưa", "period": "Kỳ", "delivery": "Tình trạng gửi",
     "rebuttal": "bài phản bác: {url}",
+    "reappeared": "Thời điểm xuất hiện lại", "new_source": "Nguồn mới", "earlier": "Xử lý trước đó",
 }
 # A flag's delivery (report.ReportFlag.delivery); "partial" follows "sent" when some recipients wait.
 DELIVERY = {"sent": "Đã gửi", "pending": "Chờ gửi", "failed": "Gửi không thành công",
@@ -88,8 +92,14 @@ NOTES = {
                "hay việc tồn đọng. Mỗi tin tính một lần cho mỗi quy tắc, dù nhiều nguồn cùng đăng; một tin có thể "
                "đồng thời có cảnh báo theo quy tắc khác. Ngày là ngày tin được đăng, hoặc ngày hệ thống phát hiện "
                "tin nếu muộn hơn."),
+    # Section 6.4: stories back on a new outlet after being handled (report.ReportResurfacing).
+    "resurfaced": ("Các tin dưới đây đã có hành động xử lý, sau đó xuất hiện trên một nguồn chưa đăng tin này vào "
+                   "thời điểm xử lý; hệ thống đã gửi thư «Tái xuất hiện sau khi đã xử lý» cho nơi nhận cảnh báo ban "
+                   "đầu. Mỗi dòng là một nguồn mới. Không tính là cảnh báo mới: không có trong số cảnh báo đã phát, "
+                   "thời gian phản ứng hay việc tồn đọng. Thời điểm là lúc hệ thống phát hiện bài trên nguồn mới."),
 }
 SHEETS = {"summary": "Tổng quan", "topic": "Theo chủ đề", "tone": "Theo sắc thái", "kind": "Theo loại nguồn",
           "language": "Theo ngôn ngữ", "foreign": "Báo chí nước ngoài", "flags": "Cảnh báo",
-          "digest": "Tin đưa vào bản tin", "actions": "Hành động", "timing": "Thời gian phản ứng", "open": "Tồn đọng"}
+          "digest": "Tin đưa vào bản tin", "actions": "Hành động", "resurfaced": "Tái xuất hiện",
+          "timing": "Thời gian phản ứng", "open": "Tồn đọng"}
 CHART = {"ylabel": "Số tin, bài", "other": "Khác", "empty": "Không có dữ liệu"}

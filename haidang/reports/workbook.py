@@ -18,7 +18,13 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
 from alerts.render import _href
-from haidang.reports.document import action_note, delivery_text, summary_rows
+from haidang.reports.document import (
+    RESURFACED_HEADER,
+    action_note,
+    delivery_text,
+    resurfaced_rows,
+    summary_rows,
+)
 from haidang.reports.report import Report
 from haidang.reports.text import cell_text, hours, local_time
 from haidang.reports.wording import COLUMNS, HEADINGS, NOTES, SHEETS, TIMING
@@ -149,6 +155,9 @@ def write_xlsx(report: Report, path: Path | str) -> Path:
                            COLUMNS["rule"], COLUMNS["note"]],
            [(_local(a.at, tz), a.action_name, a.title, a.agency_name, a.actor, a.rule_name or a.rule, action_note(a))
             for a in report.actions])
+    ws = _sheet(wb, "resurfaced", RESURFACED_HEADER,
+                [(_local(row[0], tz), *row[1:]) for row in resurfaced_rows(report)], HEADINGS["resurfaced"], url_col=4)
+    _put(ws, 2, 1, NOTES["resurfaced"])
     _sheet(wb, "timing", [COLUMNS["measure"], COLUMNS["cases"], COLUMNS["median"], COLUMNS["p90"]],
            [(TIMING[k], d.count, hours(d.median), hours(d.p90)) for k, d in
             (("pub_to_flag", report.publication_to_flag), ("flag_to_action", report.flag_to_action))],

@@ -8,8 +8,9 @@ Routes (all Vietnamese pages, Jinja2 with autoescape on every template):
   GET  /dang-nhap, POST /dang-nhap, POST /dang-xuat   login and logout (both forms carry a CSRF token)
   GET  /tim-kiem             search over the store (viewer and up)
   GET  /bao-cao, POST /bao-cao   the deadline report for chosen days as .docx or .xlsx (officer and up)
-  GET  /canh-bao             the flags, open ones first, newest first; filters: handled or not, days (officer and up)
-  GET  /canh-bao/{key}       one flag: its item, reasons, outlets, the actions so far and the action form
+  GET  /canh-bao             the flags, open ones first, newest first; filters: handled or not, resurfaced, days
+                             (officer and up); a flag whose story resurfaced after being handled says when and where
+  GET  /canh-bao/{key}       one flag: its item, reasons, outlets, the actions so far, its resurfacings and the action form
   POST /canh-bao/{key}       records an action as the logged-in user (CSRF token required), however old the flag
   GET  /canh-bao/{key}/van-ban.docx   the correction-request letter for the flag's item
   GET  /nhat-ky              the audit log, by pages, optionally of one kind (administrator)
@@ -30,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -42,6 +44,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from alerts.dispatch import reappearances
 from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner
 from alerts.render import environment as alerts_environment
 from crawlers.dedup import band_keys, signature
@@ -86,8 +89,10 @@ OUTLETS_SHOWN = 30
 SEARCH_PAGE_SIZE = 20
 AUDIT_PAGE_SIZE = 100
 FLAGS_PAGE_SIZE = 50
-# The flag list's "tình trạng" filter: query value -> whether the flags shown are handled.
-FLAG_STATUSES = {"open": False, "handled": True}
+# The flag list's "tình trạng" filter: query value -> which flags it shows. "resurfaced": those whose
+# story came back on a new outlet after being handled (alerts.dispatch), whether answered again or not.
+FLAG_STATUSES: dict[str, Callable[[FlagEntry], bool]] = {
+    "open": lambda e: not e.handled, "handled": lambda e: e.handled, "resurfaced": lambda e: bool(e.resurfacings)}
 # An officer's second identical answer (same action, note and URL) on one flag this soon after the
 # first is a double click or a reload of the form, not a new action: it is not recorded again.
 REPEAT_WINDOW = timedelta(minutes=10)
@@ -240,7 +245,10 @@ class _WebApp:
                                 provinces={code: gazetteer.province_name(code) for code in gazetteer.codes()},
                                 rules={r.name: r.description for r in settings.alert_rules if r.description})
         # The alert emails' date wording ("Thứ tư, 11/03/2026 21:40"), so a page and its email agree.
-        self.when = alerts_environment().get_template("_common.j2").module.when  # type: ignore[attr-defined]
+        common = alerts_environment().get_template("_common.j2").module
+        self.when = common.when  # type: ignore[attr-defined]
+        # The digest's words for resurfacing emails' delivery ("đã gửi 2 thư, 1 thư đang chờ gửi").
+        self.resurfacing_delivery = common.resurfaced  # type: ignore[attr-defined]
         self.secure = settings.app.web.base_url.startswith("https://")
         # Outbox rules that are not flags about content, as the deadline report skips them: the
         # digest, the reports and the silence rules (source health: no article to act on).
@@ -757,8 +765,9 @@ class _WebApp:
     # or administrator record an action on any flag, however old, without the email.
 
     async def flags_page(self, request: Request) -> Response:
-        """The flags, open ones first, then newest first, FLAGS_PAGE_SIZE a page (`trang`); `status`
-        ("open", "handled") and `since`/`until` (local days the flag was raised, both included) filter."""
+        """The flags, open ones (and those whose story resurfaced since its last action) first, then newest
+        first, FLAGS_PAGE_SIZE a page (`trang`); `status` ("open", "handled", "resurfaced") and
+        `since`/`until` (local days the flag was raised, both included) filter."""
         session = self.require(request, "officer")
         if not isinstance(session, Session):
             return session
@@ -777,26 +786,52 @@ class _WebApp:
 
         def load(store: Store) -> tuple[list[FlagEntry], list[dict[str, Any]], int]:
             chosen = [e for e in list_flags(store, self.not_flags)
-                      if (wanted is None or e.handled == wanted)
+                      if (wanted is None or wanted(e))
                       and (since is None or e.flagged_at >= since) and (until is None or e.flagged_at < until)]
             shown = chosen[(min(page_no, _pages(len(chosen))) - 1) * FLAGS_PAGE_SIZE:][:FLAGS_PAGE_SIZE]
-            return chosen, [self.flag_row(e, store.get(e.story_id)) for e in shown], len(chosen)
+            return chosen, [self.flag_row(e, store.get(e.story_id), self.resurfaced(store, e)) for e in shown], \
+                len(chosen)
 
         chosen, rows, total = await self.with_store(load)
         pages = _pages(total)
         return self.page(request, "flag_list.html.j2", form=form, problems=[], rows=rows, total=total,
-                         open_total=sum(1 for e in chosen if not e.handled), page_no=min(page_no, pages),
+                         open_total=sum(1 for e in chosen if not e.handled),
+                         awaiting_total=sum(1 for e in chosen if e.awaiting), page_no=min(page_no, pages),
                          pages=pages)
 
-    def flag_row(self, entry: FlagEntry, article: Article | None) -> dict[str, Any]:
-        """One line of the flag list: when, what (the story's first article), which rule, what was done."""
+    def flag_row(self, entry: FlagEntry, article: Article | None, again: list[dict[str, Any]]) -> dict[str, Any]:
+        """One line of the flag list: when, what (the story's first article), which rule, what was done,
+        and when and where the story came back after being handled (`again`, see `resurfaced`)."""
         source = self.sources.get(article.fetched.source_id) if article else None
         return {"key": entry.key, "flagged_at": self.local(entry.flagged_at), "handled": entry.handled,
                 "title": article.content.title if article else "", "rule": entry.rule,
                 "rule_name": self.names.rules.get(entry.rule) or entry.rule,
                 "source": (source.name if source else article.fetched.source_id) if article else "",
                 "recipients": len(entry.recipients),
-                "actions": list(dict.fromkeys(ACTION_NAMES.get(a.action, a.action) for a in entry.actions))}
+                "actions": list(dict.fromkeys(ACTION_NAMES.get(a.action, a.action) for a in entry.actions)),
+                "again": again, "awaiting": entry.awaiting}
+
+    def resurfaced(self, store: Store, entry: FlagEntry) -> list[dict[str, Any]]:
+        """The flag's resurfacings as the pages show them, earliest first: when the story reappeared,
+        on which outlet (its article), after which action, and the delivery of those emails."""
+        rows = []
+        for r in reappearances(store, entry.resurfacings):
+            source = self.sources.get(r.source_id) if r.source_id else None
+            last = r.actions[-1] if r.actions else None
+            after = ""
+            if last is not None:
+                agency = self.agency_names.get(last.agency_id, last.agency_id) if last.agency_id else ""
+                after = (ACTION_NAMES.get(last.action, last.action) + (f" – {agency}" if agency else "")
+                         + f", {self.local(last.at)}")
+            rows.append({
+                "at": self.local(r.at),
+                "outlet": (source.name if source else r.source_id) if r.source_id else UNKNOWN,
+                "title": r.article.content.title if r.article else "",
+                "url": (r.article.fetched.canonical_url or r.article.fetched.url) if r.article else "",
+                "after": after,
+                "delivery": str(self.resurfacing_delivery(SimpleNamespace(resurfaced=r.statuses))),
+            })
+        return rows
 
     def flag_key_or_error(self, request: Request) -> str | HTMLResponse:
         key = request.path_params["key"]
@@ -824,21 +859,22 @@ class _WebApp:
         return self.flag_view_form(request, key, *loaded)
 
     def load_flag(self, store: Store, key: str) -> tuple[FlagEntry, Article | None, list[dict[str, Any]],
-                                                           RebuttalKit | None] | None:
+                                                           RebuttalKit | None, list[dict[str, Any]]] | None:
         """The flag whose message has `key`, its story's first article (the story id is its founder's
-        article id, as the escalation emails find it), the outlets and the rebuttal kit."""
+        article id, as the escalation emails find it), the outlets, the rebuttal kit and its resurfacings."""
         entry = find_flag(store, key, self.not_flags)
         if entry is None:
             return None
         article = store.get(entry.story_id)
-        return entry, article, self.outlets(store, article) if article else [], self.kit(store, article)
+        return (entry, article, self.outlets(store, article) if article else [], self.kit(store, article),
+                self.resurfaced(store, entry))
 
     def flag_view_form(self, request: Request, key: str, entry: FlagEntry, article: Article | None,
-                       outlets: list[dict[str, Any]], kit: RebuttalKit | None, *, status: int = 200,
-                       problems: list[str] | None = None, message: str | None = None,
+                       outlets: list[dict[str, Any]], kit: RebuttalKit | None, again: list[dict[str, Any]], *,
+                       status: int = 200, problems: list[str] | None = None, message: str | None = None,
                        values: dict[str, str] | None = None) -> HTMLResponse:
         return self.page(
-            request, "flag_view.html.j2", status, key=key, entry=entry,
+            request, "flag_view.html.j2", status, key=key, entry=entry, again=again,
             rule_description=self.names.rules.get(entry.rule, ""), flagged_at=self.local(entry.flagged_at),
             actions=[{"at": self.local(a.at), "name": ACTION_NAMES.get(a.action, a.action), "actor": a.actor,
                       "agency": self.agency_names.get(a.agency_id, a.agency_id) if a.agency_id else "",
@@ -875,7 +911,7 @@ class _WebApp:
         account = self.sessions.user(user)
         agency_id = self.agency_of_user(account.agency if account else None, user)
 
-        Loaded = tuple[FlagEntry, Article | None, list[dict[str, Any]], RebuttalKit | None]
+        Loaded = tuple[FlagEntry, Article | None, list[dict[str, Any]], RebuttalKit | None, list[dict[str, Any]]]
 
         def record(store: Store) -> tuple[Loaded, Recorded | None] | None:
             loaded = self.load_flag(store, key)
@@ -896,13 +932,13 @@ class _WebApp:
         done = await self.with_store(record)
         if done is None:
             return self.flag_missing(request)
-        (entry, article, outlets, kit), recorded = done
+        (entry, article, outlets, kit, again), recorded = done
         values = {"action": action, "note": note, "rebuttal_url": rebuttal}
         if problems:
-            return self.flag_view_form(request, key, entry, article, outlets, kit, status=422, problems=problems,
-                                       values=values)
+            return self.flag_view_form(request, key, entry, article, outlets, kit, again, status=422,
+                                       problems=problems, values=values)
         if recorded is None:
-            return self.flag_view_form(request, key, entry, article, outlets, kit, values=values, message=(
+            return self.flag_view_form(request, key, entry, article, outlets, kit, again, values=values, message=(
                 f"Hành động «{ACTION_NAMES[action]}» với cùng nội dung vừa được bạn ghi nhận cho cảnh báo này "
                 "(xem danh sách bên dưới); không ghi nhận thêm lần nữa."))
         _log.info("recorded %s on flag %s/%s by logged-in %s", action, entry.rule, entry.story_id, user)

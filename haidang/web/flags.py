@@ -4,7 +4,8 @@ their actions, found the way the deadline report finds them (haidang.reports.rep
 A flag is one rule raised on one story, all its recipients together: its address in the web app
 is the outbox key of its first message, and any of its messages' keys (the one an expired signed
 link names, say) finds it too. It is handled when an action is recorded on its rule and story or,
-as the report counts it, on its story under another rule.
+as the report counts it, on its story under another rule. Its resurfacing emails (alerts.dispatch:
+the story, handled, back on a new outlet) are kept with it, not listed as flags of their own.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from alerts.flag import flag_key, is_flag_message
+from alerts.flag import RESURFACING, flag_key, follow_up_of, is_flag_message
 from haidang.store.base import OutboxMessage, ResponseAction, Store
 
 __all__ = ["FlagEntry", "find_flag", "list_flags", "officer_flag_key"]
@@ -30,6 +31,10 @@ class FlagEntry:
     recipients: list[str]
     keys: frozenset[str]                  # every message key of the flag (one per recipient)
     actions: list[ResponseAction] = field(default_factory=list)     # oldest first
+    # Its "Tái xuất hiện sau khi đã xử lý" emails, oldest first (alerts.dispatch.reappearances describes them).
+    resurfacings: list[OutboxMessage] = field(default_factory=list)
+    # The story resurfaced after its last recorded action (on any rule): a new response is awaited.
+    awaiting: bool = False
 
     @property
     def handled(self) -> bool:
@@ -45,18 +50,30 @@ def _group(messages: list[OutboxMessage], skip_rules: Collection[str]) -> dict[t
     return groups
 
 
-def _entry(rule: str, story_id: str, group: list[OutboxMessage], actions: list[ResponseAction]) -> FlagEntry:
+def _resurfacings(messages: list[OutboxMessage]) -> dict[tuple[str, str], list[OutboxMessage]]:
+    found: dict[tuple[str, str], list[OutboxMessage]] = {}
+    for m in sorted((m for m in messages if m.created_at is not None and follow_up_of(m) == RESURFACING),
+                    key=lambda m: (m.created_at, m.key)):
+        found.setdefault((m.flag_rule, m.story_id), []).append(m)
+    return found
+
+
+def _entry(rule: str, story_id: str, group: list[OutboxMessage], actions: list[ResponseAction],
+           resurfacings: list[OutboxMessage]) -> FlagEntry:
     first = min(group, key=lambda m: (m.created_at, m.key))
     assert first.created_at is not None          # _group keeps only messages with one
     on_rule = [a for a in actions if a.rule == rule and a.story_id == story_id]
     on_story = [a for a in actions if a.story_id == story_id]
+    last_back = max((m.created_at for m in resurfacings if m.created_at is not None), default=None)
     return FlagEntry(key=first.key, rule=rule, story_id=story_id, flagged_at=first.created_at,
                      recipients=sorted({m.recipient for m in group}, key=str.lower),
-                     keys=frozenset(m.key for m in group), actions=on_rule or on_story)
+                     keys=frozenset(m.key for m in group), actions=on_rule or on_story, resurfacings=resurfacings,
+                     awaiting=last_back is not None and all(a.at < last_back for a in on_story))
 
 
 def list_flags(store: Store, skip_rules: Collection[str]) -> list[FlagEntry]:
-    """Every flag in the outbox, open ones first, then newest first. `skip_rules` are rules whose
+    """Every flag in the outbox, open ones first (and, among them, handled ones whose story
+    resurfaced since: they await a new response), then newest first. `skip_rules` are rules whose
     messages are not flags about content (the digest, the deadline reports, silence rules).
 
     Reads the whole outbox and every action: what the report does too, and a province's outbox
@@ -64,9 +81,11 @@ def list_flags(store: Store, skip_rules: Collection[str]) -> list[FlagEntry]:
     by_story: dict[str, list[ResponseAction]] = {}
     for action in store.actions():
         by_story.setdefault(action.story_id, []).append(action)
-    entries = [_entry(rule, story_id, group, by_story.get(story_id, []))
-               for (rule, story_id), group in _group(store.outbox(), skip_rules).items()]
-    entries.sort(key=lambda e: (e.handled, -e.flagged_at.timestamp(), e.rule, e.story_id))
+    outbox = store.outbox()
+    again = _resurfacings(outbox)
+    entries = [_entry(rule, story_id, group, by_story.get(story_id, []), again.get((rule, story_id), []))
+               for (rule, story_id), group in _group(outbox, skip_rules).items()]
+    entries.sort(key=lambda e: (e.handled and not e.awaiting, -e.flagged_at.timestamp(), e.rule, e.story_id))
     return entries
 
 
@@ -82,7 +101,8 @@ def find_flag(store: Store, key: str, skip_rules: Collection[str]) -> FlagEntry 
     flags = _group(group, skip_rules)
     if (rule, story_id) not in flags:
         return None
-    return _entry(rule, story_id, flags[(rule, story_id)], store.actions(story_id=story_id))
+    return _entry(rule, story_id, flags[(rule, story_id)], store.actions(story_id=story_id),
+                  _resurfacings(group).get((rule, story_id), []))
 
 
 def officer_flag_key(entry: FlagEntry, user: str) -> str:

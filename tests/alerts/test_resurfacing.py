@@ -1,5 +1,5 @@
 """A rumour officers already acted on that reappears on a new outlet is flagged again: once per
-recipient, rule, story and last action, through the outbox, with signed links of its own, citing the
+recipient, rule, story, last action and new outlet, through the outbox, with signed links of its own, citing the
 earlier action and naming the new outlet. Copies from outlets that already carried it, reruns and
 restarts add nothing; a new action re-arms it; a story nobody acted on behaves as before. Reminders,
 escalations, the digest and the report do not count it as a new flag. Real SQLite, real SMTP server,
@@ -79,7 +79,7 @@ def _mails(server: SmtpServer) -> list[EmailMessage]:
             for e in server.handler.envelopes]
 
 
-def test_a_rebutted_rumour_back_on_a_new_outlet_is_flagged_again_once_per_action(
+def test_a_rebutted_rumour_back_on_a_new_outlet_is_flagged_again_once_per_action_and_outlet(
         tmp_path: Path, smtp_server: SmtpServer) -> None:
     settings = _settings(tmp_path)
     signer = LinkSigner(SECRET, "https://haidang.example.vn")
@@ -107,17 +107,21 @@ def test_a_rebutted_rumour_back_on_a_new_outlet_is_flagged_again_once_per_action
         assert _arrive(store, dispatcher, back, back_at) == 2
         assert back.story_id == story
         assert dispatcher.on_stored(back, now=back_at + timedelta(minutes=5)) == 0     # rerun
-        later = _rumour("mxh-a", "mxh-a", back_at + timedelta(hours=1))      # before any new action
-        assert _arrive(store, dispatcher, later, back_at + timedelta(hours=1)) == 0
-        report = deliver_due(store, notifier, back_at + timedelta(hours=1, minutes=1))
-        assert len(report.sent) == 2
+        # A second new outlet before any new action is told too (alerts.flag.Resurfacing says why), once.
+        later = _rumour("mxh-a", "mxh-a", back_at + timedelta(hours=1))
+        assert _arrive(store, dispatcher, later, back_at + timedelta(hours=1)) == 2
+        assert _arrive(store, dispatcher, _rumour("mxh-a-bis", "mxh-a", back_at + timedelta(hours=1, minutes=10)),
+                       back_at + timedelta(hours=1, minutes=10)) == 0
+        report = deliver_due(store, notifier, back_at + timedelta(hours=1, minutes=11))
+        assert len(report.sent) == 4
 
         resurfacings = [m for m in store.outbox() if follow_up_of(m) == "resurfacing"]
-        assert len(resurfacings) == 2 and not any(is_flag_message(m) for m in resurfacings)
-        assert {m.recipient for m in resurfacings} == {POLICE, LEAD}
+        assert len(resurfacings) == 4 and not any(is_flag_message(m) for m in resurfacings)
+        assert sorted(m.recipient for m in resurfacings) == sorted([POLICE, LEAD] * 2)
         assert all(m.flag_rule == RULE and m.story_id == story for m in resurfacings)
+        resurfacings = [m for m in resurfacings if m.created_at == back_at]
 
-    mails = _mails(smtp_server)[2:]
+    mails = [m for m in _mails(smtp_server)[2:] if str(m["Subject"]).endswith("— Trang tin Sông Trà")]
     assert len(mails) == 2
     for mail in mails:
         subject = str(mail["Subject"])
@@ -155,7 +159,7 @@ def test_a_rebutted_rumour_back_on_a_new_outlet_is_flagged_again_once_per_action
         assert _arrive(store, dispatcher, _rumour("mxh-a-2", "mxh-a", back_at + timedelta(hours=13)),
                        back_at + timedelta(hours=13)) == 0            # mxh-a carried it before that action
         second = [m for m in store.outbox() if follow_up_of(m) == "resurfacing"]
-        assert len(second) == 4 and len({m.key for m in second}) == 4
+        assert len(second) == 6 and len({m.key for m in second}) == 6
         newest_text = next(m.text for m in second if m.created_at == back_at + timedelta(hours=12))
         assert "- Đã đề nghị gỡ bỏ – Sở Thông tin và Truyền thông, Thứ tư, 11/11/2026 08:00" in newest_text
         assert "- Đã phản bác – Công an tỉnh" in newest_text

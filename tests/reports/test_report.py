@@ -170,7 +170,7 @@ def test_xlsx_reads_back_with_the_same_figures(filled, tmp_path):
     r = filled
     wb = load_workbook(str(write_xlsx(r, tmp_path / "r.xlsx")))
     assert wb.sheetnames == [SHEETS[k] for k in ("summary", "topic", "tone", "kind", "language", "foreign", "flags",
-                                                 "digest", "actions", "timing", "open")]
+                                                 "digest", "actions", "resurfaced", "timing", "open")]
     summary = {row[0]: row[1] for row in wb[SHEETS["summary"]].iter_rows(min_row=4, values_only=True) if row[0]}
     assert summary[SUMMARY["total"]] == r.total and summary[SUMMARY["flags"]] == 4
     kind = list(wb[SHEETS["kind"]].iter_rows(min_row=3, values_only=True))
