@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = _Accept()
     controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
     controller.start()
-    enricher = Enricher.load(settings.topic_seeds(), local_models_dir=None)
+    enricher = Enricher.load(settings.topic_seeds(), topic_seeds_en=settings.topic_seeds_en(), local_models_dir=None)
     matcher = ProvinceMatcher(Gazetteer.load(landmarks=settings.landmarks))
     latencies = []
     try:

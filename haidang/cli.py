@@ -18,7 +18,14 @@ from rich.table import Table
 
 from haidang.errors import ConfigError, HaidangError, QueryError
 from haidang.record import Article
-from haidang.settings import DEFAULT_CONFIG_DIR, Settings, check_config_dir, load_settings
+from haidang.settings import (
+    DEFAULT_CONFIG_DIR,
+    ENVIRONMENT,
+    Settings,
+    check_config_dir,
+    check_environment,
+    load_settings,
+)
 
 app = typer.Typer(help="Hải Đăng: media monitoring for provincial foreign-information offices.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -93,20 +100,40 @@ def run(config: ConfigOpt = None,
     """One pass over every configured source: fetch → extract → match → store.
 
     Exits 1 when no source could be read at all (every one failed, nothing fetched), so a
-    scheduler notices an offline machine; a run where some sources worked exits 0."""
+    scheduler notices an offline machine; a run where some sources worked exits 0. Exits 3 at once,
+    fetching nothing, while another `haidang run` or `haidang serve` crawls the same data folder."""
     _setup_logging(verbose)
     settings = _settings(config)
-    from haidang.service import run_once
+    from haidang.service import crawl_lock, run_once
     sources = [s for s in settings.sources if s.enabled and (not source or s.id in source)]
     if not sources:
         err.print("[yellow]no enabled sources match; nothing to do[/yellow]")
         raise typer.Exit(1)
-    tallies = run_once(settings, sources, console=err)
+    lock = crawl_lock(settings, "run")
+    _take_crawl_lock(lock.acquire)
+    try:
+        tallies = run_once(settings, sources, console=err)
+    finally:
+        lock.release()
     _print_summary(tallies)
     out.print(f"data: {settings.data_dir}")
     if tallies and all(t.errors and not (t.fetched or t.duplicates) for t in tallies.values()):
         err.print("[red]no source could be read in this run[/red]: see the errors above")
         raise typer.Exit(1)
+
+
+EXIT_LOCKED = 3     # `run`/`serve`: another process crawls this data folder; nothing was done
+
+
+def _take_crawl_lock(take: Any) -> None:
+    """Call `take` (a crawl lock's acquire, or Service.start); when another process holds the data
+    folder, say who in one line and exit EXIT_LOCKED, so cron or systemd can tell it from a failure."""
+    from haidang.service import ServiceLockedError
+    try:
+        take()
+    except ServiceLockedError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_LOCKED) from None
 
 
 def _rule_label(message: Any) -> str:
@@ -135,7 +162,8 @@ def serve(config: ConfigOpt = None,
           web: Annotated[bool, typer.Option(help="Also serve the officers' web app (needs the link secret).")] = True,
           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the service: every source at its poll interval, alerts, digest, reports, re-checks and
-    retries, and the officers' web app, until SIGTERM/Ctrl-C."""
+    retries, and the officers' web app, until SIGTERM/Ctrl-C. Exits 3 at once while another
+    `haidang serve` or `haidang run` crawls the same data folder."""
     import signal
     import threading
 
@@ -160,7 +188,7 @@ def serve(config: ConfigOpt = None,
                 err.print(f"[red]{escape(str(exc))}[/red] ({settings.app.web.secret_env})")
                 raise typer.Exit(2) from None
     service = Service(settings)
-    service.start()                       # ServiceLockedError (a HaidangError) ends in main() with exit 1
+    _take_crawl_lock(service.start)       # another `serve` or `run` on this data folder: exit 3
     err.print(f"serving {len(settings.sources)} source(s) from {settings.data_dir}; "
               f"job log {settings.data_dir / LOG_FILE}; stop with Ctrl-C or SIGTERM")
     web_thread = None
@@ -405,15 +433,21 @@ def outbox_retry(key: Annotated[str | None, typer.Argument(help="Key of a failed
 
 @config_app.command("check")
 def config_check(config: ConfigOpt = None) -> None:
-    """Validate every YAML file in the config folder; name file, line and field of each error."""
+    """Validate every YAML file in the config folder and the HAIDANG_* variables; name file, line and
+    field (or the variable) of each error. Warnings (a variable that has no effect) do not fail it."""
     folder = config or os.environ.get("HAIDANG_CONFIG") or DEFAULT_CONFIG_DIR      # the folder `run` would read
-    problems = check_config_dir(Path(folder))
-    if not problems:
-        out.print(f"[green]config OK[/green]: {folder}")
-        return
+    env_errors, warnings = check_environment(config, dict(os.environ))
+    config_missing = any(field == "HAIDANG_CONFIG" for _, _, field, _ in env_errors)
+    problems = ([] if config_missing else check_config_dir(Path(folder))) + env_errors
     for file, line, field, msg in problems:
-        err.print(f"{file}:{line if line else '?'}: {field}: {msg}")
-    raise typer.Exit(1)
+        where = file if file == ENVIRONMENT else f"{file}:{line if line else '?'}"
+        err.print(f"{escape(where)}: {escape(field)}: {escape(msg)}", soft_wrap=True)
+    for _, _, name, msg in warnings:
+        err.print(f"[yellow]warning:[/yellow] {ENVIRONMENT}: {escape(name)}: {escape(msg)}", soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+    note = f" ({len(warnings)} warning{'s' if len(warnings) > 1 else ''} above)" if warnings else ""
+    out.print(f"[green]config OK[/green]: {folder} and the environment{note}")
 
 
 @app.command()

@@ -8,13 +8,15 @@ import fcntl
 import json
 import logging
 import os
+import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -27,7 +29,7 @@ from crawlers.runner import crawl
 from haidang.errors import HaidangError, PermanentStoreError
 from haidang.pipeline import Pipeline, SourceTally
 from haidang.record import Article
-from haidang.settings import Settings, Source
+from haidang.settings import Settings, Source, data_folder_problem
 from haidang.store import open_store
 from haidang.store.base import Store
 from nlp.gazetteer import Gazetteer
@@ -36,8 +38,8 @@ from nlp.match import ProvinceMatcher
 if TYPE_CHECKING:
     from nlp.enrich import Enricher
 
-__all__ = ["JOBS_FILE", "LOCK_FILE", "LOG_FILE", "JobInfo", "Service", "ServiceLockedError", "SourceCheck",
-           "check_sources", "enrich_stored", "load_enricher", "poll_source", "run_job", "run_once",
+__all__ = ["JOBS_FILE", "LOCK_FILE", "LOG_FILE", "CrawlLock", "JobInfo", "Service", "ServiceLockedError",
+           "SourceCheck", "check_sources", "crawl_lock", "enrich_stored", "load_enricher", "poll_source", "run_job", "run_once",
            "scheduled_jobs"]
 
 
@@ -45,7 +47,7 @@ def load_enricher(settings: Settings) -> Enricher:
     """The models, loaded once per process; the topic seed phrases come from config/topics.yaml."""
     from nlp.enrich import Enricher
 
-    return Enricher.load(settings.topic_seeds())
+    return Enricher.load(settings.topic_seeds(), topic_seeds_en=settings.topic_seeds_en())
 
 
 def enrich_stored(settings: Settings, only_missing: bool = False) -> tuple[int, int]:
@@ -111,7 +113,11 @@ def run_once(settings: Settings, sources: list[Source], console: Console | None 
 
 
 def _make_data_dir(settings: Settings) -> None:
-    """Create the data folder, or say which folder could not be made and what to do (not a traceback)."""
+    """Create the data folder, or say why it cannot be used and what to do (not a traceback), in the
+    words `haidang config check` uses for HAIDANG_HOME (settings.data_folder_problem)."""
+    problem = data_folder_problem(settings.data_dir)
+    if problem is not None:
+        raise PermanentStoreError(problem)
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -119,6 +125,12 @@ def _make_data_dir(settings: Settings) -> None:
             f"cannot create the data folder {settings.data_dir}: {exc.strerror or exc}: give the user running "
             f"Hải Đăng write access to it, or point HAIDANG_HOME (store.data_dir in config/haidang.yaml) at a "
             f"writable folder") from exc
+
+
+def crawl_lock(settings: Settings, command: str) -> CrawlLock:
+    """The crawl lock of the settings' data folder (the folder made first), not yet taken."""
+    _make_data_dir(settings)
+    return CrawlLock(settings.data_dir, command, settings.app.timezone)
 
 
 def _deliver(settings: Settings, dispatcher: AlertDispatcher | None) -> None:
@@ -161,7 +173,7 @@ def check_sources(settings: Settings, sources: Iterable[Source]) -> list[SourceC
 # -- the scheduled service (`haidang serve`) ------------------------------------------------------
 
 JOBS_FILE = "jobs.sqlite"      # APScheduler's persistent job store, in the data folder
-LOCK_FILE = "serve.lock"       # held by the one `haidang serve` of a data folder
+LOCK_FILE = "crawl.lock"       # held by the one `haidang serve` or `haidang run` crawling a data folder (CrawlLock)
 LOG_FILE = "service.log"       # one JSON line per job run
 
 _jobs_log = logging.getLogger("haidang.service.jobs")
@@ -174,7 +186,78 @@ _RUNNING_LOCK = threading.Lock()
 
 
 class ServiceLockedError(HaidangError):
-    """Another `haidang serve` holds the data folder: two would crawl and send everything twice."""
+    """Another `haidang serve` or `haidang run` holds the data folder's crawl lock: two would fetch
+    every source twice (doubling the load on outlets we promise to crawl politely)."""
+
+
+class CrawlLock:
+    """The data folder's crawl lock: `haidang serve` holds it for the life of its process, `haidang
+    run` for its pass, so only one process crawls the sources of a data folder at a time.
+
+    An flock(2) on `<data>/crawl.lock` rather than a lease with a holder's pid (as the outbox's in
+    alerts.outbox): the kernel drops it when the holding process ends, however it ends (SIGKILL, out
+    of memory, reboot), so a lock left by a dead run is taken over at once with no staleness check,
+    and a live holder is never mistaken for a dead one. The file's text (command, pid, host, since)
+    only tells a refused process who holds it; the file is never deleted (a process could lock a
+    deleted inode while another locks a new file). The data folder is local (SQLite's WAL needs it),
+    so flock's scope is enough; two hosts sharing one Elasticsearch store each with its own data
+    folder are not covered. Commands that do not crawl (`demo` on its fixture sites, `analyze`,
+    `web`, `search`, `status`, ...) never take it.
+    """
+
+    def __init__(self, data_dir: Path, command: str, timezone: str = "UTC") -> None:
+        self.path = data_dir / LOCK_FILE
+        self.command = command
+        self._tz = timezone
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise ServiceLockedError saying who holds it (never waits)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            problem = data_folder_problem(self.path.parent)
+            raise PermanentStoreError(problem or f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace")
+            os.close(fd)
+            raise ServiceLockedError(self._held_by(holder)) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        record = {"command": self.command, "pid": os.getpid(), "host": socket.gethostname(),
+                  "since": datetime.now(UTC).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(record) + "\n").encode("utf-8"), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def _held_by(self, text: str) -> str:
+        """One line: who holds the lock, since when, and what to do."""
+        try:
+            holder = json.loads(text)
+            since = datetime.fromisoformat(holder["since"]).astimezone(ZoneInfo(self._tz))
+            who = (f"another `haidang {holder['command']}` (pid {holder['pid']} on {holder['host']}, "
+                   f"since {since:%Y-%m-%d %H:%M:%S %z})")
+        except (ValueError, KeyError, TypeError):       # being written this instant, or not ours
+            who = "another `haidang serve` or `haidang run`"
+        return (f"{who} is already running on {self.path.parent} and holds {self.path}: this "
+                f"`haidang {self.command}` would fetch every source a second time, so it does not start; "
+                f"wait for it to finish, or stop it")
 
 
 @dataclass(kw_only=True, slots=True)
@@ -239,7 +322,7 @@ class Service:
         self._components_lock = threading.Lock()
         self._components: tuple[ProvinceMatcher, str, Enricher] | None = None
         self._scheduler: Any = None
-        self._lock_fd: int | None = None
+        self._lock: CrawlLock | None = None
         self._log_handler: logging.Handler | None = None
         self._signer = make_signer(settings)      # None without the secret: flag emails carry no links
 
@@ -282,19 +365,9 @@ class Service:
         return sorted(j.id for j in self._scheduler.get_jobs()) if self._scheduler is not None else []
 
     def _take_lock(self) -> None:
-        path = self._data / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "?"
-            os.close(fd)
-            raise ServiceLockedError(
-                f"another `haidang serve` (pid {holder}) is already running on {self._data} ({path} is locked): "
-                f"stop it first; two services on one data folder would crawl and send everything twice") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode("ascii"))
-        self._lock_fd = fd
+        lock = CrawlLock(self._data, "serve", self.settings.app.timezone)
+        lock.acquire()
+        self._lock = lock
 
     def _release(self) -> None:
         with _RUNNING_LOCK:
@@ -304,10 +377,9 @@ class Service:
             _jobs_log.removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _attach_log(self) -> None:
         handler = logging.FileHandler(self._data / LOG_FILE, encoding="utf-8")

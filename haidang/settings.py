@@ -6,11 +6,12 @@ Precedence, documented once: command-line flag > `HAIDANG_*` environment variabl
 
 from __future__ import annotations
 
+import difflib
 import os
 import unicodedata
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
@@ -21,6 +22,7 @@ from haidang.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_DIR",
+    "ENVIRONMENT",
     "RECIPIENT_ADMINS",
     "RECIPIENT_BY_TOPIC",
     "RISK_LEVELS",
@@ -50,6 +52,8 @@ __all__ = [
     "UsersFile",
     "WebSettings",
     "check_config_dir",
+    "check_environment",
+    "data_folder_problem",
     "load_settings",
     "validate_yaml_file",
 ]
@@ -515,7 +519,7 @@ class Settings(_Model):
     app: AppSettings
     sources: list[Source]
     landmarks: dict[str, list[str]] = Field(default_factory=dict)   # province code -> names
-    topics: dict[str, dict[str, Any]] = Field(default_factory=dict)  # plan topic id -> {name, seeds}
+    topics: dict[str, dict[str, Any]] = Field(default_factory=dict)  # plan topic id -> {name, seeds, seeds_en}
     agencies: list[Agency] = Field(default_factory=list)
     alert_rules: list[AlertRule] = Field(default_factory=list)
     digest: DigestSettings = Field(default_factory=DigestSettings)
@@ -524,6 +528,10 @@ class Settings(_Model):
 
     def topic_seeds(self) -> dict[str, list[str]] | None:
         return {t: list(v["seeds"]) for t, v in self.topics.items()} if self.topics else None
+
+    def topic_seeds_en(self) -> dict[str, list[str]] | None:
+        """The English seed phrases (`seeds_en`) for `Enricher.load(topic_seeds_en=...)`."""
+        return {t: list(v.get("seeds_en") or []) for t, v in self.topics.items()} if self.topics else None
 
     @property
     def data_dir(self) -> Path:
@@ -631,10 +639,153 @@ def check_config_dir(config_dir: Path) -> list[tuple[str, int | None, str, str]]
     return problems
 
 
+# -- the environment: HAIDANG_* variables -------------------------------------------------------
+
+ENVIRONMENT = "environment"     # the "file" of a problem found in a variable; its field is the variable
+
+_Problem = tuple[str, int | None, str, str]
+
+# HAIDANG_* variables read by their fixed names. Those the YAML names (web.secret_env, the store's
+# elasticsearch_*_env, smtp.username_env/password_env) are added per configuration. Any other
+# HAIDANG_* variable is a typo that would be silently ignored: `config check` warns about it.
+_FIXED_VARIABLES = ("HAIDANG_CONFIG", "HAIDANG_HOME", "HAIDANG_STORE", "HAIDANG_PROVINCE",
+                    "HAIDANG_KIBANA_URL",                                    # `haidang kibana setup`
+                    "HAIDANG_RENDER_DOCS", "HAIDANG_RENDER_DOCS_DIR", "HAIDANG_SCREENSHOTS")  # the test suite's
+
+_FIX_DATA_FOLDER = "point HAIDANG_HOME (store.data_dir in config/haidang.yaml) at a writable folder"
+
+
+def data_folder_problem(path: Path) -> str | None:
+    """Why the data folder `path` cannot be used, and what to do; None when it can (or can be made).
+
+    Creates nothing, so `config check` can say it before a run; `haidang run` fails with these
+    same words (haidang.service), so both say one thing."""
+    if path.exists():
+        if not path.is_dir():
+            return f"the data folder {path} is a file, not a folder: {_FIX_DATA_FOLDER}"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return (f"the data folder {path} is not writable (permissions, or a read-only file system): give "
+                    f"the user running Hải Đăng write access to it, or {_FIX_DATA_FOLDER}")
+        return None
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot create the data folder {path}: {parent} is a file, not a folder: {_FIX_DATA_FOLDER}"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return (f"cannot create the data folder {path}: {parent} is not writable (permissions, or a read-only "
+                f"file system): give the user running Hải Đăng write access to it, or {_FIX_DATA_FOLDER}")
+    return None
+
+
+def _environment_errors(env: Any, app: AppSettings) -> list[_Problem]:
+    """Values of variables that would make a command fail later, or worse, do the wrong thing:
+    checked when settings load, so every command (and `config check`) says it the same way."""
+    problems: list[_Problem] = []
+    backend = env.get("HAIDANG_STORE")
+    if backend:
+        allowed: tuple[str, ...] = get_args(StoreSettings.model_fields["backend"].annotation)
+        if backend not in allowed:
+            close = difflib.get_close_matches(backend.lower(), allowed, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            message = (f"unknown store backend {backend!r}{hint}: use {' or '.join(allowed)}, or unset "
+                       f"HAIDANG_STORE to use store.backend from haidang.yaml")
+            problems.append((ENVIRONMENT, None, "HAIDANG_STORE", message))
+    secret_env = app.web.secret_env
+    secret = env.get(secret_env)
+    if secret:
+        from alerts.links import MIN_SECRET_CHARS  # the signer's own minimum
+
+        if len(secret) < MIN_SECRET_CHARS:
+            message = (f"the link secret has {len(secret)} characters; use at least {MIN_SECRET_CHARS} random "
+                       f"ones (e.g. the output of: python -c \"import secrets; print(secrets.token_urlsafe(32))\"), "
+                       f"or unset {secret_env} to run without signed links and the web app")
+            problems.append((ENVIRONMENT, None, secret_env, message))
+    return problems
+
+
+def _known_variables(app: AppSettings) -> set[str]:
+    names = set(_FIXED_VARIABLES) | {app.web.secret_env}
+    store = app.store
+    names |= {n for n in (store.elasticsearch_username_env, store.elasticsearch_password_env,
+                          store.elasticsearch_api_key_env) if n}
+    if app.smtp is not None:
+        names |= {n for n in (app.smtp.username_env, app.smtp.password_env) if n}
+    return names
+
+
+def _app_file_or_default(folder: Path) -> AppSettings:
+    """haidang.yaml alone when it validates (for the names of the variables it sets), else the defaults."""
+    try:
+        return validate_yaml_file(folder / "haidang.yaml", AppSettings)  # type: ignore[return-value]
+    except (ConfigError, OSError):
+        return AppSettings()
+
+
+def check_environment(config_dir: Path | str | None = None,
+                      environ: dict[str, str] | None = None) -> tuple[list[_Problem], list[_Problem]]:
+    """The `HAIDANG_*` variables as the commands would read them with this config folder (None: as
+    they find it, HAIDANG_CONFIG or config/): (errors, warnings), each naming the variable.
+
+    Errors: a value a command would refuse or fail on (the loader's own messages, and the data
+    folder's). Warnings: a variable that is set but has no effect (a misspelt name, Elasticsearch
+    credentials beside the SQLite store), which nothing else would ever mention."""
+    env = dict(os.environ) if environ is None else environ
+    errors: list[_Problem] = []
+    warnings: list[_Problem] = []
+    backends = get_args(StoreSettings.model_fields["backend"].annotation)
+    from_env = config_dir is None and bool(env.get("HAIDANG_CONFIG"))
+    folder = Path(config_dir or env.get("HAIDANG_CONFIG") or DEFAULT_CONFIG_DIR)
+    if config_dir is not None and env.get("HAIDANG_CONFIG") and Path(env["HAIDANG_CONFIG"]) != Path(config_dir):
+        message = f"set to {env['HAIDANG_CONFIG']}, but --config {config_dir} is given and wins: this check read it"
+        warnings.append((ENVIRONMENT, None, "HAIDANG_CONFIG", message))
+    try:
+        app = load_settings(config_dir, environ=env).app
+    except ConfigError as exc:
+        errors.extend(p for p in exc.problems if p[0] == ENVIRONMENT)
+        if from_env and not folder.is_dir():
+            return errors, warnings
+        app = _app_file_or_default(folder)
+        if not errors:
+            # The files stopped the loader before it looked at the variables: check what needs no file.
+            errors.extend(_environment_errors(env, app))
+        if env.get("HAIDANG_STORE") in backends:
+            app = app.model_copy(update={"store": app.store.model_copy(update={"backend": env["HAIDANG_STORE"]})})
+    home = env.get("HAIDANG_HOME")
+    if home:
+        data_dir = Path(os.path.expanduser(home))
+        if not data_dir.is_absolute():
+            data_dir = (folder / data_dir).resolve()      # as the loader resolves it
+        problem = data_folder_problem(data_dir)
+        if problem:
+            errors.append((ENVIRONMENT, None, "HAIDANG_HOME", problem))
+    known = _known_variables(app)
+    for name in sorted(n for n in env if n.startswith("HAIDANG_") and n not in known):
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]}?" if close else f"the ones it reads: {', '.join(sorted(known))}"
+        warnings.append((ENVIRONMENT, None, name, f"not a variable Hải Đăng reads, so it is ignored; {hint}"))
+    if app.store.backend == "sqlite" and (env.get("HAIDANG_STORE") or "sqlite") in backends:  # not after a typo there
+        store = app.store
+        origin = "HAIDANG_STORE" if env.get("HAIDANG_STORE") else "store.backend in haidang.yaml"
+        for es_name in ("ELASTICSEARCH_URL", store.elasticsearch_username_env, store.elasticsearch_password_env,
+                        store.elasticsearch_api_key_env):
+            if es_name and env.get(es_name):
+                message = (f"set, but the store is sqlite ({origin}), so it is not used: set "
+                           f"HAIDANG_STORE=elasticsearch (or store.backend) to use Elasticsearch, or unset it")
+                warnings.append((ENVIRONMENT, None, es_name, message))
+    return errors, warnings
+
+
 def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Load and validate config/, then apply `HAIDANG_*` overrides. Raises ConfigError."""
     env = os.environ if environ is None else environ
+    from_env = not config_dir and bool(env.get("HAIDANG_CONFIG"))
     config_dir = Path(config_dir or env.get("HAIDANG_CONFIG") or DEFAULT_CONFIG_DIR)
+    if from_env and not config_dir.is_dir():
+        message = (f"{config_dir} is not a folder: point HAIDANG_CONFIG at the folder that holds haidang.yaml, "
+                   f"or pass --config")
+        problem = (ENVIRONMENT, None, "HAIDANG_CONFIG", message)
+        raise ConfigError(_format([problem]), [problem])
     if not config_dir.is_dir():
         raise ConfigError(f"{config_dir}: config directory not found (set HAIDANG_CONFIG or --config)",
                           [(str(config_dir), None, "", "directory not found")])
@@ -646,6 +797,7 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
     landmarks = validate_yaml_file(lm_path, _Landmarks).landmarks if lm_path.exists() else {}  # type: ignore[attr-defined]
 
     store = app.store  # type: ignore[attr-defined]
+    problems = _environment_errors(env, app)  # type: ignore[arg-type]   # raised with the references' below
     overrides: dict[str, Any] = {}
     if env.get("HAIDANG_HOME"):
         overrides["data_dir"] = env["HAIDANG_HOME"]
@@ -671,9 +823,14 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
         from nlp.topics import load_topic_config  # its schema sits beside the model that uses it
 
         topics = load_topic_config(config_dir / "topics.yaml")
-    _check_references(config_dir, app, landmarks, agencies, rules, topics, digest,  # type: ignore[arg-type]
-                      sources=sources if src_path.exists() else None,
-                      province_from_env=bool(env.get("HAIDANG_PROVINCE")))
+    try:
+        _check_references(config_dir, app, landmarks, agencies, rules, topics, digest,  # type: ignore[arg-type]
+                          sources=sources if src_path.exists() else None,
+                          province_from_env=bool(env.get("HAIDANG_PROVINCE")))
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(_format(problems), problems)
     us_path = config_dir / "users.yaml"
     users = validate_yaml_file(us_path, UsersFile).users if us_path.exists() else []  # type: ignore[attr-defined]
     _check_user_agencies(us_path, users, agencies)  # type: ignore[arg-type]

@@ -2,8 +2,8 @@
 
 One place combines the models so `haidang run`, `haidang analyze` and `haidang enrich` give the
 same labels. The Vietnamese models are applied to Vietnamese text only; the others get what
-applies to any language (tone from an English lexicon, source and known-claim signals) and a
-note saying what was not applied. A debunk report proposes its refuted claim for the
+applies to any language (tone from an English lexicon, source and known-claim signals; for
+English, plan topics from English seed phrases) and a note saying what was not applied. A debunk report proposes its refuted claim for the
 known-false list, for a person to confirm.
 """
 
@@ -22,7 +22,7 @@ from nlp.language import detect_language
 from nlp.risk import LOCAL_MODELS_DIR, RiskScorer
 from nlp.section import SectionClassifier
 from nlp.tone import ToneClassifier
-from nlp.topics import TopicClassifier
+from nlp.topics import TopicClassifier, is_unaccented
 
 __all__ = ["MAX_TEXT_CHARS", "MIN_TEXT_CHARS", "Enricher"]
 
@@ -33,6 +33,8 @@ MAX_TEXT_CHARS = 50_000   # the models read this much; VNTC's longest dev articl
 
 
 PLACE_NAMED_SCORE = 0.5     # nlp.match keep_threshold default
+NOTE_TOPICS_EN = "chủ đề: chỉ theo cụm từ gợi ý tiếng Anh, không qua mô hình"
+NOTE_UNACCENTED = "văn bản tiếng Việt không dấu: chủ đề chủ yếu theo cụm từ gợi ý so khớp không dấu"
 
 
 class Enricher:
@@ -45,8 +47,11 @@ class Enricher:
 
     @classmethod
     def load(cls, topic_seeds: dict[str, list[str]] | None = None, *, models_dir: Path | None = None,
-             local_models_dir: Path | None = LOCAL_MODELS_DIR) -> Enricher:
-        return cls(SectionClassifier.load(models_dir), TopicClassifier.load(topic_seeds, models_dir),
+             local_models_dir: Path | None = LOCAL_MODELS_DIR,
+             topic_seeds_en: dict[str, list[str]] | None = None) -> Enricher:
+        """`topic_seeds`/`topic_seeds_en`: Settings.topic_seeds()/topic_seeds_en(); None: the model's
+        trained seeds / the shipped config/topics.yaml's English ones."""
+        return cls(SectionClassifier.load(models_dir), TopicClassifier.load(topic_seeds, models_dir, topic_seeds_en),
                    ToneClassifier.load(models_dir), RiskScorer.load(models_dir, local_models_dir))
 
     def labels(self, title: str, text: str, *, matches: list[Match] | None = None, target: str | None = None,
@@ -63,18 +68,23 @@ class Enricher:
         if len((title + text).strip()) < MIN_TEXT_CHARS:
             notes.append("văn bản quá ngắn: nhãn có độ tin cậy thấp")
         vietnamese = language == "vi"
+        # A province matched through a ward or landmark alone is a Vietnamese angle the topic
+        # model's anchor list (province names, national words) cannot see. At the matcher's
+        # default keep threshold: a weaker match is not evidence of a place.
+        place_named = any(m.score >= PLACE_NAMED_SCORE for m in matches or [])
         if vietnamese:
             section = self._section.predict(title, text)
-            # A province matched through a ward or landmark alone is a Vietnamese angle the topic
-            # model's anchor list (province names, national words) cannot see. At the matcher's
-            # default keep threshold: a weaker match is not evidence of a place.
-            place_named = any(m.score >= PLACE_NAMED_SCORE for m in matches or [])
             topics = self._topics.predict(title, text, place_named=place_named)
+            if is_unaccented(f"{title}\n{text}"):
+                notes.append(NOTE_UNACCENTED)
         else:
             reason = f"ngôn ngữ: {language or 'không xác định'}; mô hình tiếng Việt không áp dụng"
             section = {"label": "khong_xac_dinh", "score": 0.0, "note": reason}
-            topics = []
             notes.append(reason)
+            topics = []
+            if language == "en":    # foreign press in English is what the office most needs routed
+                topics = self._topics.predict_english(title, text, place_named=place_named)
+                notes.append(NOTE_TOPICS_EN)
         spans = [s for s in _target_spans(matches or [], target) if s.field != "text" or s.end <= len(text)]
         tone = self._tone.predict(title, text, spans, language)
         risk = self._risk.score(title, text, language=language, source_kind=source.kind if source else None,

@@ -287,7 +287,7 @@ def test_serve_command_stops_on_sigterm_and_restarts_without_resending(demo_conf
         # A second `haidang serve` on the same data folder refuses instead of sending twice.
         second = subprocess.run([sys.executable, "-m", "haidang", "serve", "--config", str(demo_config)],
                                 check=False, capture_output=True, text=True, timeout=60)
-        assert second.returncode == 1 and "already running" in second.stderr
+        assert second.returncode == 3 and "already running" in second.stderr    # cli.EXIT_LOCKED
     finally:
         code, stderr = _stop(proc)
     assert code == 0, stderr
