@@ -16,6 +16,7 @@ __all__ = [
     "CrawlFailure",
     "FeedEntry",
     "FetchedDoc",
+    "HostPaused",
     "NotModified",
     "Skipped",
     "SourceFinished",
@@ -27,9 +28,11 @@ FAILURE_STAGES = ("robots", "fetch", "feed", "sitemap", "crawl")
 sitemap could not be read; the spider or the crawl process itself failed."""
 
 SKIP_REASONS = ("robots", "not-html", "oversize", "private-address", "page-cap", "no-link", "not-web-link",
-                "duplicate-link")
+                "duplicate-link", "retry-after")
 """`Skipped.reason` values this package emits for discovered pages (feed links, listing and
-sitemap links); configured URLs (feeds, sitemaps, start pages) fail with a CrawlFailure instead."""
+sitemap links); configured URLs (feeds, sitemaps, start pages) fail with a CrawlFailure instead,
+except "retry-after" (the host asked us to wait, see crawlers.pauses): that is no fault of the
+configuration, and any URL on a paused host is skipped with it."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -103,10 +106,25 @@ class Skipped:
 
 
 @dataclass(kw_only=True, slots=True)
+class HostPaused:
+    """A server answered 429 or 503 with a Retry-After longer than a run may wait: its host is not to
+    be asked again before `until` (the wait capped at crawlers.pauses.RETRY_AFTER_CAP), in this run's
+    later crawls or the next runs. Comes right after the CrawlFailure of the request that got it."""
+
+    source_id: str
+    url: str
+    host: str                             # crawlers.pauses.host_key
+    status: int                           # 429 or 503
+    asked_s: float                        # what the server asked for, before the cap
+    at: datetime                          # aware, UTC: when the answer came
+    until: datetime                       # aware, UTC
+
+
+@dataclass(kw_only=True, slots=True)
 class SourceFinished:
     """Every spider of this source has closed; no more events for it will come."""
 
     source_id: str
 
 
-CrawlEvent = FetchedDoc | CrawlFailure | ValidatorUpdate | NotModified | Skipped | SourceFinished
+CrawlEvent = FetchedDoc | CrawlFailure | ValidatorUpdate | NotModified | Skipped | HostPaused | SourceFinished

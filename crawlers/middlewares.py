@@ -1,5 +1,6 @@
-"""Scrapy downloader middlewares (private-address guard, conditional GET, Retry-After, robots.txt
-per RFC 9309) and the mapping of every fetch failure to the event that records it for its source.
+"""Scrapy downloader middlewares (private-address guard, conditional GET, Retry-After and the hosts
+paused by it, robots.txt per RFC 9309) and the mapping of every fetch failure to the event that
+records it for its source.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import socket
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,8 @@ from twisted.internet.error import TimeoutError as TwistedTimeoutError
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed
 
-from crawlers.events import CrawlEvent, CrawlFailure, NotModified, Skipped, ValidatorUpdate
+from crawlers.events import CrawlEvent, CrawlFailure, HostPaused, NotModified, Skipped, ValidatorUpdate
+from crawlers.pauses import RETRY_AFTER_CAP, capped_wait, host_key, span_text
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -51,9 +53,12 @@ __all__ = [
     "META_RETRY_AFTER",
     "META_ROLE",
     "META_VALIDATOR_UPDATE",
+    "PAUSED_HOSTS_SETTING",
     "ROLE_PAGE",
     "ConditionalGetMiddleware",
+    "HostPausedRefused",
     "NotModifiedResponse",
+    "PausedHostMiddleware",
     "PrivateAddressGuardMiddleware",
     "PrivateAddressRefused",
     "RetryAfterMiddleware",
@@ -69,6 +74,8 @@ META_ROLE = "haidang_role"                    # "feed" | "sitemap" | "listing" |
 META_CONFIGURED = "haidang_configured_url"    # set on requests for URLs named in the source's config
 META_VALIDATOR_UPDATE = "haidang_validator_update"
 META_RETRY_AFTER = "haidang_retry_after_s"    # set when a long Retry-After stopped the retries
+# Scrapy setting: {host_key: POSIX time} of the hosts paused by an earlier Retry-After (crawlers.pauses).
+PAUSED_HOSTS_SETTING = "HAIDANG_PAUSED_HOSTS"
 _META_NOT_BEFORE = "haidang_not_before"       # time.monotonic() a retry waits for (short Retry-After)
 _META_VALIDATED_URL = "haidang_validated_url"
 ROLE_PAGE = "page"
@@ -89,7 +96,19 @@ class NotModifiedResponse(IgnoreRequest):
 
 
 class RobotsUnreachable(IgnoreRequest):
-    """The host's robots.txt answered 5xx (or 429) or could not be fetched: RFC 9309 §2.3.1.4."""
+    """The host's robots.txt answered 5xx (or 429) or could not be fetched: RFC 9309 §2.3.1.4.
+    `retry_after`: the seconds its 429/503 (`status`) asked to wait, when longer than a run may wait."""
+
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None,
+                 at: datetime | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+        self.at = at
+
+
+class HostPausedRefused(IgnoreRequest):
+    """The request's host asked (Retry-After, in this or an earlier run) not to be asked again yet."""
 
 
 def is_private_address(address: str) -> bool:
@@ -162,6 +181,30 @@ class PrivateAddressGuardMiddleware:
         verdict = next((a for a in candidates if is_private_address(a)), None)
         self._verdicts[host] = verdict
         return verdict
+
+
+class PausedHostMiddleware:
+    """Refuses every request to a host paused by a Retry-After (`PAUSED_HOSTS_SETTING`, from the store
+    through `crawlers.runner.crawl`) until its time has passed: feeds, pages and robots.txt alike, so
+    a paused host sees no request at all. Runs first, before the robots.txt middleware asks for one."""
+
+    def __init__(self, crawler: Crawler):
+        paused = crawler.settings.getdict(PAUSED_HOSTS_SETTING)
+        self._until = {str(host): float(when) for host, when in paused.items()}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PausedHostMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        if not self._until:
+            return
+        host = host_key(request.url)
+        until = self._until.get(host)
+        if until is not None and until > time.time():
+            when = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            raise HostPausedRefused(f"{host} asked to wait (Retry-After): not requested before {when}")
+        return
 
 
 class ConditionalGetMiddleware:
@@ -237,9 +280,11 @@ class RetryAfterMiddleware(RetryMiddleware):
 
     A wait up to `HAIDANG_RETRY_AFTER_MAX_S` (the download timeout) is kept before the retry;
     a longer one is not retried in this run, and the response fails naming the wait
-    (`META_RETRY_AFTER`). Without Retry-After Scrapy's own retry applies. With AutoThrottle on,
-    each 429/503 also doubles the host's download delay: AutoThrottle alone never raises it for
-    an error answered quickly. Known gap: the next run does not know of the wait.
+    (`META_RETRY_AFTER`); `failure_events` then pauses the host for the next runs (HostPaused).
+    Without Retry-After Scrapy's own retry applies. With AutoThrottle on, each 429/503 also doubles
+    the host's download delay: AutoThrottle alone never raises it for an error answered quickly.
+    Known gap: in the run that got the long wait, the host's other requests still go out (at that
+    doubled delay); only the next runs skip it.
     """
 
     def __init__(self, settings: BaseSettings):
@@ -284,10 +329,13 @@ class RetryAfterMiddleware(RetryMiddleware):
 
 
 class _UnreachableRobots(RobotParser):
-    """Stands in for the parser of a robots.txt that could not be read: allows nothing."""
+    """Stands in for the parser of a robots.txt that could not be read: allows nothing.
+    `retry_after`: the long wait its 429/503 asked for, if any (the host is then paused), and when."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, retry_after: float | None = None):
         self.reason = reason
+        self.retry_after = retry_after
+        self.at = datetime.now(UTC)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, robotstxt_body: bytes) -> _UnreachableRobots:
@@ -325,7 +373,8 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         if response.status >= 500 or response.status == 429:
             self._stats.inc_value("robotstxt/response_count")
             self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
-            self._settle(netloc, _UnreachableRobots(str(response.status)))
+            asked = response.request.meta.get(META_RETRY_AFTER) if response.request is not None else None
+            self._settle(netloc, _UnreachableRobots(str(response.status), asked))
             return
         if 400 <= response.status < 500:
             response = response.replace(body=b"")
@@ -349,7 +398,9 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
     def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
         if isinstance(rp, _UnreachableRobots):
             self._stats.inc_value("robotstxt/unreachable")
-            raise RobotsUnreachable(f"robots.txt unreachable ({rp.reason}): not fetching, per RFC 9309")
+            raise RobotsUnreachable(f"robots.txt unreachable ({rp.reason}): not fetching, per RFC 9309",
+                                    retry_after=rp.retry_after, at=rp.at,
+                                    status=int(rp.reason) if rp.reason.isdigit() else None)
         super().process_request_2(rp, request)
 
 
@@ -374,6 +425,8 @@ def failure_events(failure: Failure, request: Request, source_id: str) -> list[C
     Discovered pages that are refused on purpose (robots, size, private address) are Skipped;
     the same refusal for a URL from the source's config is a CrawlFailure the operator must
     see. Timeouts, DNS, connection errors and 5xx are transient; 4xx and refusals permanent.
+    A 429/503 whose Retry-After was too long to wait for is followed by a HostPaused; any request
+    to a host paused that way is Skipped ("retry-after"), configured URLs included.
     """
     exc = failure.value
     # Report the URL as first requested (the feed link, the configured URL), not a redirect hop.
@@ -389,11 +442,18 @@ def failure_events(failure: Failure, request: Request, source_id: str) -> list[C
 
     if isinstance(exc, NotModifiedResponse):
         return [NotModified(source_id=source_id, url=url)]
+    if isinstance(exc, HostPausedRefused):
+        # Configured URLs too: the outlet asked us to wait, which is no fault of the configuration.
+        return skip("retry-after")
     if isinstance(exc, PrivateAddressRefused):
         return skip("private-address") if is_page else fail("fetch", "PrivateAddressRefused", str(exc), False)
     # Not fetched only for now: pages too are failures, so a feed's validators are not stored and
     # the next run asks for them again.
     if isinstance(exc, RobotsUnreachable):
+        if exc.retry_after is not None:
+            pause = _pause(request.url, source_id, exc.status or 503, exc.retry_after, exc.at)
+            return fail("robots", "RobotsUnreachable", f"{url}: {exc} (source {source_id}); the server asked to "
+                        f"wait {exc.retry_after:.0f} s (Retry-After){_paused_text(pause)}", True) + [pause]
         return fail("robots", "RobotsUnreachable",
                     f"{url}: {exc} (source {source_id}); will try again on the next run", True)
     if isinstance(exc, HttpError):
@@ -401,9 +461,10 @@ def failure_events(failure: Failure, request: Request, source_id: str) -> list[C
         transient = status >= 500 or status in (408, 429)
         wait = request.meta.get(META_RETRY_AFTER)
         if wait is not None:
+            pause = _pause(request.url, source_id, status, wait)
             return fail("fetch", "HttpError",
                         f"HTTP {status} from {url} (source {source_id}): server asked to wait {wait:.0f} s "
-                        "(Retry-After), so not retried in this run; will retry on the next run", True)
+                        f"(Retry-After), so not retried in this run{_paused_text(pause)}", True) + [pause]
         advice = "will retry on the next run" if transient else "check the URL"
         return fail("fetch", "HttpError",
                     f"HTTP {status} from {url}{_attempts(request)} (source {source_id}); {advice}",
@@ -432,6 +493,20 @@ def failure_events(failure: Failure, request: Request, source_id: str) -> list[C
         return fail("fetch", type(exc).__name__,
                     f"{type(exc).__name__} fetching {url}{_attempts(request)}: {exc}", True)
     return fail("fetch", type(exc).__name__, f"fetching {url} failed: {exc!r}", False)
+
+
+def _pause(url: str, source_id: str, status: int, asked_s: float, at: datetime | None = None) -> HostPaused:
+    """The pause a long Retry-After (answered at `at`, default now) puts on the host of `url`, capped."""
+    at = at or datetime.now(UTC)
+    wait, _ = capped_wait(asked_s)
+    return HostPaused(source_id=source_id, url=url, host=host_key(url), status=status, asked_s=float(asked_s),
+                      at=at, until=at + wait)
+
+
+def _paused_text(pause: HostPaused) -> str:
+    wait = pause.until - pause.at
+    capped = f", more than the {span_text(RETRY_AFTER_CAP)} cap" if wait < timedelta(seconds=pause.asked_s) else ""
+    return f"; {pause.host} is paused for {span_text(wait)}{capped}: the next runs skip it until then"
 
 
 def validator_update(request_meta: Mapping[str, Any]) -> ValidatorUpdate | None:

@@ -16,6 +16,7 @@ import traceback
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from crawlers.events import CrawlEvent, CrawlFailure, SourceFinished
@@ -50,9 +51,12 @@ class _ChildError:
     message: str
 
 
-def crawl(sources: list[Source], settings: CrawlSettings,
-          validators: Mapping[str, Validators]) -> Iterator[CrawlEvent]:
+def crawl(sources: list[Source], settings: CrawlSettings, validators: Mapping[str, Validators],
+          paused: Mapping[str, datetime] | None = None) -> Iterator[CrawlEvent]:
     """Crawl `sources` (feeds and/or site specs) and yield events as they happen.
+
+    `paused` ({host: until}, from `Store.host_pauses`): hosts that asked, by Retry-After, not to be
+    asked again before that time; every request to one is Skipped ("retry-after"), unsent.
 
     Every source ends with SourceFinished, also when the crawl process dies (then each
     unfinished source first gets a CrawlFailure(stage="crawl")). Closing the generator early
@@ -65,7 +69,7 @@ def crawl(sources: list[Source], settings: CrawlSettings,
         return
     context = multiprocessing.get_context("spawn")
     events: Queue[Any] = context.Queue(maxsize=_QUEUE_SIZE)
-    child = context.Process(target=_child_main, args=(sources, settings, dict(validators), events),
+    child = context.Process(target=_child_main, args=(sources, settings, dict(validators), events, dict(paused or {})),
                             name="haidang-crawl", daemon=True)
     child.start()
     unfinished = {s.id for s in sources}
@@ -254,18 +258,18 @@ async def _crawl_source(runner: AsyncCrawlerRunner, pump: _EventPump, source: So
     pump.emit(SourceFinished(source_id=source.id))
 
 
-def _child_main(sources: list[Source], settings: CrawlSettings,
-                validators: dict[str, Validators], events: Queue[Any]) -> None:
+def _child_main(sources: list[Source], settings: CrawlSettings, validators: dict[str, Validators],
+                events: Queue[Any], paused: dict[str, datetime] | None = None) -> None:
     """Entry point of the crawl process."""
     try:
-        _run_reactor(sources, settings, validators, events)
+        _run_reactor(sources, settings, validators, events, paused or {})
         events.put(_Done())
     except BaseException as exc:     # noqa: BLE001 - reported to the parent, then we exit
         events.put(_ChildError(type(exc).__name__, "".join(traceback.format_exception_only(exc)).strip()))
 
 
-def _run_reactor(sources: list[Source], settings: CrawlSettings,
-                 validators: dict[str, Validators], events: Queue[Any]) -> None:
+def _run_reactor(sources: list[Source], settings: CrawlSettings, validators: dict[str, Validators],
+                 events: Queue[Any], paused: dict[str, datetime]) -> None:
     import asyncio
 
     from scrapy.crawler import AsyncCrawlerRunner
@@ -278,7 +282,7 @@ def _run_reactor(sources: list[Source], settings: CrawlSettings,
     install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
     reactor = _reactor()
 
-    scrapy_conf = scrapy_settings(settings)
+    scrapy_conf = scrapy_settings(settings, paused)
     configure_logging(scrapy_conf)
     runner = AsyncCrawlerRunner(scrapy_conf)
     pump = _EventPump(events)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from crawlers.middlewares import PAUSED_HOSTS_SETTING
 from haidang.settings import CrawlSettings
 
 __all__ = ["crawlers_in_parallel", "scrapy_settings"]
 
+_PAUSED = "crawlers.middlewares.PausedHostMiddleware"
 _GUARD = "crawlers.middlewares.PrivateAddressGuardMiddleware"
 _CONDITIONAL = "crawlers.middlewares.ConditionalGetMiddleware"
 _ROBOTS = "crawlers.middlewares.StrictRobotsTxtMiddleware"
 _RETRY = "crawlers.middlewares.RetryAfterMiddleware"
 
 
-def scrapy_settings(settings: CrawlSettings) -> dict[str, Any]:
-    """The Scrapy settings for one crawl. Every limit comes from config and is always on."""
+def scrapy_settings(settings: CrawlSettings, paused: Mapping[str, datetime] | None = None) -> dict[str, Any]:
+    """The Scrapy settings for one crawl. Every limit comes from config and is always on.
+    `paused`: hosts a Retry-After paused, and until when (crawlers.pauses); none is asked before."""
     return {
         "BOT_NAME": "haidang",
         "USER_AGENT": settings.user_agent,
@@ -37,6 +42,7 @@ def scrapy_settings(settings: CrawlSettings) -> dict[str, Any]:
         "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",   # each give-up is also a CrawlFailure event
         # A 429/503 asking for a longer wait than one download may take is not retried this run.
         "HAIDANG_RETRY_AFTER_MAX_S": settings.download_timeout_s,
+        PAUSED_HOSTS_SETTING: {host: until.timestamp() for host, until in (paused or {}).items()},
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "HTTPCACHE_ENABLED": False,
@@ -45,6 +51,7 @@ def scrapy_settings(settings: CrawlSettings) -> dict[str, Any]:
         # callback or errback; Scrapy's filter would also drop redirect loops silently.
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
         "DOWNLOADER_MIDDLEWARES": {
+            _PAUSED: 40,          # first: a host that asked us to wait gets no request, not even robots.txt
             _GUARD: 50,           # before the robots.txt middleware (100): no robots.txt from refused hosts
             # Scrapy's own, subclassed in their places: robots.txt that answers 5xx disallows all
             # (RFC 9309), and 429/503 honour Retry-After.

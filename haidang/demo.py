@@ -1,7 +1,9 @@
 """`haidang demo`: the real pipeline, offline, against the fixture sites served on 127.0.0.1.
 
 The fixture sites are the test suite's (tests/fixtures/sites/); the demo writes a temporary
-config folder pointing at them and runs the same `run_once` as `haidang run`.
+config folder pointing at them and runs the same `run_once` as `haidang run`. It reads its
+settings without the environment (its own folders, whatever HAIDANG_HOME says); the one variable
+it uses is the link secret, to sign the action links in its flag emails.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rich.table import Table
 
 from alerts.digest import DIGEST_RULE, WEEKEND, digest_window, reported_at
 from alerts.flag import is_flag_message
-from haidang.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
+from haidang.settings import DEFAULT_CONFIG_DIR, Settings, check_environment, load_settings
 from haidang.sites import SITES_DIR, serve_sites
 from haidang.store.base import OutboxMessage, Store
 
@@ -76,6 +78,16 @@ def write_demo_config(base_url: str, config_dir: Path, data_dir: Path, smtp: str
     return config_dir
 
 
+def link_secret_problem(config_dir: Path, secret_env: str, environ: dict[str, str] | None = None) -> str | None:
+    """What is wrong with the link secret in the environment, in the words every other command
+    refuses it with (settings' environment check); None when it is unset or usable."""
+    value = (os.environ if environ is None else environ).get(secret_env)
+    if not value:
+        return None
+    errors, _ = check_environment(config_dir, environ={secret_env: value})
+    return next((message for _, _, name, message in errors if name == secret_env), None)
+
+
 def busiest_digest_day(store: Store, settings: Settings) -> date:
     """The working day whose digest counts the most stored articles.
 
@@ -124,8 +136,15 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
         err.print(f"fixture sites on {base_url}")
         config_dir = write_demo_config(base_url, work / "config", data_dir, smtp)
         settings = load_settings(config_dir, environ={})
-        tallies = run_once(settings, settings.sources, console=err)
-        _print_summary(tallies)
+        secret_env = settings.app.web.secret_env
+        # A demo is for trying things out: a secret too short to sign with does not stop it (other
+        # commands refuse it); it runs without the links, and says why in the same words.
+        secret_problem = link_secret_problem(config_dir, secret_env)
+        if secret_problem:
+            err.print(f"[yellow]{secret_env}[/yellow]: {escape(secret_problem)}; the demo goes on without "
+                      "signed links", soft_wrap=True)
+        tallies = run_once(settings, settings.sources, console=err, sign_links=not secret_problem)
+        _print_summary(tallies, settings.app.timezone)
         store = open_store(settings.app.store)
         try:
             table = Table(title="Tìm thử (sample searches)")
@@ -162,9 +181,11 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
         out.print(f"try:  haidang search --config {config_dir} \"ly son\"")
         out.print(f"      haidang status --config {config_dir}")
         out.print(f"      haidang explain --config {config_dir} ID   (an id from the search results)")
-        secret_env = settings.app.web.secret_env
-        if os.environ.get(secret_env):
+        if os.environ.get(secret_env) and not secret_problem:
             out.print(f"      haidang web --config {config_dir}   (the officers' pages the flag emails link to)")
+        elif secret_problem:
+            out.print(f"set {secret_env} to 32+ random characters (it has {len(os.environ[secret_env])}) to put "
+                      "signed action links in the flag emails and open them with `haidang web`")
         else:
             out.print(f"set {secret_env} (32+ random characters) before the demo to put signed action links in "
                       "the flag emails and open them with `haidang web`")

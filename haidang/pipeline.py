@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -18,12 +18,14 @@ from crawlers.dedup import assign_story
 from crawlers.events import (
     CrawlFailure,
     FetchedDoc,
+    HostPaused,
     NotModified,
     Skipped,
     SourceFinished,
     ValidatorUpdate,
 )
 from crawlers.extract import extract_article
+from crawlers.pauses import keep_pause
 from haidang.errors import HaidangError
 from haidang.record import Article, Fetched
 from haidang.settings import MatchSettings, Source
@@ -65,6 +67,8 @@ class SourceTally:
     errors: int = 0
     last_error: str | None = None
     finished: bool = False
+    # Not crawled in this run: every host its configured URLs name asked (Retry-After) to wait until then.
+    paused_until: datetime | None = None
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -96,17 +100,26 @@ class Pipeline:
                              for url in [*s.feeds, *(s.crawl.sitemaps + s.crawl.start_urls if s.crawl else [])]}
 
     def run(self, events: Iterable[object],
-            on_event: Callable[[str, SourceTally], None] | None = None) -> dict[str, SourceTally]:
-        """Consume one crawl's events; store articles; record runs, failures and validators.
+            on_event: Callable[[str, SourceTally], None] | None = None,
+            paused: Mapping[str, datetime] | None = None) -> dict[str, SourceTally]:
+        """Consume one crawl's events; store articles; record runs, failures, validators and the
+        hosts that asked to wait (HostPaused, kept for the next runs).
 
         Validators are written when the source has finished, and only for URLs whose content
         reached the store; a feed's only when none of its items failed or was left by the page
-        cap: a feed answered "not modified" next time would otherwise hide a page never stored.
+        cap or a paused host: a feed answered "not modified" next time would otherwise hide a page
+        never stored. `paused` ({source id: until}) names the sources left out of this crawl because
+        their hosts asked to wait: their tallies say so, and no run is recorded for them (nothing was
+        tried, so their last success and last error stay as they were).
         """
         tallies = {sid: SourceTally(sid, _now()) for sid in self._sources}
+        for sid, until in (paused or {}).items():
+            tally = tallies.setdefault(sid, SourceTally(sid, _now()))
+            tally.paused_until, tally.finished = until, True
         pending: dict[str, list[Validators]] = {}
         url_source: dict[str, str] = {}     # URLs seen this run -> source, for ValidatorUpdate
         failed: set[str] = set()            # URLs whose document did not reach the store
+        kept_pauses: dict[str, datetime] = {}   # host -> until, of the pauses stored in this run
         for event in events:
             if isinstance(event, ValidatorUpdate):
                 sid = url_source.pop(event.url, None) or self._entry_owner.get(event.url)
@@ -130,6 +143,10 @@ class Pipeline:
             elif isinstance(event, CrawlFailure):
                 failed.add(event.url)
                 self._fail(tally, event.url, event.stage, event.error_class, event.message)
+            elif isinstance(event, HostPaused):
+                if event.until > kept_pauses.get(event.host, event.at):   # once per answer, not per page it stopped
+                    kept_pauses[event.host] = event.until
+                    keep_pause(self._store, event)
             elif isinstance(event, SourceFinished):
                 self._finish(tally, pending.pop(tally.source_id, []))
             if on_event is not None:
@@ -228,8 +245,8 @@ class Pipeline:
             return
         tally.finished = True
         # An entry point answered "not modified" next time would hide the items that failed now,
-        # or that the page cap left for a later run.
-        incomplete = tally.errors or tally.skipped.get("page-cap")
+        # or that the page cap or a paused host left for a later run.
+        incomplete = tally.errors or tally.skipped.get("page-cap") or tally.skipped.get("retry-after")
         for v in validators:
             if incomplete and v.url in self._entry_owner:
                 continue

@@ -25,6 +25,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from alerts.dispatch import AlertDispatcher, make_notifier, make_signer
 from alerts.outbox import DeliveryPolicy, deliver_due
 from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, Skipped, SourceFinished
+from crawlers.pauses import pause_text, paused_until
 from crawlers.runner import crawl
 from haidang.errors import HaidangError, PermanentStoreError
 from haidang.pipeline import Pipeline, SourceTally
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
     from nlp.enrich import Enricher
 
 __all__ = ["JOBS_FILE", "LOCK_FILE", "LOG_FILE", "CrawlLock", "JobInfo", "Service", "ServiceLockedError",
-           "SourceCheck", "check_sources", "crawl_lock", "enrich_stored", "load_enricher", "poll_source", "run_job", "run_once",
-           "scheduled_jobs"]
+           "SourceCheck", "check_sources", "crawl_lock", "enrich_stored", "host_pauses", "load_enricher", "poll_source",
+           "run_job", "run_once", "scheduled_jobs"]
 
 
 def load_enricher(settings: Settings) -> Enricher:
@@ -70,30 +71,51 @@ def enrich_stored(settings: Settings, only_missing: bool = False) -> tuple[int, 
     return seen, changed
 
 
-def run_once(settings: Settings, sources: list[Source], console: Console | None = None) -> dict[str, SourceTally]:
-    """One pass over `sources`: crawl, run every document through the pipeline, record the run."""
+def host_pauses(store: Store, sources: Iterable[Source], now: datetime | None = None
+                ) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """The hosts paused by a Retry-After at `now` ({host: until}), and the sources not to crawl at
+    all because every host their configured URLs name is among them ({source id: until})."""
+    now = now or datetime.now(UTC)
+    hosts = {p.host: p.until for p in store.host_pauses(now)}
+    skipped = {s.id: until for s in sources if (until := paused_until(s, hosts, now)) is not None}
+    return hosts, skipped
+
+
+def run_once(settings: Settings, sources: list[Source], console: Console | None = None, *,
+             sign_links: bool = True) -> dict[str, SourceTally]:
+    """One pass over `sources`: crawl, run every document through the pipeline, record the run.
+
+    A source whose hosts all asked to wait (Retry-After, kept in the store) is not crawled: its
+    tally says until when. `sign_links=False`: flag emails carry no action links and the secret is
+    not read (the demo, when the secret in the environment is unusable and it said so).
+    """
     _make_data_dir(settings)
     gazetteer = Gazetteer.load(landmarks=settings.landmarks)
     matcher = ProvinceMatcher(gazetteer, keep_threshold=settings.app.match.keep_threshold)
     target = gazetteer.resolve_province(settings.app.province)
     store = open_store(settings.app.store)
     try:
-        dispatcher = AlertDispatcher(settings, store, signer=make_signer(settings)) if settings.alert_rules else None
+        dispatcher = (AlertDispatcher(settings, store, signer=make_signer(settings) if sign_links else None)
+                      if settings.alert_rules else None)
         if dispatcher is not None:
             dispatcher.catch_up(store)
         pipeline = Pipeline(store, matcher, target, sources, settings.app.match, settings.app.timezone,
                             enricher=load_enricher(settings),
                             on_stored=dispatcher.on_stored if dispatcher is not None else None)
         validators = store.get_validators()
-        events = crawl(sources, settings.app.crawl, validators)
+        paused_hosts, paused = host_pauses(store, sources)
+        events = crawl([s for s in sources if s.id not in paused], settings.app.crawl, validators, paused_hosts)
         if console is None:
-            tallies = pipeline.run(events)
+            tallies = pipeline.run(events, paused=paused)
             _deliver(settings, dispatcher)
             return tallies
         with Progress(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
                       TextColumn("{task.fields[summary]}"), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
-            tasks = {s.id: progress.add_task(s.id, total=None, summary="") for s in sources}
+            tasks = {s.id: progress.add_task(s.id, total=None, summary="") for s in sources if s.id not in paused}
+            for sid, until in paused.items():
+                paused_task = progress.add_task(sid, total=1, summary=pause_text(until, settings.app.timezone))
+                progress.update(paused_task, completed=1)      # finished: not crawled in this run
 
             def _show(source_id: str, tally: SourceTally) -> None:
                 task = tasks.get(source_id)
@@ -103,7 +125,7 @@ def run_once(settings: Settings, sources: list[Source], console: Console | None 
                 if tally.finished:
                     progress.update(task, total=1, completed=1)
 
-            tallies = pipeline.run(events, on_event=_show)
+            tallies = pipeline.run(events, on_event=_show, paused=paused)
             for task in tasks.values():
                 progress.update(task, total=1, completed=1)
         _deliver(settings, dispatcher)
@@ -525,6 +547,9 @@ class Service:
         store = open_store(self.settings.app.store)
         delivered = {"sent": 0, "retried": 0, "failed": 0}
         try:
+            paused_hosts, paused = host_pauses(store, [source])
+            if source_id in paused:     # polled again at its next interval, which asks the store again
+                return {"source": source_id, "skipped": pause_text(paused[source_id], self.settings.app.timezone)}
             dispatcher = (AlertDispatcher(self.settings, store, signer=self._signer)
                           if self.settings.alert_rules else None)
 
@@ -538,7 +563,7 @@ class Service:
 
             pipeline = Pipeline(store, matcher, target, [source], self.settings.app.match, self.settings.app.timezone,
                                 enricher=enricher, on_stored=on_stored if dispatcher is not None else None)
-            events = _Interruptible(crawl([source], self.settings.app.crawl, store.get_validators()),
+            events = _Interruptible(crawl([source], self.settings.app.crawl, store.get_validators(), paused_hosts),
                                     [source.id], self._stopping)
             tally = pipeline.run(events)[source.id]
         finally:

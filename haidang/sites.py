@@ -2,7 +2,8 @@
 
 Used by the test suite and by `haidang demo`. Static files get ETag/Last-Modified and 304s;
 `{BASE}` in feeds, sitemaps and pages becomes the server's own URL; each fault under /faults/
-(slow, truncated, oversize, 5xx, redirect loop, always-304) has its own path (`FAULT_ROUTES`).
+(slow, truncated, oversize, 5xx, 429 with Retry-After, redirect loop, always-304) has its own path
+(`FAULT_ROUTES`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = [
     "FAULT_ROUTES",
@@ -166,6 +167,16 @@ class FixtureHandler(SimpleHTTPRequestHandler):
     def status_503(self) -> None:
         self._send(503, b"<h1>503 Service Unavailable</h1>", "text/html", **{"Retry-After": "120"})
 
+    def status_429(self) -> None:
+        """429 with the Retry-After the query asks for: `?after=N` (delay-seconds), `?until=T` (POSIX
+        time, sent as an HTTP-date); 3600 seconds without either. Any other query names a feed apart."""
+        query = parse_qs(urlsplit(self.path).query)
+        if "until" in query:
+            retry_after = formatdate(float(query["until"][0]), usegmt=True)
+        else:
+            retry_after = query.get("after", ["3600"])[0]
+        self._send(429, b"<h1>429 Too Many Requests</h1>", "text/html", **{"Retry-After": retry_after})
+
     def always_304(self) -> None:
         """A server that answers 304 whatever was asked (a broken cache in front of a feed)."""
         self.send_response(304)
@@ -199,6 +210,7 @@ FAULT_ROUTES: dict[str, Callable[[FixtureHandler], None]] = {
     "/faults/oversize-unannounced.html": FixtureHandler.oversize_unannounced,
     "/faults/status-500": FixtureHandler.status_500,
     "/faults/status-503": FixtureHandler.status_503,
+    "/faults/status-429": FixtureHandler.status_429,
     "/faults/always-304.rss": FixtureHandler.always_304,
     "/faults/redirect-loop": FixtureHandler.redirect_loop_a,
     "/faults/redirect-loop-b": FixtureHandler.redirect_loop_b,

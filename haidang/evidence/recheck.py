@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawlers.decode import decode_document
-from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, NotModified, Skipped
+from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, HostPaused, NotModified, Skipped
 from crawlers.extract import extract_article
+from crawlers.pauses import keep_pause
 from haidang.evidence.capture import SYSTEM_ACTOR, evidence_text, text_sha256
 from haidang.record import Article, Fetched
 from haidang.settings import RecheckSettings, Selectors, SiteCrawl, Source
@@ -119,7 +120,10 @@ def recheck_due(store: Store, settings: Settings, now: datetime) -> RecheckRepor
         from crawlers.runner import crawl  # starts Scrapy in a child process; imported only when needed
 
         probes = _probe_sources(web, sources)
-        results = dict(_results(crawl(probes, settings.app.crawl, {}), {t.url for t in web}))
+        # A host that asked to wait (Retry-After) is not asked: its pages are "unreachable" this time.
+        paused = {p.host: p.until for p in store.host_pauses(now)}
+        events = _keeping_pauses(crawl(probes, settings.app.crawl, {}, paused), store)
+        results = dict(_results(events, {t.url for t in web}))
     for target in targets:
         source = sources.get(target.source_id)
         evidence = judge(target, results.get(target.url), source, now=now, timezone=settings.app.timezone)
@@ -194,6 +198,14 @@ def _probe_sources(targets: Iterable[RecheckTarget], sources: dict[str, Source])
         probes.append(source.model_copy(update={
             "feeds": [], "follow_links": False, "enabled": True, "crawl": SiteCrawl(pages=sorted(set(urls)))}))
     return probes
+
+
+def _keeping_pauses(events: Iterable[CrawlEvent], store: Store) -> Iterator[CrawlEvent]:
+    """The events, after keeping each Retry-After pause among them for the next crawls."""
+    for event in events:
+        if isinstance(event, HostPaused):
+            keep_pause(store, event)
+        yield event
 
 
 def _results(events: Iterable[CrawlEvent], wanted: set[str]) -> Iterator[tuple[str, CrawlEvent]]:

@@ -28,6 +28,7 @@ __all__ = [
     "FacetField",
     "Facets",
     "FailureRecord",
+    "HostPause",
     "KnownClaim",
     "OutboxMessage",
     "OutboxStatus",
@@ -166,6 +167,21 @@ class FailureRecord:
     message: str
     at: datetime
     attempts: int = 1
+
+
+@dataclass(kw_only=True, slots=True)
+class HostPause:
+    """A host that answered 429 or 503 with a Retry-After longer than a run may wait: no run asks it
+    again before `until`. Kept in the store because the next `haidang run` (cron) or a restarted
+    `haidang serve` would otherwise ask minutes later; one per host (crawlers.pauses says why)."""
+
+    host: str                            # crawlers.pauses.host_key: "vnexpress.net", "127.0.0.1:8080"
+    until: datetime                      # aware; the server's wait, capped (crawlers.pauses.RETRY_AFTER_CAP)
+    source_id: str                       # the source whose request got the answer
+    url: str                             # the URL that answered
+    status: int                          # 429 or 503
+    asked_s: float                       # what the server asked for, in seconds, before the cap
+    at: datetime                         # aware: when the answer came
 
 
 @dataclass(kw_only=True, slots=True)
@@ -373,6 +389,14 @@ class Store(Protocol):
         """Keep a URL's validators; `source_id`, once given, stays with the URL for `source_status`."""
 
     def record_run(self, run: SourceRun) -> None: ...
+
+    def set_host_pause(self, pause: HostPause) -> None:
+        """Keep the pause of `pause.host`. Of two pauses for one host the one ending later stays,
+        whatever order they come in (two answers in one run): a pause is never shortened."""
+
+    def host_pauses(self, at: datetime | None = None) -> list[HostPause]:
+        """The pauses still in force at `at` (`until` after it), by host; None: every pause kept,
+        ended ones too (for migration)."""
 
     def record_failure(self, failure: FailureRecord) -> None: ...
 

@@ -40,6 +40,7 @@ from haidang.store.base import (
     FacetField,
     Facets,
     FailureRecord,
+    HostPause,
     KnownClaim,
     OutboxMessage,
     OutboxStatus,
@@ -965,6 +966,39 @@ class ElasticStore:
                 "fetched": run.fetched, "new": run.new, "updated": run.updated, "duplicates": run.duplicates,
                 "skipped": dict(run.skipped), "errors": run.errors, "last_error": run.last_error,
                 "success": run.fetched > 0 or run.errors == 0})
+
+    def set_host_pause(self, pause: HostPause) -> None:
+        """Keep the pause of its host; a stored pause that ends later is left as it is (a write
+        conditioned on the document's sequence number, so two writers never shorten one)."""
+        doc_id = _doc_id(pause.host)
+        new = {"host": pause.host, "until": _iso(pause.until), "source_id": pause.source_id, "url": pause.url,
+               "status": int(pause.status), "asked_s": float(pause.asked_s), "at": _iso(pause.at)}
+
+        def change(src: dict[str, Any]) -> dict[str, Any]:
+            stored = _parse(src.get("until"))
+            return new if stored is None or pause.until > stored else src
+
+        with self._errors(f"storing the Retry-After pause of {pause.host}"):
+            for _ in range(_RETRIES):
+                try:
+                    self._modify(self._names["host-pauses"], doc_id, change, "")
+                    return
+                except KeyError:
+                    try:
+                        self._es.index(index=self._names["host-pauses"], id=doc_id, document=new, op_type="create",
+                                       refresh=True)
+                        return
+                    except ConflictError:
+                        continue
+        raise TransientStoreError(f"storing the Retry-After pause of {pause.host}: changed by others; retry")
+
+    def host_pauses(self, at: datetime | None = None) -> list[HostPause]:
+        query = {"range": {"until": {"gt": _iso(at)}}} if at is not None else {"match_all": {}}
+        with self._errors("reading the Retry-After pauses"):
+            hits = list(self._search_all(self._names["host-pauses"], query, [{"host": "asc"}]))
+        return [HostPause(host=s["host"], until=_parse(s["until"]) or _now(), source_id=s["source_id"], url=s["url"],
+                          status=int(s["status"]), asked_s=float(s["asked_s"]), at=_parse(s["at"]) or _now())
+                for s in (h["_source"] for h in hits)]
 
     def record_failure(self, failure: FailureRecord) -> None:
         """Keep one record per (source, URL, stage): a repeat replaces the error and adds an attempt."""

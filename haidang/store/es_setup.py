@@ -26,7 +26,7 @@ _log = logging.getLogger(__name__)
 _BASE = "haidang-articles"
 # Keys of small_indices.json, each an index named "<prefix>-<key>".
 SMALL_INDICES = ("validators", "runs", "failures", "story-keys", "claims", "outbox", "alert-state",
-                 "actions", "audit", "evidence", "rejected", "meta")
+                 "actions", "audit", "evidence", "rejected", "meta", "host-pauses")
 
 
 def templates_dir() -> Path:

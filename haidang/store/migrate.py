@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +28,7 @@ from haidang.store.base import (
     AuditEntry,
     Evidence,
     FailureRecord,
+    HostPause,
     KnownClaim,
     OutboxMessage,
     ResponseAction,
@@ -52,6 +54,7 @@ class MigrationTarget(Protocol):
     def confirm_claim(self, claim_id: str) -> None: ...
     def dismiss_claim(self, claim_id: str) -> None: ...
     def set_validators(self, validators: Validators, source_id: str | None = None) -> None: ...
+    def set_host_pause(self, pause: HostPause) -> None: ...
     def import_outbox(self, msg: OutboxMessage) -> bool: ...
     def import_failure(self, failure: FailureRecord) -> bool: ...
     def import_action(self, action: ResponseAction, source_id: str) -> bool: ...
@@ -66,6 +69,7 @@ class MigrationReport:
     claims: int = 0
     outbox: int = 0
     validators: int = 0
+    host_pauses: int = 0
     failures: int = 0
     actions: int = 0
     audit: int = 0
@@ -131,6 +135,9 @@ def migrate_store(source: Store, target: MigrationTarget, checkpoint: Path, *, b
     for validators in source.get_validators().values():
         target.set_validators(validators)
         report.validators += 1
+    for pause in source.host_pauses(datetime.now(UTC)):     # those still in force: a host asked us to wait
+        target.set_host_pause(pause)
+        report.host_pauses += 1
     for failure in source.failures():
         report.failures += target.import_failure(failure)
     for action in source.actions():

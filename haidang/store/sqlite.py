@@ -29,6 +29,7 @@ from haidang.store.base import (
     FacetField,
     Facets,
     FailureRecord,
+    HostPause,
     KnownClaim,
     OutboxMessage,
     OutboxStatus,
@@ -810,6 +811,30 @@ class SqliteStore:
                  run.duplicates, json.dumps(run.skipped, ensure_ascii=False, sort_keys=True), run.errors,
                  run.last_error),
             )
+
+    def set_host_pause(self, pause: HostPause) -> None:
+        """Keep the pause of its host; a stored pause that ends later is left as it is."""
+        with self._transaction(f"storing the Retry-After pause of {pause.host}") as conn:
+            conn.execute(
+                "INSERT INTO host_pauses (host, until, source_id, url, status, asked_s, at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (host) DO UPDATE SET until = excluded.until, source_id = excluded.source_id, "
+                "url = excluded.url, status = excluded.status, asked_s = excluded.asked_s, at = excluded.at "
+                "WHERE excluded.until > host_pauses.until",
+                (pause.host, utc_key(pause.until), pause.source_id, pause.url, int(pause.status),
+                 float(pause.asked_s), utc_key(pause.at)),
+            )
+
+    def host_pauses(self, at: datetime | None = None) -> list[HostPause]:
+        sql = "SELECT host, until, source_id, url, status, asked_s, at FROM host_pauses"
+        params: list[Any] = []
+        if at is not None:
+            sql += " WHERE until > ?"
+            params.append(utc_key(at))
+        with self._errors("reading the Retry-After pauses"):
+            rows = self._conn.execute(sql + " ORDER BY host", params).fetchall()
+        return [HostPause(host=h, until=_from_key(u), source_id=sid, url=url, status=int(st),  # type: ignore[arg-type]
+                          asked_s=float(asked), at=_from_key(when))  # type: ignore[arg-type]
+                for h, u, sid, url, st, asked, when in rows]
 
     def record_failure(self, failure: FailureRecord) -> None:
         """Keep one record per (source, URL, stage): a repeat replaces the error and adds an attempt."""

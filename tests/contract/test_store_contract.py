@@ -12,6 +12,7 @@ from haidang.errors import QueryError
 from haidang.record import Article
 from haidang.store.base import (
     FailureRecord,
+    HostPause,
     SearchFilters,
     SourceRun,
     Store,
@@ -461,6 +462,31 @@ def test_failures(store: Store) -> None:
     status = {s.source_id: s for s in store.source_status()}
     assert "still no text" in status["qn"].last_error
     assert status["dt"].last_success is None
+
+
+def _pause(host: str, until: datetime, *, at: datetime, source: str = "qn", asked: float | None = None) -> HostPause:
+    return HostPause(host=host, until=until, source_id=source, url=f"https://{host}/rss", status=429,
+                     asked_s=asked if asked is not None else (until - at).total_seconds(), at=at)
+
+
+def test_host_pauses(store: Store) -> None:
+    t = datetime(2025, 9, 1, 1, 0, tzinfo=UTC)
+    assert store.host_pauses() == [] and store.host_pauses(t) == []
+    hour = _pause("baoquangngai.vn", t + timedelta(hours=1), at=t)
+    store.set_host_pause(hour)
+    store.set_host_pause(_pause("127.0.0.1:8080", t + timedelta(minutes=5), at=t, source="fixture"))
+    assert store.host_pauses(t) == [_pause("127.0.0.1:8080", t + timedelta(minutes=5), at=t, source="fixture"), hour]
+    # In force strictly before `until`; ended pauses are kept, and listed only without a time.
+    assert [p.host for p in store.host_pauses(t + timedelta(minutes=5))] == ["baoquangngai.vn"]
+    assert store.host_pauses(t + timedelta(hours=1)) == []
+    assert [p.host for p in store.host_pauses()] == ["127.0.0.1:8080", "baoquangngai.vn"]
+    # One per host: a pause ending sooner never shortens one that ends later; a later one replaces it.
+    store.set_host_pause(_pause("baoquangngai.vn", t + timedelta(minutes=10), at=t + timedelta(minutes=1)))
+    assert store.host_pauses(t + timedelta(minutes=30)) == [hour]
+    day = _pause("baoquangngai.vn", t + timedelta(hours=24), at=t + timedelta(minutes=2), asked=365 * 86400.0)
+    store.set_host_pause(day)
+    (kept,) = store.host_pauses(t + timedelta(hours=2))
+    assert kept == day and kept.until.tzinfo is not None and kept.asked_s == 365 * 86400.0
 
 
 # -- backup ------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Politeness toward a struggling server (crawlers.middlewares), through the real crawl:
-Retry-After on 429/503 and a robots.txt that cannot be read (RFC 9309). Each test serves its
-own host on 127.0.0.1, since robots.txt is read once per host and crawl."""
+Retry-After on 429/503 (waited out, or pausing the host for the next crawls) and a robots.txt
+that cannot be read (RFC 9309). Each test serves its own host on 127.0.0.1, since robots.txt is
+read once per host and crawl, and a pause is per host and port."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -22,7 +23,7 @@ from scrapy.http import Response
 from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
-from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc
+from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, HostPaused, Skipped, ValidatorUpdate
 from crawlers.middlewares import (
     META_RETRY_AFTER,
     META_ROLE,
@@ -32,6 +33,7 @@ from crawlers.middlewares import (
     failure_events,
     retry_after_seconds,
 )
+from crawlers.pauses import RETRY_AFTER_CAP, capped_wait, host_key, paused_until
 from crawlers.runner import crawl
 from crawlers.settings import scrapy_settings
 from haidang.settings import CrawlSettings, Source
@@ -108,8 +110,12 @@ def pages_source(make_source: Callable[..., Source], host: Host, *paths: str, **
     return make_source(id="polite", crawl={"pages": [host.base_url + p for p in paths], **crawl_spec})
 
 
-def run(source: Source) -> list[CrawlEvent]:
-    return list(crawl([source], SETTINGS, {}))
+def run(source: Source, paused: dict[str, datetime] | None = None) -> list[CrawlEvent]:
+    return list(crawl([source], SETTINGS, {}, paused))
+
+
+def pauses(events: list[CrawlEvent]) -> list[HostPaused]:
+    return [e for e in events if isinstance(e, HostPaused)]
 
 
 def failures(events: list[CrawlEvent], host: Host) -> dict[str, CrawlFailure]:
@@ -141,12 +147,102 @@ def test_long_retry_after_is_not_retried_in_the_run(host: Host, make_source: Cal
     assert re.search(r"server asked to wait 3\d\d\d s \(Retry-After\)", failed["/down.html"].message)
 
 
+def test_long_retry_after_pauses_the_host_in_both_forms(host: Host, make_source: Callable[..., Source]) -> None:
+    in_two_hours = time.time() + 7200
+    host.routes["/busy.html"] = [Answer(429, {"Retry-After": HOUR})]
+    host.routes["/down.html"] = [Answer(503, {"Retry-After": formatdate(in_two_hours, usegmt=True)})]
+
+    before = datetime.now(UTC)
+    busy = pauses(run(pages_source(make_source, host, "/busy.html")))
+    down = pauses(run(pages_source(make_source, host, "/down.html")))
+    after = datetime.now(UTC)
+
+    expected_host = host.base_url.removeprefix("http://")       # "127.0.0.1:PORT": the port is part of it
+    (pause,) = busy
+    assert (pause.host, pause.status, pause.asked_s, pause.source_id) == (expected_host, 429, 3600.0, "polite")
+    assert pause.url == host.base_url + "/busy.html" and before <= pause.at <= after
+    assert pause.until - pause.at == timedelta(hours=1)
+    (pause,) = down                                              # an HTTP-date: the time it names
+    assert (pause.host, pause.status) == (expected_host, 503)
+    assert abs(pause.until.timestamp() - in_two_hours) <= 2 and 7100 < pause.asked_s <= 7200
+
+
+def test_absurd_retry_after_is_capped(host: Host, make_source: Callable[..., Source]) -> None:
+    host.routes["/year.html"] = [Answer(429, {"Retry-After": str(365 * 24 * 3600)})]
+
+    events = run(pages_source(make_source, host, "/year.html"))
+
+    (pause,) = pauses(events)
+    assert pause.asked_s == 365 * 24 * 3600 and pause.until - pause.at == RETRY_AFTER_CAP == timedelta(hours=24)
+    (failure,) = [e for e in events if isinstance(e, CrawlFailure)]
+    assert "server asked to wait 31536000 s (Retry-After)" in failure.message
+    assert "is paused for 24 h, more than the 24 h cap" in failure.message
+    assert capped_wait(60) == (timedelta(minutes=1), False) and capped_wait(1e12) == (RETRY_AFTER_CAP, True)
+
+
+def test_a_paused_host_gets_no_request_until_its_time(host: Host, make_source: Callable[..., Source]) -> None:
+    host.routes["/a.html"] = [Answer(200, {}, PAGE)]
+    source = pages_source(make_source, host, "/a.html")
+    key = host_key(host.base_url)
+
+    events = run(source, paused={key: datetime.now(UTC) + timedelta(minutes=5)})
+
+    assert host.seen == []                       # not the page, not even robots.txt
+    assert [(e.url, e.reason) for e in events if isinstance(e, Skipped)] == [(host.base_url + "/a.html", "retry-after")]
+    assert not [e for e in events if isinstance(e, (CrawlFailure, FetchedDoc))]
+    # Once the time has passed, the host is asked as usual.
+    again = run(source, paused={key: datetime.now(UTC) - timedelta(seconds=1)})
+    assert [d.url for d in again if isinstance(d, FetchedDoc)] == [host.base_url + "/a.html"]
+
+
+def test_pages_on_a_paused_host_are_skipped_and_the_feed_on_another_is_read(
+        host: Host, make_source: Callable[..., Source]) -> None:
+    # The case per-host pauses are for: the feed's host never asked to wait, the pages' host did.
+    pages = Host()
+    threading.Thread(target=pages.serve_forever, name="politeness-pages", daemon=True).start()
+    try:
+        item = f"<item><title>Bai</title><link>{pages.base_url}/bai.html</link></item>"
+        feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{item}</channel></rss>'
+        host.routes["/feed.rss"] = [Answer(200, {"Content-Type": "application/rss+xml", "ETag": '"f1"'},
+                                           feed.encode())]
+        pages.routes["/bai.html"] = [Answer(200, {}, PAGE)]
+        source = make_source(id="polite", feeds=[host.base_url + "/feed.rss"])
+        paused = {host_key(pages.base_url): datetime.now(UTC) + timedelta(minutes=5)}
+        assert paused_until(source, paused, datetime.now(UTC)) is None      # so the source is crawled
+
+        events = run(source, paused=paused)
+
+        assert host.requests_for("/feed.rss") and pages.seen == []
+        assert [(e.url, e.reason) for e in events if isinstance(e, Skipped)] == [
+            (pages.base_url + "/bai.html", "retry-after")]
+        # The feed's ETag is reported; the pipeline keeps it only when nothing was left out (test_pipeline).
+        assert [e.url for e in events if isinstance(e, ValidatorUpdate)] == [host.base_url + "/feed.rss"]
+    finally:
+        pages.shutdown()
+        pages.server_close()
+
+
+def test_a_source_is_left_out_only_when_all_its_hosts_are_paused(make_source: Callable[..., Source]) -> None:
+    now = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)
+    later, sooner = now + timedelta(hours=2), now + timedelta(minutes=30)
+    source = make_source(id="bbc", feeds=["https://feeds.example.com/vi.xml"],
+                         crawl={"start_urls": ["https://www.example.com:8443/vi/"]})
+    assert paused_until(source, {}, now) is None
+    assert paused_until(source, {"feeds.example.com": later}, now) is None
+    both = {"feeds.example.com": later, "www.example.com:8443": sooner}
+    assert paused_until(source, both, now) == sooner                    # free again when the first ends
+    assert paused_until(source, both, sooner) is None
+    assert host_key("HTTPS://WWW.Example.com:443/x") == "www.example.com"
+    assert host_key("http://www.example.com:8443/x") == "www.example.com:8443"
+
+
 def test_short_retry_after_is_waited_for_then_retried(host: Host, make_source: Callable[..., Source]) -> None:
     host.routes["/brief.html"] = [Answer(503, {"Retry-After": "1"}), Answer(200, {}, PAGE)]
 
     events = run(pages_source(make_source, host, "/brief.html"))
 
     assert [d.url for d in events if isinstance(d, FetchedDoc)] == [host.base_url + "/brief.html"]
+    assert not pauses(events)                    # waited out in the run: nothing for the next one
     first, retry = host.requests_for("/brief.html")
     # A lower bound (the server's wish), not a speed: the retry must not come before it.
     assert retry - first >= 0.9
@@ -220,6 +316,7 @@ def test_robots_txt_answering_503_disallows_the_host(host: Host, make_source: Ca
         assert (failure.stage, failure.error_class, failure.transient) == ("robots", "RobotsUnreachable", True)
         assert "robots.txt unreachable (503): not fetching, per RFC 9309" in failure.message
 
+    assert not pauses(events)                    # no Retry-After: only this run is affected
     # The next run asks again, and fetches once robots.txt is back.
     host.routes["/robots.txt"] = [Answer(200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow:\n")]
     again = run(source)
@@ -249,3 +346,18 @@ def test_robots_txt_answering_4xx_allows_all(host: Host, make_source: Callable[.
     assert len(host.requests_for("/a.html")) == 1 and len(host.requests_for("/b.html")) == 1
     assert len([e for e in events if isinstance(e, FetchedDoc)]) == 2
     assert not [e for e in events if isinstance(e, CrawlFailure)]
+
+
+def test_robots_txt_answering_429_with_retry_after_pauses_the_host(host: Host,
+                                                                   make_source: Callable[..., Source]) -> None:
+    host.routes["/robots.txt"] = [Answer(429, {"Retry-After": HOUR})]
+    host.routes["/a.html"] = host.routes["/b.html"] = [Answer(200, {}, PAGE)]
+
+    events = run(pages_source(make_source, host, "/a.html", "/b.html"))
+
+    assert len(host.requests_for("/robots.txt")) == 1 and not host.requests_for("/a.html")
+    found = pauses(events)
+    assert found and {(p.host, p.status, p.asked_s) for p in found} == {(host_key(host.base_url), 429, 3600.0)}
+    assert len({p.until for p in found}) == 1    # one answer, one pause, however many pages it stopped
+    for failure in failures(events, host).values():
+        assert failure.error_class == "RobotsUnreachable" and "server asked to wait 3600 s (Retry-After)" in failure.message

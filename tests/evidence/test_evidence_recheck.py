@@ -116,6 +116,25 @@ def test_a_page_is_rechecked_then_found_changed_then_gone(site: tuple[FixtureSer
     assert not server.requests_for("/private/bai-2.html")
 
 
+def test_a_host_that_asked_to_wait_is_not_rechecked_before_its_time(site: tuple[FixtureServer, Path],
+                                                                     store: Store) -> None:
+    from haidang.store.base import HostPause
+
+    server, root = site
+    article = _flag_and_request(store, f"{server.base_url}/tin/bai-1.html", (root / "tin" / "bai-1.html").read_bytes(),
+                                T0)
+    now = datetime.now(UTC)
+    store.set_host_pause(HostPause(host=server.base_url.removeprefix("http://"), until=now + timedelta(minutes=10),
+                                   source_id="mxh", url=f"{server.base_url}/tin/bai-1.html", status=429,
+                                   asked_s=600.0, at=now))
+
+    report = recheck_due(store, _settings(every_hours=6, for_days=30), T0 + timedelta(hours=1))
+
+    assert report.outcomes == {article.id: "unreachable"}
+    assert store.evidence(article.id)[-1].note == "not fetched: retry-after"
+    assert server.requests == []                 # neither the page nor robots.txt
+
+
 def test_rechecks_stop_after_the_window(store: Store, tmp_path: Path) -> None:
     url = "https://mxh.example.vn/bai-3.html"
     body = _PAGE.format(title=_FIRST[0], body=_FIRST[1]).encode("utf-8")

@@ -121,6 +121,37 @@ def test_installed_command_runs_the_demo(tmp_path: Path):
     assert (data / "haidang.sqlite3").exists()
 
 
+@pytest.mark.slow
+def test_demo_with_a_short_link_secret_says_so_and_runs_without_links(tmp_path: Path):
+    """The README's demo command with a secret too short to sign with (other commands refuse it): the
+    demo still runs, offline, and says once, in the words of those commands, why its emails carry
+    no action links; no traceback."""
+    import os
+
+    exe = Path(sys.executable).parent / "haidang"
+    exe_path = str(exe) if exe.exists() else shutil.which("haidang")
+    assert exe_path, "the haidang command is not installed (pip install -e .)"
+    data = tmp_path / "data"
+    env = {**os.environ, "HAIDANG_LINK_SECRET": "ngan-qua"}
+    done = subprocess.run([exe_path, "demo", "--data", str(data)], check=False, capture_output=True, text=True,
+                          timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr + done.stdout
+    said = [line for line in done.stderr.splitlines() if "HAIDANG_LINK_SECRET" in line]
+    assert said == [("HAIDANG_LINK_SECRET: the link secret has 8 characters; use at least 32 random ones (e.g. the "
+                     "output of: python -c \"import secrets; print(secrets.token_urlsafe(32))\"), or unset "
+                     "HAIDANG_LINK_SECRET to run without signed links and the web app; the demo goes on without "
+                     "signed links")], done.stderr
+    emails = list((data / "outbox-eml").glob("*.eml"))
+    assert emails and not any("/xu-ly/" in e.read_text(encoding="utf-8") for e in emails)
+    assert "set HAIDANG_LINK_SECRET to 32+ random characters (it has 8)" in done.stdout
+    assert "haidang web --config" not in done.stdout
+    # The same variable still stops a command that would sign with it, in the same words.
+    refused = subprocess.run([exe_path, "status"], check=False, capture_output=True, text=True, timeout=60,
+                             env=env)
+    assert refused.returncode == 2 and "the link secret has 8 characters" in refused.stderr
+
+
 def test_sources_check_reports_reachability_robots_and_a_sample(demo_config: Path, fixture_site: str):
     extra = (
         "  - id: denied\n    name: Denied\n    country: VN\n    language: vi\n    kind: national_press\n"

@@ -108,3 +108,35 @@ def test_a_feed_cut_short_by_the_page_cap_keeps_no_validator(demo_config):
         assert feeds and store.get_validators(feeds) == {}
     finally:
         store.close()
+
+
+def test_pauses_are_kept_and_a_feed_with_pages_left_on_a_paused_host_keeps_no_validator(tmp_path):
+    """Through the pipeline alone (events as the crawl sends them): a HostPaused is stored once per
+    answer; a feed whose pages were skipped because their host asked to wait keeps no validator (a
+    "not modified" next time would hide them); a source left out of the crawl gets no run record."""
+    from datetime import UTC, datetime, timedelta
+
+    from crawlers.events import HostPaused, Skipped, SourceFinished, ValidatorUpdate
+    from haidang.pipeline import Pipeline
+    from haidang.settings import MatchSettings, Source, StoreSettings
+
+    store = open_store(StoreSettings(backend="sqlite", data_dir=str(tmp_path / "data")))
+    make = lambda sid, feed: Source(id=sid, name=sid, country="VN", language="vi", kind="national_press",
+                                    feeds=[feed])
+    sources = [make("a", "https://a.vn/rss"), make("b", "https://b.vn/rss")]
+    pipeline = Pipeline(store, None, "51", sources, MatchSettings())   # type: ignore[arg-type] - no documents here
+    at = datetime.now(UTC)
+    pause = HostPaused(source_id="a", url="https://img.a.vn/1.html", host="img.a.vn", status=429, asked_s=3600.0,
+                       at=at, until=at + timedelta(hours=1))
+    events = [pause, Skipped(source_id="a", url="https://img.a.vn/2.html", reason="retry-after"), pause,
+              ValidatorUpdate(url="https://a.vn/rss", etag='"e1"', last_modified=None), SourceFinished(source_id="a")]
+    try:
+        tallies = pipeline.run(events, paused={"b": at + timedelta(minutes=30)})
+        assert tallies["a"].skipped == {"retry-after": 1} and tallies["a"].paused_until is None
+        assert tallies["b"].paused_until == at + timedelta(minutes=30) and tallies["b"].fetched == 0
+        assert store.get_validators() == {}
+        (kept,) = store.host_pauses(at)
+        assert (kept.host, kept.until, kept.source_id, kept.status) == ("img.a.vn", pause.until, "a", 429)
+        assert {s.source_id for s in store.source_status()} == {"a"}       # nothing tried for b: no run
+    finally:
+        store.close()

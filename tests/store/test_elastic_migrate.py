@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 
 from haidang.settings import StoreSettings
 from haidang.store import open_store
-from haidang.store.base import AuditEntry, KnownClaim, OutboxMessage, ResponseAction
+from haidang.store.base import AuditEntry, HostPause, KnownClaim, OutboxMessage, ResponseAction
 from haidang.store.migrate import migrate_store
 from haidang.store.sqlite import SqliteStore
 from tests.contract.conftest import T0, build_article
@@ -52,6 +52,10 @@ def source(tmp_path: Path) -> Iterator[SqliteStore]:
     store.append_audit(AuditEntry(at=T0, actor="admin", kind="login", target="-", detail={}))
     claim = store.propose_claim(KnownClaim(text="Tin đồn vỡ đập Sông Tranh", signature=[1, 2, 3, 4]))
     store.confirm_claim(claim)
+    now = datetime.now(UTC)
+    for host, until in (("baoquangngai.vn", now + timedelta(hours=1)), ("ended.vn", now - timedelta(hours=1))):
+        store.set_host_pause(HostPause(host=host, until=until, source_id="baoquangngai", url=f"https://{host}/rss",
+                                       status=429, asked_s=3600.0, at=until - timedelta(hours=1)))
     yield store
     store.close()
 
@@ -87,6 +91,8 @@ def test_migrate_copies_everything_and_twice_adds_nothing(source: SqliteStore, t
     assert [a.action for a in target.actions()] == ["phan_bac"]
     assert [e.kind for e in target.audit()] == [e.kind for e in source.audit()]
     assert [c.status for c in target.known_claims()] == ["confirmed"]
+    # The pause still in force comes along (the cluster's next crawl must not ask early); ended ones do not.
+    assert report.host_pauses == 1 and target.host_pauses() == source.host_pauses(datetime.now(UTC))
     again = migrate_store(source, target, tmp_path / "ck.json", batch=10)
     assert again.articles == {"unchanged": 23}
     assert (again.outbox, again.actions, again.audit) == (0, 0, 0)

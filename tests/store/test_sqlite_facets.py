@@ -37,6 +37,7 @@ def test_migration_fills_label_columns_of_stored_articles(tmp_path: Path) -> Non
     for column in ("tone", "risk_level", "topics"):
         conn.execute(f"ALTER TABLE articles DROP COLUMN {column}")
     conn.execute("ALTER TABLE outbox DROP COLUMN attachments")      # version 11
+    conn.execute("DROP TABLE host_pauses")                          # version 12
     conn.execute("PRAGMA user_version = 9")
     conn.commit()
     conn.close()
