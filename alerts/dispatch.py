@@ -21,7 +21,7 @@ from alerts.flag import EarlierAction, Flag, Resurfacing, flag_key, resurfacing_
 from alerts.links import LinkSigner
 from alerts.outbox import DeliveryPolicy, Notifier, deliver_due, queue_flag
 from alerts.routing import group_by_story, route
-from alerts.rules import evaluate_rules, in_quiet_hours
+from alerts.rules import evaluate_rules, held_until
 from alerts.smtp import SmtpNotifier, build_email
 from haidang.errors import StoreError
 from haidang.evidence.capture import capture_flag_evidence
@@ -223,10 +223,11 @@ class AlertDispatcher:
             if not flag.immediate or not flag.recipients:
                 continue
             flagged = True
-            send_after = in_quiet_hours(by_name.get(flag.rule), now, self._tz)
+            # Quiet hours per recipient: the rule's and its agency's (a resurfacing email's too).
+            held = held_until(by_name.get(flag.rule), self._agencies, flag.recipients, now, self._tz)
             if kit is None:
                 kit = self._kit(article)
-            options: dict[str, Any] = {"now": now, "send_after": send_after, "tz": self._tz, "sources": self._sources,
+            options: dict[str, Any] = {"now": now, "held_until": held, "tz": self._tz, "sources": self._sources,
                                        "signer": self._signer, "kit": kit, "topic_names": self._topic_names,
                                        "record_url": self._record_url(article)}
             queued += queue_flag(self._store, flag, [article], **options)

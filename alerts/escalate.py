@@ -27,7 +27,7 @@ from alerts.links import LinkSigner
 from alerts.outbox import message_id_for
 from alerts.render import environment
 from alerts.routing import addressees
-from alerts.rules import in_quiet_hours
+from alerts.rules import held_until
 from haidang.evidence.capture import SYSTEM_ACTOR
 from haidang.record import Article
 from haidang.store.base import ACTION_NAMES, AuditEntry, OutboxMessage, Store
@@ -88,12 +88,15 @@ def escalate_due(store: Store, settings: Settings, now: datetime, *,
         rule = rules[rule_name]
         article = store.get(story_id)
         context = _context(article, settings, rule, story_id, messages, sent_at, now)
-        send_after = in_quiet_hours(rule, now, settings.app.timezone)
+        # Quiet hours per addressee: the rule's, and its agency's for an address agencies.yaml lists.
+        held = held_until(rule, settings.agencies, [*(m.recipient for m in messages), *(a for _, a in lead)], now,
+                          settings.app.timezone)
         notified = {m.recipient.lower(): m.recipient for m in messages}
         for msg in messages:
             key = follow_up_key("reminder", rule_name, story_id, msg.recipient)
             links = _links(signer, rule_name, story_id, msg.recipient, article, now)
-            if _queue(store, "reminder", key, rule, story_id, msg.recipient, {**context, **links}, now, send_after):
+            if _queue(store, "reminder", key, rule, story_id, msg.recipient, {**context, **links}, now,
+                      held.get(msg.recipient.lower())):
                 report.reminded.append(key)
         if now - sent_at < escalate_after:
             continue
@@ -108,7 +111,7 @@ def escalate_due(store: Store, settings: Settings, now: datetime, *,
             links = (_links(signer, rule_name, story_id, original, article, now) if original
                      else {"action_links": [], "links_missing": "not_recipient"})
             if _queue(store, "escalation", key, rule, story_id, address, {**context, **links, "addressee": name},
-                      now, send_after):
+                      now, held.get(address.lower())):
                 report.escalated.append(key)
     return report
 

@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,12 +161,14 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
                sources: dict[str, Source] | None = None, explain_hint: bool = True,
                signer: LinkSigner | None = None, kit: Any = None,
                topic_names: dict[str, str] | None = None, record_url: str | None = None,
-               resurfacing: Resurfacing | None = None) -> int:
+               resurfacing: Resurfacing | None = None, held_until: Mapping[str, datetime] | None = None) -> int:
     """Queue one email per recipient of `flag`; return how many were new.
 
     Recipients already queued for this rule and story (whatever their state) are skipped, so
     running a rule again, or over another copy of the story, adds nothing. `send_after` defers
-    delivery (quiet hours) without dropping anything. With a `signer`, each recipient's message
+    delivery (quiet hours) without dropping anything; `held_until` (lower-cased address -> time,
+    `alerts.rules.held_until`) defers one recipient's alone, so an agency's quiet hours hold its
+    own copy while the others go at once. With a `signer`, each recipient's message
     carries that recipient's own signed action links, so it is rendered per recipient.
 
     With `resurfacing` (alerts.dispatch: a story already acted on reappeared on a new outlet) the
@@ -178,6 +181,7 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
     extra: dict[str, Any] = {"kit": kit, "topic_names": topic_names, "record_url": record_url,
                              "resurfacing": resurfacing}
     subject, text, html = render_flag(flag, articles, tz=tz, sources=sources, explain_hint=explain_hint, **extra)
+    held = held_until or {}
     added = 0
     seen: set[str] = set()
     for recipient in flag.recipients:
@@ -202,7 +206,8 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
         added += store.enqueue(OutboxMessage(
             key=key, flag_rule=flag.rule, story_id=flag.story_id, recipient=recipient,
             message_id=message_id_for(key), subject=subject, text=text, html=html,
-            created_at=created, next_attempt_at=max(created, send_after) if send_after else created,
+            created_at=created,
+            next_attempt_at=max(t for t in (created, send_after, held.get(recipient.lower())) if t is not None),
         ))
     _log.info("queued %s %s for story %s: %d new of %d recipients", "flag" if resurfacing is None else "resurfacing",
               flag.rule, flag.story_id, added, len(seen))

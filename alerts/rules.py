@@ -8,7 +8,7 @@ its evidence, because a person receiving a flag has to see why before acting on 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
@@ -18,7 +18,7 @@ from haidang import wording
 from haidang.record import Article
 from haidang.settings import RISK_LEVELS, Agency, AlertRule, QuietHours, Source
 
-__all__ = ["QueryMatcher", "RuleMatch", "article_topics", "evaluate_rules", "in_quiet_hours",
+__all__ = ["QueryMatcher", "RuleMatch", "article_topics", "evaluate_rules", "held_until", "in_quiet_hours",
            "silent_sources", "spike_flags"]
 
 QueryMatcher = Callable[[Article, str], bool]
@@ -172,6 +172,27 @@ def in_quiet_hours(rule_or_window: AlertRule | Agency | QuietHours | None, when:
         return None
     end_day = local.date() if now_t < end else local.date() + timedelta(days=1)
     return datetime.combine(end_day, end, tzinfo=zone)
+
+
+def held_until(rule: AlertRule | None, agencies: Iterable[Agency], recipients: Iterable[str], when: datetime,
+               tz: tzinfo | str) -> dict[str, datetime]:
+    """Lower-cased address -> when its email of a flag of `rule` raised at `when` may go, for each of
+    `recipients` that quiet hours hold back (absent: at once). Quiet hours are per recipient: the
+    rule's, and those of each agency whose `emails` hold the address; the latest end wins, so one
+    agency's night never holds another's mail. Severity "khẩn" ignores them all, as for the rule
+    (`in_quiet_hours`); an address no agency lists (an escalate_to address) keeps the rule's alone."""
+    if rule is not None and rule.severity == "khẩn":
+        return {}
+    rule_end = in_quiet_hours(rule, when, tz)
+    agencies = list(agencies)
+    held: dict[str, datetime] = {}
+    for recipient in recipients:
+        address = recipient.lower()
+        ends = [rule_end, *(in_quiet_hours(a, when, tz) for a in agencies
+                            if address in {e.lower() for e in a.emails})]
+        if (end := max((e for e in ends if e is not None), default=None)) is not None:
+            held[address] = end
+    return held
 
 
 def _hhmm(value: str) -> time:

@@ -20,7 +20,7 @@ from alerts.flag import Flag
 from alerts.outbox import message_id_for, queue_flag
 from alerts.render import CONDITION_NAMES
 from alerts.routing import route
-from alerts.rules import RuleMatch, in_quiet_hours, silent_sources, spike_flags
+from alerts.rules import RuleMatch, held_until, silent_sources, spike_flags
 from haidang import wording
 from haidang.record import Article, Fetched
 from haidang.settings import AlertRule, Settings
@@ -188,20 +188,20 @@ class Watcher:
     # -- delivery and the digest log --------------------------------------------------------
 
     def _dispatch(self, rule: AlertRule, flag: Flag, now: datetime) -> int:
-        """Queue an immediate flag for each recipient (after quiet hours); digest-only flags wait
-        in the raised log. Returns messages queued."""
+        """Queue an immediate flag for each recipient (after its quiet hours: the rule's and its
+        agency's); digest-only flags wait in the raised log. Returns messages queued."""
         if not flag.immediate or not flag.recipients:
             return 0
-        send_after = in_quiet_hours(rule, now, self._tz)
+        held = held_until(rule, self._agencies, flag.recipients, now, self._tz)
         if rule.spike:
             articles = [a for a in (self._store.get(i) for i in flag.article_ids) if a is not None]
             if not articles:
                 return 0
-            return queue_flag(self._store, flag, articles, now=now, send_after=send_after, tz=self._tz,
+            return queue_flag(self._store, flag, articles, now=now, held_until=held, tz=self._tz,
                               sources=self._sources)
-        return self._queue_silence(flag, now, send_after)
+        return self._queue_silence(flag, now, held)
 
-    def _queue_silence(self, flag: Flag, now: datetime, send_after: datetime | None) -> int:
+    def _queue_silence(self, flag: Flag, now: datetime, held: dict[str, datetime]) -> int:
         """A silence email has no article to describe: it needs its own templates
         (silence_subject.txt.j2, silence.txt.j2, silence.html.j2). Until they exist the flag
         stays in the digest log only, and the log says so."""
@@ -231,7 +231,7 @@ class Watcher:
             added += self._store.enqueue(OutboxMessage(
                 key=key, flag_rule=flag.rule, story_id=flag.story_id, recipient=recipient,
                 message_id=message_id_for(key), subject=subject, text=text, html=html, created_at=now,
-                next_attempt_at=max(now, send_after) if send_after else now))
+                next_attempt_at=max(now, held.get(recipient, now))))
         return added
 
     def _log_raised(self, flags: list[Flag], now: datetime) -> None:

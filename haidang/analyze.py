@@ -18,8 +18,6 @@ from nlp.match import ProvinceMatcher
 
 __all__ = ["analyze_lines", "analyze_record"]
 
-_TEXT_FIELDS = ("title", "url", "source", "published", "province")
-
 
 def analyze_lines(lines: Iterable[bytes | str], gazetteer: Gazetteer, matcher: ProvinceMatcher,
                   default_province: str, enricher: Enricher | None = None) -> Iterator[dict[str, Any]]:

@@ -115,7 +115,7 @@ def run(config: ConfigOpt = None,
         tallies = run_once(settings, sources, console=err)
     finally:
         lock.release()
-    _print_summary(tallies)
+    _print_summary(tallies, settings.app.timezone)
     out.print(f"data: {settings.data_dir}")
     if tallies and all(t.errors and not (t.fetched or t.duplicates) for t in tallies.values()):
         err.print("[red]no source could be read in this run[/red]: see the errors above")
@@ -143,12 +143,16 @@ def _rule_label(message: Any) -> str:
     return f"{stage}:{message.flag_rule}" if stage else message.flag_rule
 
 
-def _print_summary(tallies: dict[str, Any]) -> None:
+def _print_summary(tallies: dict[str, Any], timezone: str) -> None:
+    from crawlers.pauses import pause_text
     table = Table(title="Kết quả thu thập (collection summary)")
     for col in ("source", "fetched", "new", "updated", "duplicates", "syndicated", "flagged", "skipped", "errors"):
         table.add_column(col, justify="left" if col in ("source", "skipped") else "right")
     for sid, t in sorted(tallies.items()):
-        skipped = ", ".join(f"{k} {v}" for k, v in sorted(t.skipped.items())) or "0"
+        reasons = [f"{k} {v}" for k, v in sorted(t.skipped.items())]
+        if t.paused_until is not None:      # not requested at all: the outlet asked to wait
+            reasons.insert(0, f"[yellow]{pause_text(t.paused_until, timezone)}[/yellow]")
+        skipped = ", ".join(reasons) or "0"
         table.add_row(sid, str(t.fetched), str(t.new), str(t.updated), str(t.duplicates),
                       str(t.syndicated), str(t.flagged), skipped, f"[red]{t.errors}[/red]" if t.errors else "0")
     out.print(table)
@@ -308,12 +312,14 @@ def _highlight(snippet: str) -> str:
 
 @app.command()
 def status(config: ConfigOpt = None) -> None:
-    """Per source: last success, last error, articles stored, feed validators held."""
+    """Per source: last success, last error, articles stored, feed validators held, and the
+    sources paused because their outlet asked to wait (Retry-After)."""
     settings = _settings(config)
     from haidang.service import scheduled_jobs
     store = _store(settings)
     try:
         rows = {s.source_id: s for s in store.source_status()}
+        pauses = store.host_pauses(datetime.now(UTC))
         failures = store.failures()
         failed_mail = store.outbox("failed")
         pending_mail = len(store.outbox("pending"))
@@ -334,6 +340,7 @@ def status(config: ConfigOpt = None) -> None:
         last_err = f"{fmt(r.last_error_at)} {r.last_error or ''}".strip() if r.last_error else "-"
         table.add_row(sid, fmt(r.last_success), escape(last_err[:120]), str(r.articles), str(r.validators))
     out.print(table)
+    _print_pauses(settings, pauses)
     if failures:
         out.print(f"\n{len(failures)} failed item(s); latest:")
         for f in failures[:20]:
@@ -357,6 +364,22 @@ def status(config: ConfigOpt = None) -> None:
             result = ("ok" if last.get("ok") else "[red]error[/red]") if last else "-"
             table.add_row(escape(j.id), fmt(when), f"{result} {escape(counts)}".strip(), fmt(j.next_run))
         out.print(table)
+
+
+def _print_pauses(settings: Settings, pauses: list[Any]) -> None:
+    """One line per source a Retry-After pauses: the sources whose configured URLs are on a paused
+    host, else the source whose request got the answer (a page host, say)."""
+    from crawlers.pauses import RETRY_AFTER_CAP, entry_urls, host_key, pause_text, span_text
+    tz = ZoneInfo(settings.app.timezone)
+    hosts_of = {s.id: {host_key(u) for u in entry_urls(s)} for s in settings.sources}
+    for pause in pauses:
+        sources = [sid for sid, hosts in hosts_of.items() if pause.host in hosts] or [pause.source_id]
+        asked = timedelta(seconds=pause.asked_s)
+        capped = f" (kept to the {span_text(RETRY_AFTER_CAP)} cap)" if pause.until - pause.at < asked else ""
+        for sid in sources:
+            out.print(f"[yellow]{escape(sid)}[/yellow]: {pause_text(pause.until, settings.app.timezone)}: "
+                      f"{escape(pause.host)} answered HTTP {pause.status} at {pause.at.astimezone(tz):%H:%M %d/%m} "
+                      f"asking to wait {span_text(asked)}{capped}", soft_wrap=True)
 
 
 outbox_app = typer.Typer(help="The email outbox: list messages, put failed ones back.", no_args_is_help=True)
@@ -508,7 +531,8 @@ def export(config: ConfigOpt = None,
 
 
 @app.command()
-def backup(target: Annotated[Path, typer.Argument(help="File to write the copy to.")],
+def backup(target: Annotated[Path, typer.Argument(help="SQLite: the file to write the copy to. Elasticsearch: "
+                                                     "a new index prefix to copy into (same cluster).")],
            config: ConfigOpt = None) -> None:
     """A consistent copy of the store's database, safe while the service is running."""
     settings = _settings(config)
@@ -573,7 +597,9 @@ def train(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path
           task: Annotated[list[str] | None, typer.Option("--task", "-t", help="section, topics, tone, risk "
                                                             "(default: all shipped models).")] = None,
           local: Annotated[bool, typer.Option(help="Also train the local risk model on ReINTEL (research-only "
-                                                   "data: written to the data folder, never shipped).")] = False,
+                                                   "data: written to $XDG_DATA_HOME/haidang/models, default "
+                                                   "~/.local/share/haidang/models, not the data folder; "
+                                                   "never shipped).")] = False,
           with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Add the officers' label corrections "
                                                       "in the store (tone and topics) to the training data.")] = False,
           config: ConfigOpt = None) -> None:
@@ -843,6 +869,7 @@ def migrate(to: Annotated[str, typer.Option("--to", help="Target backend: elasti
         source.close()
     out.print(f"articles: {report.articles} (skipped by checkpoint: {report.skipped_by_checkpoint}); "
               f"claims {report.claims}, outbox {report.outbox}, validators {report.validators}, "
+              f"host pauses {report.host_pauses}, "
               f"failures {report.failures}, actions {report.actions}, audit {report.audit}, evidence {report.evidence}")
 
 
@@ -993,7 +1020,7 @@ def users_add(name: Annotated[str, typer.Argument(help="Login name.")],
 def feedback_export(config: ConfigOpt = None,
                     output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None,
                     since: Annotated[str | None, typer.Option(help="From when: 90d, YYYY-MM-DD.")] = None) -> None:
-    """Officers' label corrections as JSON Lines (article, field, label, title, text, by, at)."""
+    """Officers' label corrections as JSON Lines (article_id, field, label, from, title, text, province, by, at)."""
     from haidang.web.respond import feedback_records
     settings = _settings(config)
     store = _store(settings)

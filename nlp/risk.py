@@ -46,7 +46,7 @@ SHIPPED_MODEL = "risk_text"            # nlp/models/risk_text.pickle.z: VFND (MI
 LOCAL_MODEL = "risk_text_local"        # ReINTEL (research-only): never in the repository
 LOCAL_MODELS_DIR = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "haidang" / "models"
 
-# The fixed set of signal ids a reason may carry (README "Misinformation risk").
+# The fixed set of signal ids a reason may carry (README "Labels and their reasons", its risk signals table).
 SIGNALS: dict[str, str] = {
     "rumour_cue": "the text says its claim is unverified or second-hand (nghe nói, tin đồn, chưa kiểm chứng)",
     "share_appeal": "the text urges readers to spread it before checking (hãy chia sẻ, share gấp)",
