@@ -178,21 +178,33 @@ def held_until(rule: AlertRule | None, agencies: Iterable[Agency], recipients: I
                tz: tzinfo | str) -> dict[str, datetime]:
     """Lower-cased address -> when its email of a flag of `rule` raised at `when` may go, for each of
     `recipients` that quiet hours hold back (absent: at once). Quiet hours are per recipient: the
-    rule's, and those of each agency whose `emails` hold the address; the latest end wins, so one
-    agency's night never holds another's mail. Severity "khẩn" ignores them all, as for the rule
-    (`in_quiet_hours`); an address no agency lists (an escalate_to address) keeps the rule's alone."""
+    rule's, and those of each agency whose `emails` hold the address; the mail waits until none of
+    them holds it (the later end wins, and a window still open then is waited out too: 22:00-06:00
+    then 05:00-08:00 is 08:00), so one agency's night never holds another's mail. Windows that
+    together cover the whole day end at the latest end seen from `when`, so the mail still goes.
+    Severity "khẩn" ignores them all, as for the rule (`in_quiet_hours`); an address no agency lists
+    (an escalate_to address) keeps the rule's alone."""
     if rule is not None and rule.severity == "khẩn":
         return {}
-    rule_end = in_quiet_hours(rule, when, tz)
     agencies = list(agencies)
     held: dict[str, datetime] = {}
     for recipient in recipients:
         address = recipient.lower()
-        ends = [rule_end, *(in_quiet_hours(a, when, tz) for a in agencies
-                            if address in {e.lower() for e in a.emails})]
-        if (end := max((e for e in ends if e is not None), default=None)) is not None:
+        windows = [rule, *(a for a in agencies if address in {e.lower() for e in a.emails})]
+        first = end = _latest_end(windows, when, tz)
+        for _ in windows:               # each step leaves at least one more window behind
+            if end is None or (later := _latest_end(windows, end, tz)) is None:
+                break
+            end = later
+        else:                           # still held after leaving every window: they cover the day
+            end = first
+        if end is not None:
             held[address] = end
     return held
+
+
+def _latest_end(windows: list[AlertRule | Agency | None], when: datetime, tz: tzinfo | str) -> datetime | None:
+    return max((e for w in windows if (e := in_quiet_hours(w, when, tz)) is not None), default=None)
 
 
 def _hhmm(value: str) -> time:

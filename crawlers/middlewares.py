@@ -256,6 +256,10 @@ class ConditionalGetMiddleware:
 # -- Retry-After ----------------------------------------------------------------------------
 
 _WAIT_STATUSES = (429, 503)     # the codes whose Retry-After (RFC 6585, RFC 9110 §10.2.3) we honour
+# The longest Retry-After read as asked (about 317,000 years, beyond any HTTP-date): far above the
+# cap (crawlers.pauses), so every longer value pauses for the cap alike, and within a timedelta
+# (about 8.6e13 s) where "9" * 20 is not.
+_LONGEST_READ_S = 1e13
 
 
 def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
@@ -265,14 +269,15 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
         return None
     text = (value.decode("latin-1") if isinstance(value, bytes) else value).strip()
     if text.isascii() and text.isdigit():
-        return float(int(text))
+        # More digits than _LONGEST_READ_S: read as it (a float or a timedelta would overflow).
+        return min(_LONGEST_READ_S, float(int(text))) if len(text) <= 14 else _LONGEST_READ_S
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)        # an HTTP-date is always GMT
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(_LONGEST_READ_S, max(0.0, (when - (now or datetime.now(UTC))).total_seconds()))
 
 
 class RetryAfterMiddleware(RetryMiddleware):

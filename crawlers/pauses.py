@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from w3lib.url import safe_url_string
+
 if TYPE_CHECKING:
     from crawlers.events import HostPaused
     from haidang.settings import Source
@@ -43,9 +45,19 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def host_key(url: str) -> str:
     """The host a pause applies to: its name in lower case, with the port unless it is the scheme's
-    default (robots.txt too is per host and port). "" for a URL without a host."""
+    default (robots.txt too is per host and port). "" for a URL without a host.
+
+    The name as Scrapy requests it (w3lib's safe_url_string: an IDN such as báo.vn in punycode), so
+    a configured URL and the request made from it have one key; an IPv6 literal keeps its brackets,
+    so its port is not read as part of the address."""
+    try:
+        url = safe_url_string(url)
+    except ValueError:          # not a URL Scrapy could request either: keyed as written
+        pass
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
     try:
         port = parts.port
     except ValueError:

@@ -216,12 +216,13 @@ class CrawlLock:
     """The data folder's crawl lock: `haidang serve` holds it for the life of its process, `haidang
     run` for its pass, so only one process crawls the sources of a data folder at a time.
 
-    An flock(2) on `<data>/crawl.lock` rather than a lease with a holder's pid (as the outbox's in
+    An flock(2) on the data folder rather than a lease with a holder's pid (as the outbox's in
     alerts.outbox): the kernel drops it when the holding process ends, however it ends (SIGKILL, out
     of memory, reboot), so a lock left by a dead run is taken over at once with no staleness check,
-    and a live holder is never mistaken for a dead one. The file's text (command, pid, host, since)
-    only tells a refused process who holds it; the file is never deleted (a process could lock a
-    deleted inode while another locks a new file). The data folder is local (SQLite's WAL needs it),
+    and a live holder is never mistaken for a dead one. The text of `<data>/crawl.lock` (command,
+    pid, host, since) only tells a refused process who holds it; deleting or replacing that file
+    frees nothing (a lock on the file would be, by a process locking a new file while the holder
+    keeps the deleted one). The data folder is local (SQLite's WAL needs it),
     so flock's scope is enough; two hosts sharing one Elasticsearch store each with its own data
     folder are not covered. Commands that do not crawl (`demo` on its fixture sites, `analyze`,
     `web`, `search`, `status`, ...) never take it.
@@ -234,32 +235,51 @@ class CrawlLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock or raise ServiceLockedError saying who holds it (never waits)."""
+        """Take the lock or raise ServiceLockedError saying who holds it (never waits).
+
+        The flock is on the data folder itself, whose inode lives as long as the data: on the file,
+        an operator deleting it "as a stale lock" (or a restore replacing it) while a crawler holds
+        it would let a second crawler lock a new file. The file only carries the holder's record."""
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            problem = data_folder_problem(self.path.parent)
-            raise PermanentStoreError(problem or f"cannot write {self.path}: {exc.strerror or exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            folder = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BaseException:
+                os.close(folder)
+                raise
         except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace")
-            os.close(fd)
-            raise ServiceLockedError(self._held_by(holder)) from None
-        except BaseException:
-            os.close(fd)
-            raise
+            raise ServiceLockedError(self._held_by(self._holder_text())) from None
+        except OSError as exc:
+            raise self._unusable(exc) from exc
         record = {"command": self.command, "pid": os.getpid(), "host": socket.gethostname(),
                   "since": datetime.now(UTC).isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(record) + "\n").encode("utf-8"), 0)
-        self._fd = fd
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, (json.dumps(record) + "\n").encode("utf-8"))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            os.close(folder)                      # closing drops the flock
+            raise self._unusable(exc) from exc
+        self._fd = folder
 
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+    def _holder_text(self) -> str:
+        try:
+            with open(self.path, "rb") as record:
+                return record.read(4096).decode("utf-8", "replace")
+        except OSError:                           # deleted, or not readable: who holds it is unknown
+            return ""
+
+    def _unusable(self, exc: OSError) -> PermanentStoreError:
+        problem = data_folder_problem(self.path.parent)
+        return PermanentStoreError(problem or f"cannot write {self.path}: {exc.strerror or exc}")
 
     def __enter__(self) -> Self:
         self.acquire()
@@ -273,9 +293,11 @@ class CrawlLock:
         try:
             holder = json.loads(text)
             since = datetime.fromisoformat(holder["since"]).astimezone(ZoneInfo(self._tz))
-            who = (f"another `haidang {holder['command']}` (pid {holder['pid']} on {holder['host']}, "
-                   f"since {since:%Y-%m-%d %H:%M:%S %z})")
-        except (ValueError, KeyError, TypeError):       # being written this instant, or not ours
+            command, pid, host = holder["command"], holder["pid"], holder["host"]
+            if type(pid) is not int or not all(isinstance(v, str) and v.isprintable() for v in (command, host)):
+                raise ValueError("not a record this class writes")     # a line to print as it is
+            who = f"another `haidang {command}` (pid {pid} on {host}, since {since:%Y-%m-%d %H:%M:%S %z})"
+        except (ValueError, KeyError, TypeError, OverflowError):  # being written this instant, or not ours
             who = "another `haidang serve` or `haidang run`"
         return (f"{who} is already running on {self.path.parent} and holds {self.path}: this "
                 f"`haidang {self.command}` would fetch every source a second time, so it does not start; "

@@ -701,7 +701,21 @@ def _environment_errors(env: Any, app: AppSettings) -> list[_Problem]:
                        f"ones (e.g. the output of: python -c \"import secrets; print(secrets.token_urlsafe(32))\"), "
                        f"or unset {secret_env} to run without signed links and the web app")
             problems.append((ENVIRONMENT, None, secret_env, message))
+        elif not secret.isascii() and not _is_utf8(secret):     # bytes from /dev/urandom: signing would crash
+            message = (f"the link secret holds bytes that are not UTF-8 text; use printable random characters "
+                       f"(e.g. the output of: python -c \"import secrets; print(secrets.token_urlsafe(32))\"), "
+                       f"or unset {secret_env} to run without signed links and the web app")
+            problems.append((ENVIRONMENT, None, secret_env, message))
     return problems
+
+
+def _is_utf8(text: str) -> bool:
+    """False for a value read from the environment with bytes that are not UTF-8 (surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _known_variables(app: AppSettings) -> set[str]:

@@ -324,9 +324,16 @@ def _english_alternative(key: str) -> str:
     return _EN_SEPARATOR.join([*map(re.escape, words[:-1]), end])
 
 
+def _is_initialism(phrase: str) -> bool:
+    """"NGO", "ODA", "FDI": capitals read letter by letter, which stay capitals in every house style
+    (unlike "ASEAN", written "Asean" by some), and which folded may be a Vietnamese name ("Ngo")."""
+    return phrase.isalpha() and phrase.isupper() and len(phrase) <= 3
+
+
 class _EnglishSeedMatcher:
     """Finds English seed phrases: whole words, case- and diacritic-insensitive, space or hyphen
-    between words, singular or plural. Matches are counted per phrase as written in the config."""
+    between words, singular or plural. Matches are counted per phrase as written in the config.
+    An initialism (`_is_initialism`) matches only where the text writes it in capitals."""
 
     def __init__(self, seeds: dict[str, list[str]]):
         self.patterns: dict[str, re.Pattern[str]] = {}
@@ -341,8 +348,10 @@ class _EnglishSeedMatcher:
                 self.patterns[topic] = re.compile(rf"(?<!\w)(?:{alts})(?!\w)")
                 self.canonical[topic] = keys
 
-    def find(self, low: str) -> dict[str, list[str]]:
-        """{topic: distinct phrases found, in order of appearance} in `_english_fold` text."""
+    def find(self, low: str, cased: str | None = None) -> dict[str, list[str]]:
+        """{topic: distinct phrases found, in order of appearance} in `_english_fold` text. `cased`:
+        the normalised text `low` was folded from (same length), where initialisms are checked;
+        None takes them in any case."""
         out: dict[str, list[str]] = {}
         for topic, pattern in self.patterns.items():
             keys = self.canonical[topic]
@@ -351,7 +360,11 @@ class _EnglishSeedMatcher:
                 key = " ".join(w for w in _EN_SPLIT_RE.split(m.group(0)) if w)
                 for form in (key, key[:-3] + "y" if key.endswith("ies") else "", key[:-1], key[:-2]):
                     if form in keys:
-                        seen.setdefault(keys[form], None)
+                        phrase = keys[form]
+                        if (cased is not None and _is_initialism(phrase)
+                                and not cased[m.start():m.start() + len(phrase)].isupper()):
+                            break                           # "Ngo", the surname, not an NGO
+                        seen.setdefault(phrase, None)
                         break
             if seen:
                 out[topic] = list(seen)
@@ -473,14 +486,15 @@ class TopicClassifier:
         0.6) is a phrase count, not a probability. Evidence: the phrases found. Never raises on str.
         """
         try:
-            low = _english_fold(_compose(title, text))
+            cased = normalize(_compose(title, text))
+            low = _english_fold(cased)
         except (ValueError, TypeError) as exc:
             log.warning("topics: cannot read English input (%s); no topics", exc)
             return []
         if not low.strip() or not (place_named or _VIETNAM_RE.search(low)):
             return []
         out: list[dict[str, Any]] = []
-        for topic, phrases in self._seeds_en.find(low).items():
+        for topic, phrases in self._seeds_en.find(low, cased if len(cased) == len(low) else None).items():
             if len(phrases) >= EN_SEED_MIN_DISTINCT:
                 score = min(_EN_SEED_CAP, _EN_SEED_SCORE + _EN_SEED_STEP * (len(phrases) - EN_SEED_MIN_DISTINCT))
                 out.append({"id": topic, "score": round(score, 4), "evidence": phrases})
