@@ -45,3 +45,20 @@ def test_deterministic() -> None:
 def test_never_raises_on_odd_input() -> None:
     assert detect_language("\x00\x01\ufffd" * 50) == (None, 0.0)
     assert detect_language(None) == (None, 0.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["Hay lam, ung ho ban het minh",
+                                  "Ai cho ma doi, lai con bi chui nua",
+                                  "Nam nay mua to qua, duong ngap het roi",
+                                  "Met moi qua di mat, khong muon di lam nua"])
+def test_vietnamese_typed_without_diacritics_is_vietnamese(text: str) -> None:
+    # langdetect alone reads these as Tagalog, Romanian, Tagalog and Indonesian.
+    assert detect_language(text)[0] == "vi"
+
+
+@pytest.mark.parametrize("text", [
+    "Sa Huynh beach in Quang Ngai is lovely, and we went to Ly Son island with Nguyen Van Minh and Tran Thi Hoa",
+    "Hoy vamos a la playa con mis amigos, que bueno",
+    "Ang mga tao sa bayan ay masaya ngayong araw"])
+def test_other_languages_with_vietnamese_names_keep_their_language(text: str) -> None:
+    assert detect_language(text)[0] != "vi"
