@@ -1,8 +1,9 @@
 """The daily digest: what the past day (on Mondays, the weekend too) brought, for the monitoring team.
 
 `build_digest` gathers plain data from the store (counts with their change against the window
-before, the flags the rules raise and their outbox state, failed messages, the foreign press,
-top stories one per cluster); `render_digest` turns it into (subject, text, html) through the
+before and the stories their articles belong to, the flags the rules raise and their outbox state,
+failed messages, the foreign press, top stories); each story once per section, under one title
+(alerts.dispatch.first_article), also when the store left it under two ids; `render_digest` turns it into (subject, text, html) through the
 shared Jinja2 environment, so article text is escaped in HTML and never becomes markup.
 The bar chart is drawn with table cells beside the numbers it shows: Gmail and Outlook display
 neither SVG nor data: images, and every mail client renders a table.
@@ -17,16 +18,17 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from alerts.dispatch import AlertDispatcher, first_article, story_articles
 from alerts.flag import RESURFACING, SEVERITIES, flag_key, follow_up_of, is_flag_message
 from alerts.outbox import message_id_for
 from alerts.render import environment, one_line
 from alerts.routing import addressees
+from crawlers.dedup import linked_stories
 from haidang.record import Article, engagement_line
 from haidang.store.base import NO_VALUE, FacetField, Facets, OutboxMessage, SearchFilters, Store
 from haidang.wording import NO_TOPIC, action_name, rule_name, vn_amount
 
 if TYPE_CHECKING:
-    from alerts.dispatch import AlertDispatcher
     from haidang.settings import Settings
 
 __all__ = [
@@ -60,8 +62,11 @@ UNKNOWN = "(không rõ)"   # key for articles without that label
 class CountRow:
     key: str             # topic id, tone label or source kind
     label: str           # what a reader sees (topic name; tone/kind are worded by the template)
-    count: int
+    count: int           # articles, as `previous`
     previous: int
+    # Stories with an article in the row this window (syndicated copies count once); None when not
+    # counted. Rows do not add up to the digest's stories: a story's copies may differ in tone or outlet.
+    stories: int | None = None
 
     @property
     def delta(self) -> int:
@@ -85,9 +90,16 @@ class DigestArticle:
 @dataclass(slots=True)
 class DigestStory:
     story_id: str
-    title: str
+    title: str                    # its first article's (alerts.dispatch.first_article), as in the flag lists
     outlets: list[DigestArticle]  # one article per outlet, earliest first
     topics: list[str] = field(default_factory=list)   # topic names
+    article_count: int = 0        # the story's articles counted in the window (an outlet may have several)
+    first: DigestArticle | None = None   # the article its title is from; may be from before the window
+
+    @property
+    def first_listed(self) -> bool:
+        """Whether the title's article is one of `outlets` (else the digest says where it came from)."""
+        return self.first is None or any(o.id == self.first.id for o in self.outlets)
 
 
 @dataclass(slots=True)
@@ -158,6 +170,8 @@ class Digest:
     stories: list[DigestStory]
     # Of `total`, articles published before the window and first found in it (counted here, once).
     found_late: int = 0
+    # The stories `total`'s articles belong to (syndicated copies and linked near-duplicates once).
+    story_count: int = 0
 
     @property
     def empty(self) -> bool:
@@ -202,9 +216,11 @@ def _when(article: Article, tz: ZoneInfo) -> datetime | None:
 
 
 
-def _rows(now: Counter[str], before: Counter[str], label: dict[str, str] | None = None) -> list[CountRow]:
+def _rows(now: Counter[str], before: Counter[str], label: dict[str, str] | None = None,
+          stories: Mapping[str, int] | None = None) -> list[CountRow]:
     keys = sorted(set(now) | set(before), key=lambda k: (-now[k], -before[k], k))
-    return [CountRow(k, one_line((label or {}).get(k, k)), now[k], before[k]) for k in keys]
+    return [CountRow(k, one_line((label or {}).get(k, k)), now[k], before[k],
+                     None if stories is None else stories.get(k, 0)) for k in keys]
 
 
 _COUNTED: tuple[FacetField, ...] = ("topic", "tone", "source")
@@ -322,41 +338,80 @@ def build_digest(store: Store, settings: Settings, day: date, *,
                              engagement=engagement_line(a.content.engagement))
 
     by_id = {a.id: a for a in articles}
-
-    # Story clusters: one entry per story, most outlets first, then the latest.
-    clusters: dict[str, list[Article]] = {}
-    found_late_ids = {a.id for a in found_late}
-    for a in [*articles, *found_late]:
-        clusters.setdefault(a.story_id or a.id, []).append(a)
-    stories: list[DigestStory] = []
-    for story_id, group in clusters.items():
-        group.sort(key=lambda a: (_when(a, tz) or end, a.id))
-        per_outlet: dict[str, Article] = {}
-        for a in group:
-            per_outlet.setdefault(a.fetched.source_id, a)
-        topics = list(dict.fromkeys(t for a in group for t in a.topic_ids))
-        outlets = [entry(a) for a in per_outlet.values()]
-        for outlet in outlets:
-            outlet.found_late = outlet.id in found_late_ids
-        stories.append(DigestStory(story_id=story_id, title=entry(group[0]).title, outlets=outlets,
-                                   topics=[one_line(topic_names.get(t, t)) for t in topics]))
-    latest = {sid: max((_when(a, tz) or start) for a in group) for sid, group in clusters.items()}
-    stories.sort(key=lambda s: (-len(s.outlets), -latest[s.story_id].timestamp(), s.story_id))
-
-    # Flags the rules raise on the window's articles, one entry per story.
-    from alerts.dispatch import story_articles
-    if dispatcher is None:
-        from alerts.dispatch import AlertDispatcher
-        dispatcher = AlertDispatcher(settings, store)
     # Also the articles found in the window but published before it (a backlog, a new source, an
     # outage caught up): their flags went out in this window and belong in this digest.
     late = [a for a in _seen_before(store.iter_articles(SearchFilters(first_seen_since=start)), end)
             if a.id not in by_id and a.content.first_seen is not None and a.content.first_seen < end]
     by_id.update((a.id, a) for a in late)
+
+    # One entry per story in every section: the store's story ids, joined where near-duplicate copies
+    # link two of them (crawlers.dedup.linked_stories), each listed under its first article.
+    listed_under = linked_stories([*articles, *late], store)
+    merged: dict[str, list[str]] = {}          # the key a story is listed under -> its store story ids
+    for sid, key in listed_under.items():
+        merged.setdefault(key, []).append(sid)
+
+    def story_of(a: Article) -> str:
+        sid = a.story_id or a.id
+        return listed_under.get(sid, sid)
+
+    in_digest: dict[str, list[Article]] = {}
+    for a in [*articles, *late]:
+        in_digest.setdefault(story_of(a), []).append(a)
+    headlines: dict[str, Article | None] = {}
+
+    def headline(key: str) -> Article | None:
+        """The story's first article (alerts.dispatch.first_article) however long before the window,
+        among its articles here and each of its ids' founder and stored copies, as the report reads them."""
+        if key not in headlines:
+            found = {a.id: a for a in in_digest.get(key, [])}
+            for sid in merged.get(key, [key]):
+                for a in story_articles(store, sid):
+                    found.setdefault(a.id, a)
+            headlines[key] = first_article(found.values(), kinds)
+        return headlines[key]
+
+    # The counted articles by story: the highlights (most outlets first, then the latest) and the
+    # number of stories beside each count of articles.
+    counted = [*articles, *found_late]
+    found_late_ids = {a.id for a in found_late}
+    clusters: dict[str, list[Article]] = {}
+    row_stories: tuple[dict[str, set[str]], ...] = ({}, {}, {})     # topic, tone, source kind -> stories
+    for a in counted:
+        key = story_of(a)
+        clusters.setdefault(key, []).append(a)
+        for t in a.topic_ids or [UNKNOWN]:
+            row_stories[0].setdefault(t, set()).add(key)
+        row_stories[1].setdefault(a.tone_label or UNKNOWN, set()).add(key)
+        row_stories[2].setdefault(kinds.get(a.fetched.source_id, UNKNOWN), set()).add(key)
+    topic_stories, tone_stories, kind_stories = ({k: len(v) for k, v in d.items()} for d in row_stories)
+    latest = {key: max((_when(a, tz) or start) for a in group) for key, group in clusters.items()}
+    width = {key: len({a.fetched.source_id for a in group}) for key, group in clusters.items()}
+
+    def story(key: str) -> DigestStory:
+        group = sorted(clusters[key], key=lambda a: (_when(a, tz) or end, a.id))
+        per_outlet: dict[str, Article] = {}
+        for a in group:
+            per_outlet.setdefault(a.fetched.source_id, a)
+        outlets = [entry(a) for a in per_outlet.values()]
+        for outlet in outlets:
+            outlet.found_late = outlet.id in found_late_ids
+        first = headline(key) or group[0]
+        topics = list(dict.fromkeys(t for a in group for t in a.topic_ids))
+        return DigestStory(story_id=first.story_id or first.id, title=entry(first).title, outlets=outlets,
+                           topics=[one_line(topic_names.get(t, t)) for t in topics], article_count=len(group),
+                           first=entry(first))
+
+    top = sorted(clusters, key=lambda k: (-width[k], -latest[k].timestamp(), k))[:TOP_STORIES]
+    stories = [story(key) for key in top]
+
+    # Flags the rules raise on the window's articles, one entry per story.
+    if dispatcher is None:
+        dispatcher = AlertDispatcher(settings, store)
     raised: dict[str, list[Any]] = {}
     for a in [*articles, *late]:
         for flag in dispatcher.flags_for(a, now=end):
-            raised.setdefault(flag.story_id, []).append(flag)
+            raised.setdefault(listed_under.get(flag.story_id, flag.story_id), []).append(flag)
     by_story: dict[str, list[OutboxMessage]] = {}
     for m in store.outbox():                   # read once, grouped: the loops below look up by story
         by_story.setdefault(m.story_id, []).append(m)
@@ -367,33 +422,36 @@ def build_digest(store: Store, settings: Settings, day: date, *,
             name=action_name(action.action), agency=agency_names.get(action.agency_id or ""),
             at=action.at.astimezone(tz), rebuttal_url=action.rebuttal_url))
 
-    def first_qualified(story_id: str, in_window: list[Article], rules: set[str]) -> dict[str, datetime]:
+    def first_qualified(story_ids: list[str], in_window: list[Article],
+                        rules: set[str]) -> dict[str, datetime]:
         """Rule -> when the story's earliest article reported before the window raised it: when a
         digest-only rule (no email to date it) first put the story in a digest."""
-        earlier = sorted(((when, a.id, a) for a in story_articles(store, story_id, like=in_window)
+        copies: dict[str, Article] = {}
+        for sid in story_ids:
+            like = [x for x in in_window if (x.story_id or x.id) == sid]
+            copies.update((a.id, a) for a in story_articles(store, sid, like=like))
+        earlier = sorted(((when, a.id, a) for a in copies.values()
                           if (when := reported_at(a)) is not None and when < start), key=lambda t: t[:2])
         found: dict[str, datetime] = {}
         for when, _, a in earlier:
             for flag in dispatcher.flags_for(a, now=end):
-                if flag.rule in rules and flag.story_id == story_id:
+                if flag.rule in rules and flag.story_id in story_ids:
                     found.setdefault(flag.rule, when)
             if rules <= set(found):
                 break
         return found
 
     flags: list[DigestFlag] = []
-    for story_id, story_flags in raised.items():
+    for key, story_flags in raised.items():
+        story_ids = merged.get(key, [key])     # the store's ids of it: its emails and actions are keyed by them
         rules = list(dict.fromkeys(f.rule for f in story_flags))
         ids = list(dict.fromkeys(i for f in story_flags for i in f.article_ids))
         in_window = [by_id[i] for i in ids if i in by_id]
-        # Listed under the story's first article: its founding article, whose id the story id is
-        # (crawlers.dedup), not whichever copy the window brought.
-        founder = store.get(story_id)
-        order = {a.id: n for n, a in enumerate(in_window)}       # the store's order: first found first
-        first = founder or min(in_window, key=lambda a: (reported_at(a) or end, order[a.id]), default=None) \
-            or clusters.get(story_id, [None])[0]
+        # Listed under the story's first article, as in the highlights, not whichever copy the window brought.
+        first = headline(key)
         # The flag's own messages: its reminders, escalations and resurfacings share rule and story, not the key.
-        own = [m for m in by_story.get(story_id, []) if m.flag_rule in rules and is_flag_message(m)]
+        mail = [m for sid in story_ids for m in by_story.get(sid, [])]
+        own = [m for m in mail if m.flag_rule in rules and is_flag_message(m)]
         states: Counter[str] = Counter(m.status for m in own)
         # When each rule first flagged the story: its first email, or (digest-only) its first article.
         since: dict[str, datetime] = {}
@@ -402,14 +460,15 @@ def build_digest(store: Store, settings: Settings, day: date, *,
                 since[m.flag_rule] = m.created_at
         undated = {f.rule for f in story_flags if not f.immediate and f.rule not in since}
         if undated:
-            since.update(first_qualified(story_id, in_window, undated))
+            since.update(first_qualified(story_ids, in_window, undated))
         earlier = all(r in since and since[r] < start for r in rules)
-        resurfaced: Counter[str] = Counter(m.status for m in by_story.get(story_id, []) if m.flag_rule in rules
-                             and m.created_at is not None and start <= m.created_at < end
-                             and follow_up_of(m) == RESURFACING)
+        resurfaced: Counter[str] = Counter(m.status for m in mail if m.flag_rule in rules
+                                           and m.created_at is not None and start <= m.created_at < end
+                                           and follow_up_of(m) == RESURFACING)
         descriptions = {f.rule: f.description for f in story_flags}
         flags.append(DigestFlag(
-            story_id=story_id, title=entry(first).title if first else story_id,
+            story_id=(first.story_id or first.id) if first else key,
+            title=entry(first).title if first else key,
             url=(first.fetched.canonical_url or first.fetched.url) if first else "",
             severity=min((f.severity for f in story_flags), key=lambda s: SEVERITIES.index(s) if s in SEVERITIES else 99),
             rules=rules, immediate=any(f.immediate for f in story_flags),
@@ -417,7 +476,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
             article_count=len(ids), states=dict(states),
             rule_labels=[rule_label(r, descriptions.get(r)) for r in rules],
             first_flagged=min(since.values()).astimezone(tz) if since else None, earlier=earlier,
-            actions=story_actions.get(story_id, []),
+            actions=sorted((a for sid in story_ids for a in story_actions.get(sid, [])), key=lambda a: a.at),
             new_outlets=list(dict.fromkeys(entry(a).source_name for a in in_window)),
             resurfaced=dict(resurfaced)))
     # Spike and silence flags describe no single article: the watch job keeps a log of them.
@@ -460,9 +519,10 @@ def build_digest(store: Store, settings: Settings, day: date, *,
 
     return Digest(day=day, timezone=tz_name, start=start, end=end, previous_start=previous_start,
                   total=total, previous_total=previous_total,
-                  by_topic=_rows(now_t, prev_t, {**topic_names, UNKNOWN: NO_TOPIC}), by_tone=_rows(now_tone, prev_tone),
-                  by_kind=_rows(now_kind, prev_kind), flags=flags, failed=failed, foreign=foreign,
-                  stories=stories[:TOP_STORIES], found_late=len(found_late))
+                  by_topic=_rows(now_t, prev_t, {**topic_names, UNKNOWN: NO_TOPIC}, topic_stories),
+                  by_tone=_rows(now_tone, prev_tone, stories=tone_stories),
+                  by_kind=_rows(now_kind, prev_kind, stories=kind_stories), flags=flags, failed=failed,
+                  foreign=foreign, stories=stories, found_late=len(found_late), story_count=len(clusters))
 
 
 def _silence_title(story_id: str, rule: Any, sources: Mapping[str, Any]) -> str:

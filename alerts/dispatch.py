@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,8 +30,8 @@ from haidang.settings import AlertRule, Settings, Source
 from haidang.store.base import OutboxMessage, ResponseAction, SearchFilters, Store
 from haidang.store.query import matches_text, parse_query
 
-__all__ = ["AlertDispatcher", "EmlNotifier", "Reappearance", "make_notifier", "make_signer", "query_matches",
-           "reappearances", "story_articles"]
+__all__ = ["NAMING_ORDER", "AlertDispatcher", "EmlNotifier", "Reappearance", "first_article", "make_notifier",
+           "make_signer", "query_matches", "reappearances", "story_articles"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,36 @@ def story_articles(store: Store, story_id: str, *, like: Sequence[Article] = (),
         if (copy := store.get(article_id)) is not None:
             found[copy.id] = copy
     return list(found.values())
+
+
+# Which outlet names a story when two of its articles appeared at the same time: the province's own
+# press and portal, whose headlines its officers know, then the national and foreign press, platforms last.
+NAMING_ORDER = ("provincial_press", "government_portal", "national_press", "foreign_press", "platform")
+
+
+def first_article(articles: Iterable[Article], kinds: Mapping[str, str] | None = None) -> Article | None:
+    """The article a story is named by wherever it is listed (the digest, the deadline report): the
+    one published first (else first seen); at the same time the one from the outlet of the kind
+    first in NAMING_ORDER (`kinds`: source id -> kind), then by id. None for no article.
+
+    Why the earliest rather than the most authoritative outlet's: it is the headline the story first
+    appeared under, which a flag email or an earlier digest already showed the officer, and it does
+    not change as copies arrive, so tomorrow's digest and the quarter's report name the story as
+    today's did. A press outlet that published first wins over a forum's later repost; a rumour that
+    began on a platform keeps the platform's words, which is what officers must recognise, not the
+    newspaper copy that picked it up. Founding (first stored) is not used: a feed that lists the
+    original late makes its repost the founder."""
+    rank = {kind: n for n, kind in enumerate(NAMING_ORDER)}
+
+    def key(a: Article) -> tuple[int, str]:
+        return rank.get((kinds or {}).get(a.fetched.source_id, ""), len(rank)), a.id
+
+    listed = list(articles)
+    dated = [(when, key(a), a) for a in listed
+             if (when := a.content.published or a.content.first_seen) is not None]
+    if dated:
+        return min(dated, key=lambda t: t[:2])[2]
+    return listed[0] if listed else None
 
 
 @dataclass(slots=True)

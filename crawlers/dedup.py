@@ -13,6 +13,7 @@ import hashlib
 import logging
 import re
 import zlib
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from haidang.record import Article
 from haidang.store.base import Store, StoryCandidate
 from haidang.textnorm import fold, normalize
 
-__all__ = ["DEFAULT_THRESHOLD", "assign_story", "band_keys", "signature", "similarity"]
+__all__ = ["DEFAULT_THRESHOLD", "assign_story", "band_keys", "linked_stories", "signature", "similarity"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,10 @@ def signature(text: str) -> list[int]:
     Folding (no diacritics, đ -> d, lower case) makes tone-mark style and capitalisation
     edits invisible. An empty text gives a signature of all _PRIME, similar only to itself.
     """
-    shingles = _shingles(text)
+    return _minhash(_shingles(text))
+
+
+def _minhash(shingles: set[int]) -> list[int]:
     if not shingles:
         return [_PRIME] * _NUM_PERM
     x = np.fromiter(shingles, dtype=np.uint64, count=len(shingles))
@@ -119,6 +123,41 @@ def assign_story(article: Article, store: Store, threshold: float = DEFAULT_THRE
         log.debug("article %s joins story %s (similarity %.2f)", article.id, best[1], best[0])
     store.add_story_keys(article.id, article.story_id, keys, sig)
     return article
+
+
+def linked_stories(articles: Iterable[Article], store: Store,
+                   threshold: float = DEFAULT_THRESHOLD) -> dict[str, str]:
+    """Story id -> the id it is listed under, for the stories of `articles` (their `story_id`, else
+    their own id): stories that near-duplicate copies link map to one of them (the smallest id).
+
+    `assign_story` joins a copy to its closest story only and never renames a stored one, so an
+    edited copy B stored before the copy C that is close to both B and A (a late syndication match)
+    leaves one story under two ids. Here each article's stored near-duplicates (the index
+    assign_story reads, with the same threshold) link its story to theirs when both stories are
+    among `articles`: a reader of one list sees the story once. Texts too short to judge link
+    nothing, as in assign_story."""
+    chosen = list(articles)
+    parent = {a.story_id or a.id: a.story_id or a.id for a in chosen}
+
+    def root(sid: str) -> str:
+        while parent[sid] != sid:
+            parent[sid] = parent[parent[sid]]
+            sid = parent[sid]
+        return sid
+
+    for article in chosen:
+        shingles = _shingles(article.content.text or article.content.title)
+        if len(shingles) < _MIN_SHINGLES:
+            continue
+        sig = _minhash(shingles)
+        own = article.story_id or article.id
+        for cand in store.story_candidates(band_keys(sig)):
+            if cand.story_id not in parent or root(cand.story_id) == root(own):
+                continue
+            if _score(sig, cand) >= threshold:
+                low, high = sorted((root(cand.story_id), root(own)))
+                parent[high] = low
+    return {sid: root(sid) for sid in parent}
 
 
 def _score(sig: list[int], cand: StoryCandidate) -> float:

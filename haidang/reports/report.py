@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from alerts.digest import reported_at
-from alerts.dispatch import AlertDispatcher, reappearances
+from alerts.dispatch import AlertDispatcher, first_article, reappearances
 from alerts.flag import RESURFACING, follow_up_of, is_flag_message
 from crawlers.dedup import band_keys, signature
 from haidang.record import Article
@@ -309,11 +309,13 @@ def _rule_names(settings: Settings) -> dict[str, str]:
     return {r.name: rule_name(r.name, r.description) for r in settings.alert_rules if r.description}
 
 
-def _first_article(store: Store, story_id: str, in_period: Article | None) -> Article | None:
-    """A flagged story's first article (published, else first seen, earliest), however long before
-    the report period it appeared: the story id is its founding article's id (crawlers.dedup), and
-    the story's other stored copies share the founder's near-duplicate keys. `in_period` is the
-    story's earliest article within the period, if any. None when the store holds none of them."""
+def _first_article(store: Store, story_id: str, in_period: Article | None,
+                   kinds: Mapping[str, str] | None = None) -> Article | None:
+    """A flagged story's first article, as the daily digest names it (alerts.dispatch.first_article:
+    published, else first seen, earliest), however long before the report period it appeared: the
+    story id is its founding article's id (crawlers.dedup), and the story's other stored copies
+    share the founder's near-duplicate keys. `in_period` is the story's earliest article within the
+    period, if any. None when the store holds none of them."""
     found = [in_period] if in_period is not None else []
     founder = store.get(story_id)
     if founder is not None:
@@ -322,10 +324,7 @@ def _first_article(store: Store, story_id: str, in_period: Article | None) -> Ar
         ids = sorted({c.article_id for c in store.story_candidates(band_keys(signature(text)))
                       if c.story_id == story_id and c.article_id != founder.id}) if text else []
         found += [a for a in (store.get(i) for i in ids[:_STORY_COPIES_READ]) if a is not None]
-    if not found:
-        return None
-    dated = [(when, a.id, a) for a in found if (when := _when(a)) is not None]
-    return min(dated)[2] if dated else found[0]
+    return first_article(found, kinds)
 
 
 def _flag_rules_to_skip(settings: Settings) -> set[str]:
@@ -381,7 +380,8 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     for article in store.iter_articles(SearchFilters(since=since, until=until)):
         when = _when(article)
         sid = article.story_id or article.id
-        if when is not None and (sid not in period_first or when < (_when(period_first[sid]) or when)):
+        if when is not None and (sid not in period_first
+                                 or first_article([period_first[sid], article], kinds) is article):
             period_first[sid] = article
         if when is None or not since <= when < until or not article.relevant:
             continue
@@ -431,7 +431,7 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
         if done and flagged_at < since:
             continue        # neither in the period nor open: its first article need not be looked for
         if story_id not in story_first:
-            story_first[story_id] = _first_article(store, story_id, period_first.get(story_id))
+            story_first[story_id] = _first_article(store, story_id, period_first.get(story_id), kinds)
         first = story_first[story_id]
         when = _when(first) if first else None
         all_flags.append(ReportFlag(
@@ -455,7 +455,7 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     found_again = reappearances(store, resurfacing)
     # Each action and resurfacing says what it was about: the story's first article, as the flag lists show it.
     for story_id in ({a.story_id for a in actions} | {r.story_id for r in found_again}) - set(story_first):
-        story_first[story_id] = _first_article(store, story_id, period_first.get(story_id))
+        story_first[story_id] = _first_article(store, story_id, period_first.get(story_id), kinds)
     titles = {sid: a.content.title if a is not None else wording.MISSING_ARTICLE for sid, a in story_first.items()}
     actions = [replace(a, title=titles.get(a.story_id, wording.MISSING_ARTICLE)) for a in actions]
     resurfaced = [ReportResurfacing(

@@ -97,7 +97,8 @@ def test_counts_and_changes_against_the_previous_window(tmp_path: Path):
         "provincial_press": (1, 1), "national_press": (1, 0), "foreign_press": (1, 0)}
     subject, text, html = render_digest(d)
     assert "3 tin" in subject and "13/03/2026" in subject
-    assert "- An ninh, trật tự: 2 (+1)" in text and "- Tiêu cực: 2 (+1)" in text and "- Báo chí nước ngoài: 1 (+1)" in text
+    assert "- An ninh, trật tự: 2 bài (+1), 2 tin" in text and "- Tiêu cực: 2 bài (+1), 2 tin" in text
+    assert "- Báo chí nước ngoài: 1 bài (+1), 1 tin" in text
     assert "<img" not in html and "data:" not in html        # Gmail and Outlook show neither SVG nor data: images
     bars = re.findall(r'<td width="(\d+)%" bgcolor="#1f6fb2"', html)
     assert bars == ["100", "50"]                              # 2 and 1 articles: table cells every client draws
@@ -256,7 +257,7 @@ def test_subject_prefix_no_topic_wording_and_empty_sections(tmp_path: Path):
     subject, text, html = render_digest(d)
     assert subject == "[Hải Đăng] Bản tin ngày 13/03/2026: 1 tin, 0 tin có cảnh báo"
     no_topic = NO_TOPIC[:1].upper() + NO_TOPIC[1:]               # a list item starts with a capital
-    assert f"- {no_topic}: 1 (+1)" in text and no_topic in html
+    assert f"- {no_topic}: 1 bài (+1), 1 tin" in text and no_topic in html
     assert "không rõ" not in text and "(không rõ)" not in html
     assert "TIN NỔI BẬT\n- Không có." in text
     assert re.search(r"Tin nổi bật</h2>\s*<p>Không có.</p>", html)

@@ -75,7 +75,7 @@ def test_an_article_found_days_late_is_counted_once_in_the_digest_of_the_day_it_
     assert all(o.found_late for s in thursday.stories for o in s.outlets)
     subject, text, html = render_digest(thursday)
     assert "2 tin" in subject
-    assert "Tổng số tin: 2 (kỳ trước: 1, +1); trong đó 2 tin đăng trước kỳ, mới phát hiện trong kỳ" in text
+    assert "Tổng số bài: 2 (kỳ trước: 1, +1), thuộc 2 tin; trong đó 2 bài đăng trước kỳ, mới phát hiện trong kỳ" in text
     assert "(đăng trước kỳ, phát hiện trong kỳ)" in text and "mới phát hiện trong kỳ" in html
     assert "Tin tinh-khac" not in text
 

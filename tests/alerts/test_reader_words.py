@@ -153,7 +153,7 @@ def _digest(states: dict[str, int], rules: list[str], labels: list[str], immedia
     flag = DigestFlag(story_id="s1", title="Tin đồn vỡ đập", url="https://x.vn/a", severity="khẩn", rules=rules,
                       immediate=immediate, recipients=["a@x.vn"], article_count=2, states=states, rule_labels=labels)
     return Digest(day=day, timezone="Asia/Ho_Chi_Minh", start=start, end=start + timedelta(days=1),
-                  previous_start=start - timedelta(days=1), total=4, previous_total=2,
+                  previous_start=start - timedelta(days=1), total=4, previous_total=2, story_count=4,
                   by_topic=[CountRow(key="(không rõ)", label="(không rõ)", count=2, previous=1),
                             CountRow(key="du_lich_van_hoa", label="Du lịch, văn hóa", count=2, previous=1)],
                   by_tone=[CountRow(key="positive", label="positive", count=3, previous=1),
@@ -165,8 +165,8 @@ def _digest(states: dict[str, int], rules: list[str], labels: list[str], immedia
 def test_digest_lists_start_with_a_capital_and_flags_are_called_canh_bao() -> None:
     subject, text, html = render_digest(_digest({"sent": 2}, [RULE], [DESCRIPTION]))
     assert subject == "[Hải Đăng] Bản tin ngày 13/03/2026: 4 tin, 1 tin có cảnh báo"
-    for item in ("- Chưa xác định chủ đề: 2 (+1)", "- Du lịch, văn hóa: 2 (+1)", "- Tích cực: 3 (+2)",
-                 "- Không rõ: 1 (+0)", "- Báo chí địa phương: 4 (+2)", "TIN CÓ CẢNH BÁO (1)"):
+    for item in ("- Chưa xác định chủ đề: 2 bài (+1)", "- Du lịch, văn hóa: 2 bài (+1)", "- Tích cực: 3 bài (+2)",
+                 "- Không rõ: 1 bài (+0)", "- Báo chí địa phương: 4 bài (+2)", "TIN CÓ CẢNH BÁO (1)"):
         assert item in text, item
     for cell in (">Chưa xác định chủ đề<", ">Tích cực<", ">Báo chí địa phương<", "Tin có cảnh báo (1)"):
         assert cell in html, cell
