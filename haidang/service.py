@@ -585,7 +585,10 @@ class Service:
 
             pipeline = Pipeline(store, matcher, target, [source], self.settings.app.match, self.settings.app.timezone,
                                 enricher=enricher, on_stored=on_stored if dispatcher is not None else None)
-            events = _Interruptible(crawl([source], self.settings.app.crawl, store.get_validators(), paused_hosts),
+            # This source's validators only: the table grows with every page ever fetched, and what
+            # is passed here is read, pickled into the crawl child and freed again at every poll.
+            validators = store.get_validators(source_id=source.id)
+            events = _Interruptible(crawl([source], self.settings.app.crawl, validators, paused_hosts),
                                     [source.id], self._stopping)
             tally = pipeline.run(events)[source.id]
         finally:

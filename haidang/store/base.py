@@ -383,7 +383,11 @@ class Store(Protocol):
                          status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
         """Claims (confirmed by default) sharing any LSH band key, ordered by id."""
 
-    def get_validators(self, urls: list[str] | None = None) -> dict[str, Validators]: ...
+    def get_validators(self, urls: list[str] | None = None, *,
+                       source_id: str | None = None) -> dict[str, Validators]:
+        """Validators by URL: of `urls` (None: all), and with `source_id` only those attached to that
+        source or to none (a poll of one source needs its own, not the whole table: that grows with
+        every page ever fetched, and `haidang serve` would copy all of it into every crawl)."""
 
     def set_validators(self, validators: Validators, source_id: str | None = None) -> None:
         """Keep a URL's validators; `source_id`, once given, stays with the URL for `source_status`."""

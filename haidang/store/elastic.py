@@ -930,11 +930,14 @@ class ElasticStore:
 
     # -- validators, runs, failures ---------------------------------------------------------
 
-    def get_validators(self, urls: list[str] | None = None) -> dict[str, Validators]:
+    def get_validators(self, urls: list[str] | None = None, *,
+                       source_id: str | None = None) -> dict[str, Validators]:
         with self._errors("reading validators"):
             if urls is None:
-                sources = [h["_source"] for h in self._search_all(self._names["validators"], {"match_all": {}},
-                                                                   [{"url": "asc"}])]
+                query: dict[str, Any] = {"match_all": {}} if source_id is None else {"bool": {"should": [
+                    {"term": {"source_id": source_id}},
+                    {"bool": {"must_not": {"exists": {"field": "source_id"}}}}], "minimum_should_match": 1}}
+                sources = [h["_source"] for h in self._search_all(self._names["validators"], query, [{"url": "asc"}])]
             else:
                 wanted = sorted(set(urls))
                 sources = []
@@ -942,6 +945,8 @@ class ElasticStore:
                     docs = self._es.mget(index=self._names["validators"],
                                          ids=[_doc_id(u) for u in wanted[i:i + _MAX_KEYS]])["docs"]
                     sources += [d["_source"] for d in docs if d.get("found")]
+                if source_id is not None:
+                    sources = [s for s in sources if s.get("source_id") in (None, source_id)]
         return {s["url"]: Validators(url=s["url"], etag=s.get("etag"), last_modified=s.get("last_modified"))
                 for s in sources}
 

@@ -779,17 +779,22 @@ class SqliteStore:
 
     # -- validators, runs, failures ---------------------------------------------------------
 
-    def get_validators(self, urls: list[str] | None = None) -> dict[str, Validators]:
-        sql = "SELECT url, etag, last_modified FROM validators"
+    def get_validators(self, urls: list[str] | None = None, *,
+                       source_id: str | None = None) -> dict[str, Validators]:
+        sql = "SELECT url, etag, last_modified FROM validators WHERE 1"
+        params: list[str] = []
+        if source_id is not None:
+            sql += " AND (source_id = ? OR source_id IS NULL)"      # index validators_source
+            params.append(source_id)
         with self._errors("reading validators"):
             if urls is None:
-                rows = self._conn.execute(sql).fetchall()
+                rows = self._conn.execute(sql, params).fetchall()
             else:
                 rows = []
                 wanted = sorted(set(urls))
                 for i in range(0, len(wanted), _CHUNK):
                     chunk = wanted[i:i + _CHUNK]
-                    rows += self._conn.execute(sql + f" WHERE url IN ({','.join('?' * len(chunk))})", chunk)
+                    rows += self._conn.execute(sql + f" AND url IN ({','.join('?' * len(chunk))})", [*params, *chunk])
         return {url: Validators(url=url, etag=etag, last_modified=lm) for url, etag, lm in rows}
 
     def set_validators(self, validators: Validators, source_id: str | None = None) -> None:

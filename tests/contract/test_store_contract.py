@@ -421,6 +421,21 @@ def test_validators(store: Store) -> None:
     assert store.get_validators(["https://nowhere.vn/"]) == {}
 
 
+def test_validators_of_one_source(store: Store) -> None:
+    """A poll of one source reads its own validators and those attached to no source, not the table."""
+    store.set_validators(Validators(url="https://a.vn/rss", etag='"a"'), source_id="a")
+    store.set_validators(Validators(url="https://a.vn/1.html", etag='"a1"'), source_id="a")
+    store.set_validators(Validators(url="https://b.vn/rss", etag='"b"'), source_id="b")
+    store.set_validators(Validators(url="https://old.vn/x.html", last_modified="x"))     # attached to none
+    assert store.get_validators(source_id="a") == {
+        "https://a.vn/rss": Validators(url="https://a.vn/rss", etag='"a"'),
+        "https://a.vn/1.html": Validators(url="https://a.vn/1.html", etag='"a1"'),
+        "https://old.vn/x.html": Validators(url="https://old.vn/x.html", last_modified="x")}
+    assert set(store.get_validators(["https://a.vn/rss", "https://b.vn/rss"], source_id="b")) == {"https://b.vn/rss"}
+    assert set(store.get_validators(source_id="nobody")) == {"https://old.vn/x.html"}
+    assert len(store.get_validators()) == 4
+
+
 def test_runs_and_source_status(store: Store) -> None:
     t = datetime(2025, 9, 1, 1, 0, tzinfo=UTC)
     store.record_run(SourceRun(source_id="qn", started_at=t, finished_at=t + timedelta(minutes=1),
