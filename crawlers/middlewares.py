@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import socket
 import time
+import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -183,27 +184,75 @@ class PrivateAddressGuardMiddleware:
         return verdict
 
 
+class _RunPauses:
+    """Hosts paused during this crawl (a long Retry-After answered now), shared by every source's
+    crawler in the crawl process, and those crawlers' downloaders, whose queued requests to such a
+    host are refused at once.
+
+    Module state on purpose: `crawlers.runner.crawl` spawns a fresh process for each crawl, so it
+    lives exactly as long as the run; pauses from earlier runs come in through the settings."""
+
+    def __init__(self) -> None:
+        self.until: dict[str, float] = {}
+        self._crawlers: weakref.WeakSet[Crawler] = weakref.WeakSet()
+
+    def attach(self, crawler: Crawler) -> None:
+        self._crawlers.add(crawler)
+
+    def pause(self, host: str, until: float) -> None:
+        """Refuse `host` until `until` (POSIX time) to every crawler, queued requests included."""
+        self.until[host] = max(until, self.until.get(host, 0.0))
+        for crawler in list(self._crawlers):
+            _refuse_queued(crawler, host, until)
+
+
+_RUN_PAUSES = _RunPauses()
+
+
+def _refuse_queued(crawler: Crawler, host: str, until: float) -> None:
+    """Fail every request to `host` waiting in the crawler's download slots (already past the
+    middlewares, held back only by the download delay) with HostPausedRefused, so none goes out."""
+    engine = getattr(crawler, "engine", None)
+    slots = getattr(getattr(engine, "downloader", None), "slots", None) or {}
+    for slot in list(slots.values()):
+        queue = getattr(slot, "queue", None)
+        if not queue:
+            continue
+        waiting = [entry for entry in queue if host_key(entry[0].url) == host]
+        for entry in waiting:
+            queue.remove(entry)
+            deferred = entry[1]
+            deferred.errback(Failure(HostPausedRefused(_refusal(host, until))))
+
+
+def _refusal(host: str, until: float) -> str:
+    when = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{host} asked to wait (Retry-After): not requested before {when}"
+
+
 class PausedHostMiddleware:
-    """Refuses every request to a host paused by a Retry-After (`PAUSED_HOSTS_SETTING`, from the store
-    through `crawlers.runner.crawl`) until its time has passed: feeds, pages and robots.txt alike, so
-    a paused host sees no request at all. Runs first, before the robots.txt middleware asks for one."""
+    """Refuses every request to a host paused by a Retry-After until its time has passed: feeds,
+    pages and robots.txt alike, so a paused host sees no request at all. Pauses come from earlier
+    runs (`PAUSED_HOSTS_SETTING`, from the store through `crawlers.runner.crawl`) and from this one
+    (`RetryAfterMiddleware`, for every source crawled with it). Runs first, before the robots.txt
+    middleware asks for one."""
 
     def __init__(self, crawler: Crawler):
         paused = crawler.settings.getdict(PAUSED_HOSTS_SETTING)
         self._until = {str(host): float(when) for host, when in paused.items()}
+        _RUN_PAUSES.attach(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PausedHostMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:
-        if not self._until:
+        if not self._until and not _RUN_PAUSES.until:
             return
         host = host_key(request.url)
-        until = self._until.get(host)
-        if until is not None and until > time.time():
-            when = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            raise HostPausedRefused(f"{host} asked to wait (Retry-After): not requested before {when}")
+        until = max(self._until.get(host, 0.0), _RUN_PAUSES.until.get(host, 0.0))
+        if until > time.time():
+            raise HostPausedRefused(_refusal(host, until))
         return
 
 
@@ -286,10 +335,10 @@ class RetryAfterMiddleware(RetryMiddleware):
     A wait up to `HAIDANG_RETRY_AFTER_MAX_S` (the download timeout) is kept before the retry;
     a longer one is not retried in this run, and the response fails naming the wait
     (`META_RETRY_AFTER`); `failure_events` then pauses the host for the next runs (HostPaused).
+    From then on the host gets no other request in this run either, from any source (`_RunPauses`):
+    those waiting for the download delay are refused, later ones meet `PausedHostMiddleware`.
     Without Retry-After Scrapy's own retry applies. With AutoThrottle on, each 429/503 also doubles
     the host's download delay: AutoThrottle alone never raises it for an error answered quickly.
-    Known gap: in the run that got the long wait, the host's other requests still go out (at that
-    doubled delay); only the next runs skip it.
     """
 
     def __init__(self, settings: BaseSettings):
@@ -313,6 +362,7 @@ class RetryAfterMiddleware(RetryMiddleware):
         wait = retry_after_seconds(response.headers.get(b"Retry-After")) or 0.0
         if wait > self._max_wait_s:
             request.meta[META_RETRY_AFTER] = wait
+            _RUN_PAUSES.pause(host_key(request.url), time.time() + capped_wait(wait)[0].total_seconds())
             return response
         retry = super().process_response(request, response)
         if wait and isinstance(retry, Request):

@@ -24,8 +24,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from alerts.dispatch import AlertDispatcher, make_notifier, make_signer
 from alerts.outbox import DeliveryPolicy, deliver_due
-from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, Skipped, SourceFinished
-from crawlers.pauses import pause_text, paused_until
+from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, HostPaused, Skipped, SourceFinished
+from crawlers.pauses import keep_pause, pause_text, paused_until
 from crawlers.runner import crawl
 from haidang.errors import HaidangError, PermanentStoreError
 from haidang.pipeline import Pipeline, SourceTally
@@ -170,26 +170,44 @@ class SourceCheck:
 
 
 def check_sources(settings: Settings, sources: Iterable[Source]) -> list[SourceCheck]:
-    """Fetch each source's first feed or start page once: reachable? robots verdict? one sample item."""
+    """Fetch each source's first feed or start page once: reachable? robots verdict? one sample item.
+
+    A check is a request like any other: a host paused by a Retry-After gets none (the row says until
+    when), and a long Retry-After the check receives pauses the host for the runs too."""
     crawl_settings = settings.app.crawl.model_copy(update={"max_pages_per_source": 1})
-    results = []
-    for source in sources:
-        probe = source.model_copy(update={"follow_links": False, "feeds": source.feeds[:1]})
-        reachable, robots, sample = "no", "allowed", "-"
-        for event in crawl([probe], crawl_settings, {}):
-            if isinstance(event, FetchedDoc):
-                reachable = "yes"
-                sample = (event.entry.title if event.entry else event.url) or event.url
-            elif isinstance(event, Skipped) and event.reason == "robots":
-                robots = "disallowed"
-            elif isinstance(event, CrawlFailure):
-                if event.stage == "robots":
-                    # RFC 9309: an unreachable robots.txt means "do not fetch", not a refusal
-                    robots = "unreachable" if event.error_class == "RobotsUnreachable" else "disallowed"
-                elif reachable != "yes":
-                    reachable = f"no ({event.error_class}: {event.message[:60]})"
-        results.append(SourceCheck(source.id, reachable, robots, sample[:100]))
-    return results
+    tz = settings.app.timezone
+    _make_data_dir(settings)
+    store = open_store(settings.app.store)
+    try:
+        results = []
+        for source in sources:
+            probe = source.model_copy(update={"follow_links": False, "feeds": source.feeds[:1]})
+            paused_hosts, paused = host_pauses(store, [probe])
+            if probe.id in paused:
+                results.append(SourceCheck(source.id, f"not asked: {pause_text(paused[probe.id], tz)}", "-", "-"))
+                continue
+            reachable, robots, sample = "no", "allowed", "-"
+            for event in crawl([probe], crawl_settings, {}, paused_hosts):
+                if isinstance(event, HostPaused):
+                    keep_pause(store, event)
+                    reachable = f"no: {pause_text(event.until, tz)}"
+                elif isinstance(event, FetchedDoc):
+                    reachable = "yes"
+                    sample = (event.entry.title if event.entry else event.url) or event.url
+                elif isinstance(event, Skipped) and event.reason == "robots":
+                    robots = "disallowed"
+                elif isinstance(event, Skipped) and event.reason == "retry-after" and reachable == "no":
+                    reachable = "not asked: host paused (Retry-After from the outlet)"
+                elif isinstance(event, CrawlFailure):
+                    if event.stage == "robots":
+                        # RFC 9309: an unreachable robots.txt means "do not fetch", not a refusal
+                        robots = "unreachable" if event.error_class == "RobotsUnreachable" else "disallowed"
+                    elif reachable == "no":
+                        reachable = f"no ({event.error_class}: {event.message[:60]})"
+            results.append(SourceCheck(source.id, reachable, robots, sample[:100]))
+        return results
+    finally:
+        store.close()
 
 
 # -- the scheduled service (`haidang serve`) ------------------------------------------------------

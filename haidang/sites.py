@@ -165,7 +165,11 @@ class FixtureHandler(SimpleHTTPRequestHandler):
         self._send(500, b"<h1>500 Internal Server Error</h1>", "text/html")
 
     def status_503(self) -> None:
-        self._send(503, b"<h1>503 Service Unavailable</h1>", "text/html", **{"Retry-After": "120"})
+        """A plain 503 (retried like a 500). With a long Retry-After it would pause the whole host,
+        every fixture site included, for the rest of the run (crawlers.pauses): a Retry-After is
+        served by status-429 on request, and tests/crawlers/test_politeness serves its 503s on hosts
+        of their own."""
+        self._send(503, b"<h1>503 Service Unavailable</h1>", "text/html")
 
     def status_429(self) -> None:
         """429 with the Retry-After the query asks for: `?after=N` (delay-seconds), `?until=T` (POSIX

@@ -236,6 +236,48 @@ def test_a_source_is_left_out_only_when_all_its_hosts_are_paused(make_source: Ca
     assert host_key("http://www.example.com:8443/x") == "www.example.com:8443"
 
 
+def test_after_a_long_retry_after_the_host_gets_no_other_request_in_the_run(
+        host: Host, make_source: Callable[..., Source]) -> None:
+    # One page at a time with a delay between them, so the other pages wait in the download slot
+    # (already past the middlewares) when the 429 comes: they too must stay unsent.
+    host.routes["/busy.html"] = [Answer(429, {"Retry-After": HOUR})]
+    rest = [f"/bai-{i}.html" for i in range(6)]
+    for path in rest:
+        host.routes[path] = [Answer(200, {}, PAGE)]
+    slow = SETTINGS.model_copy(update={"concurrent_per_domain": 1, "download_delay_s": 0.3})
+    source = make_source(id="polite", crawl={"pages": [host.base_url + p for p in ["/busy.html", *rest]]})
+
+    events = list(crawl([source], slow, {}))
+
+    (answered,) = host.requests_for("/busy.html")
+    after = [p for p, at in host.seen if at > answered]
+    assert after == [], f"requested after the host asked to wait: {after}"
+    fetched = {e.url for e in events if isinstance(e, FetchedDoc)}
+    skipped = {e.url for e in events if isinstance(e, Skipped) and e.reason == "retry-after"}
+    assert fetched | skipped == {host.base_url + p for p in rest} and not fetched & skipped
+    assert skipped, "the test needs pages still to come when the 429 arrives"
+    (pause,) = pauses(events)
+    assert pause.host == host_key(host.base_url)
+
+
+def test_a_long_retry_after_stops_the_other_sources_on_the_host_too(
+        host: Host, make_source: Callable[..., Source]) -> None:
+    # Two sources crawled together in one run (two crawlers in the crawl process), one host.
+    host.routes["/busy.html"] = [Answer(429, {"Retry-After": HOUR})]
+    rest = [f"/tin-{i}.html" for i in range(6)]
+    for path in rest:
+        host.routes[path] = [Answer(200, {}, PAGE)]
+    slow = SETTINGS.model_copy(update={"concurrent_per_domain": 1, "download_delay_s": 0.4})
+    first = make_source(id="polite", crawl={"pages": [host.base_url + "/busy.html"]})
+    second = make_source(id="other", crawl={"pages": [host.base_url + p for p in rest]})
+
+    events = list(crawl([first, second], slow, {}))
+
+    (answered,) = host.requests_for("/busy.html")
+    assert [p for p, at in host.seen if at > answered] == []
+    assert any(isinstance(e, Skipped) and e.source_id == "other" and e.reason == "retry-after" for e in events)
+
+
 def test_short_retry_after_is_waited_for_then_retried(host: Host, make_source: Callable[..., Source]) -> None:
     host.routes["/brief.html"] = [Answer(503, {"Retry-After": "1"}), Answer(200, {}, PAGE)]
 

@@ -97,12 +97,15 @@ def test_second_run_skips_the_paused_host_and_a_run_after_the_time_asks_again(
     assert "answered HTTP 429" in status.stdout
 
     time.sleep(max(0.0, (pause.until - datetime.now(UTC)).total_seconds()) + 0.5)
+    # Once the time has passed, each is asked again. One at a time: ban-tin's feed still answers 429,
+    # which pauses the host at once for the rest of that run, other sources included.
     feed_before = len(fixture_server.requests_for("/baoquangngai/rss/home.rss"))
-    third = haidang(demo_config, *both)
+    third = haidang(demo_config, "run", "-s", "baoquangngai")
     assert third.returncode == 0, third.stdout + third.stderr
-    assert len(fixture_server.requests_for(FEED)) == asked + 2      # asked again once the time has passed
     assert len(fixture_server.requests_for("/baoquangngai/rss/home.rss")) == feed_before + 1
     assert "paused until" not in skipped_cell(third.stdout, "baoquangngai")
+    fourth = haidang(demo_config, "run", "-s", "ban-tin")      # its one source unread: a failing exit
+    assert len(fixture_server.requests_for(FEED)) >= asked + 2, fourth.stdout + fourth.stderr
 
 
 def test_a_poll_of_the_service_skips_a_source_whose_host_asked_to_wait(demo_config: Path,
@@ -128,3 +131,31 @@ def test_a_poll_of_the_service_skips_a_source_whose_host_asked_to_wait(demo_conf
 
     assert result["skipped"].startswith("paused until ") and result["skipped"].endswith("(Retry-After from the outlet)")
     assert len(fixture_server.requests) == seen
+
+
+def test_sources_check_keeps_a_pause_it_receives_and_then_asks_nothing(demo_config: Path,
+                                                                         fixture_server: FixtureServer) -> None:
+    """`haidang sources check` is a request like any other: a long Retry-After it gets pauses the host
+    for the runs, and a paused host is not asked by the next check either."""
+    from haidang.service import check_sources
+
+    configure(demo_config, fixture_server.base_url, f"after={WAIT_S}")
+    settings = load_settings(demo_config, environ={})
+    (source,) = [s for s in settings.sources if s.id == "ban-tin"]
+
+    asked = len(fixture_server.requests_for(FEED))
+    (row,) = check_sources(settings, [source])
+    assert len(fixture_server.requests_for(FEED)) == asked + 1
+    assert row.reachable.startswith("no: paused until ") and row.reachable.endswith("(Retry-After from the outlet)")
+    store = open_store(settings.app.store)
+    try:
+        (pause,) = store.host_pauses(datetime.now(UTC))
+    finally:
+        store.close()
+    assert pause.status == 429 and pause.until - pause.at == timedelta(seconds=WAIT_S)
+
+    seen = len(fixture_server.requests)
+    (again,) = check_sources(settings, [source])
+    assert datetime.now(UTC) < pause.until, "the check ended after the pause: this machine is too slow for it"
+    assert len(fixture_server.requests) == seen                    # nothing on that host, not even robots.txt
+    assert again.reachable.startswith("not asked: paused until ") and again.robots == "-"
