@@ -44,12 +44,13 @@ _FONT = "Times New Roman"
 def summary_rows(report: Report) -> list[tuple[str, int | float | None]]:
     """The overview table: (what, number), shared by both writers and the report email so they
     agree; None where there is nothing to measure. Flags are split by delivery, since a flag held
-    by quiet hours has reached nobody yet; the digest-only rules' stories follow as their own number,
+    by quiet hours has reached nobody yet, and counted in stories too (the unit of the daily digest:
+    one story two rules flagged is two flags); the digest-only rules' stories follow as their own number,
     and the stories that resurfaced after being handled as theirs (never counted as flags)."""
     delivered = Counter(f.delivery for f in report.flags)
     p2f, f2a = report.publication_to_flag, report.flag_to_action
     return [(SUMMARY["total"], report.total), (SUMMARY["foreign"], len(report.foreign)),
-            (SUMMARY["flags"], len(report.flags)),
+            (SUMMARY["flags"], len(report.flags)), (SUMMARY["flag_stories"], report.flagged_stories),
             *((SUMMARY[f"flags_{state}"], delivered[state]) for state in DELIVERY_STATES),
             (SUMMARY["digest"], len(report.digest_items)),
             (SUMMARY["actions"], len(report.actions)),

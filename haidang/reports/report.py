@@ -221,6 +221,11 @@ class Report:
     resurfaced: list[ReportResurfacing] = field(default_factory=list)
 
     @property
+    def flagged_stories(self) -> int:
+        """Distinct stories among the flags (a flag is one rule on one story)."""
+        return len({f.story_id for f in self.flags})
+
+    @property
     def resurfaced_stories(self) -> int:
         return len({r.story_id for r in self.resurfaced})
 

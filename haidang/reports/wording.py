@@ -52,6 +52,7 @@ SUMMARY = {
     "total": "Tổng số tin, bài về tỉnh",
     "foreign": "Tin, bài trên báo chí nước ngoài",
     "flags": "Cảnh báo đã phát (mỗi tin tính một lần cho mỗi quy tắc, dù nhiều nguồn cùng đăng)",
+    "flag_stories": "– số tin khác nhau đã bị cảnh báo (một tin có thể bị nhiều quy tắc cảnh báo)",
     "flags_sent": "– trong đó đã gửi đến nơi nhận",
     "flags_pending": "– trong đó đang chờ gửi (giờ yên tĩnh hoặc chờ gửi lại)",
     "flags_failed": "– trong đó gửi không thành công",

@@ -362,3 +362,20 @@ def test_docx_numbers_are_written_the_vietnamese_way(filled, tmp_path):
     assert timing[1][1:] == ["1.203", "6.189,8", "6.225,3"]
     cells = " ".join(c for t in tables for row in t for c in row) + " ".join(p.text for p in doc.paragraphs)
     assert "6189" not in cells and "1203" not in cells
+
+
+def test_flags_are_also_counted_in_stories(filled, store, settings, tmp_path):
+    # A story two rules flagged is two flags (each is handled on its own) but one story, as the
+    # daily digest counts it; the overview gives both, the docx and xlsx alike.
+    (a3,) = [a for a in store.iter_articles() if a.story_id == "story-a3"]
+    at = a3.content.published + timedelta(hours=6)
+    key = flag_key("tin-sai-cao", a3.story_id, "ca@example.gov.vn")
+    store.enqueue(OutboxMessage(key=key, flag_rule="tin-sai-cao", story_id=a3.story_id, recipient="ca@example.gov.vn",
+                                message_id=f"<{key}@x>", subject="[Hải Đăng] a3", text="t", html="h",
+                                created_at=at, next_attempt_at=at))
+    report = build_report(store, settings, START, END, now=NOW)
+    assert (len(filled.flags), filled.flagged_stories) == (4, 4)
+    assert (len(report.flags), report.flagged_stories) == (5, 4)
+    write_docx(report, tmp_path / "r.docx")
+    rows = {r[0]: r[1] for t in _docx_tables(tmp_path / "r.docx") for r in t if len(r) == 2}
+    assert rows[SUMMARY["flags"]] == "5" and rows[SUMMARY["flag_stories"]] == "4"
