@@ -548,7 +548,8 @@ def render_digest(digest: Digest) -> tuple[str, str, str]:
     context = {"d": digest, "bars": bar_widths(digest.by_topic)}
     env = environment()
     text_template = env.get_template("digest.txt.j2")
-    subject = one_line(text_template.make_module(context).subject())   # the subject macro there
+    # The template's `subject` macro; jinja2 sets a module's macros as attributes at run time, untyped.
+    subject = one_line(text_template.make_module(context).subject())  # type: ignore[attr-defined]
     text = text_template.render(context)
     html = env.get_template("digest.html.j2").render(context)
     return subject, text, html

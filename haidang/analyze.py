@@ -31,11 +31,12 @@ def analyze_lines(lines: Iterable[bytes | str], gazetteer: Gazetteer, matcher: P
         if not raw.strip():
             continue
         if isinstance(raw, bytes):
+            data = raw
             try:
-                raw = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                raw = data.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 yield {"error": f"line {number}: not UTF-8 (byte {exc.start}); re-encode the file as UTF-8",
-                       "line": number, "input": raw.decode("utf-8", errors="replace").rstrip("\n")[:2000]}
+                       "line": number, "input": data.decode("utf-8", errors="replace").rstrip("\n")[:2000]}
                 continue
         try:
             record = json.loads(raw)
@@ -79,7 +80,7 @@ def analyze_record(record: dict[str, Any], gazetteer: Gazetteer, matcher: Provin
             code = None
     elif default_code is None:
         result["error"] = f"unknown target province {default_province!r}"
-    result["relevant"] = bool(code) and matcher.relevant(matches, code)
+    result["relevant"] = bool(code and matcher.relevant(matches, code))
     engagement = record.get("engagement")
     if engagement is not None and not _valid_engagement(engagement):
         result["error"] = (f"line {number}: `engagement` must map {', '.join(ENGAGEMENT_KEYS)} "

@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from zoneinfo import ZoneInfo
 
 import typer
@@ -947,10 +947,11 @@ def audit(since: Annotated[str, typer.Option(help="From when: 30d, 12h, YYYY-MM-
     from haidang import wording
     from haidang.web.display import LabelNames, audit_row
 
-    start = _parse_when(since, settings.app.timezone).astimezone(tz)
+    start = _parse_when(since, settings.app.timezone)   # None (--since ""): the whole log
     names = LabelNames(topics={t: str(v.get("name") or t) for t, v in settings.topics.items()}, provinces={},
                        rules={r.name: r.description for r in settings.alert_rules if r.description})
-    table = Table(title=f"Nhật ký từ {start:%d/%m/%Y %H:%M}: {len(entries)} mục (audit log)")
+    heading = f"Nhật ký từ {start.astimezone(tz):%d/%m/%Y %H:%M}" if start is not None else "Toàn bộ nhật ký"
+    table = Table(title=f"{heading}: {len(entries)} mục (audit log)")
     for col in ("when", "who", "what", "target", "detail", "client"):
         table.add_column(col, overflow="fold", no_wrap=col in ("when", "what"))
     for e in entries:
@@ -976,7 +977,7 @@ def users_add(name: Annotated[str, typer.Argument(help="Login name.")],
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    from haidang.settings import User
+    from haidang.settings import User, UserRole
     from haidang.web.sessions import hash_password
     if role not in ("viewer", "officer", "administrator"):
         raise typer.BadParameter("use viewer, officer or administrator", param_hint="--role")
@@ -991,7 +992,7 @@ def users_add(name: Annotated[str, typer.Argument(help="Login name.")],
     if len(password) < 10:
         err.print("[red]password too short[/red]: use at least 10 characters")
         raise typer.Exit(2)
-    user = User(name=name, role=role, password_hash=hash_password(password), agency=agency)   # validates the name
+    user = User(name=name, role=cast(UserRole, role), password_hash=hash_password(password), agency=agency)   # validates the name
     yaml = YAML(typ="rt")
     doc = yaml.load(path.read_text(encoding="utf-8")) if path.exists() else None
     if not isinstance(doc, CommentedMap):

@@ -122,9 +122,9 @@ class Pipeline:
         kept_pauses: dict[str, datetime] = {}   # host -> until, of the pauses stored in this run
         for event in events:
             if isinstance(event, ValidatorUpdate):
-                sid = url_source.pop(event.url, None) or self._entry_owner.get(event.url)
-                if sid is not None and event.url not in failed:
-                    pending.setdefault(sid, []).append(
+                owner = url_source.pop(event.url, None) or self._entry_owner.get(event.url)
+                if owner is not None and event.url not in failed:
+                    pending.setdefault(owner, []).append(
                         Validators(url=event.url, etag=event.etag, last_modified=event.last_modified))
                 continue
             sid = event.source_id  # type: ignore[attr-defined]

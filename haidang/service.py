@@ -27,7 +27,7 @@ from alerts.outbox import DeliveryPolicy, deliver_due
 from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, HostPaused, Skipped, SourceFinished
 from crawlers.pauses import keep_pause, pause_text, paused_until
 from crawlers.runner import crawl
-from haidang.errors import HaidangError, PermanentStoreError
+from haidang.errors import HaidangError, PermanentStoreError, StoreError
 from haidang.pipeline import Pipeline, SourceTally
 from haidang.record import Article
 from haidang.settings import Settings, Source, data_folder_problem
@@ -697,10 +697,12 @@ class Service:
 
     def run_retention(self, now: datetime | None = None) -> dict[str, Any]:
         """Drop page text past store.retention_text_days; metadata, labels, flags and the audit log stay."""
-        from haidang.store.retention import apply_retention
+        from haidang.store.retention import RetainingStore, apply_retention
 
         store = open_store(self.settings.app.store)
         try:
+            if not isinstance(store, RetainingStore):
+                raise StoreError(f"{type(store).__name__} cannot drop article text (no drop_bodies)")
             dropped = apply_retention(store, self.settings.app.store, now or datetime.now(UTC))
         finally:
             store.close()

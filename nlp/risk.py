@@ -528,6 +528,8 @@ def evaluate_risk(data_dir: Path, split: str = "dev", *, vfnd_dir: Path | None =
         if not model_path(LOCAL_MODEL, local_dir).exists():
             train_local_risk(data_dir, local_dir)
         local = RiskScorer.load(models_dir, local_models_dir=local_dir)
+        if local.local_model is None:
+            raise RuntimeError(f"no local risk model could be loaded from {local_dir}")
         # As a post page would reach it: the text and the counts it states (Content.engagement).
         local_scores = run(local, texts, [reintel_engagement(r) for r in rows])
         local_text_scores = run(local, texts)

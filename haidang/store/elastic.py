@@ -91,6 +91,8 @@ _FACET_KEYWORDS = {"topic": "haidang.topics", "tone": "haidang.tone", "source": 
                    "lang": "content.language", "risk_level": "haidang.risk_level"}
 # Terms buckets per facet: more than any deployment has sources or topics, so counts are exact.
 _FACET_SIZE = 10000
+# `source=` a list of fields: the search API takes one (as `_source`), but elasticsearch-py types the
+# argument as bool | Mapping only, hence the `type: ignore[arg-type]` where a list is passed.
 _HIT_SOURCE = ["id", "content.title", "content.text", "content.published", "fetched.source_id",
                "fetched.url", "fetched.final_url", "fetched.canonical_url"]
 
@@ -306,7 +308,8 @@ class ElasticStore:
         if not ids:
             return {}
         found = self._es.search(index=self._names["articles_pattern"], query={"ids": {"values": list(ids)}},
-                                size=len(ids), source=source, seq_no_primary_term=True, ignore_unavailable=True)
+                                size=len(ids), seq_no_primary_term=True, ignore_unavailable=True,
+                                source=source)  # type: ignore[arg-type]  # a field list: see _HIT_SOURCE
         return {hit["_id"]: hit for hit in found["hits"]["hits"]}
 
     def _prepare(self, article: Article, stored: dict[str, Any] | None
@@ -556,7 +559,8 @@ class ElasticStore:
             return []
         hits = self._es.search(index=self._names["articles_pattern"], query=es_query(query, filters),
                                sort=[{"_score": "desc"}, {"id": "asc"}], from_=offset, size=limit,
-                               source=_HIT_SOURCE, track_total_hits=False, ignore_unavailable=True)["hits"]["hits"]
+                               track_total_hits=False, ignore_unavailable=True,
+                               source=_HIT_SOURCE)["hits"]["hits"]  # type: ignore[arg-type]  # a field list
         return [(hit["_source"], float(hit["_score"] or 0.0)) for hit in hits]
 
     def _ranked_in_tiers(self, strict: Query, rest: Query, filters: SearchFilters | None, limit: int,
@@ -602,7 +606,8 @@ class ElasticStore:
             hits = self._es.search(index=self._names["story-keys"],
                                    query={"bool": {"should": should, "minimum_should_match": 1}},
                                    sort=[{"_score": "desc"}, {"article_id": "asc"}], size=STORY_CANDIDATE_LIMIT,
-                                   source=["article_id", "story_id", "signature"])["hits"]["hits"]
+                                   source=["article_id", "story_id", "signature"],  # type: ignore[arg-type]
+                                   )["hits"]["hits"]
         found = [StoryCandidate(article_id=h["_source"]["article_id"], story_id=h["_source"]["story_id"],
                                 signature=list(h["_source"]["signature"])) for h in hits]
         return sorted(found, key=lambda c: c.article_id)

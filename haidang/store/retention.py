@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from haidang.settings import StoreSettings
 
@@ -20,6 +20,7 @@ __all__ = ["RetainingStore", "apply_retention"]
 _log = logging.getLogger(__name__)
 
 
+@runtime_checkable
 class RetainingStore(Protocol):
     """A store that can drop article bodies (SqliteStore, ElasticStore)."""
 

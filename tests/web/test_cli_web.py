@@ -67,6 +67,9 @@ def test_audit_lists_actions_since(tmp_path: Path) -> None:
     as_json = runner.invoke(app, ["audit", "--since", "90d", "--json"], env=env)
     lines = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert [e["kind"] for e in lines] == ["login", "action"]
+    whole = runner.invoke(app, ["audit", "--since", ""], env=env)   # no start: the whole log (it used to crash)
+    assert whole.exit_code == 0, whole.output
+    assert "Toàn bộ nhật ký: 2 mục" in whole.output
 
 
 def test_feedback_export(tmp_path: Path) -> None:
