@@ -174,6 +174,8 @@ def serve(config: ConfigOpt = None,
     _setup_logging(verbose)
     logging.getLogger("haidang.service.jobs").setLevel(logging.INFO)   # one JSON line per job run
     settings = _settings(config)
+    from haidang.malloc import limit_arenas
+    limit_arenas(settings.app.service.malloc_arenas)      # before any worker thread starts
     from haidang.service import LOG_FILE, Service
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -915,7 +917,9 @@ def web(config: ConfigOpt = None,
         err.print(f"[red]{settings.app.web.secret_env} is not set[/red]: the web app signs links, forms and "
                   f"logins with it; set it to 32+ random characters (the same value `haidang serve` uses)")
         raise typer.Exit(2)
+    from haidang.malloc import limit_arenas
     from haidang.web import build_server
+    limit_arenas(settings.app.service.malloc_arenas)      # before uvicorn's worker threads start
     try:
         server = build_server(settings, secret, host, port)
     except ValueError as exc:

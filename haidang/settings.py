@@ -246,6 +246,9 @@ class ServiceSettings(_Model):
     parallel_sources: int = Field(2, ge=1, le=8)        # source jobs at once; each crawls in its own process
     escalate_minutes: int = Field(15, ge=1)             # reminders and escalation of unanswered flags
     recheck_minutes: int = Field(60, ge=1)              # how often to look for pages due a re-check
+    # glibc malloc arenas of serve and web (haidang/malloc.py): a few keep a long-running process's
+    # memory from growing with its worker threads; 0 keeps glibc's default (8 per core).
+    malloc_arenas: int = Field(2, ge=0, le=64)
 
 
 class WebSettings(_Model):

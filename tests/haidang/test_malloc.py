@@ -1,0 +1,33 @@
+"""haidang.malloc: the arena cap of the long-running processes, applied in a child interpreter (the
+cap is process-wide) the way `haidang serve` and `haidang web` apply it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from haidang.settings import ServiceSettings
+
+CODE = "from haidang.malloc import limit_arenas; import sys; print(limit_arenas(int(sys.argv[1])))"
+
+
+def applied(arenas: int, **env: str) -> str:
+    environ = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"} | env
+    done = subprocess.run([sys.executable, "-c", CODE, str(arenas)], capture_output=True, text=True, check=True,
+                          env=environ, timeout=60)
+    return done.stdout.strip()
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the arena cap is a glibc setting")
+def test_the_cap_is_applied_on_glibc_unless_the_operator_set_it() -> None:
+    assert applied(2) == "True"
+    assert applied(2, MALLOC_ARENA_MAX="4") == "False"      # the operator's variable wins
+    assert applied(0) == "False"                            # 0: glibc's default
+
+
+def test_the_shipped_default_caps_at_two() -> None:
+    assert ServiceSettings().malloc_arenas == 2
