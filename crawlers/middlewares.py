@@ -190,7 +190,8 @@ class _RunPauses:
     host are refused at once.
 
     Module state on purpose: `crawlers.runner.crawl` spawns a fresh process for each crawl, so it
-    lives exactly as long as the run; pauses from earlier runs come in through the settings."""
+    lives exactly as long as the run; pauses from earlier runs come in through the settings and are
+    added here by each crawler's `PausedHostMiddleware`."""
 
     def __init__(self) -> None:
         self.until: dict[str, float] = {}
@@ -238,8 +239,8 @@ class PausedHostMiddleware:
     middleware asks for one."""
 
     def __init__(self, crawler: Crawler):
-        paused = crawler.settings.getdict(PAUSED_HOSTS_SETTING)
-        self._until = {str(host): float(when) for host, when in paused.items()}
+        for host, when in crawler.settings.getdict(PAUSED_HOSTS_SETTING).items():
+            _RUN_PAUSES.until[str(host)] = max(float(when), _RUN_PAUSES.until.get(str(host), 0.0))
         _RUN_PAUSES.attach(crawler)
 
     @classmethod
@@ -247,10 +248,10 @@ class PausedHostMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:
-        if not self._until and not _RUN_PAUSES.until:
+        if not _RUN_PAUSES.until:
             return
         host = host_key(request.url)
-        until = max(self._until.get(host, 0.0), _RUN_PAUSES.until.get(host, 0.0))
+        until = _RUN_PAUSES.until.get(host, 0.0)
         if until > time.time():
             raise HostPausedRefused(_refusal(host, until))
         return

@@ -5,8 +5,9 @@ and memory freed in one arena is not reused by another: the service's worker thr
 polls, alert jobs, the web app) each hold partly empty arenas, so the resident size of a
 `haidang serve` grew by about 2 MB a minute with no Python object growing
 (`python -m bench.serve_memory`: +72 MB over 45 minutes and 540 polls with glibc's default,
-about half that rate with 2 arenas; the rest is not explained yet). Capping the arenas before the threads start trades a little
-lock contention, negligible beside crawling and parsing, for a much slower growth.
+about half that rate with 2 arenas; the rest is not explained yet). Capping the arenas before the
+threads start trades a little lock contention, negligible beside crawling and parsing, for a much
+slower growth.
 """
 
 from __future__ import annotations

@@ -180,16 +180,18 @@ def check_sources(settings: Settings, sources: Iterable[Source]) -> list[SourceC
     store = open_store(settings.app.store)
     try:
         results = []
+        paused_hosts, _ = host_pauses(store, [])          # read once; the checks' own pauses are added below
         for source in sources:
             probe = source.model_copy(update={"follow_links": False, "feeds": source.feeds[:1]})
-            paused_hosts, paused = host_pauses(store, [probe])
-            if probe.id in paused:
-                results.append(SourceCheck(source.id, f"not asked: {pause_text(paused[probe.id], tz)}", "-", "-"))
+            until = paused_until(probe, paused_hosts, datetime.now(UTC))
+            if until is not None:
+                results.append(SourceCheck(source.id, f"not asked: {pause_text(until, tz)}", "-", "-"))
                 continue
             reachable, robots, sample = "no", "allowed", "-"
             for event in crawl([probe], crawl_settings, {}, paused_hosts):
                 if isinstance(event, HostPaused):
                     keep_pause(store, event)
+                    paused_hosts[event.host] = event.until
                     reachable = f"no: {pause_text(event.until, tz)}"
                 elif isinstance(event, FetchedDoc):
                     reachable = "yes"
