@@ -28,6 +28,7 @@ from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, HostPaused, Sk
 from crawlers.pauses import keep_pause, pause_text, paused_until
 from crawlers.runner import crawl
 from haidang.errors import HaidangError, PermanentStoreError, StoreError
+from haidang.malloc import release_free
 from haidang.pipeline import Pipeline, SourceTally
 from haidang.record import Article
 from haidang.settings import Settings, Source, data_folder_problem
@@ -749,6 +750,8 @@ def _run_job(data_dir: str, job_id: str, work: Callable[[Service], dict[str, Any
         entry.update(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
     entry["duration_s"] = round(time.monotonic() - started, 3)
     service.record(job_id, entry)
+    if service.settings.app.service.malloc_trim:
+        release_free()          # what the job freed goes back to the system, not into an arena's free lists
 
 
 def poll_source(data_dir: str, source_id: str) -> None:

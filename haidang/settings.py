@@ -249,6 +249,9 @@ class ServiceSettings(_Model):
     # glibc malloc arenas of serve and web (haidang/malloc.py): a few keep a long-running process's
     # memory from growing with its worker threads; 0 keeps glibc's default (8 per core).
     malloc_arenas: int = Field(2, ge=0, le=64)
+    # After each job, free pages go back to the system (glibc's malloc_trim, 1-3 ms): with the arena
+    # cap, this keeps a long-running serve flat (bench.serve_memory).
+    malloc_trim: bool = True
 
 
 class WebSettings(_Model):
