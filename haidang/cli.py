@@ -456,6 +456,114 @@ def outbox_retry(key: Annotated[str | None, typer.Argument(help="Key of a failed
         raise typer.Exit(1)
 
 
+claims_app = typer.Typer(help="The known-false-claims list: claims proposed from debunk reports, decisions, "
+                                "additions.", no_args_is_help=True)
+app.add_typer(claims_app, name="claims")
+ByOpt = Annotated[str | None, typer.Option(
+    "--by", help="Who decides, for the audit log (default: this machine's user name).")]
+
+
+def _decider(by: str | None) -> str:
+    import getpass
+
+    return (by or "").strip() or f"{getpass.getuser()} (dòng lệnh)"
+
+
+@claims_app.command("list")
+def claims_list(state: Annotated[str, typer.Option(
+                    "--status", help="proposed (waiting for a person), confirmed, dismissed or all.")] = "proposed",
+                as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+                config: ConfigOpt = None) -> None:
+    """Claims on the list, newest first: id, status, the claim, its rebuttal and the article it came from.
+    Only confirmed claims flag later copies; proposed ones wait for `haidang claims confirm`."""
+    from haidang.claimlist import claim_rows
+
+    if state not in ("proposed", "confirmed", "dismissed", "all"):
+        raise typer.BadParameter(f"{state!r}: use proposed, confirmed, dismissed or all", param_hint="--status")
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        rows = claim_rows(store, None if state == "all" else state)  # type: ignore[arg-type]
+    finally:
+        store.close()
+    tz = ZoneInfo(settings.app.timezone)
+    for r in rows:
+        c = r.claim
+        if as_json:
+            sys.stdout.write(json.dumps({
+                "id": c.id, "status": c.status, "text": c.text, "rebuttal_url": c.rebuttal_url,
+                "source_article_id": c.source_article_id, "source_title": r.source_title,
+                "source_url": r.source_url, "created_at": c.created_at.isoformat() if c.created_at else None,
+                "decided_by": r.decided_by, "decided_at": r.decided_at.isoformat() if r.decided_at else None,
+            }, ensure_ascii=False) + "\n")
+            continue
+        created = c.created_at.astimezone(tz).strftime("%d/%m/%Y %H:%M") if c.created_at else "-"
+        decided = (f", decided by {escape(r.decided_by)}" if r.decided_by else "")
+        out.print(f"[bold]{c.id}[/bold] {c.status} (since {created}{decided})", soft_wrap=True)
+        out.print(f"  {escape(c.text)}", soft_wrap=True)
+        out.print(f"  rebuttal: {escape(c.rebuttal_url or '-')}", soft_wrap=True)
+        if r.source_title or r.source_url:
+            out.print(f"  from: {escape(r.source_title or '')} {escape(r.source_url or '')}", soft_wrap=True)
+    if not as_json:
+        out.print(f"{len(rows)} claim(s)" + ("" if state == "all" else f" {state}"))
+
+
+def _decide(claim_id: str, decision: str, by: str | None, note: str | None, config: Path | None) -> None:
+    from haidang.claimlist import decide_claim
+
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        before = decide_claim(store, claim_id, decision, _decider(by), now=datetime.now(UTC),  # type: ignore[arg-type]
+                              note=note, via="cli")
+    except KeyError:
+        err.print(f"[red]no claim with id {escape(claim_id)}[/red] (see `haidang claims list --status all`)")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    out.print(f"claim {claim_id}: {before.status} → {decision}")
+
+
+NoteOpt = Annotated[str | None, typer.Option("--note", help="Why, for the audit log.")]
+
+
+@claims_app.command("confirm")
+def claims_confirm(claim_id: Annotated[str, typer.Argument(help="Id from `haidang claims list`.")],
+                   by: ByOpt = None, note: NoteOpt = None, config: ConfigOpt = None) -> None:
+    """Confirm a claim false: later articles repeating it get `known_false_claim` with its rebuttal.
+    Within a running service the change is seen within a minute."""
+    _decide(claim_id, "confirmed", by, note, config)
+
+
+@claims_app.command("dismiss")
+def claims_dismiss(claim_id: Annotated[str, typer.Argument(help="Id from `haidang claims list`.")],
+                   by: ByOpt = None, note: NoteOpt = None, config: ConfigOpt = None) -> None:
+    """Dismiss a claim (not false, or not ours to rebut): its copies get `dismissed_claim`, which
+    lowers their risk."""
+    _decide(claim_id, "dismissed", by, note, config)
+
+
+@claims_app.command("add")
+def claims_add(text: Annotated[str, typer.Argument(help="The false claim, as it circulates.")],
+               rebuttal_url: Annotated[str, typer.Option("--rebuttal-url", help="The official rebuttal (http or https).")],
+               by: ByOpt = None, note: NoteOpt = None, config: ConfigOpt = None) -> None:
+    """Add a claim known to be false (a denial the office learnt of elsewhere), confirmed at once."""
+    from haidang.claimlist import ClaimTooShort, add_claim, valid_rebuttal_url
+
+    if not valid_rebuttal_url(rebuttal_url):
+        raise typer.BadParameter(f"{rebuttal_url!r} is not an http(s) address", param_hint="--rebuttal-url")
+    settings = _settings(config)
+    store = _store(settings)
+    try:
+        claim_id = add_claim(store, text, rebuttal_url, _decider(by), now=datetime.now(UTC), note=note, via="cli")
+    except ClaimTooShort:
+        err.print("[red]the claim is too short to be matched safely[/red]: give the sentence as it circulates")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    out.print(f"claim {claim_id} confirmed")
+
+
 @config_app.command("check")
 def config_check(config: ConfigOpt = None) -> None:
     """Validate every YAML file in the config folder and the HAIDANG_* variables; name file, line and

@@ -27,6 +27,7 @@ __all__ = [
     "find_claims",
     "match_claims",
     "propose",
+    "propose_text",
 ]
 
 # A claim counts as repeated at 0.5: the mean of its content-word and word-pair containment in
@@ -254,7 +255,14 @@ def propose(store: Store, debunk: Debunk, *, rebuttal_url: str | None,
 
     A claim too short to match safely is not proposed (None).
     """
-    text = normalize(debunk.claim)
+    return propose_text(store, debunk.claim, rebuttal_url=rebuttal_url, source_article_id=source_article_id)
+
+
+def propose_text(store: Store, text: str, *, rebuttal_url: str | None,
+                 source_article_id: str | None = None) -> str | None:
+    """Store `text` as a proposed claim, indexed for matching; its id, or None when it is too short
+    to match safely (a claim of one or two content words would match every article on its subject)."""
+    text = normalize(text)
     if len(_content_words(text)) < _MIN_CLAIM_WORDS - 1:
         return None
     sig = signature(text)

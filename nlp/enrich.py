@@ -10,6 +10,7 @@ known-false list, for a person to confirm.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ MAX_TEXT_CHARS = 50_000   # the models read this much; VNTC's longest dev articl
 
 PLACE_NAMED_SCORE = 0.5     # nlp.match keep_threshold default
 NOTE_TOPICS_EN = "chủ đề: chỉ theo cụm từ gợi ý tiếng Anh, không qua mô hình"
+# How long the confirmed claims read from the store are reused. A long-running service shares one
+# Enricher; a claim a person confirms elsewhere (the web page, `haidang claims confirm`) must reach
+# the reworded-copy scan without a restart, and reading a list of hundreds once a minute costs nothing.
+CLAIMS_TTL_S = 60.0
 NOTE_UNACCENTED = "văn bản tiếng Việt không dấu: chủ đề chủ yếu theo cụm từ gợi ý so khớp không dấu"
 
 
@@ -44,6 +49,7 @@ class Enricher:
                  risk: RiskScorer):
         self._section, self._topics, self._tone, self._risk = section, topics, tone, risk
         self._confirmed: list[KnownClaim] | None = None
+        self._confirmed_at = 0.0
 
     @classmethod
     def load(cls, topic_seeds: dict[str, list[str]] | None = None, *, models_dir: Path | None = None,
@@ -114,8 +120,8 @@ class Enricher:
         self._confirmed = None
 
     def _claims(self, store: Store, title: str, text: str) -> list[KnownClaim]:
-        if self._confirmed is None:
-            self._confirmed = store.known_claims("confirmed")
+        if self._confirmed is None or time.monotonic() - self._confirmed_at > CLAIMS_TTL_S:
+            self._confirmed, self._confirmed_at = store.known_claims("confirmed"), time.monotonic()
         # LSH candidates of every status but "proposed": confirmed ones flag copies, ones officers
         # dismissed as not false lower their copies' risk (`dismissed_claim`). The cached confirmed
         # list goes first, so a claim dismissed since it was cached shows its current status.

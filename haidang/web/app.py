@@ -48,6 +48,7 @@ from alerts.dispatch import reappearances
 from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner
 from alerts.render import environment as alerts_environment
 from crawlers.dedup import band_keys, signature
+from haidang.claimlist import valid_rebuttal_url
 from haidang.errors import QueryError
 from haidang.record import Article
 from haidang.reports.correction import correction_request_docx
@@ -117,19 +118,6 @@ def _form_text(form: Any, name: str, limit: int = NOTE_CHARS) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-# An http(s) URL as a rebuttal's address: one token with a host, no whitespace of any kind (a line
-# break or a no-break space would let the "URL" carry sentences into the emails that cite it) and
-# no control or invisible formatting characters.
-_HTTP_URL_RE = re.compile(r"https?://[^\s/?#\\@]+(?:[/?#]\S*)?", re.IGNORECASE)
-_URL_BAD_CHARS_RE = re.compile("[\u0000-\u001f\u007f-\u009f\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f"
-                               "\u205f-\u206f\u3000\ufeff]")
-
-
-def _http_url(value: str) -> bool:
-    return (len(value) <= 2000 and _HTTP_URL_RE.fullmatch(value) is not None
-            and _URL_BAD_CHARS_RE.search(value) is None)
-
-
 def _date_problems(form: dict[str, str], since: datetime | None, until: datetime | None,
                    since_label: str) -> list[str]:
     """A sentence for each date filter of `form` ("since", "until") that is not valid; the search
@@ -196,10 +184,10 @@ def _action_problems(action: str, note: str, rebuttal: str) -> list[str]:
     """A sentence for each thing an action's form lacks: the rebuttal's URL for "đã phản bác", the
     reason for "không phải tin sai" (both teach the claims list, see haidang.web.respond)."""
     problems = []
-    if action == "phan_bac" and not _http_url(rebuttal):
+    if action == "phan_bac" and not valid_rebuttal_url(rebuttal):
         problems.append("Cần nhập đường dẫn bài phản bác: một địa chỉ bắt đầu bằng http:// hoặc https://, "
                         "không có dấu cách hay xuống dòng.")
-    if action != "phan_bac" and rebuttal and not _http_url(rebuttal):
+    if action != "phan_bac" and rebuttal and not valid_rebuttal_url(rebuttal):
         problems.append("Đường dẫn bài phản bác phải là một địa chỉ bắt đầu bằng http:// hoặc https://, "
                         "không có dấu cách hay xuống dòng.")
     if len(note) > NOTE_CHARS:

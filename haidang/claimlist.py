@@ -1,0 +1,114 @@
+"""The known-false-claims list as people keep it: the claims waiting for a decision, and the decisions.
+
+Claims come onto the list three ways. The enricher proposes the claim a debunk report refutes (an
+official denial the system read, nlp.claims); an officer's rebuttal on a flag confirms the flagged
+item's claim, and "không phải tin sai" dismisses it (haidang.web.respond); or a person adds one by
+hand here, a denial the office learnt of elsewhere. Only confirmed claims flag later copies, because
+the system never decides by itself that something is false: a proposed claim waits for a person, on
+the web page "Tin sai đã biết" (/tin-sai) or with `haidang claims confirm`. Every decision made here
+is a "claim" audit entry, so the flag pages' rule that one officer's link never overturns another's
+decision knows who decided.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from haidang.store.base import AuditEntry, ClaimStatus, KnownClaim, Store
+from nlp.claims import propose_text
+
+__all__ = ["ClaimRow", "ClaimTooShort", "Decision", "add_claim", "claim_rows", "decide_claim", "find_claim",
+           "valid_rebuttal_url"]
+
+Decision = Literal["confirmed", "dismissed"]
+
+
+class ClaimTooShort(ValueError):
+    """The text has too few content words to be matched safely against later articles."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRow:
+    """A claim as the list shows it: with the article it came from and its last decision."""
+
+    claim: KnownClaim
+    source_title: str | None        # the debunk (or flagged) article the claim was taken from
+    source_url: str | None
+    decided_by: str | None          # from the last "claim" audit entry; None when not recorded there
+    decided_at: datetime | None
+
+
+# A rebuttal's address: an http(s) URL of one token with a host, no whitespace of any kind (a line
+# break or a no-break space would let the "URL" carry sentences into the emails that cite it) and
+# no control or invisible formatting characters.
+_HTTP_URL_RE = re.compile(r"https?://[^\s/?#\\@]+(?:[/?#]\S*)?", re.IGNORECASE)
+_URL_BAD_CHARS_RE = re.compile("[\u0000-\u001f\u007f-\u009f\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f"
+                               "\u205f-\u206f\u3000\ufeff]")
+
+
+def valid_rebuttal_url(value: str) -> bool:
+    """True for an address a rebuttal may carry (see above): what officers type is checked with it."""
+    return (len(value) <= 2000 and _HTTP_URL_RE.fullmatch(value) is not None
+            and _URL_BAD_CHARS_RE.search(value) is None)
+
+
+def find_claim(store: Store, claim_id: str) -> KnownClaim | None:
+    return next((c for c in store.known_claims(None) if c.id == claim_id), None)
+
+
+def claim_rows(store: Store, status: ClaimStatus | None = "proposed") -> list[ClaimRow]:
+    """The claims with `status` (None: all), newest first, each with its source article and decider."""
+    decided: dict[str, AuditEntry] = {}
+    for entry in store.audit():
+        if entry.kind == "claim":
+            decided[entry.target] = entry
+    rows = []
+    for claim in reversed(store.known_claims(status)):
+        article = store.get(claim.source_article_id) if claim.source_article_id else None
+        last = decided.get(claim.id)
+        rows.append(ClaimRow(
+            claim=claim, source_title=article.content.title if article else None,
+            source_url=(article.fetched.canonical_url or article.fetched.url) if article else None,
+            decided_by=last.actor if last and claim.status != "proposed" else None,
+            decided_at=last.at if last and claim.status != "proposed" else None))
+    return rows
+
+
+def decide_claim(store: Store, claim_id: str, decision: Decision, actor: str, *, now: datetime,
+                 client: str | None = None, note: str | None = None, via: str = "list") -> KnownClaim:
+    """Confirm or dismiss a claim and append the "claim" audit entry; the claim as it was before.
+
+    KeyError when no claim has that id. Who may overturn an earlier decision is the caller's rule
+    (the web page leaves it to administrators; the command line is the operator's)."""
+    claim = find_claim(store, claim_id)
+    if claim is None:
+        raise KeyError(claim_id)
+    if decision == "confirmed":
+        store.confirm_claim(claim_id)
+    else:
+        store.dismiss_claim(claim_id)
+    detail = {"status": decision, "previous": claim.status, "via": via}
+    if note:
+        detail["note"] = note
+    store.append_audit(AuditEntry(at=now, actor=actor, kind="claim", target=claim_id, client=client, detail=detail))
+    return claim
+
+
+def add_claim(store: Store, text: str, rebuttal_url: str, actor: str, *, now: datetime,
+              client: str | None = None, note: str | None = None, via: str = "list") -> str:
+    """Put a claim known to be false on the list, confirmed, with the rebuttal readers can check; its id.
+
+    ValueError when the rebuttal is not a valid address; ClaimTooShort when the text is too short
+    to match safely. Adding a claim that is already listed
+    confirms that one (its id is derived from the folded text); its rebuttal link stays as first stored.
+    """
+    if not valid_rebuttal_url(rebuttal_url):
+        raise ValueError(f"not an http(s) address: {rebuttal_url!r}")
+    claim_id = propose_text(store, text, rebuttal_url=rebuttal_url)
+    if claim_id is None:
+        raise ClaimTooShort(text)
+    decide_claim(store, claim_id, "confirmed", actor, now=now, client=client, note=note, via=via)
+    return claim_id
