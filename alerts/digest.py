@@ -53,6 +53,7 @@ __all__ = [
 DIGEST_RULE = "ban-tin-hang-ngay"   # the outbox's rule name for digests (their key: rule, day, recipient)
 DIGEST_HOUR = 7          # the window ends at 07:00 local time on the digest's day
 TOP_STORIES = 10         # story clusters listed, most outlets first
+CLAIMS_SHOWN = 5         # texts of claims waiting for a decision listed; the rest are counted
 FOREIGN_PRESS = "foreign_press"
 WEEKEND = (5, 6)          # Saturday, Sunday (date.weekday): no digest; read in Monday's
 UNKNOWN = "(không rõ)"   # key for articles without that label
@@ -172,6 +173,10 @@ class Digest:
     found_late: int = 0
     # The stories `total`'s articles belong to (syndicated copies and linked near-duplicates once).
     story_count: int = 0
+    # Claims proposed from debunk reports that no person has decided yet (all of them, not only the
+    # window's: one left waiting flags none of its copies), and the newest few of their texts.
+    claims_waiting: int = 0
+    claims_waiting_texts: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -517,12 +522,15 @@ def build_digest(store: Store, settings: Settings, day: date, *,
             foreign.append(found)
     foreign.sort(key=lambda e: (e.found_late, e.published or end, e.id))
 
+    waiting = store.known_claims("proposed")
     return Digest(day=day, timezone=tz_name, start=start, end=end, previous_start=previous_start,
                   total=total, previous_total=previous_total,
                   by_topic=_rows(now_t, prev_t, {**topic_names, UNKNOWN: NO_TOPIC}, topic_stories),
                   by_tone=_rows(now_tone, prev_tone, stories=tone_stories),
                   by_kind=_rows(now_kind, prev_kind, stories=kind_stories), flags=flags, failed=failed,
-                  foreign=foreign, stories=stories, found_late=len(found_late), story_count=len(clusters))
+                  foreign=foreign, stories=stories, found_late=len(found_late), story_count=len(clusters),
+                  claims_waiting=len(waiting),
+                  claims_waiting_texts=[one_line(c.text) for c in reversed(waiting[-CLAIMS_SHOWN:])])
 
 
 def _silence_title(story_id: str, rule: Any, sources: Mapping[str, Any]) -> str:

@@ -48,7 +48,14 @@ from alerts.dispatch import reappearances
 from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner
 from alerts.render import environment as alerts_environment
 from crawlers.dedup import band_keys, signature
-from haidang.claimlist import valid_rebuttal_url
+from haidang.claimlist import (
+    ClaimTooShort,
+    add_claim,
+    claim_rows,
+    decide_claim,
+    find_claim,
+    valid_rebuttal_url,
+)
 from haidang.errors import QueryError
 from haidang.record import Article
 from haidang.reports.correction import correction_request_docx
@@ -57,7 +64,16 @@ from haidang.reports.kit import RebuttalKit, rebuttal_kit
 from haidang.reports.report import NON_FLAG_RULES, Report, build_report, report_file_name
 from haidang.reports.workbook import write_xlsx
 from haidang.settings import Settings
-from haidang.store.base import ACTION_NAMES, AuditEntry, ResponseAction, SearchFilters, SearchHit, Store
+from haidang.store.base import (
+    ACTION_NAMES,
+    AuditEntry,
+    ClaimStatus,
+    KnownClaim,
+    ResponseAction,
+    SearchFilters,
+    SearchHit,
+    Store,
+)
 from haidang.store.highlight import CLOSE_MARK, OPEN_MARK
 from haidang.textnorm import fold
 from haidang.web.display import LabelNames, audit_row
@@ -66,7 +82,17 @@ from haidang.web.headers import NoSniff
 from haidang.web.query_errors import explain_query_error
 from haidang.web.respond import Recorded, link_used, record_correction, record_officer_action, record_response
 from haidang.web.sessions import Attempt, LoginThrottle, Session, SessionKeeper, end_sessions, logout_nonce
-from haidang.web.wording import AUDIT_KINDS, HTTP_ERRORS, LANGUAGE_ALL, NOT_ASSESSED, ROLES, TONES, UNKNOWN
+from haidang.web.wording import (
+    AUDIT_KINDS,
+    CLAIM_DECIDED,
+    CLAIM_STATUSES,
+    HTTP_ERRORS,
+    LANGUAGE_ALL,
+    NOT_ASSESSED,
+    ROLES,
+    TONES,
+    UNKNOWN,
+)
 from haidang.wording import LANGUAGES, vn_decimal, vn_number
 from nlp.gazetteer import Gazetteer
 
@@ -111,6 +137,10 @@ _LANG_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
 
 def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def _form_text(form: Any, name: str, limit: int = NOTE_CHARS) -> str:
@@ -484,9 +514,7 @@ class _WebApp:
             return link
         form = await request.form()
         if not self.csrf_ok(request, form, request.path_params["token"]):
-            return self.error(request, 403, "Biểu mẫu không hợp lệ",
-                              "Biểu mẫu đã hết hiệu lực hoặc không gửi từ trang này. Không có thay đổi nào "
-                              "được ghi nhận. Hãy tải lại trang và gửi lại.")
+            return self.form_expired(request)
         return link, form
 
     async def flag_submit(self, request: Request) -> Response:
@@ -885,9 +913,7 @@ class _WebApp:
             return key
         form = await request.form()
         if not self.csrf_ok(request, form, f"canh-bao:{key}"):
-            return self.error(request, 403, "Biểu mẫu không hợp lệ",
-                              "Biểu mẫu đã hết hiệu lực hoặc không gửi từ trang này. Không có thay đổi nào "
-                              "được ghi nhận. Hãy tải lại trang và gửi lại.")
+            return self.form_expired(request)
         action = _form_text(form, "action", 32)
         note = _form_text(form, "note", NOTE_CHARS + 1)   # longer: refused, not cut
         rebuttal = _form_text(form, "rebuttal_url")
@@ -1041,6 +1067,111 @@ class _WebApp:
                          total=len(chosen), page_no=page_no, pages=pages, kind=kind,
                          kinds=[(k, AUDIT_KINDS.get(k, k)) for k in kinds])
 
+    # -- the known-false-claims list -------------------------------------------------------------
+
+    async def claims_page(self, request: Request) -> Response:
+        """"Tin sai đã biết": the claims of one status (`trang-thai`, proposed by default), newest first."""
+        session = self.require(request, "officer")
+        if not isinstance(session, Session):
+            return session
+        wanted = request.query_params.get("trang-thai", "")
+        status: ClaimStatus = wanted if wanted in ("confirmed", "dismissed") else "proposed"  # type: ignore[assignment]
+        return await self.claims_list(request, session, status)
+
+    async def claims_list(self, request: Request, session: Session, status: ClaimStatus, *, code: int = 200,
+                          message: str | None = None, problems: list[str] | None = None,
+                          values: dict[str, str] | None = None) -> HTMLResponse:
+        rows = await self.with_store(lambda store: claim_rows(store, status))
+        counts = await self.with_store(lambda store: Counter(c.status for c in store.known_claims(None)))
+        return self.page(request, "claims.html.j2", code, current=status, statuses=CLAIM_STATUSES, counts=counts,
+                         rows=[{"row": r, "created": self.local(r.claim.created_at) if r.claim.created_at else "",
+                                "decided_at": self.local(r.decided_at) if r.decided_at else "",
+                                "csrf": self.csrf_token(request, f"tin-sai:{r.claim.id}"),
+                                "can_decide": r.claim.status == "proposed" or session.allows("administrator")}
+                               for r in rows],
+                         add_csrf=self.csrf_token(request, "tin-sai:them"), message=message,
+                         problems=problems or [], values=values or {})
+
+    async def claim_decide(self, request: Request) -> Response:
+        """Confirm or dismiss one claim as the logged-in user. A proposed claim is any officer's to
+        decide; turning a decided one around is an administrator's (the flag pages' rule, too)."""
+        session = self.require(request, "officer")
+        if not isinstance(session, Session):
+            return session
+        claim_id = request.path_params["claim_id"][:64]
+        form = await request.form()
+        if not self.csrf_ok(request, form, f"tin-sai:{claim_id}"):
+            return self.form_expired(request)
+        decision = _form_text(form, "decision", 16)
+        note = _form_text(form, "note", NOTE_CHARS + 1)
+        if decision not in ("confirmed", "dismissed") or len(note) > NOTE_CHARS:
+            return self.error(request, 422, "Quyết định không hợp lệ",
+                              f"Hãy chọn xác nhận hoặc không phải tin sai; ghi chú tối đa {NOTE_CHARS} ký tự.")
+        user, client, now = session.user, _client(request), self.now()
+        admin = session.allows("administrator")
+
+        def decide(store: Store) -> KnownClaim | str:
+            claim = find_claim(store, claim_id)
+            if claim is None:
+                return "missing"
+            if claim.status == decision:
+                return claim
+            if claim.status != "proposed" and not admin:
+                return "forbidden"
+            decide_claim(store, claim_id, decision, user, now=now, client=client,  # type: ignore[arg-type]
+                         note=note or None, via="web")
+            return claim
+
+        done = await self.with_store(decide)
+        if done == "missing":
+            return self.error(request, 404, "Không tìm thấy tin", "Không có tin nào với mã này trong danh sách.")
+        if done == "forbidden":
+            return self.error(request, 403, "Không có quyền thay đổi",
+                              "Tin này đã có người quyết định; chỉ quản trị viên được thay đổi quyết định đó.")
+        assert isinstance(done, KnownClaim)
+        _log.info("claim %s: %s -> %s by %s", claim_id, done.status, decision, user)
+        return await self.claims_list(request, session, done.status,
+                                      message=f"{CLAIM_DECIDED[decision]}: «{_clip(done.text)}».")
+
+    async def claim_add(self, request: Request) -> Response:
+        """Put a claim known to be false on the list, confirmed, with its rebuttal link."""
+        session = self.require(request, "officer")
+        if not isinstance(session, Session):
+            return session
+        form = await request.form()
+        if not self.csrf_ok(request, form, "tin-sai:them"):
+            return self.form_expired(request)
+        values = {"text": _form_text(form, "text", 2001), "rebuttal_url": _form_text(form, "rebuttal_url"),
+                  "note": _form_text(form, "note", NOTE_CHARS + 1)}
+        problems = []
+        if not values["text"] or len(values["text"]) > 2000:
+            problems.append("Hãy nhập nội dung tin sai (tối đa 2.000 ký tự), đúng như nó đang lan truyền.")
+        if not valid_rebuttal_url(values["rebuttal_url"]):
+            problems.append("Đường dẫn bài phản bác phải là một địa chỉ http:// hoặc https:// hợp lệ.")
+        if len(values["note"]) > NOTE_CHARS:
+            problems.append(f"Ghi chú tối đa {NOTE_CHARS} ký tự.")
+        user, client, now = session.user, _client(request), self.now()
+
+        def add(store: Store) -> str | None:
+            try:
+                return add_claim(store, values["text"], values["rebuttal_url"], user, now=now, client=client,
+                                 note=values["note"] or None, via="web")
+            except ClaimTooShort:
+                return None
+
+        claim_id = None if problems else await self.with_store(add)
+        if claim_id is None and not problems:
+            problems.append("Nội dung quá ngắn để so khớp an toàn; hãy nhập cả câu như tin đang lan truyền.")
+        if problems:
+            return await self.claims_list(request, session, "confirmed", code=422, problems=problems, values=values)
+        return await self.claims_list(request, session, "confirmed",
+                                      message=f"Đã thêm vào danh sách tin sai đã xác nhận: «{_clip(values['text'])}».")
+
+    def form_expired(self, request: Request) -> HTMLResponse:
+        return self.error(request, 403, "Biểu mẫu không hợp lệ",
+                          "Biểu mẫu đã hết hiệu lực hoặc không gửi từ trang này. Không có thay đổi nào "
+                          "được ghi nhận. Hãy tải lại trang và gửi lại.")
+
     async def home(self, request: Request) -> Response:
         return RedirectResponse("/tim-kiem", status_code=303)
 
@@ -1084,6 +1215,9 @@ def create_app(settings: Settings, store_factory: Callable[[], Store], secret: s
         Route("/bao-cao", view.report_page, methods=["GET"]),
         Route("/bao-cao", view.report_submit, methods=["POST"]),
         Route("/canh-bao", view.flags_page, methods=["GET"]),
+        Route("/tin-sai", view.claims_page, methods=["GET"]),
+        Route("/tin-sai", view.claim_add, methods=["POST"]),
+        Route("/tin-sai/{claim_id}", view.claim_decide, methods=["POST"]),
         Route("/canh-bao/{key}", view.flag_view, methods=["GET"]),
         Route("/canh-bao/{key}", view.flag_view_submit, methods=["POST"]),
         Route("/canh-bao/{key}/van-ban.docx", view.flag_view_docx, methods=["GET"]),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from haidang import wording as shared
 
-__all__ = ["AUDIT_DETAILS", "AUDIT_KINDS", "AUDIT_VALUES", "FIELDS", "HTTP_ERRORS", "LANGUAGE_ALL", "NONE",
+__all__ = ["AUDIT_DETAILS", "AUDIT_KINDS", "AUDIT_VALUES", "CLAIM_DECIDED", "CLAIM_STATUSES", "FIELDS", "HTTP_ERRORS", "LANGUAGE_ALL", "NONE",
            "NOT_ASSESSED", "NO_TOPIC", "ROLES", "TONES", "UNKNOWN"]
 
 # An empty value that is not a topic (no tone, no province); a missing topic is NO_TOPIC.
@@ -25,6 +25,10 @@ LANGUAGE_ALL = "(tất cả)"
 
 # The tone labels (nlp.tone.LABELS) in the product's shared words.
 TONES = shared.TONES
+
+# The known-false-claims list (/tin-sai): the statuses as tabs, and what a decision did.
+CLAIM_STATUSES = {"proposed": "Chờ xác nhận", "confirmed": "Tin sai đã xác nhận", "dismissed": "Không phải tin sai"}
+CLAIM_DECIDED = {"confirmed": "Đã xác nhận là tin sai", "dismissed": "Đã ghi nhận là không phải tin sai"}
 
 # The fields an officer may correct on a flag page (haidang.web.respond.record_correction).
 FIELDS = {"topic": "Chủ đề", "tone": "Sắc thái", "province": "Tỉnh"}
@@ -51,6 +55,8 @@ AUDIT_DETAILS = {
     "status": "Trạng thái",
     "requested": "Đề nghị đổi thành",
     "decided_by": "Người đã quyết định",
+    "previous": "Trạng thái trước",
+    "via": "Thực hiện từ",
     "reason": "Lý do",
     "window_minutes": "Không ghi riêng từng lượt bị chặn tiếp theo trong (phút)",
     "unlogged": "Số lượt bị chặn trước đó không ghi riêng",
@@ -84,6 +90,8 @@ AUDIT_VALUES = {
     "status": {"confirmed": "tin sai đã xác nhận", "dismissed": "không phải tin sai",
                "proposed": "chờ xác nhận"},
     "requested": {"confirmed": "tin sai đã xác nhận", "dismissed": "không phải tin sai"},
+    "previous": {"confirmed": "tin sai đã xác nhận", "dismissed": "không phải tin sai", "proposed": "chờ xác nhận"},
+    "via": {"web": "trang Tin sai đã biết", "cli": "dòng lệnh (haidang claims)", "list": "danh sách tin sai"},
     "reason": {"client": "máy này đăng nhập sai quá nhiều lần",
                "name": "tên đăng nhập bị thử sai nhiều lần và máy này cũng đã thử sai"},
     "stage": {"reminder": "nhắc việc", "escalation": "báo cấp trên"},

@@ -180,6 +180,25 @@ def test_hostile_text_stays_text(tmp_path: Path):
     assert "&lt;b&gt;topic&lt;/b&gt;&amp;" in html        # the topic label in the chart's table, escaped
 
 
+def test_claims_waiting_for_a_person_are_listed_until_decided(tmp_path: Path):
+    from nlp.claims import propose_text
+
+    with _store(tmp_path, [_art("a1")]) as store:
+        ids = [propose_text(store, f"Tin đồn số {n}: đập thủy điện ở huyện miền núi bị vỡ <b>{n}</b>",
+                            rebuttal_url=None) for n in range(7)]
+        d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
+        _subject, text, html = render_digest(d)
+        assert d.claims_waiting == 7 and len(d.claims_waiting_texts) == 5
+        assert "CHỜ CÁN BỘ XÁC NHẬN (7)" in text and "… và 2 tin khác." in text
+        assert "Tin đồn số 6" in text and "Tin đồn số 1" not in text        # the newest first
+        assert 'id="claims-waiting"' in html and "&lt;b&gt;6&lt;/b&gt;" in html
+        for claim_id in ids:
+            assert claim_id
+            store.confirm_claim(claim_id)
+        d = build_digest(store, _settings(tmp_path), DAY, dispatcher=_Rules())
+    assert d.claims_waiting == 0 and "CHỜ CÁN BỘ XÁC NHẬN" not in render_digest(d)[1]
+
+
 @pytest.fixture
 def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("HAIDANG_HOME", "HAIDANG_STORE", "HAIDANG_CONFIG", "ELASTICSEARCH_URL"):
