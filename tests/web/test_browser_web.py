@@ -2,7 +2,7 @@
 
 Open a signed link, record an action and find it in `haidang audit`; tampered and expired links
 refused; a double submit (two tabs on one link) records once; log in and search; download a report
-and log out. Hostile article text stays text: it is shown, and nothing runs.
+and log out; confirm a claim proposed from a debunk. Hostile article text stays text: it is shown, and nothing runs.
 """
 
 from __future__ import annotations
@@ -217,3 +217,29 @@ def test_officer_downloads_a_report_then_logs_out(chrome: Any, live: Live, tmp_p
     assert "Đăng nhập" in _click_and_wait(chrome, "logout", "login-form")
     chrome.get(live.base + "/tim-kiem")
     assert chrome.find_elements("id", "login-form")
+
+
+def test_officer_confirms_a_claim_proposed_from_a_debunk(chrome: Any, live: Live, tmp_path: Path) -> None:
+    from nlp.claims import propose_text
+
+    store = live.store()
+    try:
+        claim_id = propose_text(store, "Đập thủy điện ở Quảng Ngãi đã bị vỡ trong đêm, nước tràn qua nhiều xã",
+                                rebuttal_url="https://congan.quangngai.example.vn/bac-bo.html",
+                                source_article_id=live.article_id)
+    finally:
+        store.close()
+    chrome.get(live.base + "/tin-sai")
+    chrome.find_element("id", "username").send_keys("canbo")
+    chrome.find_element("id", "password").send_keys(PASSWORDS["canbo"])
+    body = _click_and_wait(chrome, "login", "claims")
+    assert "Chờ xác nhận (1)" in body and "<script>window.__pwned = 1; alert('x')</script>" in body
+    chrome.save_screenshot(str(tmp_path / "tin-sai.png"))
+    body = _click_and_wait(chrome, f"confirm-{claim_id}", "message")
+    assert "Đã xác nhận là tin sai" in body and "Tin sai đã xác nhận (1)" in body
+    assert chrome.execute_script("return window.__pwned === undefined")
+    store = live.store()
+    try:
+        assert [c.id for c in store.known_claims("confirmed")] == [claim_id]
+    finally:
+        store.close()
