@@ -2,7 +2,8 @@
 
 Open a signed link, record an action and find it in `haidang audit`; tampered and expired links
 refused; a double submit (two tabs on one link) records once; log in and search; download a report
-and log out; confirm a claim proposed from a debunk. Hostile article text stays text: it is shown, and nothing runs.
+and log out; confirm a claim proposed from a debunk. Hostile article text stays text: it is shown,
+and nothing runs.
 """
 
 from __future__ import annotations
