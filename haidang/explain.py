@@ -74,6 +74,9 @@ def render_explanation(out: Console, article: Article, tz: str, *, topic_names: 
         out.print(f"  {escape(signal_name(reason['signal']))} ({weight}): {escape(evidence)}")
     if risk.get("debunk"):
         out.print(f"  bài cải chính / bác bỏ: {escape(str(risk['debunk'].get('claim')))}")
+        if claim_id := risk["debunk"].get("proposed_claim_id"):
+            out.print(f"  tin bị bác bỏ đã được đề xuất vào danh sách tin sai ({escape(str(claim_id))}); cán bộ "
+                      "xác nhận ở trang «Tin sai đã biết» hoặc bằng `haidang claims confirm`")
     for note in labels.get("notes", []):
         out.print(f"[dim]ghi chú: {escape(str(note))}[/dim]")
     out.print("[dim]Hệ thống không kết luận tin sai; cán bộ xem xét và quyết định.[/dim]")

@@ -76,6 +76,9 @@ def test_a_proposed_claim_is_confirmed_from_the_command_line_and_a_running_enric
         before = enricher.enrich(_article(PLATFORM, "vo-dap", *REWORDED, matcher), PLATFORM, store)
         assert "known_false_claim" not in _signals(before), "a proposed claim flags nothing"
 
+        explained = runner.invoke(app, ["explain", debunk.id, "-c", str(config)])
+        assert explained.exit_code == 0 and claim_id in explained.output and "Tin sai đã biết" in explained.output
+
         listed = runner.invoke(app, ["claims", "list", "--json", "-c", str(config)])
         assert listed.exit_code == 0, listed.output
         (row,) = [json.loads(line) for line in listed.output.splitlines()]
