@@ -66,6 +66,29 @@ _STRONG = [
 ]
 _WEAK = [re.compile(r"không có chuyện|không hề xảy ra|hoàn toàn không có|không có việc", re.IGNORECASE)]
 
+# False information named as a kind of thing to handle, not as a claim someone denied: the plans and
+# the portals that publish them are full of "kịp thời xử lý các thông tin sai sự thật" and "đấu tranh,
+# bác bỏ các thông tin xấu độc, sai trái". Such a phrase is a task, and proposing "báo chí ... viết về
+# địa phương" as a false claim would be noise on the list people review. It is one of these verbs
+# of handling before "(các) thông tin" and only words judging that information after it; it counts
+# as a denial only when the rest of the sentence states what was false (a quote, "về việc", "rằng").
+_HANDLE = (r"(?:xử lý|đấu tranh|ngăn chặn|phát hiện|phản bác|bác bỏ|gỡ bỏ|loại bỏ|kiểm soát|định hướng|"
+           r"phòng chống|phòng ngừa|chống|ứng phó với|cảnh giác với|cảnh giác trước|không chia sẻ)")
+_JUDGED = rf"(?:{_FALSE}|xấu độc|sai trái|độc hại|thù địch|tiêu cực|phản động|chưa được kiểm chứng)"
+_GENERIC_RE = re.compile(
+    rf"{_HANDLE}(?:\s*,\s*{_HANDLE})*\s+(?:kịp thời\s+)?(?:các\s+|những\s+|mọi\s+)?(?:loại\s+)?"
+    rf"(?:thông tin|tin tức|tin|luận điệu|nội dung)\s+(?>{_JUDGED}(?:\s*,\s*|\s+và\s+|\s+)?)+",
+    re.IGNORECASE)
+_STATES_CLAIM_RE = re.compile(r"[“\"«]|(?<!\w)(?:về việc|rằng|cho rằng|về)(?!\w)", re.IGNORECASE)
+
+
+def _without_generic(sentence: str) -> str:
+    """The sentence with each generic mention of false information blanked out, unless what follows
+    it in the sentence states the claim."""
+    def blank(m: re.Match[str]) -> str:
+        return m.group(0) if _STATES_CLAIM_RE.search(sentence, m.end()) else " "
+    return _GENERIC_RE.sub(blank, sentence)
+
 # Where the refuted claim is, tried in order; group "c" holds it.
 _QUOTE_RE = re.compile(r"[“\"«]([^”\"»]{12,300})[”\"»]")
 _CLAIM_PATTERNS = [
@@ -99,6 +122,8 @@ def _sentences(title: str, text: str) -> list[str]:
 
 def _clean_claim(raw: str) -> str:
     claim = raw.strip(" ,;:-–\"“”'«»")
+    # "bác bỏ các thông tin sai sự thật về việc X": the judgement before the claim is not part of it.
+    claim = re.sub(rf"^(?:{_JUDGED}(?:\s*,\s*|\s+))*", "", claim, flags=re.IGNORECASE)
     claim = re.sub(r"^(?:về việc|về|rằng|cho rằng|là)\s+", "", claim, flags=re.IGNORECASE)
     # A trailing "là sai sự thật" or ", Công an ... cho biết" belongs to the denial.
     claim = re.sub(rf"\s+(?:là\s+)?(?:hoàn toàn\s+)?(?:thông tin\s+)?{_FALSE}.*$", "", claim, flags=re.IGNORECASE)
@@ -136,8 +161,9 @@ def detect_debunk(title: str, text: str) -> Debunk | None:
     by: str | None = None
     for sentence in _sentences(title, text):
         actor = _ACTOR_RE.search(sentence)
-        strong = any(p.search(sentence) for p in _STRONG)
-        weak = any(p.search(sentence) for p in _WEAK)
+        specific = _without_generic(sentence)
+        strong = any(p.search(specific) for p in _STRONG)
+        weak = any(p.search(specific) for p in _WEAK)
         if not (strong or (weak and actor)):
             continue
         if len(evidence) < 3:

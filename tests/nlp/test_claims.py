@@ -69,6 +69,24 @@ def test_no_debunk_in_ordinary_or_critical_news() -> None:
     assert detect_debunk("", "") is None
 
 
+def test_false_information_named_as_a_task_is_not_a_denial() -> None:
+    """The plans ask offices to handle false information; saying so refutes no claim."""
+    plan = ("Sở Văn hóa, Thể thao và Du lịch chủ trì theo dõi, tổng hợp thông tin báo chí trong và ngoài nước viết "
+            "về địa phương, kịp thời tham mưu xử lý các thông tin sai sự thật. Kế hoạch cũng yêu cầu xây dựng lực "
+            "lượng phản ứng nhanh trên không gian mạng để đấu tranh, bác bỏ các thông tin xấu độc, sai trái, xuyên "
+            "tạc ảnh hưởng đến uy tín, hình ảnh của tỉnh. Các cơ quan chủ động phát hiện, xử lý thông tin sai sự "
+            "thật trên không gian mạng.")
+    assert detect_debunk("Triển khai Kế hoạch công tác thông tin đối ngoại năm 2026", plan) is None
+    assert detect_debunk("", "Công an tỉnh đề nghị người dân không chia sẻ thông tin chưa được kiểm chứng.") is None
+    # The same words with the claim stated are a denial, and the judgement is not part of the claim.
+    found = detect_debunk("", "Công an tỉnh bác bỏ các thông tin sai sự thật về việc trẻ em bị bắt cóc ở Lý Sơn "
+                              "để lấy nội tạng.")
+    assert found is not None and found.claim == "trẻ em bị bắt cóc ở Lý Sơn để lấy nội tạng"
+    found = detect_debunk("", "Công an huyện xử lý các đối tượng đăng tải thông tin sai sự thật rằng "
+                              "“nhà máy lọc dầu Dung Quất sắp đóng cửa vĩnh viễn” trên mạng xã hội.")
+    assert found is not None and found.claim == "nhà máy lọc dầu Dung Quất sắp đóng cửa vĩnh viễn"
+
+
 def test_match_catches_reworded_claim_inside_article() -> None:
     claim_text = "đập thủy điện Sông Tranh 2 bị vỡ, người dân hạ du phải sơ tán gấp"
     from crawlers.dedup import signature
