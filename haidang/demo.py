@@ -181,6 +181,7 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
         out.print(f"try:  haidang search --config {config_dir} \"ly son\"")
         out.print(f"      haidang status --config {config_dir}")
         out.print(f"      haidang explain --config {config_dir} ID   (an id from the search results)")
+        out.print(f"      haidang claims list --config {config_dir}   (claims proposed from debunk reports, to confirm)")
         if os.environ.get(secret_env) and not secret_problem:
             out.print(f"      haidang web --config {config_dir}   (the officers' pages the flag emails link to)")
         elif secret_problem:
