@@ -4,6 +4,8 @@ Fixture HTTP server: `fixture_site` serves tests/fixtures/sites/ on 127.0.0.1 (e
 from a ThreadingHTTPServer, with ETag/Last-Modified and 304s on static files, `{BASE}` in
 feeds, sitemaps and pages replaced by the server's own URL, and one path per fault under
 /faults/ (see `FAULT_ROUTES` and tests/fixtures/sites/LAYOUT.md).
+
+`enricher`: the shipped models, without a local model (a test module loads them once).
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ from haidang.sites import (
 )
 
 __all__ = ["OVERSIZE_BYTES", "SITES_DIR", "SLOW_SECONDS", "TRUNCATED_PROMISED"]
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Any:
+    """The shipped models, loaded once per test module; no local model, whatever this machine holds.
+    Module scope, not session: the enricher keeps the confirmed claims of the store it last read."""
+    from nlp.enrich import Enricher
+
+    return Enricher.load(local_models_dir=None)
 
 
 @pytest.fixture(scope="session")

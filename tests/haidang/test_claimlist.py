@@ -36,11 +36,6 @@ NOW = datetime(2026, 9, 6, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def enricher() -> Enricher:
-    return Enricher.load(local_models_dir=None)
-
-
-@pytest.fixture(scope="module")
 def matcher() -> ProvinceMatcher:
     return ProvinceMatcher(Gazetteer.load())
 

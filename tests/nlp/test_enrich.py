@@ -30,11 +30,6 @@ PRESS = Source(id="baoqn", name="Báo Quảng Ngãi", country="VN", language="vi
 
 
 @pytest.fixture(scope="module")
-def enricher() -> Enricher:
-    return Enricher.load(local_models_dir=None)
-
-
-@pytest.fixture(scope="module")
 def matcher() -> ProvinceMatcher:
     return ProvinceMatcher(Gazetteer.load())
 
@@ -100,7 +95,6 @@ def test_a_huge_text_is_read_in_its_first_part_and_says_so(enricher, matcher):
 def test_a_place_found_by_the_gazetteer_is_a_vietnamese_angle_for_topics() -> None:
     """A province kept through a special zone alone ("đặc khu Vân Đồn") still gets its plan topics."""
     from haidang.record import Match
-    from nlp.enrich import Enricher
 
     enricher = Enricher.load(local_models_dir=None)
     title = "Đặc khu Vân Đồn thu hút thêm 3 dự án FDI"

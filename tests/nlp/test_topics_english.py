@@ -39,11 +39,6 @@ COMMON_WORDS = ("Quang Ngai fishermen enjoy a calm sea",
 
 
 @pytest.fixture(scope="module")
-def enricher() -> Enricher:
-    return Enricher.load(local_models_dir=None)
-
-
-@pytest.fixture(scope="module")
 def matcher() -> ProvinceMatcher:
     return ProvinceMatcher(Gazetteer.load())
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from alerts.flag import flag_key
 from alerts.links import FlagLink
 from haidang.record import Article
@@ -19,11 +17,6 @@ from .conftest import RECIPIENT, T0, build_article
 _COPY_TEXT = ("Nhiều tài khoản trên mạng lan truyền tin đập thủy điện ở Quảng Ngãi bị vỡ trong đêm, "
               "người dân hạ du phải sơ tán gấp. Hãy chia sẻ ngay trước khi bị xóa. Nguồn tin giấu tên cho biết "
               "nước đã tràn qua nhiều xã ven sông.")
-
-
-@pytest.fixture(scope="module")
-def enricher() -> Enricher:
-    return Enricher.load(local_models_dir=None)
 
 
 def _link(article: Article, action: str) -> FlagLink:
