@@ -49,6 +49,7 @@ from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner
 from alerts.render import environment as alerts_environment
 from crawlers.dedup import band_keys, signature
 from haidang.claimlist import (
+    ClaimRow,
     ClaimTooShort,
     add_claim,
     claim_rows,
@@ -1081,8 +1082,10 @@ class _WebApp:
     async def claims_list(self, request: Request, session: Session, status: ClaimStatus, *, code: int = 200,
                           message: str | None = None, problems: list[str] | None = None,
                           values: dict[str, str] | None = None) -> HTMLResponse:
-        rows = await self.with_store(lambda store: claim_rows(store, status))
-        counts = await self.with_store(lambda store: Counter(c.status for c in store.known_claims(None)))
+        def load(store: Store) -> tuple[list[ClaimRow], Counter[str]]:
+            return claim_rows(store, status), Counter(c.status for c in store.known_claims(None))
+
+        rows, counts = await self.with_store(load)
         return self.page(request, "claims.html.j2", code, current=status, statuses=CLAIM_STATUSES, counts=counts,
                          rows=[{"row": r, "created": self.local(r.claim.created_at) if r.claim.created_at else "",
                                 "decided_at": self.local(r.decided_at) if r.decided_at else "",
