@@ -9,7 +9,10 @@ memory of its main process apart from that of its crawl children. Polls and new 
 counted from the service's job log.
 
 Warm-up is the first third of the run (the models loaded, the first crawls done, the allocator at
-its working size); growth is the main process's RSS at the end minus its RSS after warm-up. The
+its working size); growth is the main process's floor at the end minus its floor after warm-up, each
+the lowest RSS sampled over five minutes. A leak raises the floor; a sample that falls inside a job
+(pages being parsed: tens of MB freed again a second later) does not lower it, so the figure does
+not depend on what was running at the last sample. The
 target is a growth under 15 MB over the measured polls: a leak of a few kilobytes per article or
 per poll shows up above it over a few hundred polls, allocator noise does not.
 """
@@ -40,6 +43,7 @@ __all__ = ["main"]
 
 _CONFIG = Path(__file__).resolve().parents[1] / "config"
 _GROWTH_TARGET_MB = 15.0
+_FLOOR_S = 300.0             # the span whose lowest sample is the floor
 _WINDOW = 20                 # items each feed lists (the newest)
 _PAGE = """<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8"><title>{title}</title>
 <meta property="article:published_time" content="{published}">
@@ -327,19 +331,28 @@ def main(argv: list[str] | None = None) -> int:
     for s in samples[::step] + ([end] if (len(samples) - 1) % step else []):
         print(f"  {s.t:6.0f}s  main {s.main_mb:6.1f} MB (heap {s.anon_mb:6.1f})  crawl children "
               f"{s.children_mb:6.1f} MB ({s.children})  polls {s.polls:4d}  new articles {s.new:5d}")
-    growth = end.main_mb - warm.main_mb
+    floor_warm = _floor(loaded, warm.t, warm.t + _FLOOR_S)
+    floor_end = _floor(loaded, end.t - _FLOOR_S, end.t)
+    growth = floor_end - floor_warm
     per_poll_kb = growth * 1024 / max(1, end.polls - warm.polls)
     seeded = f", store seeded with {args.seed_validators:,} pages' validators" if args.seed_validators else ""
     print(f"haidang serve, {args.sources} sources polled every minute, {args.per_poll} new articles per poll{seeded}, "
           f"{end.t:.0f}s: {end.polls} polls, {end.new} new articles; main process RSS (heap) "
           f"{start.main_mb:.0f} ({start.anon_mb:.0f}) MB after the first poll, {warm.main_mb:.0f} ({warm.anon_mb:.0f}) MB "
           f"after warm-up ({warm.t:.0f}s, {warm.polls} polls), {end.main_mb:.0f} ({end.anon_mb:.0f}) MB at the end, "
-          f"peak {max(s.main_mb for s in samples):.0f} MB; growth after warm-up {growth:+.1f} MB "
+          f"peak {max(s.main_mb for s in samples):.0f} MB; floor {floor_warm:.1f} MB after warm-up, "
+          f"{floor_end:.1f} MB at the end (lowest over {_FLOOR_S:.0f} s): growth {growth:+.1f} MB "
           f"({per_poll_kb:+.1f} KB per poll; target < {_GROWTH_TARGET_MB:.0f} MB); exit {code}")
     ok = code == 0 and growth < _GROWTH_TARGET_MB
     if not ok:
         print(errors)
     return 0 if ok else 1
+
+
+def _floor(samples: list[Sample], t0: float, t1: float) -> float:
+    """The lowest main-process RSS sampled between t0 and t1 (the nearest sample's if none)."""
+    inside = [s.main_mb for s in samples if t0 <= s.t <= t1]
+    return float(min(inside) if inside else min(samples, key=lambda s: abs(s.t - t0)).main_mb)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ polls, alert jobs, the web app) each hold partly empty arenas, so the resident s
 about half that rate with 2 arenas). Capping the arenas before the threads start trades a little
 lock contention, negligible beside crawling and parsing, for a much slower growth. The rest was
 freed pages that stay resident inside the heaps until reused: `release_free` after each job hands
-them back (+0.9 MB over 21 minutes and 252 polls with both).
+them back: with both, the floor of a 60-minute run stayed at 277 MB over 480 polls after warm-up.
 """
 
 from __future__ import annotations
