@@ -199,6 +199,18 @@ def test_claims_waiting_for_a_person_are_listed_until_decided(tmp_path: Path):
     assert d.claims_waiting == 0 and "CHỜ CÁN BỘ XÁC NHẬN" not in render_digest(d)[1]
 
 
+def test_an_empty_day_still_shows_claims_waiting(tmp_path: Path):
+    from nlp.claims import propose_text
+
+    with _store(tmp_path, []) as store:
+        propose_text(store, "Đập thủy điện ở huyện miền núi đã bị vỡ trong đêm qua", rebuttal_url=None)
+        d = build_digest(store, _settings(tmp_path), DAY)
+    assert d.empty
+    _subject, text, html = render_digest(d)
+    assert "Không có tin mới" in text and "CHỜ CÁN BỘ XÁC NHẬN (1)" in text and "- Đập thủy điện" in text
+    assert 'id="claims-waiting"' in html and "<li dir=\"auto\">Đập thủy điện" in html
+
+
 @pytest.fixture
 def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("HAIDANG_HOME", "HAIDANG_STORE", "HAIDANG_CONFIG", "ELASTICSEARCH_URL"):
