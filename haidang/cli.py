@@ -325,6 +325,7 @@ def status(config: ConfigOpt = None) -> None:
         failures = store.failures()
         failed_mail = store.outbox("failed")
         pending_mail = len(store.outbox("pending"))
+        claims_waiting = len(store.known_claims("proposed"))
         jobs = scheduled_jobs(settings, store)
     finally:
         store.close()
@@ -354,6 +355,9 @@ def status(config: ConfigOpt = None) -> None:
                   f"after {m.attempts} attempt(s): {escape((m.last_error or '')[:150])}")
     if failed_mail:
         out.print("  (keys: `haidang outbox list --status failed`; send again: `haidang outbox retry KEY|--all-failed`)")
+    if claims_waiting:
+        out.print(f"\nclaims proposed from debunk reports, waiting for a person: {claims_waiting} "
+                  "(`haidang claims list`; they flag nothing until confirmed)")
     if jobs:
         table = Table(title="Lịch chạy của dịch vụ (haidang serve jobs)")
         for col in ("job", "last run", "result", "next run"):

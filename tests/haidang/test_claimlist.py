@@ -71,6 +71,8 @@ def test_a_proposed_claim_is_confirmed_from_the_command_line_and_a_running_enric
         before = enricher.enrich(_article(PLATFORM, "vo-dap", *REWORDED, matcher), PLATFORM, store)
         assert "known_false_claim" not in _signals(before), "a proposed claim flags nothing"
 
+        status = runner.invoke(app, ["status", "-c", str(config)])
+        assert "waiting for a person: 1" in status.output
         explained = runner.invoke(app, ["explain", debunk.id, "-c", str(config)])
         assert explained.exit_code == 0 and claim_id in explained.output and "Tin sai đã biết" in explained.output
 
