@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 
@@ -24,8 +25,10 @@ _log = logging.getLogger(__name__)
 _M_ARENA_MAX = -8           # glibc's malloc.h
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
-    """The C library when it is glibc (which has mallopt and malloc_trim), else None."""
+    """The C library when it is glibc (which has mallopt and malloc_trim), else None. Looked up
+    once: `release_free` runs after every job."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
     except OSError:
