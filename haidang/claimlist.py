@@ -13,14 +13,15 @@ decision knows who decided.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from haidang.store.base import AuditEntry, ClaimStatus, KnownClaim, Store
 from nlp.claims import propose_text
 
-__all__ = ["ClaimRow", "ClaimTooShort", "Decision", "add_claim", "claim_rows", "decide_claim", "find_claim",
+__all__ = ["ClaimRow", "ClaimTooShort", "Decision", "add_claim", "claim_rows", "decide_claim", "decided_by",
            "valid_rebuttal_url"]
 
 Decision = Literal["confirmed", "dismissed"]
@@ -55,16 +56,16 @@ def valid_rebuttal_url(value: str) -> bool:
             and _URL_BAD_CHARS_RE.search(value) is None)
 
 
-def find_claim(store: Store, claim_id: str) -> KnownClaim | None:
-    return next((c for c in store.known_claims(None) if c.id == claim_id), None)
+def decided_by(store: Store, claim_id: str, status: ClaimStatus) -> str | None:
+    """Who last set the claim to `status`, from its "claim" audit entries; None when no entry says
+    (a claim decided before the audit log, or by a script calling the store directly)."""
+    deciders = [e.actor for e in store.audit(kind="claim", target=claim_id) if e.detail.get("status") == status]
+    return deciders[-1] if deciders else None
 
 
 def claim_rows(store: Store, status: ClaimStatus | None = "proposed") -> list[ClaimRow]:
     """The claims with `status` (None: all), newest first, each with its source article and decider."""
-    decided: dict[str, AuditEntry] = {}
-    for entry in store.audit():
-        if entry.kind == "claim":
-            decided[entry.target] = entry
+    decided = {entry.target: entry for entry in store.audit(kind="claim")}     # the last entry wins
     rows = []
     for claim in reversed(store.known_claims(status)):
         article = store.get(claim.source_article_id) if claim.source_article_id else None
@@ -78,19 +79,22 @@ def claim_rows(store: Store, status: ClaimStatus | None = "proposed") -> list[Cl
 
 
 def decide_claim(store: Store, claim_id: str, decision: Decision, actor: str, *, now: datetime,
-                 client: str | None = None, note: str | None = None, via: str = "list") -> KnownClaim:
-    """Confirm or dismiss a claim and append the "claim" audit entry; the claim as it was before.
+                 client: str | None = None, note: str | None = None, via: str = "list",
+                 context: Mapping[str, Any] | None = None) -> KnownClaim:
+    """Confirm or dismiss a claim and append its "claim" audit entry (`context` adds to the entry's
+    detail, e.g. the flag action it came from); return the claim as it was before.
 
-    KeyError when no claim has that id. Who may overturn an earlier decision is the caller's rule
-    (the web page leaves it to administrators; the command line is the operator's)."""
-    claim = find_claim(store, claim_id)
+    The one place a claim's status changes, so every decision has its entry. KeyError when no claim
+    has that id. Who may overturn an earlier decision is the caller's rule (the list page leaves it to
+    administrators, a flag answer to the person who decided; the command line is the operator's)."""
+    claim = store.get_claim(claim_id)
     if claim is None:
         raise KeyError(claim_id)
     if decision == "confirmed":
         store.confirm_claim(claim_id)
     else:
         store.dismiss_claim(claim_id)
-    detail = {"status": decision, "previous": claim.status, "via": via}
+    detail: dict[str, Any] = {**(context or {}), "status": decision, "previous": claim.status, "via": via}
     if note:
         detail["note"] = note
     store.append_audit(AuditEntry(at=now, actor=actor, kind="claim", target=claim_id, client=client, detail=detail))

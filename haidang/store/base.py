@@ -379,6 +379,9 @@ class Store(Protocol):
     def known_claims(self, status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
         """Claims with that status (None: all), oldest first."""
 
+    def get_claim(self, claim_id: str) -> KnownClaim | None:
+        """The claim with that id, whatever its status; None when there is none."""
+
     def claim_candidates(self, band_keys: Sequence[str],
                          status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
         """Claims (confirmed by default) sharing any LSH band key, ordered by id."""
@@ -462,8 +465,10 @@ class Store(Protocol):
     def append_audit(self, entry: AuditEntry) -> str:
         """Append one audit entry and return its id; entries are never updated or deleted."""
 
-    def audit(self, *, since: datetime | None = None) -> list[AuditEntry]:
-        """Audit entries at or after `since` (None: all), oldest first."""
+    def audit(self, *, since: datetime | None = None, kind: str | None = None,
+              target: str | None = None) -> list[AuditEntry]:
+        """Audit entries at or after `since` (None: all), oldest first; only those of `kind` and
+        about `target` when given (who decided a claim is one claim's "claim" entries, not the log)."""
 
     def save_evidence(self, evidence: Evidence) -> str:
         """Append one evidence record and return its id; records are never updated or deleted."""

@@ -654,6 +654,13 @@ class ElasticStore:
             return [_claim(h["_source"]) for h in self._search_all(
                 self._names["claims"], query, [{"created_at": "asc"}, {"id": "asc"}])]
 
+    def get_claim(self, claim_id: str) -> KnownClaim | None:
+        with self._errors(f"reading claim {claim_id}"):
+            try:
+                return _claim(self._es.get(index=self._names["claims"], id=claim_id)["_source"])
+            except NotFoundError:
+                return None
+
     def claim_candidates(self, band_keys: Sequence[str],
                          status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
         keys = sorted(set(band_keys))
@@ -899,10 +906,15 @@ class ElasticStore:
                            document=self._audit_doc(entry, entry_id, seq))
         return entry_id
 
-    def audit(self, *, since: datetime | None = None) -> list[AuditEntry]:
-        query = {"range": {"at": {"gte": _iso(since)}}} if since is not None else {"match_all": {}}
+    def audit(self, *, since: datetime | None = None, kind: str | None = None,
+              target: str | None = None) -> list[AuditEntry]:
+        filters: list[dict[str, Any]] = [{"term": {name: value}} for name, value in (("kind", kind), ("target", target))
+                                         if value is not None]
+        if since is not None:
+            filters.append({"range": {"at": {"gte": _iso(since)}}})
         with self._errors("reading the audit log"):
-            hits = self._search_all(self._names["audit"], query, [{"at": "asc"}, {"seq": "asc"}, {"id": "asc"}])
+            hits = self._search_all(self._names["audit"], {"bool": {"filter": filters}},
+                                    [{"at": "asc"}, {"seq": "asc"}, {"id": "asc"}])
             return [AuditEntry(id=s["id"], at=_parse(s["at"]) or _now(), actor=s["actor"], kind=s["kind"],
                                target=s["target"], detail=dict(s.get("detail") or {}), client=s.get("client"))
                     for s in (h["_source"] for h in hits)]

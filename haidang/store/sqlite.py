@@ -569,6 +569,11 @@ class SqliteStore:
             rows = self._conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
         return [_claim(row) for row in rows]
 
+    def get_claim(self, claim_id: str) -> KnownClaim | None:
+        with self._errors(f"reading claim {claim_id}"):
+            row = self._conn.execute(f"SELECT {_CLAIM_COLUMNS} FROM known_claims WHERE id = ?", (claim_id,)).fetchone()
+        return _claim(row) if row else None
+
     def claim_candidates(self, band_keys: Sequence[str],
                          status: ClaimStatus | None = "confirmed") -> list[KnownClaim]:
         found: dict[str, KnownClaim] = {}
@@ -744,12 +749,17 @@ class SqliteStore:
         with self._transaction(f"appending a {entry.kind} audit entry") as conn:
             return _insert_audit(conn, entry)
 
-    def audit(self, *, since: datetime | None = None) -> list[AuditEntry]:
+    def audit(self, *, since: datetime | None = None, kind: str | None = None,
+              target: str | None = None) -> list[AuditEntry]:
+        where, params = [], []
+        for condition, value in (("at >= ?", utc_key(since) if since else None), ("kind = ?", kind),
+                                 ("target = ?", target)):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
         sql = "SELECT id, at, actor, kind, target, detail, client FROM audit_log"
-        params: list[str] = []
-        if since is not None:
-            sql += " WHERE at >= ?"
-            params.append(utc_key(since))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         with self._errors("reading the audit log"):
             rows = self._conn.execute(sql + " ORDER BY at, id", params).fetchall()
         return [AuditEntry(id=str(r[0]), at=_from_key(r[1]), actor=r[2], kind=r[3], target=r[4],  # type: ignore[arg-type]

@@ -54,7 +54,6 @@ from haidang.claimlist import (
     add_claim,
     claim_rows,
     decide_claim,
-    find_claim,
     valid_rebuttal_url,
 )
 from haidang.errors import QueryError
@@ -1114,7 +1113,7 @@ class _WebApp:
         admin = session.allows("administrator")
 
         def decide(store: Store) -> KnownClaim | str:
-            claim = find_claim(store, claim_id)
+            claim = store.get_claim(claim_id)
             if claim is None:
                 return "missing"
             if claim.status == decision:

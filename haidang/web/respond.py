@@ -20,6 +20,7 @@ from typing import Any
 
 from alerts.links import FlagLink
 from crawlers.dedup import band_keys, signature
+from haidang.claimlist import Decision, decide_claim, decided_by
 from haidang.record import Article
 from haidang.store.base import AlreadyRecorded, AuditEntry, ClaimStatus, KnownClaim, ResponseAction, Store
 from haidang.textnorm import normalize
@@ -94,48 +95,37 @@ class Recorded:
     conflict: ClaimConflict | None = None
 
 
-def _claim_status(store: Store, claim_id: str, keys: list[str]) -> ClaimStatus | None:
-    # The Store has no get-claim-by-id; the claim's own band keys find it among few candidates.
-    return next((c.status for c in store.claim_candidates(keys, status=None) if c.id == claim_id), None)
-
-
-def _decided_by(store: Store, claim_id: str, status: ClaimStatus) -> str | None:
-    """Who last set the claim to `status` through a flag link (the "claim" audit entries)."""
-    deciders = [e.actor for e in store.audit() if e.kind == "claim" and e.target == claim_id
-                and e.detail.get("status") == status]
-    return deciders[-1] if deciders else None
-
-
-def _learn_claim(store: Store, article: Article, action: str, actor: str,
-                 rebuttal_url: str | None) -> tuple[str, ClaimConflict | None] | None:
+def _learn_claim(store: Store, article: Article, action: ResponseAction, action_id: str) -> ClaimConflict | None:
     """Confirm or dismiss the item's claim, unless someone else already decided it the other way.
 
     A link is a bearer token (an email can be forwarded), so one recipient's link must not
     silently overturn another agency's decision: a confirmed claim is never dismissed, nor a
     dismissed one confirmed, through a link or a login, except by the person who decided it. A
-    claim decided outside the web app (no "claim" audit entry) counts as decided by someone else.
+    claim decided outside the audit log (no "claim" entry) counts as decided by someone else.
+    The conflict is recorded (audit entry "claim_conflict") for an administrator to settle.
     """
     text = claim_text(article)
     if not text:
         return None
     sig = signature(text)
-    keys = band_keys(sig)
-    claim_id = store.propose_claim(KnownClaim(text=text, rebuttal_url=rebuttal_url, source_article_id=article.id,
-                                              signature=sig), keys)
-    wanted: ClaimStatus = "dismissed" if action == "khong_phai_tin_sai" else "confirmed"
-    current = _claim_status(store, claim_id, keys)
-    if current in ("confirmed", "dismissed") and current != wanted:
-        decided_by = _decided_by(store, claim_id, current)
-        if decided_by is None or decided_by.lower() != actor.lower():
+    claim_id = store.propose_claim(KnownClaim(text=text, rebuttal_url=action.rebuttal_url,
+                                              source_article_id=article.id, signature=sig), band_keys(sig))
+    wanted: Decision = "dismissed" if action.action == "khong_phai_tin_sai" else "confirmed"
+    context = {"action_id": action_id, "article_id": article.id, "rebuttal_url": action.rebuttal_url}
+    claim = store.get_claim(claim_id)
+    if claim is not None and claim.status not in ("proposed", wanted):
+        decider = decided_by(store, claim_id, claim.status)
+        if decider is None or decider.lower() != action.actor.lower():
             _log.warning("claim %s stays %s (decided by %s); %s asked for %s",
-                         claim_id, current, decided_by or "unknown", actor, wanted)
-            return claim_id, ClaimConflict(claim_id=claim_id, status=current, decided_by=decided_by)
-    if wanted == "dismissed":
-        store.dismiss_claim(claim_id)
-    else:
-        store.confirm_claim(claim_id)
+                         claim_id, claim.status, decider or "unknown", action.actor, wanted)
+            store.append_audit(AuditEntry(at=action.at, actor=action.actor, kind="claim_conflict", target=claim_id,
+                                          client=action.client, detail={**context, "status": claim.status,
+                                                                        "requested": wanted, "decided_by": decider}))
+            return ClaimConflict(claim_id=claim_id, status=claim.status, decided_by=decider)
+    decide_claim(store, claim_id, wanted, action.actor, now=action.at, client=action.client,
+                 via="link" if action.link_id else "flag", context=context)
     _log.info("claim %s from article %s is now %s", claim_id, article.id, wanted)
-    return claim_id, None
+    return None
 
 
 def record_response(store: Store, link: FlagLink, article: Article | None, *, note: str | None,
@@ -166,24 +156,10 @@ def record_officer_action(store: Store, action: ResponseAction, article: Article
     the claims list: a signed link's action (`record_response`) and a logged-in officer's from the
     flag pages alike. AlreadyRecorded passes through for an action whose link_id is used."""
     action_id = store.record_action(action)
-    kind, actor, rebuttal_url = action.action, action.actor, action.rebuttal_url
-    if article is None or not (kind == "khong_phai_tin_sai" or (kind == "phan_bac" and rebuttal_url)):
+    if article is None or not (action.action == "khong_phai_tin_sai" or (action.action == "phan_bac"
+                                                                         and action.rebuttal_url)):
         return Recorded(action_id)
-    learned = _learn_claim(store, article, kind, actor, rebuttal_url)
-    if learned is None:
-        return Recorded(action_id)
-    claim_id, conflict = learned
-    wanted = "dismissed" if kind == "khong_phai_tin_sai" else "confirmed"
-    detail: dict[str, Any] = {"action_id": action_id, "article_id": article.id, "rebuttal_url": rebuttal_url}
-    if conflict is None:
-        store.append_audit(AuditEntry(at=action.at, actor=actor, kind="claim", target=claim_id,
-                                      client=action.client, detail={**detail, "status": wanted}))
-    else:
-        store.append_audit(AuditEntry(at=action.at, actor=actor, kind="claim_conflict", target=claim_id,
-                                      client=action.client, detail={**detail, "status": conflict.status,
-                                                                    "requested": wanted,
-                                                                    "decided_by": conflict.decided_by}))
-    return Recorded(action_id, conflict)
+    return Recorded(action_id, _learn_claim(store, article, action, action_id))
 
 
 def record_correction(store: Store, *, actor: str, article: Article, changes: dict[str, tuple[Any, Any]],

@@ -74,6 +74,15 @@ def test_audit_appends_and_filters(store: Store) -> None:
     assert late.id == second and late.detail["ghi chú"] == "đúng" and late.client == "10.0.0.5"
 
 
+def test_audit_filters_by_kind_and_target(store: Store) -> None:
+    for i, (kind, target) in enumerate([("claim", "c1"), ("claim", "c2"), ("action", "c1"), ("claim", "c1")]):
+        store.append_audit(AuditEntry(at=T0 + timedelta(hours=i), actor=f"u{i}", kind=kind, target=target, detail={}))
+    assert [e.actor for e in store.audit(kind="claim", target="c1")] == ["u0", "u3"]
+    assert [e.actor for e in store.audit(target="c1")] == ["u0", "u2", "u3"]
+    assert [e.actor for e in store.audit(kind="claim", since=T0 + timedelta(hours=1))] == ["u1", "u3"]
+    assert store.audit(kind="claim", target="c9") == []
+
+
 def test_dismiss_claim(store: Store) -> None:
     text = "Đập thủy điện Sông Tranh 2 bị vỡ, người dân hạ du phải sơ tán gấp trong đêm"
     sig = signature(text)

@@ -21,8 +21,18 @@ def _claim(text: str, **kw: object) -> tuple[KnownClaim, list[str]]:
 
 
 def test_backend_implements_claim_methods(store: Store) -> None:
-    for name in ("propose_claim", "confirm_claim", "known_claims", "claim_candidates"):
+    for name in ("propose_claim", "confirm_claim", "known_claims", "get_claim", "claim_candidates"):
         assert callable(getattr(store, name))
+
+
+def test_get_claim_by_id_whatever_its_status(store: Store) -> None:
+    claim, keys = _claim(_TEXT, rebuttal_url="https://baoquangnam.example.vn/bac-bo.html", created_at=T0)
+    claim_id = store.propose_claim(claim, keys)
+    got = store.get_claim(claim_id)
+    assert got is not None and got.id == claim_id and got.status == "proposed" and got.text == _TEXT
+    store.dismiss_claim(claim_id)
+    assert store.get_claim(claim_id).status == "dismissed"  # type: ignore[union-attr]
+    assert store.get_claim("claim-none") is None
 
 
 def test_propose_then_confirm(store: Store) -> None:

@@ -211,8 +211,8 @@ def test_an_expired_link_points_to_the_flag_page_where_a_login_records(kit: WebK
         claims = [e for e in store.audit() if e.kind == "claim"]
     finally:
         store.close()
-    assert [(e.actor, e.detail["status"], e.detail["rebuttal_url"]) for e in claims] == [
-        ("canbo", "confirmed", REBUTTAL)]
+    assert [(e.actor, e.detail["status"], e.detail["rebuttal_url"], e.detail["previous"], e.detail["via"])
+            for e in claims] == [("canbo", "confirmed", REBUTTAL, "proposed", "flag")]
 
 
 def test_a_recipients_key_and_the_first_messages_key_open_the_same_flag(kit: WebKit) -> None:

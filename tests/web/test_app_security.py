@@ -186,9 +186,11 @@ def test_a_dismissal_through_a_link_does_not_overturn_a_confirmed_claim(kit: Web
     store = kit.open()
     try:
         [entry] = [e for e in store.audit() if e.kind == "claim_conflict"]
+        [decision] = store.audit(kind="claim")
         assert len(store.actions()) == 2                          # the second answer is kept as an action
     finally:
         store.close()
+    assert (decision.actor, decision.detail["via"], decision.detail["previous"]) == (RECIPIENT, "link", "proposed")
     assert entry.actor == OTHER and entry.detail["decided_by"] == RECIPIENT
     assert entry.detail["status"] == "confirmed" and entry.detail["requested"] == "dismissed"
 

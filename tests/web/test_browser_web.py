@@ -208,7 +208,8 @@ def test_officer_downloads_a_report_then_logs_out(chrome: Any, live: Live, tmp_p
     chrome.find_element("id", "make-report").click()
     target = downloads / "bao-cao-2026-03-01-2026-03-31.docx"
     deadline = time.monotonic() + 60
-    while not target.exists():
+    # Chromium may create the final name empty before it renames the finished .crdownload onto it.
+    while not (target.exists() and target.stat().st_size and not list(downloads.glob("*.crdownload"))):
         assert time.monotonic() < deadline, f"no download in {downloads}: {list(downloads.iterdir())}"
         time.sleep(0.1)
     doc = Document(str(target))
