@@ -13,16 +13,18 @@ decision knows who decided.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from haidang.store.base import AuditEntry, ClaimStatus, KnownClaim, Store
+from haidang.textnorm import fold
 from nlp.claims import propose_text
 
-__all__ = ["ClaimRow", "ClaimTooShort", "Decision", "add_claim", "claim_rows", "decide_claim", "decided_by",
-           "valid_rebuttal_url"]
+__all__ = ["ClaimPage", "ClaimRow", "ClaimTooShort", "Decision", "add_claim", "claim_page", "decide_claim",
+           "decided_by", "valid_rebuttal_url"]
 
 Decision = Literal["confirmed", "dismissed"]
 
@@ -63,19 +65,41 @@ def decided_by(store: Store, claim_id: str, status: ClaimStatus) -> str | None:
     return deciders[-1] if deciders else None
 
 
-def claim_rows(store: Store, status: ClaimStatus | None = "proposed") -> list[ClaimRow]:
-    """The claims with `status` (None: all), newest first, each with its source article and decider."""
-    decided = {entry.target: entry for entry in store.audit(kind="claim")}     # the last entry wins
+@dataclass(frozen=True, slots=True)
+class ClaimPage:
+    """One page of the list: its rows, and the counts the page's tabs and paging need."""
+
+    rows: list[ClaimRow]            # newest first
+    total: int                      # claims of the status that match the query, on all pages
+    counts: dict[ClaimStatus, int]  # claims on the list by status, whatever the query
+    page: int = 1                   # the page shown: the last one when the one asked for is past the end
+
+
+def claim_page(store: Store, status: ClaimStatus | None = "proposed", *, query: str = "", page: int = 1,
+               size: int | None = None) -> ClaimPage:
+    """The claims with `status` (None: all) whose text holds every word of `query` (diacritics and
+    case aside), newest first; `size` a page (None: all), each row with its source article and decider.
+
+    Only the page's rows look up their source article, so a long list costs one read of the claims.
+    """
+    claims = store.known_claims(None)
+    counts = dict(Counter(c.status for c in claims))
+    words = fold(query).split()
+    chosen = [c for c in reversed(claims) if (status is None or c.status == status)
+              and all(w in fold(c.text) for w in words)]
+    if size is not None:
+        page = max(1, min(page, (len(chosen) + size - 1) // size))
+    shown = chosen if size is None else chosen[(page - 1) * size:page * size]
+    decided = {entry.target: entry for entry in store.audit(kind="claim")} if shown else {}  # the last wins
     rows = []
-    for claim in reversed(store.known_claims(status)):
+    for claim in shown:
         article = store.get(claim.source_article_id) if claim.source_article_id else None
-        last = decided.get(claim.id)
+        last = decided.get(claim.id) if claim.status != "proposed" else None
         rows.append(ClaimRow(
             claim=claim, source_title=article.content.title if article else None,
             source_url=(article.fetched.canonical_url or article.fetched.url) if article else None,
-            decided_by=last.actor if last and claim.status != "proposed" else None,
-            decided_at=last.at if last and claim.status != "proposed" else None))
-    return rows
+            decided_by=last.actor if last else None, decided_at=last.at if last else None))
+    return ClaimPage(rows=rows, total=len(chosen), counts=counts, page=page if size is not None else 1)
 
 
 def decide_claim(store: Store, claim_id: str, decision: Decision, actor: str, *, now: datetime,

@@ -480,14 +480,14 @@ def claims_list(state: Annotated[str, typer.Option(
                 config: ConfigOpt = None) -> None:
     """Claims on the list, newest first: id, status, the claim, its rebuttal and the article it came from.
     Only confirmed claims flag later copies; proposed ones wait for `haidang claims confirm`."""
-    from haidang.claimlist import claim_rows
+    from haidang.claimlist import claim_page
 
     if state not in ("proposed", "confirmed", "dismissed", "all"):
         raise typer.BadParameter(f"{state!r}: use proposed, confirmed, dismissed or all", param_hint="--status")
     settings = _settings(config)
     store = _store(settings)
     try:
-        rows = claim_rows(store, None if state == "all" else state)  # type: ignore[arg-type]
+        rows = claim_page(store, None if state == "all" else state).rows  # type: ignore[arg-type]
     finally:
         store.close()
     tz = ZoneInfo(settings.app.timezone)

@@ -49,10 +49,9 @@ from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner
 from alerts.render import environment as alerts_environment
 from crawlers.dedup import band_keys, signature
 from haidang.claimlist import (
-    ClaimRow,
     ClaimTooShort,
     add_claim,
-    claim_rows,
+    claim_page,
     decide_claim,
     valid_rebuttal_url,
 )
@@ -116,6 +115,7 @@ OUTLETS_SHOWN = 30
 SEARCH_PAGE_SIZE = 20
 AUDIT_PAGE_SIZE = 100
 FLAGS_PAGE_SIZE = 50
+CLAIMS_PAGE_SIZE = 50
 # The flag list's "tình trạng" filter: query value -> which flags it shows. "resurfaced": those whose
 # story came back on a new outlet after being handled (alerts.dispatch), whether answered again or not.
 FLAG_STATUSES: dict[str, Callable[[FlagEntry], bool]] = {
@@ -1070,27 +1070,29 @@ class _WebApp:
     # -- the known-false-claims list -------------------------------------------------------------
 
     async def claims_page(self, request: Request) -> Response:
-        """"Tin sai đã biết": the claims of one status (`trang-thai`, proposed by default), newest first."""
+        """"Tin sai đã biết": the claims of one status (`trang-thai`, proposed by default), newest first,
+        CLAIMS_PAGE_SIZE a page (`trang`), narrowed to those holding the words of `q` when given."""
         session = self.require(request, "officer")
         if not isinstance(session, Session):
             return session
         wanted = request.query_params.get("trang-thai", "")
         status: ClaimStatus = wanted if wanted in ("confirmed", "dismissed") else "proposed"  # type: ignore[assignment]
-        return await self.claims_list(request, session, status)
+        return await self.claims_list(request, session, status, query=request.query_params.get("q", "")[:200],
+                                      page_no=_page_no(request.query_params.get("trang")))
 
-    async def claims_list(self, request: Request, session: Session, status: ClaimStatus, *, code: int = 200,
-                          message: str | None = None, problems: list[str] | None = None,
-                          values: dict[str, str] | None = None) -> HTMLResponse:
-        def load(store: Store) -> tuple[list[ClaimRow], Counter[str]]:
-            return claim_rows(store, status), Counter(c.status for c in store.known_claims(None))
-
-        rows, counts = await self.with_store(load)
-        return self.page(request, "claims.html.j2", code, current=status, statuses=CLAIM_STATUSES, counts=counts,
+    async def claims_list(self, request: Request, session: Session, status: ClaimStatus, *, query: str = "",
+                          page_no: int = 1, code: int = 200, message: str | None = None,
+                          problems: list[str] | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
+        query = " ".join(query.split())
+        found = await self.with_store(lambda s: claim_page(s, status, query=query, page=page_no, size=CLAIMS_PAGE_SIZE))
+        return self.page(request, "claims.html.j2", code, current=status, statuses=CLAIM_STATUSES,
+                         counts=found.counts, total=found.total, q=query, page_no=found.page,
+                         pages=max(1, (found.total + CLAIMS_PAGE_SIZE - 1) // CLAIMS_PAGE_SIZE),
                          rows=[{"row": r, "created": self.local(r.claim.created_at) if r.claim.created_at else "",
                                 "decided_at": self.local(r.decided_at) if r.decided_at else "",
                                 "csrf": self.csrf_token(request, f"tin-sai:{r.claim.id}"),
                                 "can_decide": r.claim.status == "proposed" or session.allows("administrator")}
-                               for r in rows],
+                               for r in found.rows],
                          add_csrf=self.csrf_token(request, "tin-sai:them"), message=message,
                          problems=problems or [], values=values or {})
 

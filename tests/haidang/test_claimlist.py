@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import nlp.enrich
-from haidang.claimlist import ClaimTooShort, add_claim, claim_rows, decide_claim, valid_rebuttal_url
+from haidang.claimlist import ClaimTooShort, add_claim, claim_page, decide_claim, valid_rebuttal_url
 from haidang.cli import app
 from haidang.demo import write_demo_config
 from haidang.record import Article, Content, Fetched, article_id
@@ -111,7 +111,7 @@ def test_dismiss_add_and_the_errors_of_the_claims_commands(config: Path) -> None
     claim_id = added.output.split()[1]
     store = _store(config)
     try:
-        (row,) = claim_rows(store, "confirmed")
+        (row,) = claim_page(store, "confirmed").rows
         assert row.claim.id == claim_id and row.claim.rebuttal_url == "https://congan.quangngai.gov.vn/bac-bo"
         assert row.decided_by and row.decided_by.endswith("(dòng lệnh)")   # no --by: the machine's user
     finally:

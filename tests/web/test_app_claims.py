@@ -117,3 +117,25 @@ def test_the_page_is_for_officers_and_its_forms_need_their_token(kit: WebKit) ->
     odd = kit.client.post(f"/tin-sai/{claim_id}", data={"csrf": _csrf(page.text, f"/tin-sai/{claim_id}"),
                                                          "decision": "xoa"})
     assert odd.status_code == 422 and _status(kit, claim_id) == "proposed"
+
+
+def test_a_long_list_is_paged_and_searched_without_diacritics(kit: WebKit) -> None:
+    from haidang.web.app import CLAIMS_PAGE_SIZE
+
+    ids = [_propose(kit, f"Tin đồn số {i}: cầu Trà Khúc mới bị nứt dầm ở nhịp {i}, xe tải phải cấm lưu thông",
+                    rebuttal=None) for i in range(CLAIMS_PAGE_SIZE + 3)]
+    dam = _propose(kit)
+    _login(kit.client, "canbo")
+    first = kit.client.get("/tin-sai").text
+    assert f"Chờ xác nhận ({CLAIMS_PAGE_SIZE + 4})" in first and "trang 1/2" in first
+    assert first.count('class="claim proposed"') == CLAIMS_PAGE_SIZE and f'id="claim-{dam}"' in first  # newest first
+    assert 'id="claims-next"' in first and 'id="claims-prev"' not in first
+    second = kit.client.get("/tin-sai", params={"trang-thai": "proposed", "trang": "2"}).text
+    assert second.count('class="claim proposed"') == 4 and f'id="claim-{ids[0]}"' in second
+    past = kit.client.get("/tin-sai", params={"trang": "9"}).text          # past the end: the last page
+    assert "trang 2/2" in past and f'id="claim-{ids[0]}"' in past
+    found = kit.client.get("/tin-sai", params={"q": "thuy dien  QUANG NGAI"}).text
+    assert found.count('class="claim proposed"') == 1 and f'id="claim-{dam}"' in found
+    assert "1 tin có «thuy dien QUANG NGAI»" in found and 'id="claim-clear"' in found
+    hostile = kit.client.get("/tin-sai", params={"q": "<b>x</b>"}).text
+    assert "<b>x</b>" not in hostile and "(không có tin nào có «&lt;b&gt;x&lt;/b&gt;»)" in hostile
