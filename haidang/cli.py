@@ -476,6 +476,8 @@ def _decider(by: str | None) -> str:
 @claims_app.command("list")
 def claims_list(state: Annotated[str, typer.Option(
                     "--status", help="proposed (waiting for a person), confirmed, dismissed or all.")] = "proposed",
+                search: Annotated[str, typer.Option(
+                    "--search", help="Only claims holding every one of these words (diacritics and case aside).")] = "",
                 as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
                 config: ConfigOpt = None) -> None:
     """Claims on the list, newest first: id, status, the claim, its rebuttal and the article it came from.
@@ -487,7 +489,7 @@ def claims_list(state: Annotated[str, typer.Option(
     settings = _settings(config)
     store = _store(settings)
     try:
-        rows = claim_page(store, None if state == "all" else state).rows  # type: ignore[arg-type]
+        rows = claim_page(store, None if state == "all" else state, query=search).rows  # type: ignore[arg-type]
     finally:
         store.close()
     tz = ZoneInfo(settings.app.timezone)

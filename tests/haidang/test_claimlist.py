@@ -120,6 +120,10 @@ def test_dismiss_add_and_the_errors_of_the_claims_commands(config: Path) -> None
     assert dismissed.exit_code == 0 and "confirmed → dismissed" in dismissed.output
     shown = runner.invoke(app, ["claims", "list", "--status", "dismissed", "-c", str(config)]).output
     assert claim_id in shown and "Lê Thị Bình" in shown
+    found = runner.invoke(app, ["claims", "list", "--status", "all", "--search", "dakdrinh SON TAY", "-c", str(config)])
+    assert claim_id in found.output and "1 claim(s)" in found.output
+    none = runner.invoke(app, ["claims", "list", "--status", "all", "--search", "Trà Khúc", "-c", str(config)])
+    assert claim_id not in none.output and "0 claim(s)" in none.output
 
     unknown = runner.invoke(app, ["claims", "confirm", "khong-co", "-c", str(config)])
     assert unknown.exit_code == 1 and "no claim with id" in unknown.output
