@@ -1046,6 +1046,7 @@ def web(config: ConfigOpt = None,
 
 @app.command()
 def audit(since: Annotated[str, typer.Option(help="From when: 30d, 12h, YYYY-MM-DD.")] = "30d",
+          kind: Annotated[str, typer.Option(help="Only entries of this kind (action, claim, login, ...).")] = "",
           config: ConfigOpt = None,
           as_json: Annotated[bool, typer.Option("--json", help="JSON Lines instead of a table.")] = False) -> None:
     """The audit log: every officer action, label correction and login (append-only)."""
@@ -1053,7 +1054,7 @@ def audit(since: Annotated[str, typer.Option(help="From when: 30d, 12h, YYYY-MM-
     tz = ZoneInfo(settings.app.timezone)
     store = _store(settings)
     try:
-        entries = store.audit(since=_parse_when(since, settings.app.timezone))
+        entries = store.audit(since=_parse_when(since, settings.app.timezone), kind=kind or None)
     finally:
         store.close()
     if as_json:

@@ -179,9 +179,7 @@ def feedback_records(store: Store, since: datetime | None = None) -> list[dict[s
     """
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     articles: dict[str, Article | None] = {}
-    for entry in store.audit(since=since):
-        if entry.kind != "label_correction":
-            continue
+    for entry in store.audit(since=since, kind="label_correction"):
         aid = str(entry.detail.get("article_id") or entry.target)
         if aid not in articles:
             articles[aid] = store.get(aid)

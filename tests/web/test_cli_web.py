@@ -70,6 +70,8 @@ def test_audit_lists_actions_since(tmp_path: Path) -> None:
     whole = runner.invoke(app, ["audit", "--since", ""], env=env)   # no start: the whole log (it used to crash)
     assert whole.exit_code == 0, whole.output
     assert "Toàn bộ nhật ký: 2 mục" in whole.output
+    logins = runner.invoke(app, ["audit", "--since", "", "--kind", "login", "--json"], env=env)
+    assert [json.loads(line)["actor"] for line in logins.stdout.splitlines()] == ["cu"]
 
 
 def test_feedback_export(tmp_path: Path) -> None:
