@@ -7,6 +7,7 @@ input fields are echoed back unchanged; a line that cannot be read gets an `erro
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from nlp.enrich import Enricher
 from nlp.gazetteer import Gazetteer
 from nlp.match import ProvinceMatcher
 
-__all__ = ["analyze_lines", "analyze_record"]
+__all__ = ["analyze_lines", "analyze_record", "json_line"]
 
 
 def analyze_lines(lines: Iterable[bytes | str], gazetteer: Gazetteer, matcher: ProvinceMatcher,
@@ -39,10 +40,13 @@ def analyze_lines(lines: Iterable[bytes | str], gazetteer: Gazetteer, matcher: P
                        "line": number, "input": data.decode("utf-8", errors="replace").rstrip("\n")[:2000]}
                 continue
         try:
-            record = json.loads(raw)
+            record = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
         except json.JSONDecodeError as exc:
             yield {"error": f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})",
                    "line": number, "input": raw.rstrip("\n")[:2000]}
+            continue
+        except ValueError as exc:
+            yield {"error": f"line {number}: not valid JSON ({exc})", "line": number, "input": raw.rstrip("\n")[:2000]}
             continue
         if not isinstance(record, dict):
             yield {"error": f"line {number}: expected a JSON object, got {type(record).__name__}",
@@ -89,6 +93,30 @@ def analyze_record(record: dict[str, Any], gazetteer: Gazetteer, matcher: Provin
     if enricher is not None:
         result["labels"] = enricher.labels(title, text, matches=matches, target=code, engagement=engagement)
     return result
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """Python reads 1e999 as inf, which it would then write back as the non-JSON `Infinity`."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:40]} is too large for a number")
+    return value
+
+
+def json_line(result: dict[str, Any]) -> str:
+    """One output line. UTF-8 as it reads, except for a line echoing a lone surrogate escape
+    ("\\ud800" in the input: no UTF-8 writer accepts it), which is written all-ASCII, so the
+    escape comes back as it went in instead of ending the run."""
+    line = json.dumps(result, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(result)
+    return line + "\n"
 
 
 def _valid_engagement(value: Any) -> bool:

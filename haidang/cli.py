@@ -594,7 +594,7 @@ def analyze(file: Annotated[str, typer.Argument(help="JSON Lines file, or - for 
             province: Annotated[str | None, typer.Option(help="Target province: code or name.")] = None,
             config: ConfigOpt = None) -> None:
     """Run the matcher on JSON Lines (`text` required) and write one JSON line per input line."""
-    from haidang.analyze import analyze_lines
+    from haidang.analyze import analyze_lines, json_line
     from haidang.service import load_enricher
     settings = _settings(config)
     gaz, matcher = _matcher(settings)
@@ -613,7 +613,7 @@ def analyze(file: Annotated[str, typer.Argument(help="JSON Lines file, or - for 
     try:
         for result in analyze_lines(stream, gaz, matcher, default_province=province or settings.app.province,
                                     enricher=enricher):
-            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_line(result))
         sys.stdout.flush()
     except BrokenPipeError:
         raise typer.Exit(0) from None

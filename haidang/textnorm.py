@@ -39,9 +39,26 @@ def _build_tone_fix() -> tuple[re.Pattern[str], dict[str, str]]:
 
 _TONE_RE, _TONE_TABLE = _build_tone_fix()
 
+# Characters that hide a word from matching and search without showing: soft hyphen, zero-width
+# space/joiners, word joiner, BOM, and C0 controls other than tab and line breaks (dropped); spaces
+# of other widths, no-break ones included (made plain spaces); lone UTF-16 surrogates, which a JSON
+# escape can carry but no encoder writes (made U+FFFD). "Quảng\u200bNgãi" is "Quảng Ngãi" to a reader.
+_ODD_CHARS = {**{ord(c): None for c in "\u00ad\u200b\u200c\u200d\u2060\ufeff"},
+              **{c: None for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]},
+              **{ord(c): " " for c in "\u00a0\u1680\u202f\u205f\u3000"}, **{c: " " for c in range(0x2000, 0x200B)},
+              **{c: "\ufffd" for c in range(0xD800, 0xE000)}}
+_ODD_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_ODD_CHARS)
+                                   if not 0xD800 <= c < 0xE000) + "\ud800-\udfff]")
+_SPACES_RE = re.compile(r"\t| {2,}")
+
 
 def normalize(text: str) -> str:
-    """Return `text` in NFC with new-style tone marks; the form every stage stores and matches."""
+    """Return `text` in NFC with new-style tone marks, invisible characters dropped and runs of
+    spaces made one (line breaks kept); the form every stage stores and matches."""
+    if _ODD_RE.search(text):
+        text = text.translate(_ODD_CHARS)
+    if "  " in text or "\t" in text:
+        text = _SPACES_RE.sub(" ", text)
     text = unicodedata.normalize("NFC", text)
     if not text.isascii():
         text = _TONE_RE.sub(lambda m: _TONE_TABLE.get(m.group(1), m.group(1)), text)

@@ -25,12 +25,13 @@ from nlp.section import SectionClassifier
 from nlp.tone import ToneClassifier
 from nlp.topics import TopicClassifier, is_unaccented
 
-__all__ = ["MAX_TEXT_CHARS", "MIN_TEXT_CHARS", "Enricher"]
+__all__ = ["MAX_TEXT_CHARS", "MAX_TITLE_CHARS", "MIN_TEXT_CHARS", "Enricher"]
 
 log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 40   # below this (a bare headline) labels are guesses: said so in the notes
 MAX_TEXT_CHARS = 50_000   # the models read this much; VNTC's longest dev article has 37,000 characters
+MAX_TITLE_CHARS = 1_000   # a headline is under 300
 
 
 PLACE_NAMED_SCORE = 0.5     # nlp.match keep_threshold default
@@ -70,6 +71,9 @@ class Enricher:
             # its first 50,000 characters (a dozen long articles) say what it is about.
             text = text[:MAX_TEXT_CHARS]
             notes.append(f"văn bản dài: chỉ phân tích {vn_number(MAX_TEXT_CHARS)} ký tự đầu")
+        if len(title) > MAX_TITLE_CHARS:      # a page whose "title" is its whole text run together
+            title = title[:MAX_TITLE_CHARS]
+            notes.append(f"tiêu đề dài: chỉ phân tích {vn_number(MAX_TITLE_CHARS)} ký tự đầu")
         language, confidence = detect_language(f"{title}\n{text}")
         if len((title + text).strip()) < MIN_TEXT_CHARS:
             notes.append("văn bản quá ngắn: nhãn có độ tin cậy thấp")
@@ -91,7 +95,7 @@ class Enricher:
             if language == "en":    # foreign press in English is what the office most needs routed
                 topics = self._topics.predict_english(title, text, place_named=place_named)
                 notes.append(NOTE_TOPICS_EN)
-        spans = [s for s in _target_spans(matches or [], target) if s.field != "text" or s.end <= len(text)]
+        spans = [s for s in _target_spans(matches or [], target) if s.end <= len(text if s.field == "text" else title)]
         tone = self._tone.predict(title, text, spans, language)
         risk = self._risk.score(title, text, language=language, source_kind=source.kind if source else None,
                                 source_trust=source.trust if source else None,

@@ -60,6 +60,10 @@ _UNACCENTED_VI_SHARE = 0.2
 _UNACCENTED_MIN_WORDS = 3
 _UNACCENTED_CONFIDENCE = 0.8
 _SPACE_RE = re.compile(r"\s+")
+# Two-character traces of UTF-8 Vietnamese decoded as cp1252 or latin-1: the lead bytes of ạ..ỹ
+# (E1 BA/BB), ư/ơ (C6 B0/A1), đ (C4 91) and the Latin-1 vowels (C3 80-BF).
+_MOJIBAKE_RE = re.compile("á[º»]|Æ[°¡]|Ä[‘\u0091\u0090]|Ã[\u0080-\u00bf\u201a-\u203a\u0152\u0160\u017d]")
+_GARBLED_SHARE = 0.02       # of non-space characters: a page quoting one odd symbol is not garbled
 _WORD_RE = re.compile(r"[^\W_]+")
 
 
@@ -84,9 +88,14 @@ def _detect(text: str) -> tuple[str | None, float]:
     letters = [ch for ch in non_space if ch.isalpha()]
     if len(letters) < MIN_LETTERS or len(letters) < _MIN_LETTER_SHARE * len(non_space):
         return None, 0.0
+    if _garbled(sample, len(non_space)):
+        return None, 0.0
     words = [w for w in _WORD_RE.findall(sample.lower()) if not w.isdigit()]
+    # Khmer, Lao or Thai text naming "Quảng Ngãi" has few space-separated words, so the name alone
+    # would pass the word share: the Vietnamese paths need the letters to be mostly Latin.
+    latin = sum(1 for ch in letters if ch < "\u0250" or "\u1e00" <= ch <= "\u1eff") >= 0.5 * len(letters)
     vi_words = sum(1 for w in words if not VIETNAMESE_ONLY_LETTERS.isdisjoint(w))
-    if words and vi_words >= _VI_FAST_RATIO * len(words):
+    if latin and words and vi_words >= _VI_FAST_RATIO * len(words):
         return "vi", _FAST_CONFIDENCE
     try:
         guesses = detect_langs(sample)
@@ -95,9 +104,18 @@ def _detect(text: str) -> tuple[str | None, float]:
     if not guesses:
         return None, 0.0
     best = guesses[0]
-    if best.lang != "vi" and _reads_as_unaccented_vietnamese(words):
+    if best.lang == "vi" and not latin:
+        return None, 0.0            # a script langdetect lacks (Khmer, Lao), read by its Latin names
+    if best.lang != "vi" and latin and _reads_as_unaccented_vietnamese(words):
         return "vi", _UNACCENTED_CONFIDENCE
     return str(best.lang), round(float(best.prob), 4)
+
+
+def _garbled(sample: str, non_space: int) -> bool:
+    """Text decoded with the wrong encoding: many U+FFFD, or Vietnamese UTF-8 read as cp1252/latin-1
+    ("Quáº£ng NgÃ£i"). Its labels would be guesses on the wrong letters, so its language is unknown."""
+    bad = sample.count("\ufffd") + len(_MOJIBAKE_RE.findall(sample))
+    return bad >= 3 and bad >= _GARBLED_SHARE * non_space
 
 
 def _reads_as_unaccented_vietnamese(words: list[str]) -> bool:

@@ -7,6 +7,7 @@ One Aho–Corasick pass over the folded text finds every gazetteer name; the wor
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,10 +18,12 @@ from haidang.record import Article, Match, Span
 from haidang.textnorm import fold, normalize
 from nlp.gazetteer import Gazetteer, Place
 
-__all__ = ["EvidenceWeights", "ProvinceMatcher", "match_article"]
+__all__ = ["MAX_SPANS", "EvidenceWeights", "ProvinceMatcher", "match_article"]
 
+# A domain starts only where a run of name characters does ((?<!...), not \b): from every letter
+# after a "-" or "." the search would rescan the run, and "a.a.a…" of 100 kB took minutes.
 _URL_RE = re.compile(
-    r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:vn|com|net|org|info|gov|edu)(?:/\S*)?\b",
+    r"(?:https?://|www\.)\S+|(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.(?:vn|com|net|org|info|gov|edu)(?:/\S*)?\b",
     re.IGNORECASE)
 # Cheap test first: the full URL pattern is slow and most article text has no URL at all.
 _URL_HINT_RE = re.compile(r"://|www\.|\.(?:vn|com|net|org|info|gov|edu)\b", re.IGNORECASE)
@@ -30,6 +33,9 @@ _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 # Units that may anchor a district or ward name ("xã Tịnh Khê", "quận 6", "TP Nha Trang").
 _ANCHOR_RE = re.compile(r"(?<!\w)(thi xa|thi tran|dac khu|xa|phuong|huyen|quan|thanh pho|tp|tx|tt)\.?\s+")
 _UNIT_EQUIV = {"tp": "thanh pho", "tx": "thi xa", "tt": "thi tran"}
+# Spans kept per province (title first, then in order; `count` has them all): enough to show and
+# highlight, and a page naming a place ten thousand times does not make a megabyte-long record.
+MAX_SPANS = 50
 _CITY_UNITS = frozenset({"thanh pho", "thi xa"})
 
 
@@ -94,6 +100,31 @@ def _is_marked(s: str) -> bool:
 def _glued(left: str, right: str) -> bool:
     """A lost space in crawled text: "sáuNam Định", "1-1An Giang", "Hải Phòng17h"."""
     return (left.islower() or left.isdigit()) and right.isupper() or (left.isalpha() and right.isdigit())
+
+
+class _Spans:
+    """Character ranges, merged and sorted, asked about by bisection: a long page has thousands of
+    hits and of URL, menu or matched ranges, and a scan of every range per hit grew quadratically."""
+
+    def __init__(self, ranges: Iterable[tuple[int, int]]) -> None:
+        merged: list[list[int]] = []
+        for a, b in sorted(r for r in ranges if r[0] < r[1]):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self._starts = [a for a, _ in merged]
+        self._ends = [b for _, b in merged]
+
+    def holds(self, pos: int) -> bool:
+        """Whether `pos` lies in a range."""
+        i = bisect_right(self._starts, pos) - 1
+        return i >= 0 and pos < self._ends[i]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Whether [start, end) shares a character with a range."""
+        i = bisect_left(self._starts, end) - 1
+        return i >= 0 and self._ends[i] > start
 
 
 class ProvinceMatcher:
@@ -176,14 +207,14 @@ class ProvinceMatcher:
             raise ValueError("textnorm.fold changed the length of the text")
         cased = any(c.isupper() for c in s)
         marked = _is_marked(s)
-        blocked = self._blocked_ranges(s)
+        blocked = _Spans(self._blocked_ranges(s))
         out: list[_Evidence] = []
         plain = not cased and not marked     # no capitals, no diacritics: names look like words
         for hit in self._select(self._hits(s, folded, cased, marked, field_name, blocked)):
             ev = self._classify(hit, s, marked, lead_end, plain)
             if ev is not None:
                 out.append(ev)
-        covered = [(e.start, e.end) for e in out]
+        covered = _Spans((e.start, e.end) for e in out)
         out.extend(self._anchored(field_name, s, folded, cased, marked, blocked, covered, lead_end))
         return out
 
@@ -202,7 +233,7 @@ class ProvinceMatcher:
         return ranges
 
     def _hits(self, s: str, folded: str, cased: bool, marked: bool, field_name: str,
-              blocked: list[tuple[int, int]]) -> list[_Hit]:
+              blocked: _Spans) -> list[_Hit]:
         hits = []
         n = len(s)
         for end_idx, (key, senses) in self._automaton.iter(folded):
@@ -213,7 +244,7 @@ class ProvinceMatcher:
             if _is_latin_word_char(key[-1]) and end < n and _is_latin_word_char(folded[end]) \
                     and not _glued(s[end - 1], s[end]):
                 continue
-            if any(a <= start < b for a, b in blocked):
+            if blocked.holds(start):
                 continue
             surface = s[start:end]
             # Text without diacritics often drops capitals too ("dong thap"): there a province
@@ -375,7 +406,7 @@ class ProvinceMatcher:
         return _Evidence(codes, strength, hit.field, where, hit.start, hit.end, hit.text)
 
     def _anchored(self, field_name: str, s: str, folded: str, cased: bool, marked: bool,
-                  blocked: list[tuple[int, int]], covered: list[tuple[int, int]],
+                  blocked: _Spans, covered: _Spans,
                   lead_end: int) -> list[_Evidence]:
         """District and ward names after a unit word: "xã Tịnh Khê", "quận 6", "TP Nha Trang"."""
         out = []
@@ -384,14 +415,14 @@ class ProvinceMatcher:
             unit = _UNIT_EQUIV.get(m.group(1), m.group(1))
             if (marked or not unit_surface.isascii()) and unit_surface.lower() not in self._anchor_units:
                 continue                  # "xả", "xá": folds like "xã" but is another word
-            if any(a <= m.start() < b for a, b in blocked):
+            if blocked.holds(m.start()):
                 continue
             found = self._longest_local(s, folded, m.end(), cased, unit)
             if found is None:
                 continue
             end, senses = found
             start = m.end()
-            if any(a < end and start < b for a, b in covered):
+            if covered.overlaps(start, end):
                 continue
             codes = tuple(dict.fromkeys(c for p in senses for c in p.codes))
             strength = "place" if len(codes) == 1 else "ambiguous"
@@ -480,7 +511,7 @@ class ProvinceMatcher:
                 province=self.gazetteer.province_name(code),
                 named=any(e.strength == "named" for e in items),
                 aliases=list(dict.fromkeys(e.text for e in items)),
-                spans=[Span(field=e.field, start=e.start, end=e.end) for e in items],
+                spans=[Span(field=e.field, start=e.start, end=e.end) for e in items[:MAX_SPANS]],
                 score=round(1.0 - miss, 4),
                 where=list(dict.fromkeys(e.where for e in items)),
                 count=len(items),

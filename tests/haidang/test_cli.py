@@ -85,6 +85,23 @@ def test_analyze_reads_stdin_and_keeps_going(tmp_path: Path):
     assert out[2]["relevant"] is False   # target Tiền Giang -> Đồng Tháp (82); the region is not the province
 
 
+def test_analyze_answers_lines_python_reads_but_json_cannot_write():
+    """A lone surrogate escape used to end the run at the write (every later line lost); NaN and a
+    number too large for a float came back as bare NaN/Infinity, which no JSON reader accepts."""
+    lines = "\n".join(['{"id": "s", "text": "Tỉnh Quảng Ngãi \\ud800 khai mạc lễ hội."}',
+                       '{"id": "n", "text": "Quảng Ngãi", "score": NaN}',
+                       '{"id": "i", "text": "Quảng Ngãi", "score": 1e999999}',
+                       json.dumps({"id": "ok", "text": "Sáng nay, tỉnh Quảng Ngãi khai mạc lễ hội."}, ensure_ascii=False)])
+    result = runner.invoke(app, ["analyze", "-"], input=lines)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o.get("id") for o in out] == ["s", None, None, "ok"]
+    assert out[0]["text"] == "Tỉnh Quảng Ngãi \ud800 khai mạc lễ hội." and out[0]["relevant"] is True
+    assert "NaN is not a JSON number" in out[1]["error"] and "too large" in out[2]["error"]
+    for line in result.stdout.splitlines():           # strict JSON: no bare NaN/Infinity anywhere
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"bare {name} in the output"))
+
+
 def test_analyze_checks_stated_engagement():
     lines = "\n".join(json.dumps({"id": i, "text": "Người dân Quảng Ngãi chia sẻ bài viết về lễ hội.",
                                    "engagement": e}, ensure_ascii=False)

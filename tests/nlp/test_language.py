@@ -62,3 +62,22 @@ def test_vietnamese_typed_without_diacritics_is_vietnamese(text: str) -> None:
     "Ang mga tao sa bayan ay masaya ngayong araw"])
 def test_other_languages_with_vietnamese_names_keep_their_language(text: str) -> None:
     assert detect_language(text)[0] != "vi"
+
+
+_GOOD = ("Sáng 12/3, UBND tỉnh Quảng Ngãi tổ chức hội nghị xúc tiến đầu tư tại đặc khu Lý Sơn với sự tham "
+         "dự của nhiều doanh nghiệp trong và ngoài nước.")
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
+def test_vietnamese_decoded_with_the_wrong_encoding_is_garbled_not_vietnamese(encoding: str) -> None:
+    garbled = _GOOD.encode("utf-8").decode(encoding, errors="replace")      # "Quáº£ng NgÃ£i"
+    assert detect_language(garbled) == (None, 0.0)
+    assert detect_language(_GOOD)[0] == "vi"
+
+
+@pytest.mark.parametrize("text", [
+    "ខេត្តក្វាងង៉ាយ Quảng Ngãi បានរៀបចំសន្និសីទវិនិយោគនៅកោះលីសឺន ដែលមានក្រុមហ៊ុនជាច្រើនចូលរួម",
+    "ແຂວງ Quảng Ngãi ໄດ້ຈັດກອງປະຊຸມສົ່ງເສີມການລົງທຶນຢູ່ເກາະລີເຊີນ ມີບໍລິສັດຫຼາຍແຫ່ງເຂົ້າຮ່ວມ"])
+def test_another_script_naming_a_vietnamese_place_is_not_vietnamese(text: str) -> None:
+    """Khmer and Lao have no spaces between words, so the name alone passed the word share."""
+    assert detect_language(text)[0] != "vi"

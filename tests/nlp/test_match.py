@@ -118,3 +118,26 @@ def test_match_article_rejects_unknown_target(matcher: ProvinceMatcher) -> None:
 
 def test_empty_input(matcher: ProvinceMatcher) -> None:
     assert matcher.match("", "") == []
+
+
+def test_hidden_characters_and_odd_spaces_do_not_hide_a_province(matcher: ProvinceMatcher) -> None:
+    """Zero-width characters, soft hyphens and no-break or doubled spaces (pasted or evasive text)
+    are what a reader sees as "Quảng Ngãi"; the "Đồng Tháp Mười" trap holds across them too."""
+    for text in ("UBND tỉnh Quả\u00adng Ngãi tổ chức hội nghị", "UBND tỉnh Quảng\u00a0Ngãi tổ chức hội nghị",
+                 "UBND tỉnh Quảng  Ngãi tổ chức hội nghị", "UBND tỉnh Qu\u200bảng Ngãi tổ chức hội nghị",
+                 "UBND tỉnh Quảng\tNgãi tổ chức hội nghị"):
+        assert [m.province_code for m in matcher.match("", text)] == ["51"], repr(text)
+    for text in ("Mùa nước nổi ở vùng Đồng Tháp\u00a0Mười đã về", "Mùa nước nổi ở vùng Đồng Tháp  Mười đã về",
+                 "Mùa nước nổi ở vùng Đồng\u200b Tháp Mười đã về"):
+        assert all(m.province_code != "82" or not m.named for m in matcher.match("", text)), repr(text)
+
+
+def test_a_crafted_page_is_matched_in_linear_time(matcher: ProvinceMatcher) -> None:
+    """"a.a.a…" or "a-a-a…" made the URL patterns rescan the run from every letter (100 kB: minutes);
+    a page naming places thousands of times made every hit scan every range. Now these take well under
+    a second (no timing assertion: speed is for bench/; a regression shows as this test hanging)."""
+    assert matcher.match("", "a." * 50_000 + " baoquangngai.vn") == []
+    assert matcher.match("", "a-" * 50_000 + " www.x") == []
+    many = matcher.match("", "Tỉnh Quảng Ngãi, xã Tịnh Khê, đặc khu Lý Sơn. " * 20_000)
+    [qn] = [m for m in many if m.province_code == "51"]
+    assert qn.count >= 20_000 and len(qn.spans) == 50
