@@ -106,7 +106,8 @@ def decide_claim(store: Store, claim_id: str, decision: Decision, actor: str, *,
                  client: str | None = None, note: str | None = None, via: str = "list",
                  context: Mapping[str, Any] | None = None) -> KnownClaim:
     """Confirm or dismiss a claim and append its "claim" audit entry (`context` adds to the entry's
-    detail, e.g. the flag action it came from); return the claim as it was before.
+    detail, e.g. the flag action it came from); return the claim as it was before. A claim that
+    already has that status is left as it is.
 
     The one place a claim's status changes, so every decision has its entry. KeyError when no claim
     has that id. Who may overturn an earlier decision is the caller's rule (the list page leaves it to
@@ -114,6 +115,8 @@ def decide_claim(store: Store, claim_id: str, decision: Decision, actor: str, *,
     claim = store.get_claim(claim_id)
     if claim is None:
         raise KeyError(claim_id)
+    if claim.status == decision:
+        return claim                # nothing changes, so no entry: who decided stays who did
     if decision == "confirmed":
         store.confirm_claim(claim_id)
     else:

@@ -527,7 +527,10 @@ def _decide(claim_id: str, decision: str, by: str | None, note: str | None, conf
         raise typer.Exit(1) from None
     finally:
         store.close()
-    out.print(f"claim {claim_id}: {before.status} → {decision}")
+    if before.status == decision:
+        out.print(f"claim {claim_id} is already {decision}; nothing changed")
+    else:
+        out.print(f"claim {claim_id}: {before.status} → {decision}")
 
 
 NoteOpt = Annotated[str | None, typer.Option("--note", help="Why, for the audit log.")]

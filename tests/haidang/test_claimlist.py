@@ -118,6 +118,8 @@ def test_dismiss_add_and_the_errors_of_the_claims_commands(config: Path) -> None
         store.close()
     dismissed = runner.invoke(app, ["claims", "dismiss", claim_id, "--by", "Lê Thị Bình", "-c", str(config)])
     assert dismissed.exit_code == 0 and "confirmed → dismissed" in dismissed.output
+    again = runner.invoke(app, ["claims", "dismiss", claim_id, "-c", str(config)])
+    assert again.exit_code == 0 and "already dismissed; nothing changed" in again.output
     shown = runner.invoke(app, ["claims", "list", "--status", "dismissed", "-c", str(config)]).output
     assert claim_id in shown and "Lê Thị Bình" in shown
     found = runner.invoke(app, ["claims", "list", "--status", "all", "--search", "dakdrinh SON TAY", "-c", str(config)])
