@@ -32,7 +32,8 @@ app = typer.Typer(help="Hải Đăng: media monitoring for provincial foreign-in
 config_app = typer.Typer(help="Configuration files.", no_args_is_help=True)
 gazetteer_app = typer.Typer(help="The place-name gazetteer.", no_args_is_help=True)
 sources_app = typer.Typer(help="Configured sources.", no_args_is_help=True)
-alerts_app = typer.Typer(help="Alert rules and the email outbox.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alert rules: try one on stored articles (the email queue is `haidang outbox`).",
+                         no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(gazetteer_app, name="gazetteer")
 app.add_typer(sources_app, name="sources")
@@ -1110,7 +1111,8 @@ def users_add(name: Annotated[str, typer.Argument(help="Login name.")],
         if agency not in known:
             raise typer.BadParameter(f"unknown agency id {agency!r}; agencies.yaml has: {', '.join(sorted(known)) or 'none'}",
                                      param_hint="--agency")
-    password = typer.prompt("Mật khẩu (password)", hide_input=True, confirmation_prompt=True)
+    password = typer.prompt("Mật khẩu (password)", hide_input=True,
+                            confirmation_prompt="Nhập lại mật khẩu (repeat the password)")
     if len(password) < 10:
         err.print("[red]password too short[/red]: use at least 10 characters")
         raise typer.Exit(2)
