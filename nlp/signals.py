@@ -108,12 +108,21 @@ def _fragment_span(text: str, start: int, end: int) -> tuple[int, int]:
         cut = text.find(stop, end, right)
         if cut != -1:
             right = min(right, cut + 1)
+    # Never cut a word: "…ày chưa được kiểm chứng" reads as nonsense to an officer.
+    if 0 < left < start and text[left - 1].isalnum() and text[left].isalnum():
+        space = text.find(" ", left, start)
+        left = space + 1 if space != -1 else start
+    if end < right < len(text) and text[right - 1].isalnum() and text[right].isalnum():
+        space = text.rfind(" ", end, right)
+        right = space if space != -1 else end
     return left, right
 
 
 def _quote(text: str, left: int, right: int) -> str:
     quote = " ".join(text[left:right].split())
-    return ("…" if left > 0 else "") + quote + ("…" if right < len(text) else "")
+    before = text[max(0, left - 8):left].rstrip()       # a quote from a sentence's start needs no "…"
+    opened = left > 0 and not (before == "" and left <= 8 or before.endswith((".", "!", "?", "\n")))
+    return ("…" if opened else "") + quote + ("…" if right < len(text) and quote[-1:] not in ".!?" else "")
 
 
 class CueDetector:

@@ -107,8 +107,18 @@ def test_cues_in_one_sentence_are_quoted_once(scorer: RiskScorer) -> None:
     text = "Hãy chia sẻ ngay, share gấp cho mọi người cùng biết. Nghe nói ở xã bên có dịch lạ."
     share = next(r for r in scorer.score("", text, language="vi", source_kind=None, source_trust=None)["reasons"]
                  if r["signal"] == "share_appeal")
-    assert share["evidence"] == ["Hãy chia sẻ ngay, share gấp cho mọi người cùng biết.…"]
+    assert share["evidence"] == ["Hãy chia sẻ ngay, share gấp cho mọi người cùng biết."]   # a whole sentence: no "…"
     assert share["weight"] == pytest.approx(1.3)        # first phrase 1.0, the second +0.3
+
+
+def test_a_quote_never_cuts_a_word(scorer: RiskScorer) -> None:
+    """The context window used to open mid-word ("…ày chưa được kiểm chứng"), which reads as nonsense."""
+    text = ("Một người dân trong xã kể lại câu chuyện về con đập thủy điện đầu nguồn, Tin này chưa được kiểm "
+            "chứng nhưng đã lan truyền rất nhanh trên khắp các nhóm mạng xã hội địa phương trong tuần qua")
+    [quote] = _signals(scorer.score("", text, language="vi", source_kind=None, source_trust=None))["rumour_cue"]["evidence"]
+    assert quote.startswith("…") and quote.endswith("…") and "chưa được kiểm chứng" in quote
+    inner = quote.strip("…")
+    assert f" {inner} " in f" {text} ", "the quote starts and ends on whole words"
 
 
 def test_source_signals_state_the_fact(scorer: RiskScorer) -> None:
