@@ -12,7 +12,9 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from datetime import date, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,10 +25,12 @@ from rich.table import Table
 from alerts.digest import DIGEST_RULE, WEEKEND, digest_window, reported_at
 from alerts.flag import is_flag_message
 from haidang.settings import DEFAULT_CONFIG_DIR, Settings, check_environment, load_settings
-from haidang.sites import SITES_DIR, serve_sites
+from haidang.sites import SITES_DIR, FixtureServer, serve_sites
 from haidang.store.base import OutboxMessage, Store
 
 __all__ = ["busiest_digest_day", "run_demo", "write_demo_config", "write_digest"]
+
+_PORT_FILE = "demo-port"      # in the data folder: the fixture sites' port, so a re-run finds the same URLs
 
 
 _DEMO_APP = """\
@@ -131,7 +135,7 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
 
     work = Path(tempfile.mkdtemp(prefix="haidang-demo-"))
     data_dir = (data_dir or work / "data").resolve()
-    with serve_sites(SITES_DIR) as server:
+    with _fixture_sites(data_dir, err) as server:
         base_url = server.base_url
         err.print(f"fixture sites on {base_url}")
         config_dir = write_demo_config(base_url, work / "config", data_dir, smtp)
@@ -162,7 +166,8 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
             for article in store.iter_articles():
                 labels = article.labels
                 risk = labels.get("risk", {})
-                labelled.add_row(article.fetched.source_id, escape(article.content.title[:60]),
+                title = article.content.title
+                labelled.add_row(article.fetched.source_id, escape(title if len(title) <= 60 else title[:59] + "…"),
                                  ", ".join(t["id"] for t in labels.get("topics", [])) or "-",
                                  labels.get("tone", {}).get("label", "-"),
                                  f"{risk.get('level', '-')} ({risk.get('score', 0):.2f})")
@@ -174,7 +179,7 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
             store.close()
         flags = [m for m in messages if m.flag_rule != DIGEST_RULE and is_flag_message(m)]
         out.print(f"{len(flags)} cảnh báo (flag emails) and {len(messages) - len(flags)} bản tin ngày "
-                  f"(digest for {day:%d/%m/%Y}) queued")
+                  f"(digest for {day:%d/%m/%Y}) in the outbox")
         _print_delivery(out, messages, smtp=smtp, eml_dir=data_dir / "outbox-eml", tz=ZoneInfo(settings.app.timezone))
         out.print(f"digest as a web page: {digest_path}")
         out.print(f"data: {data_dir}\nconfig: {config_dir}")
@@ -189,7 +194,7 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
                       "signed action links in the flag emails and open them with `haidang web`")
         else:
             out.print(f"set {secret_env} (32+ random characters) before the demo to put signed action links in "
-                      "the flag emails and open them with `haidang web`")
+                      "the flag emails and open them with `haidang web`", soft_wrap=True)
         if keep_serving:
             import time
             err.print("serving the fixture sites; Ctrl-C to stop")
@@ -200,12 +205,40 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
                 pass
 
 
+@contextmanager
+def _fixture_sites(data_dir: Path, err: Console) -> Iterator[FixtureServer]:
+    """The fixture sites, on the port this data folder's last demo used when it is free.
+
+    An article's id comes from its URL, and the URL holds the port: a second demo on the same
+    `--data` folder must find the same addresses, or it stores every article again as new."""
+    port_file = data_dir / _PORT_FILE
+    try:
+        port = int(port_file.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        port = 0
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(serve_sites(SITES_DIR, port))
+        except OSError:
+            err.print(f"[yellow]port {port} of the last demo on this folder is taken[/yellow]: the fixture "
+                      "articles get new addresses, so they are stored again beside the earlier ones")
+            server = stack.enter_context(serve_sites(SITES_DIR))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        port_file.write_text(str(server.server_address[1]), encoding="ascii")
+        yield server
+
+
 def _print_delivery(out: Console, messages: list[OutboxMessage], *, smtp: str | None, eml_dir: Path,
                     tz: ZoneInfo) -> None:
     """What happened to the queued mail, by outcome: a demo that says "sent" must have sent."""
     sent = [m for m in messages if m.status == "sent"]
+    now = datetime.now(UTC)
     retrying = [m for m in messages if m.status == "pending" and m.attempts]
-    held = [m for m in messages if m.status == "pending" and not m.attempts]
+    untried = [m for m in messages if m.status == "pending" and not m.attempts]
+    # Deferred to a later time: quiet hours. Due but untried: the run stopped sending after the
+    # server failed several times in a row, and these wait for the next run like the retries.
+    held = [m for m in untried if m.next_attempt_at and m.next_attempt_at > now]
+    waiting = [m for m in untried if m not in held]
     failed = [m for m in messages if m.status == "failed"]
     where = f"sent to the SMTP server {smtp}" if smtp else f"written as .eml files in {eml_dir} (no SMTP server configured)"
     out.print(f"{len(sent)} message(s) {where}")
@@ -217,6 +250,9 @@ def _print_delivery(out: Console, messages: list[OutboxMessage], *, smtp: str | 
     if retrying:
         out.print(f"[yellow]{len(retrying)} message(s) not delivered yet, to be retried[/yellow]: "
                   f"{escape(retrying[0].last_error or '')}")
+    if waiting:
+        out.print(f"[yellow]{len(waiting)} message(s) not tried yet[/yellow]: sending stopped when the server "
+                  "kept failing; they stay in the outbox for `haidang serve` or the next run")
     if failed:
         out.print(f"[red]{len(failed)} message(s) could not be sent[/red]: {escape(failed[0].last_error or '')}")
 

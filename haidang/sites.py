@@ -52,8 +52,8 @@ _CONTENT_TYPE_OVERRIDES = {
 class FixtureServer(ThreadingHTTPServer):
     daemon_threads = True             # a slow handler never holds up shutdown
 
-    def __init__(self, root: Path = SITES_DIR) -> None:
-        super().__init__(("127.0.0.1", 0), FixtureHandler)
+    def __init__(self, root: Path = SITES_DIR, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), FixtureHandler)
         self.root = root.resolve()
         self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
         self.stopping = threading.Event()
@@ -228,9 +228,10 @@ FAULT_ROUTES: dict[str, Callable[[FixtureHandler], None]] = {
 
 
 @contextmanager
-def serve_sites(root: Path = SITES_DIR) -> Iterator[FixtureServer]:
-    """Serve `root` on 127.0.0.1 (ephemeral port) in a thread until the block ends."""
-    server = FixtureServer(root)
+def serve_sites(root: Path = SITES_DIR, port: int = 0) -> Iterator[FixtureServer]:
+    """Serve `root` on 127.0.0.1 in a thread until the block ends; port 0: an ephemeral one.
+    OSError when `port` is taken."""
+    server = FixtureServer(root, port)
     thread = threading.Thread(target=server.serve_forever, name="fixture-sites", daemon=True)
     thread.start()
     try:

@@ -50,3 +50,54 @@ def test_demo_sends_its_flags_and_digest_over_smtp(tmp_path: Path, smtp_server):
     assert "<script" not in html.lower()
     assert f"{len(sent)} message(s) sent to the SMTP server 127.0.0.1:{smtp_server.port}" in printed
     assert "to be retried" not in printed and "could not be sent" not in printed
+
+
+@pytest.mark.slow
+def test_demo_with_a_dead_smtp_server_says_what_waits_and_why(tmp_path: Path):
+    """Messages left untried after the server kept refusing used to be reported as held by quiet hours."""
+    import socket
+    from datetime import UTC, datetime
+
+    with socket.socket() as probe:          # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = Console(file=(tmp_path / "out.txt").open("w"), width=200)
+    run_demo(out, Console(stderr=True, quiet=True), data_dir=tmp_path / "data", smtp=f"127.0.0.1:{port}")
+    out.file.close()
+    printed = (tmp_path / "out.txt").read_text(encoding="utf-8")
+    settings_dir = next(Path(p) for p in printed.split() if p.endswith("/config"))
+    store = open_store(load_settings(settings_dir, environ={}).app.store)
+    try:
+        messages = store.outbox()
+    finally:
+        store.close()
+    now = datetime.now(UTC)
+    assert messages and {m.status for m in messages} == {"pending"}, "nothing is lost or given up"
+    assert "0 message(s) sent to the SMTP server" in printed and "to be retried" in printed
+    untried = [m for m in messages if not m.attempts]
+    held = [m for m in untried if m.next_attempt_at and m.next_attempt_at > now]
+    waiting = len(untried) - len(held)
+    assert waiting > 0 and f"{waiting} message(s) not tried yet" in printed
+    assert ("held by quiet hours" in printed) == bool(held)
+
+
+@pytest.mark.slow
+def test_a_second_demo_on_the_same_data_folder_stores_and_sends_nothing_again(tmp_path: Path):
+    """Articles are keyed by URL, and the fixture sites' URLs hold their port: the demo reuses the
+    folder's last port, so a re-run finds every article already stored (it used to store them all again
+    and send their flags a second time)."""
+    data = tmp_path / "data"
+    counts = []
+    for run in range(2):
+        out = Console(file=(tmp_path / f"out{run}.txt").open("w"), width=200)
+        run_demo(out, Console(stderr=True, quiet=True), data_dir=data)
+        out.file.close()
+        printed = (tmp_path / f"out{run}.txt").read_text(encoding="utf-8")
+        settings_dir = next(Path(p) for p in printed.split() if p.endswith("/config"))
+        store = open_store(load_settings(settings_dir, environ={}).app.store)
+        try:
+            counts.append((store.count(), len(store.outbox())))
+        finally:
+            store.close()
+    assert counts[0] == counts[1] and counts[0][0] > 0
+    assert len(list((data / "outbox-eml").glob("*.eml"))) == counts[0][1]
