@@ -687,7 +687,7 @@ def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = P
                                                          "and count their province corrections.")] = False,
              config: ConfigOpt = None) -> None:
     """Measure every model on dev against the floors pinned beside them; exit 1 below a floor."""
-    from nlp.evaluate import TASKS, run_evaluations
+    from nlp.evaluate import TASKS, load_floors, run_evaluations
     if not data.is_dir():
         err.print(f"[red]{data} not found[/red]: pass --data pointing at shared/data")
         raise typer.Exit(2)
@@ -698,6 +698,7 @@ def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = P
     feedback = _feedback(config) if with_feedback else None
     results, failures = run_evaluations(data, split=split, tasks=task or list(TASKS), settings=settings,
                                         feedback=feedback)
+    floors = load_floors()
     if as_json:
         print(json.dumps(results, ensure_ascii=False, indent=2, default=str))
     else:
@@ -705,10 +706,15 @@ def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = P
             table = Table(title=f"{name} ({split})", show_header=False)
             for key, value in metrics.items():
                 if isinstance(value, (int, float, str)) or value is None:
-                    table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+                    floor = floors.get(key)         # metrics are named as floors.json names them
+                    table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value),
+                                  f"floor {floor:.4f}" if floor is not None else "")
             out.print(table)
     for f in failures:
         err.print(f"[red]below floor:[/red] {f}")
+    checked = [k for k in floors if any(k.startswith(f"{name}_") for name in results)]
+    if not failures:
+        err.print(f"{len(checked)} figure(s) checked against their floors in nlp/floors.json: none below")
     raise typer.Exit(1 if failures else 0)
 
 

@@ -36,3 +36,18 @@ def test_check_floors() -> None:
         "provinces_named_precision": 0.95, "provinces_named_recall": 0.95}) == [
         "provinces_named_recall: 0.5000 is below the floor 0.9500"]
     assert "missing" in check_floors({}, floors={"x": 0.1})[0]
+
+
+def test_the_command_shows_each_floor_and_fails_below_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from haidang.cli import app
+
+    (tmp_path / "plan-topics").mkdir()
+    with gzip.open(tmp_path / "plan-topics" / "dev.jsonl.gz", "wt", encoding="utf-8") as fh:
+        for doc in DOCS:
+            fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path), "--task", "provinces"])
+    assert result.exit_code == 1, result.output           # recall 0.5 on this tiny split
+    assert "floor 0.9500" in result.stdout
+    assert "below floor: provinces_named_recall: 0.5000 is below the floor 0.9500" in result.stderr
