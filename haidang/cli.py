@@ -924,7 +924,13 @@ def report(from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM
 
 
 def _es_store_settings(settings: Settings, url: str | None):
+    """The store settings pointed at Elasticsearch, for the commands that set it up or fill it;
+    exit 2 with what to give when no URL is known (the configured store may be SQLite)."""
     store = settings.app.store
+    if not (url or store.elasticsearch_url or os.environ.get("ELASTICSEARCH_URL")):
+        err.print("[red]no Elasticsearch URL[/red]: pass --url http://HOST:9200, set ELASTICSEARCH_URL, or set "
+                  f"store.elasticsearch_url in config/haidang.yaml (the configured store is {store.backend})")
+        raise typer.Exit(2)
     return store.model_copy(update={"backend": "elasticsearch", **({"elasticsearch_url": url} if url else {})})
 
 
@@ -983,9 +989,10 @@ def migrate(to: Annotated[str, typer.Option("--to", help="Target backend: elasti
     if to != "elasticsearch":
         raise typer.BadParameter("only --to elasticsearch is supported", param_hint="--to")
     settings = _settings(config)
+    target_settings = _es_store_settings(settings, url)
     source = open_store(settings.app.store.model_copy(update={"backend": "sqlite"}))
     try:
-        target = open_store(_es_store_settings(settings, url))
+        target = open_store(target_settings)
         try:
             report = migrate_store(source, target, settings.data_dir / "migrate-elasticsearch.json",  # type: ignore[arg-type]
                                    progress=lambda line: err.print(escape(line)))

@@ -290,3 +290,14 @@ def test_users_add_records_a_known_agency_and_refuses_an_unknown_one(tmp_path: P
     (config / "users.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown agency id 'cong-an' for user 'canbo'"):
         load_settings(config)
+
+
+@pytest.mark.parametrize("command", [["index", "setup"], ["migrate", "--to", "elasticsearch"]])
+def test_elasticsearch_commands_without_a_url_say_what_to_give(command: list[str], monkeypatch, tmp_path: Path):
+    """On the shipped SQLite config these used to say "store.backend is elasticsearch but no URL is set"."""
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+    monkeypatch.setenv("HAIDANG_HOME", str(tmp_path))
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert "no Elasticsearch URL: pass --url" in " ".join(result.stderr.split())
+    assert "the configured store is sqlite" in " ".join(result.stderr.split())
