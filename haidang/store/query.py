@@ -195,7 +195,7 @@ def parse_query(query: str) -> Query:
             if pending_or is not None:
                 raise QueryError(
                     f"OR at position {pending_or.pos + 1} is followed by the exclusion {tok.raw!r}: "
-                    f"exclusions cannot be alternatives; put them apart, e.g. bão OR lũ -{tok.raw[1:]}",
+                    f"exclusions cannot be alternatives; put them apart, e.g. bão OR lũ -\"bóng đá\"",
                     kind="or_before_exclusion", position=pending_or.pos + 1
                 )
             exclusions.append(_make_alternative(tok.words))
