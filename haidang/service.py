@@ -618,7 +618,8 @@ class Service:
                 "new": tally.new, "updated": tally.updated, "unchanged": tally.duplicates,
                 "skipped": sum(tally.skipped.values()), "failed": tally.errors, "flagged": tally.flagged,
                 "mail_sent": delivered["sent"], "mail_retried": delivered["retried"],
-                "mail_failed": delivered["failed"], "interrupted": events.interrupted}
+                "mail_failed": delivered["failed"], "interrupted": events.interrupted,
+                "ok": not (tally.errors and not tally.fetched)}   # nothing read, only failures: not ok
 
     def run_watch(self, now: datetime | None = None) -> dict[str, Any]:
         """The spike and silence rules once; their immediate flags delivered."""
@@ -744,7 +745,7 @@ def _run_job(data_dir: str, job_id: str, work: Callable[[Service], dict[str, Any
     entry: dict[str, Any] = {"job": job_id, "at": datetime.now(UTC).isoformat()}
     try:
         entry.update(work(service))
-        entry["ok"] = True
+        entry.setdefault("ok", True)        # a job may say it did not do its work (a source it could not read)
     except Exception as exc:  # noqa: BLE001 - the next run tries again; the log says why
         _log.exception("job %s failed", job_id)
         entry.update(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])

@@ -159,3 +159,17 @@ def test_sources_check_keeps_a_pause_it_receives_and_then_asks_nothing(demo_conf
     assert datetime.now(UTC) < pause.until, "the check ended after the pause: this machine is too slow for it"
     assert len(fixture_server.requests) == seen                    # nothing on that host, not even robots.txt
     assert again.reachable.startswith("not asked: paused until ") and again.robots == "-"
+
+
+def test_a_poll_that_reads_nothing_but_failures_is_not_ok(demo_config: Path, fixture_server: FixtureServer) -> None:
+    """`haidang status` showed "ok failed 1" for a source whose feed could not be read at all."""
+    from haidang.service import Service
+
+    settings = load_settings(demo_config, environ={})
+    source = next(s for s in settings.sources if s.id == "baoquangngai")
+    dead = source.model_copy(update={"feeds": [f"{fixture_server.base_url}/faults/missing-feed.rss"], "crawl": None})
+    settings = settings.model_copy(update={"sources": [dead]})
+    result = Service(settings).run_source("baoquangngai")
+    assert result["failed"] >= 1 and result["fetched"] == 0 and result["ok"] is False
+    good = Service(load_settings(demo_config, environ={})).run_source("baoquangngai")
+    assert good["fetched"] >= 1 and good["ok"] is True
