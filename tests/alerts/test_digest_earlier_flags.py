@@ -128,14 +128,15 @@ def test_a_story_flagged_days_earlier_is_listed_apart_and_not_counted(tmp_path: 
     assert mail["Subject"] == "[Hải Đăng] Bản tin ngày 11/11/2026: 4 tin, 2 tin có cảnh báo"
     text = mail.get_body(("plain",)).get_content()                                    # type: ignore[union-attr]
     html = mail.get_body(("html",)).get_content()                                     # type: ignore[union-attr]
-    assert "TIN CÓ CẢNH BÁO (2)" in text and "Tin có cảnh báo (2)" in html
+    count = "(2: 1 gửi thư ngay, 1 chỉ đưa vào bản tin)"       # the flag pages count only the emailed one
+    assert f"TIN CÓ CẢNH BÁO {count}" in text and f"Tin có cảnh báo {count}" in html
     section = text[text.index("TIN ĐÃ CẢNH BÁO TRƯỚC ĐÓ, CÓ THÊM BÀI MỚI (2)"):]
     assert "- [khẩn] Nghe nói tàu cá Lý Sơn bị tấn công\n" in section
     assert ("  Cảnh báo lần đầu: 09/11 · Quy tắc: Tin có nguy cơ sai sự thật cao về tỉnh; Tin có sắc thái tiêu "
             "cực về tỉnh · Bài mới trong kỳ: 1 (Dân trí)\n  Đã xử lý: đã phản bác – Công an tỉnh, 09/11\n"
             "  Cảnh báo tái xuất hiện trong kỳ: đã gửi 2 thư\n") in section
     assert "- [thấp] Sạt lở chia cắt giao thông ở Sơn Hà\n" in section and "Đã xử lý: chưa ghi nhận" in section
-    listed = text[text.index("TIN CÓ CẢNH BÁO (2)"):text.index("TIN ĐÃ CẢNH BÁO TRƯỚC ĐÓ")]
+    listed = text[text.index(f"TIN CÓ CẢNH BÁO {count}"):text.index("TIN ĐÃ CẢNH BÁO TRƯỚC ĐÓ")]
     assert "Tàu cá Lý Sơn bị phun vòi rồng" not in listed and "Sạt lở" not in listed
     assert "- [khẩn] Nghe nói đập thủy điện xả lũ\n" in listed and "- [thấp] Giá nông sản giảm\n" in listed
     assert "Tin đã cảnh báo trước đó, có thêm bài mới (2)" in html

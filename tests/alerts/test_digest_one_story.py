@@ -141,7 +141,7 @@ def test_a_story_is_listed_once_under_its_first_headline_and_counted_once(tmp_pa
     assert "- Tiêu cực: 7 bài (+6), 2 tin\n" in text and "- Báo chí trung ương: 3 bài (+3), 2 tin\n" in text
 
     # The flood story: one flag, one highlight, named by its first report, with every outlet.
-    flags = _section(text, "TIN CÓ CẢNH BÁO (1)", "TIN ĐÃ CẢNH BÁO TRƯỚC ĐÓ")
+    flags = _section(text, "TIN CÓ CẢNH BÁO (1, chỉ đưa vào bản tin)", "TIN ĐÃ CẢNH BÁO TRƯỚC ĐÓ")
     assert f"- [thấp] {FLOOD_A}\n" in flags and FLOOD_B not in flags
     assert "· 4 bài (Báo Quảng Ngãi, Thanh Niên, Dân trí, RFA Tiếng Việt) ·" in flags
     highlights = text[text.index("TIN NỔI BẬT"):]
@@ -163,7 +163,7 @@ def test_a_story_is_listed_once_under_its_first_headline_and_counted_once(tmp_pa
     assert re.search(r">Thiên tai</td><td[^>]*>4</td><td[^>]*>\+4</td><td[^>]*>1</td>", html)
     listed = re.findall(r'<li><strong dir="auto">([^<]*)</strong>', html)
     assert listed == [FLOOD_A, SEA_BAOQN]
-    assert "Tin có cảnh báo (1)" in html and html.count(f">{FLOOD_B}<") == 1     # its own outlet's link only
+    assert "Tin có cảnh báo (1, chỉ đưa vào bản tin)" in html and html.count(f">{FLOOD_B}<") == 1     # its own outlet's link only
 
 
 def test_a_story_begun_before_the_window_says_where_and_the_report_names_it_alike(tmp_path: Path) -> None:
