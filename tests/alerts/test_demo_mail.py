@@ -13,19 +13,31 @@ from rich.console import Console
 from haidang.demo import run_demo
 from haidang.settings import load_settings
 from haidang.store import open_store
+from haidang.store.base import OutboxMessage
 
 
 def _parse(raw: bytes) -> Message:
     return email.message_from_bytes(raw, policy=default)
 
 
+def _demo(tmp_path: Path, data: Path, smtp: str | None = None, name: str = "out") -> tuple[str, list[OutboxMessage], int]:
+    """Run the demo; what it printed, its outbox afterwards, and how many articles it holds."""
+    out = Console(file=(tmp_path / f"{name}.txt").open("w"), width=200)
+    run_demo(out, Console(stderr=True, quiet=True), data_dir=data, smtp=smtp)
+    out.file.close()
+    printed = (tmp_path / f"{name}.txt").read_text(encoding="utf-8")
+    settings_dir = next(Path(p) for p in printed.split() if p.endswith("/config"))
+    store = open_store(load_settings(settings_dir, environ={}).app.store)
+    try:
+        return printed, store.outbox(), store.count()
+    finally:
+        store.close()
+
+
 @pytest.mark.slow
 def test_demo_sends_its_flags_and_digest_over_smtp(tmp_path: Path, smtp_server):
     data = tmp_path / "data"
-    out = Console(file=(tmp_path / "out.txt").open("w"), width=200)
-    run_demo(out, Console(stderr=True, quiet=True), data_dir=data, smtp=f"127.0.0.1:{smtp_server.port}")
-    out.file.close()
-    printed = (tmp_path / "out.txt").read_text(encoding="utf-8")
+    printed, messages, _ = _demo(tmp_path, data, f"127.0.0.1:{smtp_server.port}")
 
     arrived = [_parse(e.content) for e in smtp_server.handler.envelopes]
     ids = [m["Message-ID"] for m in arrived]
@@ -36,12 +48,6 @@ def test_demo_sends_its_flags_and_digest_over_smtp(tmp_path: Path, smtp_server):
 
     # What the outbox says was sent is exactly what arrived; quiet hours may hold some flags back
     # (depending on the hour the test runs), and those wait in the outbox, never lost.
-    settings_dir = next(Path(p) for p in printed.split() if p.endswith("/config"))
-    store = open_store(load_settings(settings_dir, environ={}).app.store)
-    try:
-        messages = store.outbox()
-    finally:
-        store.close()
     sent = {m.message_id for m in messages if m.status == "sent"}
     assert {i.strip("<>") for i in ids} == {i.strip("<>") for i in sent}
     assert {m.status for m in messages} <= {"sent", "pending"}
@@ -61,16 +67,7 @@ def test_demo_with_a_dead_smtp_server_says_what_waits_and_why(tmp_path: Path):
     with socket.socket() as probe:          # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    out = Console(file=(tmp_path / "out.txt").open("w"), width=200)
-    run_demo(out, Console(stderr=True, quiet=True), data_dir=tmp_path / "data", smtp=f"127.0.0.1:{port}")
-    out.file.close()
-    printed = (tmp_path / "out.txt").read_text(encoding="utf-8")
-    settings_dir = next(Path(p) for p in printed.split() if p.endswith("/config"))
-    store = open_store(load_settings(settings_dir, environ={}).app.store)
-    try:
-        messages = store.outbox()
-    finally:
-        store.close()
+    printed, messages, _ = _demo(tmp_path, tmp_path / "data", f"127.0.0.1:{port}")
     now = datetime.now(UTC)
     assert messages and {m.status for m in messages} == {"pending"}, "nothing is lost or given up"
     assert "0 message(s) sent to the SMTP server" in printed and "to be retried" in printed
@@ -87,17 +84,7 @@ def test_a_second_demo_on_the_same_data_folder_stores_and_sends_nothing_again(tm
     folder's last port, so a re-run finds every article already stored (it used to store them all again
     and send their flags a second time)."""
     data = tmp_path / "data"
-    counts = []
-    for run in range(2):
-        out = Console(file=(tmp_path / f"out{run}.txt").open("w"), width=200)
-        run_demo(out, Console(stderr=True, quiet=True), data_dir=data)
-        out.file.close()
-        printed = (tmp_path / f"out{run}.txt").read_text(encoding="utf-8")
-        settings_dir = next(Path(p) for p in printed.split() if p.endswith("/config"))
-        store = open_store(load_settings(settings_dir, environ={}).app.store)
-        try:
-            counts.append((store.count(), len(store.outbox())))
-        finally:
-            store.close()
-    assert counts[0] == counts[1] and counts[0][0] > 0
-    assert len(list((data / "outbox-eml").glob("*.eml"))) == counts[0][1]
+    _, first, stored = _demo(tmp_path, data, name="first")
+    _, second, stored_again = _demo(tmp_path, data, name="second")
+    assert stored_again == stored > 0 and [m.key for m in second] == [m.key for m in first]
+    assert len(list((data / "outbox-eml").glob("*.eml"))) == len(first)
