@@ -317,8 +317,9 @@ def _highlight(snippet: str) -> str:
 def status(config: ConfigOpt = None) -> None:
     """Per source: last success, last error, articles stored, feed validators held, and the
     sources paused because their outlet asked to wait (Retry-After)."""
-    settings = _settings(config)
+    from alerts.render import shorten
     from haidang.service import scheduled_jobs
+    settings = _settings(config)
     store = _store(settings)
     try:
         rows = {s.source_id: s for s in store.source_status()}
@@ -342,18 +343,18 @@ def status(config: ConfigOpt = None) -> None:
             table.add_row(sid, "never run", "-", "0", "0")
             continue
         last_err = f"{fmt(r.last_error_at)} {r.last_error or ''}".strip() if r.last_error else "-"
-        table.add_row(sid, fmt(r.last_success), escape(last_err[:120]), str(r.articles), str(r.validators))
+        table.add_row(sid, fmt(r.last_success), escape(shorten(last_err, 120)), str(r.articles), str(r.validators))
     out.print(table)
     _print_pauses(settings, pauses)
     if failures:
         out.print(f"\n{len(failures)} failed item(s); latest:")
         for f in failures[:20]:
             out.print(f"  {fmt(f.at)} {escape(f.source_id)} {f.stage} {escape(f.error_class)}: "
-                      f"{escape(f.message[:150])} ({escape(f.url)})")
+                      f"{escape(shorten(f.message, 150))} ({escape(f.url)})")
     out.print(f"\noutbox: {pending_mail} pending, {len(failed_mail)} failed for good")
     for m in failed_mail[:20]:
         out.print(f"  [red]failed[/red] {fmt(m.created_at)} {escape(_rule_label(m))} → {escape(m.recipient)} "
-                  f"after {m.attempts} attempt(s): {escape((m.last_error or '')[:150])}")
+                  f"after {m.attempts} attempt(s): {escape(shorten(m.last_error or '', 150))}")
     if failed_mail:
         out.print("  (keys: `haidang outbox list --status failed`; send again: `haidang outbox retry KEY|--all-failed`)")
     if claims_waiting:
@@ -398,6 +399,7 @@ def outbox_list(config: ConfigOpt = None,
                 state: Annotated[str | None, typer.Option(
                     "--status", help="Only messages in this state: pending, sent or failed.")] = None) -> None:
     """Outbox messages, oldest first: key, state, rule → recipient, attempts, next try or send time, last error."""
+    from alerts.render import shorten
     if state not in (None, "pending", "sent", "failed"):
         raise typer.BadParameter(f"{state!r}: use pending, sent or failed", param_hint="--status")
     settings = _settings(config)
@@ -414,7 +416,7 @@ def outbox_list(config: ConfigOpt = None,
         lease = f" leased by {escape(m.lease_owner)} until {fmt(m.lease_until)}" if m.lease_owner else ""
         out.print(f"{m.key} {m.status} {escape(_rule_label(m))} → {escape(m.recipient)} created {fmt(m.created_at)} "
                   f"attempts {m.attempts} {when}{lease}"
-                  + (f": {escape(m.last_error[:200])}" if m.last_error and m.status != "sent" else ""))
+                  + (f": {escape(shorten(m.last_error, 200))}" if m.last_error and m.status != "sent" else ""))
     out.print(f"{len(messages)} message(s)" + (f" {state}" if state else ""))
 
 

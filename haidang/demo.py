@@ -24,6 +24,7 @@ from rich.table import Table
 
 from alerts.digest import DIGEST_RULE, WEEKEND, digest_window, reported_at
 from alerts.flag import is_flag_message
+from alerts.render import shorten
 from haidang.settings import DEFAULT_CONFIG_DIR, Settings, check_environment, load_settings
 from haidang.sites import SITES_DIR, FixtureServer, serve_sites
 from haidang.store.base import OutboxMessage, Store
@@ -166,8 +167,7 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
             for article in store.iter_articles():
                 labels = article.labels
                 risk = labels.get("risk", {})
-                title = article.content.title
-                labelled.add_row(article.fetched.source_id, escape(title if len(title) <= 60 else title[:59] + "…"),
+                labelled.add_row(article.fetched.source_id, escape(shorten(article.content.title, 60)),
                                  ", ".join(t["id"] for t in labels.get("topics", [])) or "-",
                                  labels.get("tone", {}).get("label", "-"),
                                  f"{risk.get('level', '-')} ({risk.get('score', 0):.2f})")

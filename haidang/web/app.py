@@ -47,6 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from alerts.dispatch import reappearances
 from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner
 from alerts.render import environment as alerts_environment
+from alerts.render import shorten
 from crawlers.dedup import band_keys, signature
 from haidang.claimlist import (
     ClaimTooShort,
@@ -137,10 +138,6 @@ _LANG_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
 
 def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
-
-
-def _clip(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def _form_text(form: Any, name: str, limit: int = NOTE_CHARS) -> str:
@@ -1136,7 +1133,7 @@ class _WebApp:
         assert isinstance(done, KnownClaim)
         _log.info("claim %s: %s -> %s by %s", claim_id, done.status, decision, user)
         return await self.claims_list(request, session, done.status,
-                                      message=f"{CLAIM_DECIDED[decision]}: «{_clip(done.text)}».")
+                                      message=f"{CLAIM_DECIDED[decision]}: «{shorten(done.text, 120)}».")
 
     async def claim_add(self, request: Request) -> Response:
         """Put a claim known to be false on the list, confirmed, with its rebuttal link."""
@@ -1170,7 +1167,7 @@ class _WebApp:
         if problems:
             return await self.claims_list(request, session, "confirmed", code=422, problems=problems, values=values)
         return await self.claims_list(request, session, "confirmed",
-                                      message=f"Đã thêm vào danh sách tin sai đã xác nhận: «{_clip(values['text'])}».")
+                                      message=f"Đã thêm vào danh sách tin sai đã xác nhận: «{shorten(values['text'], 120)}».")
 
     def form_expired(self, request: Request) -> HTMLResponse:
         return self.error(request, 403, "Biểu mẫu không hợp lệ",
