@@ -134,7 +134,9 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
     from haidang.service import run_once
     from haidang.store import open_store
 
-    work = Path(tempfile.mkdtemp(prefix="haidang-demo-"))
+    # With --data, the config sits in that folder too: users added to it (`haidang users add`) are
+    # still there for the next demo on it. Without, both go to a new temporary folder.
+    work = data_dir.resolve() if data_dir else Path(tempfile.mkdtemp(prefix="haidang-demo-"))
     data_dir = (data_dir or work / "data").resolve()
     with _fixture_sites(data_dir, err) as server:
         base_url = server.base_url
