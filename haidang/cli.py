@@ -674,8 +674,9 @@ def gazetteer_build(source: Annotated[Path, typer.Option(help="vn-admin-units fo
     if not source.is_dir():
         err.print(f"[red]{source} not found[/red]: pass --source pointing at shared/data/vn-admin-units")
         raise typer.Exit(2)
-    summary = build_gazetteer(source, output or DEFAULT_GAZETTEER_PATH)
-    out.print(summary)
+    path = output or DEFAULT_GAZETTEER_PATH
+    summary = build_gazetteer(source, path)
+    out.print(f"wrote {path}: " + ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in summary.items()))
 
 
 @app.command()
