@@ -63,11 +63,14 @@ def _site(host: str) -> str:
 
 def same_site(a: str, b: str) -> bool:
     """Same host, ignoring www/m/amp editions, or one a subdomain of the other (ports must agree)."""
-    pa, pb = urlsplit(a), urlsplit(b)
-    if not pa.hostname or not pb.hostname:
+    try:
+        pa, pb = urlsplit(a), urlsplit(b)
+        if not pa.hostname or not pb.hostname:
+            return False
+        ports = (pa.port or _DEFAULT_PORTS.get(pa.scheme), pb.port or _DEFAULT_PORTS.get(pb.scheme))
+    except ValueError:                  # a page's canonical link with port 99999 or "[::1": not a site
         return False
-    if (pa.port or _DEFAULT_PORTS.get(pa.scheme)) != (pb.port or _DEFAULT_PORTS.get(pb.scheme)) \
-            and pa.scheme == pb.scheme:
+    if ports[0] != ports[1] and pa.scheme == pb.scheme:
         return False
     ha, hb = _site(pa.hostname), _site(pb.hostname)
     return ha == hb or ha.endswith("." + hb) or hb.endswith("." + ha)
@@ -84,8 +87,12 @@ def canonical_url(url: str, html_canonical: str | None = None, base: str | None 
     final = clean_url(url)
     if not html_canonical or not html_canonical.strip():
         return final
-    candidate = urljoin(base or url, html_canonical.strip())
-    parts = urlsplit(candidate)
+    try:
+        candidate = urljoin(base or url, html_canonical.strip())
+        parts = urlsplit(candidate)
+    except ValueError:                  # "http://[::1": not a URL at all
+        log.debug("canonical %r is not a URL; using %s", html_canonical, final)
+        return final
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         log.debug("canonical %r is not an http(s) URL; using %s", html_canonical, final)
         return final

@@ -39,7 +39,7 @@ def parse_count(value: Any) -> int | None:
         return None
     if isinstance(value, (int, float)):
         return int(value) if math.isfinite(value) and value >= 0 else None
-    if isinstance(value, str) and re.fullmatch(r"\d{1,3}(?:[.,\s]\d{3})*|\d+", value.strip()):
+    if isinstance(value, str) and len(value) <= 40 and re.fullmatch(r"\d{1,3}(?:[.,\s]\d{3})*|\d+", value.strip()):
         return int(re.sub(r"\D", "", value))
     return None
 
