@@ -40,13 +40,21 @@ class Decoded:
 
 
 def _codec(label: str | None) -> str | None:
-    """Python codec name for a charset label, or None if Python has no such codec."""
+    """Python codec name for a charset label; None if Python has no such character encoding.
+
+    Python's registry also holds transforms a page must not choose: `unicode_escape` would turn
+    "\\u0041" written in the page into "A"; `rot13`, `base64`, `zlib`, `idna` and `punycode` are not
+    charsets of a page at all.
+    """
     if not label:
         return None
     try:
-        return codecs.lookup(label).name
+        info = codecs.lookup(label)
     except LookupError:
         return None
+    if not getattr(info, "_is_text_encoding", True) or "escape" in info.name or info.name in ("idna", "punycode"):
+        return None
+    return info.name
 
 
 def _strict(body: bytes, encoding: str) -> str | None:

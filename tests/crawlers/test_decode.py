@@ -166,3 +166,12 @@ def test_a_declaration_that_does_not_decode_falls_back_to_the_header() -> None:
     body = html("utf-8", "Café").encode("cp1252")     # not UTF-8 at all
     decoded = decode_document(body, "text/html; charset=iso-8859-1")
     assert decoded.source == "http-header" and "Café" in decoded.text
+
+
+@pytest.mark.parametrize("label", ["unicode_escape", "raw_unicode_escape", "rot13", "base64", "zlib", "punycode"])
+def test_a_declared_charset_must_be_a_character_encoding(label: str) -> None:
+    """Python's codec registry also holds transforms: a page declaring `unicode_escape` had its
+    "\\u0041" decoded to "A"; such a label is ignored like an unknown one."""
+    body = f'<meta charset="{label}"><p>\\u0041 Quảng Ngãi</p>'.encode()
+    decoded = decode_document(body, f"text/html; charset={label}")
+    assert decoded.encoding == "utf-8" and "\\u0041 Quảng Ngãi" in decoded.text
