@@ -121,7 +121,7 @@ def _fragment_span(text: str, start: int, end: int) -> tuple[int, int]:
 def _quote(text: str, left: int, right: int) -> str:
     quote = " ".join(text[left:right].split())
     before = text[max(0, left - 8):left].rstrip()       # a quote from a sentence's start needs no "…"
-    opened = left > 0 and not (before == "" and left <= 8 or before.endswith((".", "!", "?", "\n")))
+    opened = bool(before) and not before.endswith((".", "!", "?"))
     return ("…" if opened else "") + quote + ("…" if right < len(text) and quote[-1:] not in ".!?" else "")
 
 

@@ -30,6 +30,33 @@ from haidang.sites import (
 __all__ = ["OVERSIZE_BYTES", "SITES_DIR", "SLOW_SECONDS", "TRUNCATED_PROMISED"]
 
 
+@pytest.fixture(scope="session")
+def matcher() -> Any:
+    from nlp.gazetteer import Gazetteer
+    from nlp.match import ProvinceMatcher
+
+    return ProvinceMatcher(Gazetteer.load())
+
+
+@pytest.fixture(scope="session")
+def matched_article(matcher: Any) -> Any:
+    """Builds an article of a source at a made-up URL, matched for Quảng Ngãi (51), as the pipeline
+    hands it to the enricher: `matched_article(source, slug, title, text, first_seen=None)`."""
+    from datetime import UTC, datetime
+
+    from haidang.record import Article, Content, Fetched, article_id
+    from nlp.match import match_article
+
+    def build(source: Any, slug: str, title: str, text: str, first_seen: datetime | None = None) -> Article:
+        url = f"https://{source.id}.example.vn/{slug}"
+        article = Article(id=article_id(url), fetched=Fetched(source_id=source.id, url=url, canonical_url=url),
+                          content=Content(title=title, text=text, language="vi",
+                                          first_seen=first_seen or datetime.now(UTC)))
+        return match_article(article, matcher, "51")
+
+    return build
+
+
 @pytest.fixture(scope="module")
 def enricher() -> Any:
     """The shipped models, loaded once per test module; no local model, whatever this machine holds.

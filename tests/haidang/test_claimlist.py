@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,13 +16,11 @@ import nlp.enrich
 from haidang.claimlist import ClaimTooShort, add_claim, claim_page, decide_claim, valid_rebuttal_url
 from haidang.cli import app
 from haidang.demo import write_demo_config
-from haidang.record import Article, Content, Fetched, article_id
+from haidang.record import Article
 from haidang.settings import Source, load_settings
 from haidang.store import open_store
 from haidang.store.base import Store
 from nlp.enrich import Enricher
-from nlp.gazetteer import Gazetteer
-from nlp.match import ProvinceMatcher, match_article
 
 PRESS = Source(id="baoqn", name="Báo Quảng Ngãi", country="VN", language="vi", kind="provincial_press", trust="high")
 PLATFORM = Source(id="mxh", name="Trang mạng", country="VN", language="vi", kind="platform", trust="unknown")
@@ -33,18 +32,6 @@ DEBUNK = ("Công an tỉnh Quảng Ngãi bác bỏ tin đồn vỡ đập thủy
 REWORDED = ("Khẩn: lũ ở Sơn Tây",
             "Nghe nói ở Sơn Tây nước lũ tràn về hạ du rồi, thủy điện Đăkđrinh vỡ đập, bà con Quảng Ngãi chia sẻ gấp.")
 NOW = datetime(2026, 9, 6, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def matcher() -> ProvinceMatcher:
-    return ProvinceMatcher(Gazetteer.load())
-
-
-def _article(source: Source, slug: str, title: str, text: str, matcher: ProvinceMatcher) -> Article:
-    url = f"https://{source.id}.example.vn/{slug}"
-    a = Article(id=article_id(url), fetched=Fetched(source_id=source.id, url=url, canonical_url=url),
-                content=Content(title=title, text=text, language="vi", first_seen=NOW))
-    return match_article(a, matcher, "51")
 
 
 def _signals(article: Article) -> set[str]:
@@ -61,14 +48,14 @@ def _store(config: Path) -> Store:
 
 
 def test_a_proposed_claim_is_confirmed_from_the_command_line_and_a_running_enricher_flags_copies(
-        config: Path, enricher: Enricher, matcher: ProvinceMatcher, monkeypatch: pytest.MonkeyPatch) -> None:
+        config: Path, enricher: Enricher, matched_article: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     store = _store(config)
     runner = CliRunner()
     try:
-        debunk = enricher.enrich(_article(PRESS, "bac-bo-vo-dap", *DEBUNK, matcher), PRESS, store)
+        debunk = enricher.enrich(matched_article(PRESS, "bac-bo-vo-dap", *DEBUNK, first_seen=NOW), PRESS, store)
         store.upsert(debunk)
         claim_id = debunk.labels["risk"]["debunk"]["proposed_claim_id"]
-        before = enricher.enrich(_article(PLATFORM, "vo-dap", *REWORDED, matcher), PLATFORM, store)
+        before = enricher.enrich(matched_article(PLATFORM, "vo-dap", *REWORDED, first_seen=NOW), PLATFORM, store)
         assert "known_false_claim" not in _signals(before), "a proposed claim flags nothing"
 
         status = runner.invoke(app, ["status", "-c", str(config)])
@@ -96,7 +83,7 @@ def test_a_proposed_claim_is_confirmed_from_the_command_line_and_a_running_enric
         # old it reads the list again, with no restart and no refresh call.
         later = nlp.enrich.time.monotonic() + nlp.enrich.CLAIMS_TTL_S + 1
         monkeypatch.setattr(nlp.enrich.time, "monotonic", lambda: later)
-        after = enricher.enrich(_article(PLATFORM, "vo-dap-2", *REWORDED, matcher), PLATFORM, store)
+        after = enricher.enrich(matched_article(PLATFORM, "vo-dap-2", *REWORDED, first_seen=NOW), PLATFORM, store)
         assert "known_false_claim" in _signals(after)
         assert after.labels["risk"]["score"] > before.labels["risk"]["score"]
     finally:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
-from haidang.record import Article, Content, Fetched, article_id
 from haidang.settings import Source
 from haidang.store.sqlite import SqliteStore
 from nlp.enrich import Enricher
-from nlp.gazetteer import Gazetteer
-from nlp.match import ProvinceMatcher, match_article
 
 DEBUNK = ("Công an tỉnh Quảng Ngãi bác bỏ tin đồn bắt cóc trẻ em ở Lý Sơn",
           ("Ngày 12/3, Công an tỉnh Quảng Ngãi khẳng định thông tin \"nhóm người lạ bắt cóc trẻ em tại đặc khu Lý Sơn "
@@ -29,22 +23,10 @@ PLATFORM = Source(id="mxh", name="Trang mạng", country="VN", language="vi", ki
 PRESS = Source(id="baoqn", name="Báo Quảng Ngãi", country="VN", language="vi", kind="provincial_press", trust="high")
 
 
-@pytest.fixture(scope="module")
-def matcher() -> ProvinceMatcher:
-    return ProvinceMatcher(Gazetteer.load())
-
-
-def _article(source: Source, slug: str, title: str, text: str, matcher: ProvinceMatcher) -> Article:
-    url = f"https://{source.id}.example.vn/{slug}"
-    a = Article(id=article_id(url), fetched=Fetched(source_id=source.id, url=url, canonical_url=url),
-                content=Content(title=title, text=text, language="vi", first_seen=datetime.now(UTC)))
-    return match_article(a, matcher, "51")
-
-
-def test_debunk_proposes_claim_and_a_later_copy_is_flagged_with_the_rebuttal(tmp_path: Path, enricher, matcher):
+def test_debunk_proposes_claim_and_a_later_copy_is_flagged_with_the_rebuttal(tmp_path: Path, enricher, matched_article):
     store = SqliteStore(tmp_path / "s.sqlite3")
     try:
-        debunk = enricher.enrich(_article(PRESS, "bac-bo", *DEBUNK, matcher), PRESS, store)
+        debunk = enricher.enrich(matched_article(PRESS, "bac-bo", *DEBUNK), PRESS, store)
         risk = debunk.labels["risk"]
         assert risk["level"] == "thấp"
         assert any(r["signal"] == "debunk_report" for r in risk["reasons"])
@@ -53,7 +35,7 @@ def test_debunk_proposes_claim_and_a_later_copy_is_flagged_with_the_rebuttal(tmp
         store.confirm_claim(proposed[0].id)          # a person confirms; nothing is confirmed automatically
         enricher.refresh_claims()
 
-        copy = enricher.enrich(_article(PLATFORM, "canh-bao", *COPY, matcher), PLATFORM, store)
+        copy = enricher.enrich(matched_article(PLATFORM, "canh-bao", *COPY), PLATFORM, store)
         risk = copy.labels["risk"]
         assert risk["level"] == "cao"
         reason = next(r for r in risk["reasons"] if r["signal"] == "known_false_claim")
@@ -62,8 +44,8 @@ def test_debunk_proposes_claim_and_a_later_copy_is_flagged_with_the_rebuttal(tmp
         store.close()
 
 
-def test_critical_coverage_is_not_misinformation(enricher, matcher):
-    a = _article(PRESS, "xet-xu", *CRITICAL, matcher)
+def test_critical_coverage_is_not_misinformation(enricher, matched_article):
+    a = matched_article(PRESS, "xet-xu", *CRITICAL)
     labels = enricher.labels(a.content.title, a.content.text, matches=a.matches, target="51", source=PRESS)
     assert labels["tone"]["label"] == "negative"
     assert labels["risk"]["level"] == "thấp"
@@ -79,14 +61,14 @@ def test_every_label_is_present_for_bad_input(enricher):
         assert labels["notes"] or labels["language"]["label"] not in ("vi",)
 
 
-def test_a_huge_text_is_read_in_its_first_part_and_says_so(enricher, matcher):
+def test_a_huge_text_is_read_in_its_first_part_and_says_so(enricher, matched_article):
     """A 4 MB page cost seconds and a gigabyte in the models; only MAX_TEXT_CHARS are read."""
     from nlp.enrich import MAX_TEXT_CHARS
     from nlp.match import MAX_SPANS
 
     paragraph = "Tỉnh Quảng Ngãi tổ chức hội nghị xúc tiến đầu tư, thu hút nhiều doanh nghiệp tham dự. "
     text = paragraph * (4_000_000 // len(paragraph))
-    article = _article(PRESS, "dai", "Hội nghị xúc tiến đầu tư", text, matcher)
+    article = matched_article(PRESS, "dai", "Hội nghị xúc tiến đầu tư", text)
     [qn] = [m for m in article.matches if m.province_code == "51"]
     assert qn.count == text.count("Quảng Ngãi") > MAX_TEXT_CHARS // len(paragraph)   # mentions past the cut too
     assert len(qn.spans) == MAX_SPANS                                                 # but not a record of them all

@@ -11,7 +11,6 @@ import pytest
 from haidang.errors import ConfigError
 from haidang.record import Article, Content, Fetched, article_id
 from nlp.enrich import NOTE_TOPICS_EN, NOTE_UNACCENTED, Enricher
-from nlp.gazetteer import Gazetteer
 from nlp.match import ProvinceMatcher, match_article
 from nlp.topics import (
     DEFAULT_TOPICS_PATH,
@@ -36,11 +35,6 @@ PHILIPPINES = ("Philippine coast guard shadows Chinese ships near Scarborough Sh
 COMMON_WORDS = ("Quang Ngai fishermen enjoy a calm sea",
                 ("Fishermen in Quang Ngai province, Vietnam, said the sea was calm this week and the catch was "
                  "good. Traders came from a town near the border to buy squid, and a typhoon is not expected."))
-
-
-@pytest.fixture(scope="module")
-def matcher() -> ProvinceMatcher:
-    return ProvinceMatcher(Gazetteer.load())
 
 
 @pytest.fixture(scope="module")
