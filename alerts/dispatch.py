@@ -178,7 +178,8 @@ def make_notifier(settings: Settings) -> Notifier:
     return SmtpNotifier(smtp.host, smtp.port, smtp.security,
                         os.environ.get(smtp.username_env) if smtp.username_env else None,
                         os.environ.get(smtp.password_env) if smtp.password_env else None,
-                        sender=smtp.sender, timeout_s=smtp.timeout_s)
+                        sender=smtp.sender, timeout_s=smtp.timeout_s,
+                        reply_timeout_s=smtp.reply_timeout_s)
 
 
 def make_signer(settings: Settings, environ: dict[str, str] | None = None) -> LinkSigner | None:

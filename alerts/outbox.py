@@ -4,6 +4,7 @@ State lives in the Store (`enqueue`, `due_messages`, `claim`, `mark_*`), so the 
 restarts and works on every backend. Chain per recipient: queue (idempotent by flag_key) → claim
 the delivery lease (one process of many wins) → send → mark sent only after the server accepted;
 transient failure → retry later, until `max_age` without delivery → failed; permanent → failed.
+A message the server took whole without answering is sent once more, never a third time.
 """
 
 from __future__ import annotations
@@ -22,21 +23,26 @@ from typing import TYPE_CHECKING, Any, Protocol
 from alerts.flag import Flag, Resurfacing, flag_key, resurfacing_key
 from alerts.links import FlagLink, LinkSigner
 from alerts.render import render_flag
-from haidang.errors import PermanentSendError, ServerUnavailable, StoreError, TransientSendError
+from haidang.errors import DeliveryUncertain, PermanentSendError, ServerUnavailable, StoreError, TransientSendError
 from haidang.record import Article
 from haidang.store.base import ACTION_NAMES, OutboxMessage, Store
 
 if TYPE_CHECKING:
     from haidang.settings import OutboxSettings, Source
 
-__all__ = ["Backoff", "DeliveryPolicy", "DeliveryReport", "Notifier", "deliver_due", "delivery_owner",
-           "message_id_for", "queue_flag"]
+__all__ = ["HANDED_OVER", "Backoff", "DeliveryPolicy", "DeliveryReport", "Notifier", "deliver_due",
+           "delivery_owner", "message_id_for", "queue_flag"]
 
 _log = logging.getLogger(__name__)
 
 # Consecutive sends that could not reach the server (refused, timed out) before a pass stops:
 # with a 30 s timeout, a mute server would otherwise hold a pass of 100 messages for 50 minutes.
 _GIVE_UP_PASS_AFTER = 3
+
+# Starts the error of a message the server once took whole without answering (DeliveryUncertain),
+# and every later error of it, so the outbox remembers across restarts that a copy may already be
+# in the recipient's mailbox: after a second such silence it stops instead of sending again.
+HANDED_OVER = "[may have been delivered already] "
 
 
 class Notifier(Protocol):
@@ -282,6 +288,18 @@ def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Bac
             unreachable = unreachable + 1 if isinstance(exc, ServerUnavailable) else 0
             retry_at = now + backoff.delay(msg.attempts + 1)
             error = str(exc) if isinstance(exc, TransientSendError) else f"{type(exc).__name__}: {exc}"
+            handed_before = (msg.last_error or "").startswith(HANDED_OVER)
+            if isinstance(exc, DeliveryUncertain) and handed_before:
+                store.mark_failed(msg.key, f"{HANDED_OVER}the server took the whole message twice without "
+                                           f"answering, so it may have arrived twice: not sent again "
+                                           f"automatically. Ask {msg.recipient} whether it came; `haidang outbox "
+                                           f"retry {msg.key}` sends it once more. Last error: {error}", now)
+                report.failed.append(msg.key)
+                _log.warning("outbox %s to %s: handed over twice without an answer; stopped", msg.key,
+                             msg.recipient)
+                continue
+            if handed_before or isinstance(exc, DeliveryUncertain):
+                error = HANDED_OVER + error
             since = msg.pending_since or msg.created_at or now
             if now - since >= policy.max_age:
                 hours = policy.max_age.total_seconds() / 3600

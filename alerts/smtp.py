@@ -13,7 +13,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
-from haidang.errors import PermanentSendError, ServerUnavailable, TransientSendError
+from haidang.errors import DeliveryUncertain, PermanentSendError, ServerUnavailable, TransientSendError
 from haidang.store.base import OutboxMessage
 
 __all__ = ["Security", "SmtpNotifier", "build_email", "envelope_address"]
@@ -94,14 +94,23 @@ def envelope_address(sender: str) -> str:
 
 class _Tracked:
     """Notes when the whole message has been handed to the server (the body ending "CRLF.CRLF",
-    which `smtplib.SMTP.data` sends in one piece): a failure after that point is ambiguous."""
+    which `smtplib.SMTP.data` sends in one piece): a failure after that point is ambiguous.
+
+    From then on it waits `reply_timeout_s` for the answer. RFC 5321 (4.5.3.2.6) asks a client to
+    wait up to 10 minutes there, because a server may scan the message before it answers; giving
+    up sooner is what makes a message that did arrive look lost, and then arrive again.
+    """
 
     message_handed_over = False
+    reply_timeout_s: float | None = None
 
     def send(self, s: Any) -> None:       # bytes or str, as smtplib.SMTP.send takes
         super().send(s)                    # type: ignore[misc]
         if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
             self.message_handed_over = True
+            sock = getattr(self, "sock", None)
+            if sock is not None and self.reply_timeout_s is not None:
+                sock.settimeout(self.reply_timeout_s)
 
 
 class _Smtp(_Tracked, smtplib.SMTP):
@@ -129,27 +138,36 @@ class SmtpNotifier:
 
     One case is ambiguous (RFC 1047): the connection drops, or the reply times out, after the
     whole message was sent and before the server answered it. The server may have kept it, so
-    it is reported as transient and sent again later with the same Message-ID: never lost, but
-    a recipient may get it twice. Once the server accepted the message, nothing in the closing
+    it is reported as DeliveryUncertain: the outbox sends it once more with the same
+    Message-ID (never lost, but a recipient may get it twice) and stops after a second such
+    silence. The answer to the message's end is awaited `reply_timeout_s` (at least
+    `timeout_s`), so a slow server is not mistaken for a silent one; keep it under the outbox
+    lease (5 minutes by default). Once the server accepted the message, nothing in the closing
     QUIT exchange can turn the send into a failure.
     """
 
     def __init__(self, host: str, port: int, security: Security = "starttls", username: str | None = None,
-                 password: str | None = None, *, sender: str, timeout_s: float = 30.0) -> None:
+                 password: str | None = None, *, sender: str, timeout_s: float = 30.0,
+                 reply_timeout_s: float = 180.0) -> None:
         if security not in ("starttls", "tls", "none"):
             raise ValueError(f"security must be starttls, tls or none, not {security!r}")
         self.host, self.port, self.security = host, port, security
         self.username, self._password = username, password
         self.sender, self.timeout_s = sender, timeout_s
+        self.reply_timeout_s = max(timeout_s, reply_timeout_s)
         self.envelope_sender = envelope_address(sender)
 
     def __repr__(self) -> str:     # never show the password in logs or tracebacks
         return f"SmtpNotifier({self.host}:{self.port}, {self.security}, sender={self.sender!r})"
 
     def _connect(self) -> smtplib.SMTP:
+        conn: _Smtp | _SmtpSsl
         if self.security == "tls":
-            return _SmtpSsl(self.host, self.port, timeout=self.timeout_s, context=ssl.create_default_context())
+            conn = _SmtpSsl(self.host, self.port, timeout=self.timeout_s, context=ssl.create_default_context())
+            conn.reply_timeout_s = self.reply_timeout_s
+            return conn
         conn = _Smtp(self.host, self.port, timeout=self.timeout_s)
+        conn.reply_timeout_s = self.reply_timeout_s
         if self.security == "starttls":
             try:
                 conn.starttls(context=ssl.create_default_context())
@@ -184,9 +202,9 @@ class SmtpNotifier:
             raise TransientSendError(f"{where} does not support what we asked ({exc}): {hint}") from exc
         except (TimeoutError, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
             if isinstance(conn, _Tracked) and conn.message_handed_over:
-                raise ServerUnavailable(
+                raise DeliveryUncertain(
                     f"SMTP server {where} took the whole message for {msg.recipient} but gave no answer "
-                    f"({type(exc).__name__}: {exc}): it may have been delivered; it will be sent again with "
+                    f"({type(exc).__name__}: {exc}): it may have been delivered; it is sent once more with "
                     f"the same Message-ID {msg.message_id}, so the recipient may see it twice") from exc
             raise ServerUnavailable(f"cannot reach SMTP server {where}: {type(exc).__name__}: {exc}") from exc
         finally:

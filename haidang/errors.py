@@ -101,5 +101,11 @@ class ServerUnavailable(TransientSendError):
     message would fail the same way now, so a delivery pass stops trying (alerts.outbox)."""
 
 
+class DeliveryUncertain(ServerUnavailable):
+    """The server took the whole message and then gave no answer (RFC 1047): it may have been
+    delivered. The outbox sends it once more, and after a second such silence stops and says so,
+    so a server that keeps dropping the line after the message cannot deliver it over and over."""
+
+
 class PermanentSendError(SendError):
     pass

@@ -190,6 +190,9 @@ class SmtpSettings(_Model):
     username_env: str | None = None                     # name of the variable holding the user name
     password_env: str | None = None                     # name of the variable holding the password
     timeout_s: float = Field(30.0, gt=0)
+    # Wait for the answer to a message's end: servers may scan it first (RFC 5321 allows 10 min).
+    # Giving up early makes a delivered message look lost; it must stay under outbox.lease_minutes.
+    reply_timeout_s: float = Field(180.0, gt=0)
 
     @field_validator("sender")
     @classmethod
@@ -330,6 +333,16 @@ class AppSettings(_Model):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     recheck: RecheckSettings = Field(default_factory=RecheckSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+
+    @model_validator(mode="after")
+    def _reply_wait_within_lease(self) -> AppSettings:
+        """A send still waiting when its lease ends could be sent by another process too."""
+        if self.smtp is not None:
+            wait = max(self.smtp.timeout_s, self.smtp.reply_timeout_s)
+            if wait >= self.outbox.lease_minutes * 60:
+                raise ValueError(f"smtp.reply_timeout_s ({wait:g} s) must be shorter than outbox.lease_minutes "
+                                 f"({self.outbox.lease_minutes:g} min): lower it or lengthen the lease")
+        return self
 
     @field_validator("province", mode="before")
     @classmethod

@@ -1,9 +1,11 @@
 """How an SMTP exchange ends, against a real aiosmtpd server: a message the server accepted is sent,
 whatever it answers to QUIT; a connection dropped after the whole message and before the server's
-answer is the ambiguous case (RFC 1047): kept and sent again with the same Message-ID, said so."""
+answer is the ambiguous case (RFC 1047): kept and sent once more with the same Message-ID, said so,
+and never a third time; a slow answer is waited for, not taken for silence."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,9 +14,9 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from alerts_testkit import T0, RecordingHandler, SmtpServer, free_port
 
-from alerts.outbox import deliver_due, message_id_for
+from alerts.outbox import HANDED_OVER, deliver_due, message_id_for
 from alerts.smtp import SmtpNotifier
-from haidang.errors import ServerUnavailable
+from haidang.errors import DeliveryUncertain, ServerUnavailable
 from haidang.store.base import OutboxMessage
 from haidang.store.sqlite import SqliteStore
 
@@ -26,6 +28,7 @@ class _Handler(RecordingHandler):
 
     quit_reply: str = "221 Bye"
     drop: str = ""
+    answer_after_s: float = 0.0         # seconds the answer to the message's end takes (a content scan)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -36,6 +39,7 @@ class _Handler(RecordingHandler):
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         reply = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(self.answer_after_s)
         if self.drop == "data":
             assert server.transport is not None
             server.transport.abort()            # kept, but the client never hears "250"
@@ -73,8 +77,9 @@ def _msg(key: str = "k1") -> OutboxMessage:
                          html="<p>nội dung</p>", created_at=T0)
 
 
-def _notifier(server: SmtpServer) -> SmtpNotifier:
-    return SmtpNotifier("127.0.0.1", server.port, "none", sender="haidang@example.vn", timeout_s=5)
+def _notifier(server: SmtpServer, **timeouts: float) -> SmtpNotifier:
+    return SmtpNotifier("127.0.0.1", server.port, "none", sender="haidang@example.vn",
+                        **({"timeout_s": 5} | timeouts))
 
 
 def _message_ids(server: SmtpServer) -> list[str]:
@@ -125,3 +130,42 @@ def test_a_connection_dropped_before_the_message_was_sent_is_no_ambiguity(server
     assert "cannot reach SMTP server" in str(caught.value)
     assert "may have been delivered" not in str(caught.value)
     assert server.handler.envelopes == []
+
+
+def test_a_server_that_keeps_dropping_after_the_message_gets_it_twice_at_most(server: SmtpServer, tmp_path) -> None:
+    """Each silence after the message may be a delivery: resent once, then stopped and said so."""
+    handler = _handler(server)
+    handler.drop = "data"
+    with SqliteStore(tmp_path / "haidang.sqlite3") as store:
+        store.enqueue(_msg())
+        assert deliver_due(store, _notifier(server), T0).retried == ["k1"]
+        handler.drop = "rcpt"                       # an outage in between changes nothing
+        assert deliver_due(store, _notifier(server), T0 + timedelta(minutes=2)).retried == ["k1"]
+        [row] = store.outbox()
+        assert (row.last_error or "").startswith(HANDED_OVER) and "cannot reach" in (row.last_error or "")
+        handler.drop = "data"
+        assert deliver_due(store, _notifier(server), T0 + timedelta(minutes=10)).failed == ["k1"]
+        for hours in (1, 24, 100):
+            assert deliver_due(store, _notifier(server), T0 + timedelta(hours=hours)).sent == []
+        [row] = store.outbox()
+        assert row.status == "failed" and "may have arrived twice" in (row.last_error or "")
+        assert "haidang outbox retry k1" in (row.last_error or "")
+        assert _message_ids(server) == [message_id_for("k1")] * 2
+
+        # A person asked, and it had not come: put back, it goes once more.
+        handler.drop = ""
+        assert store.requeue_failed("k1", T0 + timedelta(hours=101))
+        assert deliver_due(store, _notifier(server), T0 + timedelta(hours=101)).sent == ["k1"]
+    assert _message_ids(server) == [message_id_for("k1")] * 3
+
+
+def test_a_slow_answer_to_the_message_is_waited_for_not_taken_for_silence(server: SmtpServer, tmp_path) -> None:
+    """A server scanning the message answers after the per-command timeout: sent once, no copy."""
+    _handler(server).answer_after_s = 1.5
+    with pytest.raises(DeliveryUncertain):                     # what a single timeout made of it
+        _notifier(server, timeout_s=0.5, reply_timeout_s=0.5).send(_msg("k0"))
+    with SqliteStore(tmp_path / "haidang.sqlite3") as store:
+        store.enqueue(_msg())
+        report = deliver_due(store, _notifier(server, timeout_s=0.5, reply_timeout_s=10), T0)
+        assert report.sent == ["k1"] and report.retried == []
+    assert _message_ids(server) == [message_id_for("k0"), message_id_for("k1")]

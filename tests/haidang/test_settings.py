@@ -74,3 +74,16 @@ def test_smtp_sender_needs_an_address(tmp_path: Path):
     config.write_text(config.read_text(encoding="utf-8").replace(
         "sender: Sở TT&TT Quảng Ngãi", "sender: Sở TT&TT Quảng Ngãi <haidang@example.gov.vn>"), encoding="utf-8")
     assert check_config_dir(tmp_path) == []
+
+
+def test_the_wait_for_the_servers_answer_must_end_within_the_delivery_lease(tmp_path: Path):
+    """Still waiting when the lease ends, a send could be made a second time by another process."""
+    shutil.copytree(DEFAULT_CONFIG_DIR, tmp_path, dirs_exist_ok=True)
+    config = tmp_path / "haidang.yaml"
+    base = config.read_text(encoding="utf-8")
+    config.write_text(base + "smtp:\n  host: 127.0.0.1\n  sender: haidang@example.gov.vn\n  reply_timeout_s: 600\n",
+                      encoding="utf-8")
+    problems = check_config_dir(tmp_path)
+    assert any("reply_timeout_s" in message and "lease_minutes" in message for *_, message in problems), problems
+    config.write_text(base + "smtp:\n  host: 127.0.0.1\n  sender: haidang@example.gov.vn\n", encoding="utf-8")
+    assert check_config_dir(tmp_path) == []
