@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from alerts.flag import Flag, Resurfacing, flag_key, resurfacing_key
 from alerts.links import FlagLink, LinkSigner
 from alerts.render import render_flag
-from haidang.errors import DeliveryUncertain, PermanentSendError, ServerUnavailable, StoreError, TransientSendError
+from haidang.errors import (
+    DeliveryUncertain,
+    PermanentSendError,
+    ServerUnavailable,
+    StoreError,
+    TransientSendError,
+)
 from haidang.record import Article
 from haidang.store.base import ACTION_NAMES, OutboxMessage, Store
 
