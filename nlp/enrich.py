@@ -51,6 +51,7 @@ class Enricher:
         self._section, self._topics, self._tone, self._risk = section, topics, tone, risk
         self._confirmed: list[KnownClaim] | None = None
         self._confirmed_at = 0.0
+        self._confirmed_from: Store | None = None     # the cache is one store's list, never another's
 
     @classmethod
     def load(cls, topic_seeds: dict[str, list[str]] | None = None, *, models_dir: Path | None = None,
@@ -124,8 +125,10 @@ class Enricher:
         self._confirmed = None
 
     def _claims(self, store: Store, title: str, text: str) -> list[KnownClaim]:
-        if self._confirmed is None or time.monotonic() - self._confirmed_at > CLAIMS_TTL_S:
+        if (self._confirmed is None or self._confirmed_from is not store
+                or time.monotonic() - self._confirmed_at > CLAIMS_TTL_S):
             self._confirmed, self._confirmed_at = store.known_claims("confirmed"), time.monotonic()
+            self._confirmed_from = store
         # LSH candidates of every status but "proposed": confirmed ones flag copies, ones officers
         # dismissed as not false lower their copies' risk (`dismissed_claim`). The cached confirmed
         # list goes first, so a claim dismissed since it was cached shows its current status.

@@ -44,6 +44,18 @@ def test_debunk_proposes_claim_and_a_later_copy_is_flagged_with_the_rebuttal(tmp
         store.close()
 
 
+def test_a_claim_confirmed_in_one_store_flags_nothing_in_another(tmp_path: Path, enricher, matched_article):
+    """One loaded enricher serves two deployments' stores (a test run, a second data folder)."""
+    with SqliteStore(tmp_path / "a.sqlite3") as first, SqliteStore(tmp_path / "b.sqlite3") as second:
+        enricher.enrich(matched_article(PRESS, "bac-bo", *DEBUNK), PRESS, first)
+        first.confirm_claim(first.known_claims("proposed")[0].id)
+        enricher.refresh_claims()
+        assert enricher.enrich(matched_article(PLATFORM, "a", *COPY), PLATFORM, first).labels["risk"]["level"] == "cao"
+        risk = enricher.enrich(matched_article(PLATFORM, "b", *COPY), PLATFORM, second).labels["risk"]
+        assert not any(r["signal"] == "known_false_claim" for r in risk["reasons"])
+        assert enricher.enrich(matched_article(PLATFORM, "c", *COPY), PLATFORM, first).labels["risk"]["level"] == "cao"
+
+
 def test_critical_coverage_is_not_misinformation(enricher, matched_article):
     a = matched_article(PRESS, "xet-xu", *CRITICAL)
     labels = enricher.labels(a.content.title, a.content.text, matches=a.matches, target="51", source=PRESS)
