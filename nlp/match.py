@@ -37,6 +37,15 @@ _UNIT_EQUIV = {"tp": "thanh pho", "tx": "thi xa", "tt": "thi tran"}
 # highlight, and a page naming a place ten thousand times does not make a megabyte-long record.
 MAX_SPANS = 50
 _CITY_UNITS = frozenset({"thanh pho", "thi xa"})
+# Letter words (not numbers), for the words around a name.
+_LETTER_WORD_RE = re.compile(r"\w*[^\W\d_]\w*")
+# Syllables that Vietnamese spelling never writes without diacritics: a stop final (-p, -t, -c,
+# -ch) takes only the sắc or nặng tone, and the diphthongs iê/yê/uô/ươ always carry their hat or
+# horn ("Thap", "Bac", "Kien", "Yen", "Duong" are "Tháp", "Bắc", "Kiên", "Yên", "Dương" stripped).
+# "k" ends only names from minority languages, written "Đắk Lắk" in Vietnamese text.
+_NEEDS_MARKS_RE = re.compile(r"(?:[ptck]|ch)$|ie|ye|uo")
+# Words looked at on each side of a name to tell whether the text there is written without marks.
+_NEIGHBOURS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,10 @@ class _Hit:
     end: int
     text: str
     places: list[Place]
+    # How a name written without diacritics in text written with them was let in (see
+    # `_unmarked_in_marked`): "unit", "unmarked" (the words around it have no marks either: it is
+    # classified as unmarked text) or "spelling"; empty for every other hit.
+    context: str = ""
 
 
 @dataclass(slots=True)
@@ -95,6 +108,36 @@ def _is_marked(s: str) -> bool:
     if s.isascii():
         return False
     return len(_NON_ASCII_RE.findall(s)) >= 0.03 * len(s)
+
+
+def _needs_marks(syllable: str) -> bool:
+    """Whether this diacritic-free syllable can only be a Vietnamese word with its marks dropped."""
+    return bool(_NEEDS_MARKS_RE.search(syllable.lower()))
+
+
+def _is_title_case(surface: str) -> bool:
+    """ "Dong Thap", not "DONG THAP" or "dong Thap": every word capitalised as a proper name."""
+    return all(w[0].isupper() and (len(w) == 1 or w[1:].islower()) for w in _WORD_RE.findall(surface))
+
+
+def _neighbours_unmarked(s: str, start: int, end: int, k: int = _NEIGHBOURS) -> bool:
+    """Whether the `k` letter words on each side of s[start:end] (within its line) carry no
+    diacritics, at least `k` words in all: a stretch of English or of Vietnamese typed without marks
+    inside text written with them (a reader's question, a quoted English sentence, a signature).
+
+    About one word in six of marked news text is plain ASCII (VNTC), so `k` on each side all
+    plain by chance is rare, and a name with marked words beside it is read as marked text.
+    """
+    reach = 40 * k                 # characters looked at: a page of one long line stays linear
+    low, high = max(0, start - reach), min(len(s), end + reach)
+    newline = s.rfind("\n", low, start)
+    line_start = low if newline < 0 else newline + 1
+    newline = s.find("\n", end, high)
+    line_end = high if newline < 0 else newline
+    before = _LETTER_WORD_RE.findall(s, line_start, start)[-k:]
+    after = _LETTER_WORD_RE.findall(s, end, line_end)[:k]
+    words = before + after
+    return len(words) >= k and all(w.isascii() for w in words)
 
 
 def _glued(left: str, right: str) -> bool:
@@ -143,6 +186,7 @@ class ProvinceMatcher:
         self._street_words = _phrases(ctx.get("street_words", []))
         self._person_titles = _phrases(ctx.get("person_titles", []))
         self._person_words = frozenset(normalize(w) for w in ctx.get("person_name_words", []))
+        self._person_words_folded = frozenset(fold(w) for w in self._person_words)
         self._suffix_province = frozenset(fold(w) for w in ctx.get("suffix_province", []))
         self._suffix_local = frozenset(fold(w) for w in ctx.get("suffix_local", []))
         self._anchor_units = self._local_units[0] | self._province_units[0]
@@ -168,6 +212,7 @@ class ProvinceMatcher:
                 if len(key.split()) < 2 and not (place.kind == "district" and place.unit == "Thành phố"):
                     continue
             by_key[key].append(place)
+        self._longest_key = max((len(k) for k in by_key), default=0)
         self._automaton = ahocorasick.Automaton()
         for key, senses in by_key.items():
             self._automaton.add_word(key, (key, senses))
@@ -211,7 +256,7 @@ class ProvinceMatcher:
         out: list[_Evidence] = []
         plain = not cased and not marked     # no capitals, no diacritics: names look like words
         for hit in self._select(self._hits(s, folded, cased, marked, field_name, blocked)):
-            ev = self._classify(hit, s, marked, lead_end, plain)
+            ev = self._classify(hit, s, marked and hit.context != "unmarked", lead_end, plain)
             if ev is not None:
                 out.append(ev)
         covered = _Spans((e.start, e.end) for e in out)
@@ -235,6 +280,7 @@ class ProvinceMatcher:
     def _hits(self, s: str, folded: str, cased: bool, marked: bool, field_name: str,
               blocked: _Spans) -> list[_Hit]:
         hits = []
+        names_unmarked: list[tuple[int, int]] = []    # names of any kind written without marks
         n = len(s)
         for end_idx, (key, senses) in self._automaton.iter(folded):
             start, end = end_idx - len(key) + 1, end_idx + 1
@@ -254,14 +300,73 @@ class ProvinceMatcher:
             kept = [p for p in senses
                     if self._same_form(p.name, surface,
                                        cased and (marked or p.kind not in ("province", "not_place")))]
-            if marked and surface.isascii() and any(not p.name.isascii() for p in senses) \
-                    and self._word_after(s, end) not in self._suffix_province:
-                # "Thanh Hoa" in text written with diacritics is a person, not "Thanh Hóa";
-                # an English form ("Quang Ngai province") still counts.
-                kept = []
+            context = ""
+            if marked and surface.isascii() and any(not p.name.isascii() for p in senses):
+                proper = [p for p in senses if self._same_form(p.name, surface, True)]
+                if proper:
+                    names_unmarked.append((start, end))
+                kept, context = self._unmarked_in_marked(s, start, end, surface, senses, kept, proper)
             if kept:
-                hits.append(_Hit(field_name, start, end, surface, kept))
+                hits.append(_Hit(field_name, start, end, surface, kept, context))
+        if any(h.context for h in hits):
+            # A name let in that way is not the name when it is part of a longer one written the
+            # same way, whatever that is: "Dien Bien Phu" (a city, a street) is not "Dien Bien".
+            names_unmarked.sort()
+            starts = [a for a, _ in names_unmarked]
+            hits = [h for h in hits if not h.context or not any(
+                b >= h.end and b - a > h.end - h.start
+                for a, b in names_unmarked[bisect_left(starts, h.start - self._longest_key):
+                                           bisect_right(starts, h.start)])]
         return hits
+
+    def _unmarked_in_marked(self, s: str, start: int, end: int, surface: str, senses: list[Place],
+                            kept: list[Place], proper: list[Place]) -> tuple[list[Place], str]:
+        """The senses a name written without diacritics keeps in text written with them, and how.
+
+        `kept`: the senses whose form the text's own rule accepts; `proper`: those capitalised as
+        the name is.
+
+        There "Thanh Hoa", "Quang Ninh", "Quang Tri" are people ("Lê Quang Ninh", "vận động viên
+        Thanh Hoa"), spelt correctly: a capitalised name is no evidence, since people's names are
+        capitalised too. It is the place only with evidence that the marks were dropped, or that it
+        is a place:
+        - a unit word: "tỉnh Quang Ngai", "TP Can Tho", "Quang Ngai province" (an English form);
+        - the words around it are unmarked too ("tai Ha Noi hoac o truong", "Floods hit Quang Ngai
+          on Monday"): that stretch is unmarked text, and is read by the rules for unmarked text;
+        - its spelling is impossible without marks ("Dong Thap", "Bac Lieu", "Kien Giang": see
+          `_NEEDS_MARKS_RE`), written as a proper name of its own: every word capitalised, not
+          followed by another capitalised word ("Kien Giang Tran" is a person).
+        The last two need a name of two words or more ("Hue" alone is a common given name) that does
+        not end in a family name: people's names typed without marks are often in Western order
+        ("Minh Nguyen", "Linh Duong" in ViHSD comments, "From: Binh Nguyen" in VNTC letters), so
+        "Thai Nguyen" and "Binh Duong" there need a unit word too.
+        "Quang Ngai" in "Người dân Quang Ngai đã" has none of these: "Quang" and "Ngai" are correct
+        syllables and a person's name ("Ông Nguyễn Văn Ngai" in VNTC), so it stays unmatched.
+        A longer name that hides a province ("Dong Thap Muoi") keeps hiding it, capitals or not.
+        """
+        hiding = [p for p in senses if p.kind == "not_place" and self._same_form(p.name, surface, False)]
+        if hiding:
+            return hiding, ""
+        if self._word_after(s, end) in self._suffix_province:
+            return kept, ""                 # an English form: "Quang Ngai province", "Hue City"
+        names = [p for p in kept if p.kind == "province"]
+        if names and self._prefix_class(self._words_before(s, start), True) in ("province", "town"):
+            return names, "unit"
+        names = [p for p in proper if p.kind == "province"]
+        words = surface.split()
+        if not names or len(words) < 2 or fold(words[-1]) in self._person_words_folded:
+            return [], ""
+        if _neighbours_unmarked(s, start, end):
+            return names, "unmarked"
+        if _is_title_case(surface) and any(_needs_marks(w) for w in _WORD_RE.findall(surface)) \
+                and not self._next_word_capitalised(s, end):
+            return names, "spelling"
+        return [], ""
+
+    @staticmethod
+    def _next_word_capitalised(s: str, end: int) -> bool:
+        m = _WORD_RE.match(s, end + 1) if end < len(s) and s[end] == " " else None
+        return m is not None and m.group(0)[0].isupper()
 
     @staticmethod
     def _same_form(name: str, surface: str, cased: bool) -> bool:
@@ -370,7 +475,11 @@ class ProvinceMatcher:
         kinds = {p.kind for p in hit.places}
         if "not_place" in kinds:
             return None
-        prefix = self._prefix_class(self._words_before(s, hit.start), marked)
+        before = self._words_before(s, hit.start)
+        prefix = self._prefix_class(before, marked)
+        if not prefix and hit.context and before and before[-1].isascii() and before[-1][:1].isupper() \
+                and fold(before[-1]) in self._person_words_folded:
+            prefix = "person"          # "Tran Ngo Vinh Phuc": a person's name typed without marks
         after = self._word_after(s, hit.end)
         if after in self._suffix_province:
             prefix = prefix or "province"
