@@ -78,7 +78,10 @@ class LinkSigner:
         return _b64(hmac.new(self._key, f"{purpose}\x1f{message}".encode(), hashlib.sha256).digest())
 
     def check_mac(self, purpose: str, message: str, mac: str) -> bool:
-        return hmac.compare_digest(self.mac(purpose, message), mac)
+        """Compared as bytes: `hmac.compare_digest` raises TypeError on a str that is not ASCII,
+        and a forged token, cookie or form field may hold anything."""
+        return hmac.compare_digest(self.mac(purpose, message).encode("ascii"),
+                                   mac.encode("utf-8", "surrogatepass"))
 
     # -- flag links ------------------------------------------------------------------------
 

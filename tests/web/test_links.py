@@ -102,3 +102,14 @@ def test_make_signer_reads_the_named_variable() -> None:
     assert make_signer(settings, environ={}) is None
     signer = make_signer(settings, environ={"HAIDANG_LINK_SECRET": SECRET})
     assert signer is not None and signer.base_url == settings.app.web.base_url and signer.link_days == 7
+
+
+@pytest.mark.parametrize("mac", ["é", "\ud800", "\x00", "a" * 10_000, ""])
+def test_a_signature_of_any_characters_is_refused_not_crashed_on(mac: str) -> None:
+    """A forged token, cookie or form field may hold anything; hmac.compare_digest raised TypeError on non-ASCII."""
+    signer = _signer()
+    body = signer.sign(FlagLink(flag_key="k", rule="r", story_id="s", article_id="a", recipient="x@y.vn",
+                                action="phan_bac", expires=2**40)).split(".")[0]
+    assert signer.check_mac("flag-link", body, mac) is False
+    with pytest.raises(TamperedLink):
+        signer.verify(f"{body}.{mac}", now=T0)
