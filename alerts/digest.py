@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from alerts.dispatch import AlertDispatcher, first_article, story_articles
 from alerts.flag import RESURFACING, SEVERITIES, flag_key, follow_up_of, is_flag_message
 from alerts.outbox import message_id_for
-from alerts.render import environment, one_line
+from alerts.render import LINE_CHARS, environment, local_time, one_line, shorten
 from alerts.routing import addressees
 from crawlers.dedup import linked_stories
 from haidang.record import Article, engagement_line
@@ -215,8 +215,7 @@ def digest_window(day: date, tz: str = "Asia/Ho_Chi_Minh", at: str | None = None
 
 
 def _when(article: Article, tz: ZoneInfo) -> datetime | None:
-    dt = article.content.published or article.content.first_seen
-    return dt.astimezone(tz) if dt else None
+    return local_time(article.content.published or article.content.first_seen, tz)
 
 
 
@@ -336,7 +335,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
 
     def entry(a: Article) -> DigestArticle:
         src = sources.get(a.fetched.source_id)
-        return DigestArticle(id=a.id, title=one_line(a.content.title) or "(không có tiêu đề)",
+        return DigestArticle(id=a.id, title=shorten(a.content.title, LINE_CHARS) or "(không có tiêu đề)",
                              url=a.fetched.canonical_url or a.fetched.url, source_id=a.fetched.source_id,
                              source_name=one_line(src.name if src else a.fetched.source_id),
                              source_kind=src.kind if src else None, published=_when(a, tz), tone=a.tone_label,
@@ -530,7 +529,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
                   by_kind=_rows(now_kind, prev_kind, stories=kind_stories), flags=flags, failed=failed,
                   foreign=foreign, stories=stories, found_late=len(found_late), story_count=len(clusters),
                   claims_waiting=len(waiting),
-                  claims_waiting_texts=[one_line(c.text) for c in reversed(waiting[-CLAIMS_SHOWN:])])
+                  claims_waiting_texts=[shorten(c.text, LINE_CHARS) for c in reversed(waiting[-CLAIMS_SHOWN:])])
 
 
 def _silence_title(story_id: str, rule: Any, sources: Mapping[str, Any]) -> str:

@@ -11,8 +11,10 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -25,8 +27,9 @@ from haidang.store.base import ACTION_NAMES
 if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs only two attributes
     from haidang.settings import Source
 
-__all__ = ["EXCERPT_CHARS", "SIGNAL_NAMES", "SUBJECT_TITLE_CHARS", "TEMPLATES_DIR", "clean_text", "environment",
-           "one_line", "reader_evidence", "render_flag", "shorten", "signal_label", "signal_name"]
+__all__ = ["EXCERPT_CHARS", "LINE_CHARS", "SIGNAL_NAMES", "SUBJECT_TITLE_CHARS", "TEMPLATES_DIR", "clean_text",
+           "environment", "local_time", "one_line", "reader_evidence", "render_flag", "shorten", "signal_label",
+           "signal_name", "url_text", "web_url"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # Characters of context on each side of the province mention: about two sentences of a
@@ -35,16 +38,27 @@ EXCERPT_CHARS = 160
 # Characters of an article title kept in a subject: with the tag, headline and outlet the subject
 # stays near 140, about what a phone or an Outlook list shows before cutting it off itself.
 SUBJECT_TITLE_CHARS = 70
+# Characters of one piece of web text (a title, a claim) shown in an email's body: well above a
+# real headline (the longest <title> in tests/fixtures/sites has 101), while a 10,000-character
+# "title" from a hostile page leaves the email a page long, not a wall hiding the reasons and links.
+LINE_CHARS = 300
 
 # Bidirectional embeddings/overrides/isolates and other invisible controls: article text with an
 # RTL override could make the link or the reasons read backwards in a mail client. Line breaks
 # and tabs are kept; every other C0/C1 control goes.
 _INVISIBLE_RE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c\u0000-\u0008\u000b-\u001f\u007f-\u009f]")
+# Runs of Latin/Cyrillic/symbol combining marks past the second ("Zalgo" text): stacked hundreds
+# high they paint over the lines above and below (the rule, the link). Vietnamese needs two at most,
+# and none after NFC; other scripts' marks (Arabic, Thai, Devanagari) are outside these blocks.
+_MARK = "[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+_STACKED_MARKS_RE = re.compile(f"({_MARK}{{2}}){_MARK}+")
+_SPACES_RE = re.compile(r"\s+")
 
 
 def clean_text(value: Any) -> str:
-    """NFC text without bidi controls: what the reader sees is what the article says, in order."""
-    return _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", str(value)))
+    """NFC text without bidi controls or stacked marks: what the reader sees is what the article
+    says, in order, and nothing paints over the rest of the email."""
+    return _STACKED_MARKS_RE.sub(r"\1", _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", str(value))))
 
 
 def one_line(value: Any) -> str:
@@ -65,9 +79,57 @@ def shorten(value: Any, limit: int = SUBJECT_TITLE_CHARS) -> str:
 
 
 def _href(value: Any) -> str:
-    """Only http(s) links become clickable: a stored URL is never trusted to be one."""
+    """Only http(s) links become clickable: a stored URL is never trusted to be one. (The web app's
+    pages use this; emails use `web_url`, which also shows what a look-alike host really is.)"""
     url = clean_text(value).strip()
     return url if url.lower().startswith(("http://", "https://")) else "#"
+
+
+def web_url(value: Any) -> str | None:
+    """The http(s) URL an email may link to, written as it will be followed; None for anything else
+    (javascript:, data:, a relative or broken URL), which the email shows as text, never as a link.
+
+    Written as followed: a host in another script is shown in its ASCII (IDNA) form, so
+    "bаoquangngai.vn" with a Cyrillic "а" reads "xn--bquangngai-…" rather than as the provincial
+    paper; a user part ("https://baoquangngai.vn@evil.example/") is dropped, so the host the link
+    opens is the one the reader sees. A URL with neither is returned as stored (cleaned)."""
+    url = one_line(value) if value is not None else ""
+    if not url.lower().startswith(("http://", "https://")):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:                 # "http://[::1", port 99999: no address to open
+        return None
+    if not host:
+        return None
+    if "@" not in parts.netloc and host.isascii():
+        return url
+    try:
+        ascii_host = host if host.isascii() else host.encode("idna").decode("ascii")
+    except UnicodeError:               # not a host name any resolver would look up
+        return None
+    if ":" in ascii_host:
+        ascii_host = f"[{ascii_host}]"
+    netloc = ascii_host if port is None else f"{ascii_host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def url_text(value: Any) -> str:
+    """A URL as an email shows it: the link's own address (`web_url`), else the stored value on one line."""
+    return web_url(value) or (one_line(value) if value is not None else "")
+
+
+def local_time(value: datetime | None, tz: str | tzinfo) -> datetime | None:
+    """`value` in the zone `tz`; as stored when that falls off the calendar (9999-12-31 23:00 UTC is
+    year 10000 in Vietnam): a page's impossible date is shown, not allowed to stop its flag."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(ZoneInfo(tz) if isinstance(tz, str) else tz)
+    except (OverflowError, ValueError):
+        return value
 
 
 def _autoescape(name: str | None) -> bool:
@@ -118,6 +180,9 @@ def environment(folder: Path = TEMPLATES_DIR) -> Environment:
     env.filters["clean"] = clean_text
     env.filters["one_line"] = one_line
     env.filters["href"] = _href
+    env.filters["web_url"] = web_url
+    env.filters["url_text"] = url_text
+    env.filters["clip"] = functools.partial(shorten, limit=LINE_CHARS)
     env.filters["signal_name"] = signal_name
     env.filters["signal_label"] = signal_label
     env.filters["reader_evidence"] = reader_evidence
@@ -142,7 +207,9 @@ class _Excerpt:
 
 
 def _excerpt(article: Article) -> _Excerpt:
-    """Text around the first province mention (a span into title or text); the lead otherwise."""
+    """Text around the first province mention (a span into title or text); the lead otherwise.
+    On one line: the article's own line breaks could otherwise lay out lines of the plain-text part
+    that look like the email's ("Lý do cảnh báo:", "Bài gốc: …")."""
     for match in article.matches:
         for span in match.spans:
             source = article.content.title if span.field == "title" else article.content.text
@@ -154,16 +221,22 @@ def _excerpt(article: Article) -> _Excerpt:
                     start = source.index(" ", start, span.start) + 1
                 if end < len(source) and " " in source[span.end:end]:
                     end = source.rindex(" ", span.end, end)
-                return _Excerpt(clean_text(source[start:span.start]), clean_text(source[span.start:span.end]),
-                                clean_text(source[span.end:end]), start > 0, end < len(source))
+                return _Excerpt(_flat(source[start:span.start]), _flat(source[span.start:span.end]),
+                                _flat(source[span.end:end]), start > 0, end < len(source))
     text = article.content.text or article.content.title
     cut = text[:2 * EXCERPT_CHARS]
-    return _Excerpt(clean_text(cut), "", "", False, len(cut) < len(text))
+    return _Excerpt(_flat(cut).strip(), "", "", False, len(cut) < len(text))
+
+
+def _flat(value: str) -> str:
+    """Cleaned text with every run of white space (line breaks included) made one space; unlike
+    `one_line` the ends are kept, so the pieces around a mention still join with their spaces."""
+    return _SPACES_RE.sub(" ", clean_text(value))
 
 
 def _evidence(value: Any) -> list[str]:
     items = value if isinstance(value, (list, tuple)) else [value] if value not in (None, "") else []
-    return [clean_text(item) for item in items]
+    return [one_line(item) for item in items]
 
 
 def _reasons(raw: list[dict[str, Any]], source_name: str | None = None) -> list[dict[str, Any]]:
@@ -196,12 +269,12 @@ def _condition_evidence(condition: str, evidence: Any, topic_names: dict[str, st
         out = []
         for t in evidence:
             if not isinstance(t, dict):
-                out.append(clean_text(topic_names.get(str(t), t)))
+                out.append(one_line(topic_names.get(str(t), t)))
                 continue
             name = topic_names.get(str(t.get("id")), str(t.get("id")))
             score = f" ({wording.vn_decimal(t['score'])})" if t.get("score") is not None else ""
             phrases = ", ".join(str(e) for e in t.get("evidence") or [])
-            out.append(clean_text(f"{name}{score}" + (f": {phrases}" if phrases else "")))
+            out.append(one_line(f"{name}{score}" + (f": {phrases}" if phrases else "")))
         return out
     if condition == "tone":
         return [wording.tone_name(evidence)]
@@ -210,7 +283,7 @@ def _condition_evidence(condition: str, evidence: Any, topic_names: dict[str, st
     if condition == "source_kinds" and isinstance(evidence, str) and ": " in evidence:
         source_id, kind = evidence.rsplit(": ", 1)
         name = (source_names or {}).get(source_id, source_id)
-        return [clean_text(f"{name} ({wording.kind_name(kind)})")]
+        return [one_line(f"{name} ({wording.kind_name(kind)})")]
     if condition == "relevant" and evidence in ("True", True):
         return []
     return _evidence(evidence)
@@ -233,7 +306,7 @@ def _rule_reasons(raw: list[dict[str, Any]], topic_names: dict[str, str],
 def _outlet(article: Article, sources: dict[str, Source]) -> dict[str, Any]:
     source = sources.get(article.fetched.source_id)
     return {"id": article.fetched.source_id, "name": source.name if source else article.fetched.source_id,
-            "kind": source.kind if source else None, "title": article.content.title,
+            "kind": source.kind if source else None, "title": shorten(article.content.title, LINE_CHARS),
             "url": article.fetched.canonical_url or article.fetched.url, "record_id": article.id}
 
 
@@ -285,10 +358,10 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "risk_level": risk.get("level"),
         "risk_score": risk.get("score"),
         "article": main,
-        "title": clean_text(main.content.title),
+        "title": shorten(main.content.title, LINE_CHARS),
         "outlet": _outlet(main, sources),
         "outlets": [_outlet(a, sources) for a in articles],
-        "published": published.astimezone(ZoneInfo(tz)) if published else None,
+        "published": local_time(published, tz),
         "engagement": engagement_line(main.content.engagement),
         "excerpt": _excerpt(main),
         "reasons": _rule_reasons(flag.reasons, topic_names or {}, {sid: s.name for sid, s in sources.items()}),
@@ -303,7 +376,7 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "source_name": one_line(resurfacing.source_name),
         "earlier_outlets": [one_line(name) for name in resurfacing.earlier_outlets],
         "actions": [{"name": wording.action_name(a.action), "agency": one_line(a.agency) if a.agency else None,
-                     "at": a.at.astimezone(ZoneInfo(tz)),
+                     "at": local_time(a.at, tz),
                      "rebuttal_url": (clean_text(a.rebuttal_url).strip() or None) if a.rebuttal_url else None}
                     for a in resurfacing.actions],
     }

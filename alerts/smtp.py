@@ -22,17 +22,31 @@ Security = Literal["starttls", "tls", "none"]
 
 
 class _Policy(EmailPolicy):
-    """The default email policy, with a non-ASCII Subject folded by `email.header.Header`.
+    """The default email policy, with the Subject kept as given and folded by `email.header.Header`.
 
     Python 3.11's folding of unstructured headers drops the space between two encoded words
     (CPython gh-144156): "cập nhật: Công an" arrived as "cập nhật:Công an" in 38 of 65 of our real
     subjects. Header's RFC 2047 encoder keeps every character; other headers are folded as usual.
+
+    Kept as given: the default policy decodes RFC 2047 encoded words found in a value it is handed,
+    so an article title reading "=?utf-8?b?4oCu...?=" arrived as the characters it encodes (a
+    right-to-left override, control characters) that alerts.render had removed. The Subject is stored
+    as the text it is and, when it holds non-ASCII or "=?", sent wholly encoded, so a mail client
+    decodes it once, back to that text.
     """
 
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if name.lower() != "subject" or not isinstance(value, str):
+            return super().header_store_parse(name, value)
+        if len(value.splitlines()) > 1:       # as the default policy: a header stays one header
+            raise ValueError("Header values may not contain linefeed or carriage return characters")
+        return name, value
+
     def _subject(self, name: str, value: Any) -> str | None:
-        if name.lower() != "subject" or str(value).isascii():
+        text = str(value)
+        if name.lower() != "subject" or (text.isascii() and "=?" not in text):
             return None
-        return f"{name}: " + Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep) + self.linesep
+        return f"{name}: " + Header(text, "utf-8", header_name=name).encode(linesep=self.linesep) + self.linesep
 
     def fold(self, name: str, value: Any) -> str:
         return self._subject(name, value) or super().fold(name, value)
