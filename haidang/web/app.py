@@ -14,9 +14,10 @@ Routes (all Vietnamese pages, Jinja2 with autoescape on every template):
   POST /canh-bao/{key}       records an action as the logged-in user (CSRF token required), however old the flag
   GET  /canh-bao/{key}/van-ban.docx   the correction-request letter for the flag's item
   GET  /nhat-ky              the audit log, by pages, optionally of one kind (administrator)
-Any other path, a wrong method or a crash gets a Vietnamese error page like the app's own. Every
-response says X-Content-Type-Options: nosniff; a path with a trailing slash is not redirected (the
-redirect would be built from the request's Host header), it is simply not found.
+Any other path, a wrong method, a body over 256 KiB (haidang.web.bodies) or a crash gets a
+Vietnamese error page like the app's own. Every response says X-Content-Type-Options: nosniff; a
+path with a trailing slash is not redirected (the redirect would be built from the request's Host
+header), it is simply not found.
 Blocking store calls run in Starlette's thread pool; each opens its own store (a SqliteStore
 belongs to the thread that opened it) and closes it.
 """
@@ -39,13 +40,13 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alerts.dispatch import reappearances
-from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner
+from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner, TamperedLink
 from alerts.render import environment as alerts_environment
 from alerts.render import shorten
 from crawlers.dedup import band_keys, signature
@@ -66,6 +67,7 @@ from haidang.reports.workbook import write_xlsx
 from haidang.settings import Settings
 from haidang.store.base import (
     ACTION_NAMES,
+    SEARCH_WINDOW,
     AuditEntry,
     ClaimStatus,
     KnownClaim,
@@ -76,6 +78,7 @@ from haidang.store.base import (
 )
 from haidang.store.highlight import CLOSE_MARK, OPEN_MARK
 from haidang.textnorm import fold
+from haidang.web.bodies import BodyLimit
 from haidang.web.display import LabelNames, audit_row
 from haidang.web.flags import FlagEntry, find_flag, list_flags, officer_flag_key
 from haidang.web.headers import NoSniff
@@ -114,6 +117,8 @@ SESSION_COOKIE = "hd_session"
 PAGE_TEXT_CHARS = 3000
 OUTLETS_SHOWN = 30
 SEARCH_PAGE_SIZE = 20
+# The last search page: a store serves only the first SEARCH_WINDOW results of a query.
+SEARCH_MAX_PAGE = SEARCH_WINDOW // SEARCH_PAGE_SIZE
 AUDIT_PAGE_SIZE = 100
 FLAGS_PAGE_SIZE = 50
 CLAIMS_PAGE_SIZE = 50
@@ -320,6 +325,12 @@ class _WebApp:
         response.headers.update(getattr(exc, "headers", None) or {})     # e.g. Allow on a 405
         return response
 
+    async def client_gone(self, request: Request, exc: Exception) -> Response:
+        """The client closed the connection while still sending its form: nobody reads an answer, and
+        a traceback in the log for each such request would let anyone fill the log."""
+        _log.debug("client %s left while sending its request", _client(request))
+        return Response(status_code=400)
+
     def session_context(self, request: Request, context: dict[str, Any]) -> None:
         """The logged-in user for the header, with the logout form's CSRF token."""
         session = context.setdefault("session", self.session(request))
@@ -332,7 +343,9 @@ class _WebApp:
     def csrf_ok(self, request: Request, form: Any, scope: str) -> bool:
         nonce = request.cookies.get(CSRF_COOKIE)
         sent = form.get("csrf")
-        return bool(nonce) and isinstance(sent, str) and self.signer.check_mac("csrf", f"{scope}\x1f{nonce}", sent)
+        # Our tokens are ASCII, and hmac.compare_digest raises TypeError on a str that is not.
+        return (bool(nonce) and isinstance(sent, str) and sent.isascii()
+                and self.signer.check_mac("csrf", f"{scope}\x1f{nonce}", sent))
 
     def session(self, request: Request) -> Session | None:
         """The request's session, as `resolve_session` found it before routing."""
@@ -353,6 +366,8 @@ class _WebApp:
     def link_or_error(self, request: Request) -> FlagLink | HTMLResponse:
         token = request.path_params["token"]
         try:
+            if not token.isascii():      # none of ours; hmac.compare_digest would raise TypeError on it
+                raise TamperedLink("token is not ASCII")
             return self.signer.verify(token, self.now())
         except ExpiredLink:
             # The signature was checked before the expiry, so the claims are genuine: read them as of
@@ -712,7 +727,7 @@ class _WebApp:
         q = params.get("q", "").strip()[:500]
         form = {k: params.get(k, "").strip()[:64] for k in ("province", "source", "since", "until", "lang")}
         form["lang"] = form["lang"].lower()         # the store keeps codes in lower case ("zh-cn")
-        page_no = _page_no(params.get("trang"))
+        page_no = min(_page_no(params.get("trang")), SEARCH_MAX_PAGE)
         filters, problems = self.search_filters(form)
         if problems:
             return self.search_form(request, 400, q=q, form=form, problems=problems)
@@ -734,7 +749,7 @@ class _WebApp:
             total, hits = await self.with_store(run)
         except QueryError as exc:
             return self.search_form(request, 400, q=q, form=form, query_problem=explain_query_error(exc))
-        pages = (total + SEARCH_PAGE_SIZE - 1) // SEARCH_PAGE_SIZE
+        pages = min((total + SEARCH_PAGE_SIZE - 1) // SEARCH_PAGE_SIZE, SEARCH_MAX_PAGE)
         return self.search_form(request, q=q, form=form, hits=hits, total=total, page_no=page_no, pages=pages)
 
     def search_form(self, request: Request, status: int = 200, *, q: str, form: dict[str, str],
@@ -1224,8 +1239,9 @@ def create_app(settings: Settings, store_factory: Callable[[], Store], secret: s
         Route("/canh-bao/{key}", view.flag_view_submit, methods=["POST"]),
         Route("/canh-bao/{key}/van-ban.docx", view.flag_view_docx, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: view.http_error, 500: view.http_error},
-                    middleware=[Middleware(NoSniff), Middleware(_ResolveSession, view=view)])
+    app = Starlette(routes=routes, exception_handlers={HTTPException: view.http_error, 500: view.http_error,
+                                                       ClientDisconnect: view.client_gone},
+                    middleware=[Middleware(NoSniff), Middleware(BodyLimit), Middleware(_ResolveSession, view=view)])
     # Starlette would answer "/tim-kiem/" with a redirect built from the Host header, which a
     # client chooses; without the redirect such a path is simply not found.
     app.router.redirect_slashes = False
