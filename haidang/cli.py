@@ -57,10 +57,18 @@ def _settings(config: Path | None) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _store(settings: Settings):
+def _store(settings: Settings, *, create: bool = True):
+    """The configured store. Commands that only read pass create=False: with no SQLite store there
+    they say so and exit 2, creating nothing (an empty new one would hide a wrong --config)."""
     from haidang.store import open_store
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return open_store(settings.app.store)
+    from haidang.store.base import StoreMissing
+    if create:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return open_store(settings.app.store, create=create)
+    except StoreMissing as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _matcher(settings: Settings):
@@ -266,7 +274,7 @@ def search(query: Annotated[str, typer.Argument(help='Query: words, "phrases", O
         # Still searched: articles stay stored after their source leaves the configuration.
         err.print(f"[yellow]note:[/yellow] {escape(source)} is not a configured source id; "
                   "searching the stored articles under that id anyway")
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         result = store.search(query, filters, limit=limit)
     except QueryError as exc:
@@ -295,7 +303,7 @@ def search(query: Annotated[str, typer.Argument(help='Query: words, "phrases", O
 def _stored_article(settings: Settings, ref: str) -> Article:
     """The stored article with id or URL `ref`, or exit 1 saying so."""
     from haidang.explain import find_article
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         article = find_article(store, ref)
     finally:
@@ -320,7 +328,7 @@ def status(config: ConfigOpt = None) -> None:
     from alerts.render import shorten
     from haidang.service import scheduled_jobs
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         rows = {s.source_id: s for s in store.source_status()}
         pauses = store.host_pauses(datetime.now(UTC))
@@ -403,7 +411,7 @@ def outbox_list(config: ConfigOpt = None,
     if state not in (None, "pending", "sent", "failed"):
         raise typer.BadParameter(f"{state!r}: use pending, sent or failed", param_hint="--status")
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         messages = store.outbox(state)  # type: ignore[arg-type]
     finally:
@@ -490,7 +498,7 @@ def claims_list(state: Annotated[str, typer.Option(
     if state not in ("proposed", "confirmed", "dismissed", "all"):
         raise typer.BadParameter(f"{state!r}: use proposed, confirmed, dismissed or all", param_hint="--status")
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         rows = claim_page(store, None if state == "all" else state, query=search).rows  # type: ignore[arg-type]
     finally:
@@ -640,7 +648,7 @@ def export(config: ConfigOpt = None,
         raise typer.BadParameter("only 'jsonl' is supported", param_hint="--format")
     from haidang.store.export import export_jsonl
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         if output is None:
             n = export_jsonl(store, sys.stdout)
@@ -658,7 +666,7 @@ def backup(target: Annotated[Path, typer.Argument(help="SQLite: the file to writ
            config: ConfigOpt = None) -> None:
     """A consistent copy of the store's database, safe while the service is running."""
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         store.backup(str(target))
     finally:
@@ -765,7 +773,7 @@ def evidence(article: Annotated[str, typer.Argument(help="Article id or URL.")],
     from haidang.evidence.files import write_evidence
     from haidang.explain import find_article
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         found = find_article(store, article)
         records = store.evidence(found.id if found is not None else article)
@@ -799,16 +807,29 @@ def enrich(config: ConfigOpt = None,
 @sources_app.command("check")
 def sources_check(config: ConfigOpt = None,
                   source: Annotated[list[str] | None, typer.Option("--source", "-s")] = None) -> None:
-    """Reachability, robots.txt verdict and a sample item for each source (needs internet)."""
+    """Reachability, robots.txt verdict and a sample item for each source (needs internet).
+
+    Exits 1 when any source failed (unreachable, refused by robots.txt, no item, or paused by its
+    outlet), so a script or a deploy check notices; the last line says how many of how many."""
     settings = _settings(config)
     from haidang.service import check_sources
     sources = [s for s in settings.sources if not source or s.id in source]
+    if not sources:
+        err.print("[yellow]no sources match; nothing to check[/yellow]")
+        raise typer.Exit(1)
     table = Table(title="Kiểm tra nguồn (source check)")
     for col in ("source", "reachable", "robots", "sample item"):
         table.add_column(col)
-    for row in check_sources(settings, sources):
+    rows = check_sources(settings, sources)
+    for row in rows:
         table.add_row(row.source_id, row.reachable, row.robots, escape(row.sample))
     out.print(table)
+    failed = [row.source_id for row in rows if not row.ok]
+    if failed:
+        err.print(f"[red]{len(failed)} of {len(rows)} source(s) failed the check[/red]: {escape(', '.join(failed))}",
+                  soft_wrap=True)
+        raise typer.Exit(1)
+    out.print(f"0 of {len(rows)} source(s) failed the check")
 
 
 @alerts_app.command("test")
@@ -826,7 +847,7 @@ def alerts_test(rule: Annotated[str, typer.Argument(help="Rule name from config/
     if chosen[0].spike or chosen[0].silence:
         err.print("[yellow]spike and silence rules are evaluated by the scheduler, not per article[/yellow]")
         raise typer.Exit(2)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         dispatcher = AlertDispatcher(settings, store)
         titles: dict[str, str] = {}
@@ -861,7 +882,7 @@ def digest(date_: Annotated[str | None, typer.Option("--date", help="Day of the 
         day = _date.fromisoformat(date_) if date_ else datetime.now(ZoneInfo(settings.app.timezone)).date()
     except ValueError:
         raise typer.BadParameter(f"--date {date_!r} is not YYYY-MM-DD") from None
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         subject, text, html = render_digest(build_digest(store, settings, day))
     finally:
@@ -916,7 +937,7 @@ def report(from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM
     if end < start:
         raise typer.BadParameter("--to is before --from")
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         data = build_report(store, settings, start, end)
     finally:
@@ -1021,7 +1042,7 @@ def _feedback(config: Path | None) -> list[dict[str, Any]]:
     """Officers' label corrections from the configured store (for train/evaluate --with-feedback)."""
     from haidang.web.respond import feedback_records
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         records = feedback_records(store)
     finally:
@@ -1072,7 +1093,7 @@ def audit(since: Annotated[str, typer.Option(help="From when: 30d, 12h, YYYY-MM-
     """The audit log: every officer action, label correction and login (append-only)."""
     settings = _settings(config)
     tz = ZoneInfo(settings.app.timezone)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         entries = store.audit(since=_parse_when(since, settings.app.timezone), kind=kind or None)
     finally:
@@ -1164,7 +1185,7 @@ def feedback_export(config: ConfigOpt = None,
     """Officers' label corrections as JSON Lines (article_id, field, label, from, title, text, province, by, at)."""
     from haidang.web.respond import feedback_records
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)
     try:
         records = feedback_records(store, since=_parse_when(since, settings.app.timezone))
     finally:

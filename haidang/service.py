@@ -169,6 +169,12 @@ class SourceCheck:
     robots: str
     sample: str
 
+    @property
+    def ok(self) -> bool:
+        """Answered, robots.txt allows us, and one item came back: the source can be collected.
+        A host paused by its outlet (Retry-After) was not asked, so it is not ok either."""
+        return self.reachable == "yes" and self.robots == "allowed" and self.sample != "-"
+
 
 def check_sources(settings: Settings, sources: Iterable[Source]) -> list[SourceCheck]:
     """Fetch each source's first feed or start page once: reachable? robots verdict? one sample item.

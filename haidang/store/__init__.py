@@ -24,14 +24,20 @@ _log = logging.getLogger(__name__)
 SQLITE_FILE_NAME = "haidang.sqlite3"
 
 
-def open_store(settings: StoreSettings) -> Store:
-    """Open the configured backend; the SQLite file lives in `settings.data_dir`."""
+def open_store(settings: StoreSettings, *, create: bool = True) -> Store:
+    """Open the configured backend; the SQLite file lives in `settings.data_dir`.
+
+    `create=False` is for commands that only read: a missing SQLite file raises StoreMissing
+    instead of becoming a new empty store, which would hide a wrong config or data folder behind
+    empty answers. An Elasticsearch store is opened as always (its indices are the cluster's).
+    """
     if settings.backend == "sqlite":
         from haidang.store.sqlite import SqliteStore
 
         path = Path(settings.data_dir).expanduser() / SQLITE_FILE_NAME
         _log.debug("opening SQLite store %s", path)
-        return SqliteStore(path, cache_mib=settings.sqlite_cache_mib, mmap_mib=settings.sqlite_mmap_mib)
+        return SqliteStore(path, cache_mib=settings.sqlite_cache_mib, mmap_mib=settings.sqlite_mmap_mib,
+                           create=create)
     if settings.backend == "elasticsearch":
         from haidang.store.elastic import ElasticStore
 

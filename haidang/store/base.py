@@ -6,18 +6,21 @@ The contract suite in tests/contract/ states this behaviour once and runs it on 
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from haidang.errors import PermanentStoreError
+from haidang.errors import PermanentStoreError, QueryError
 from haidang.record import Article
 
 __all__ = [
     "ACTION_NAMES",
     "FACET_FIELDS",
     "NO_VALUE",
+    "SEARCH_LIMIT_MAX",
+    "SEARCH_WINDOW",
     "ActionKind",
     "AlreadyRecorded",
     "AuditEntry",
@@ -39,9 +42,11 @@ __all__ = [
     "SourceRun",
     "SourceStatus",
     "Store",
+    "StoreMissing",
     "StoryCandidate",
     "UpsertOutcome",
     "Validators",
+    "check_search_page",
 ]
 
 UpsertOutcome = Literal["new", "updated", "unchanged"]
@@ -71,6 +76,37 @@ FACET_FIELDS: tuple[FacetField, ...] = ("topic", "tone", "source", "lang", "risk
 # The facet key of articles without a value (no topic assigned, no tone, no language...); an empty
 # label counts as none, so no real value can be this key.
 NO_VALUE = ""
+# The most hits one `Store.search` returns: a larger `limit` is cut to it, since no page a person
+# reads or a caller holds needs more, and an unbounded one reached SQLite as an integer overflow.
+SEARCH_LIMIT_MAX = 1000
+# Only the first SEARCH_WINDOW results of a query can be paged to: Elasticsearch refuses
+# from + size beyond its default index.max_result_window (10,000), and SQLite keeps the same rule
+# so that both backends answer a deep page alike.
+SEARCH_WINDOW = 10_000
+
+
+def check_search_page(limit: object, offset: object) -> int:
+    """The `limit` Store.search uses: QueryError unless `limit` is an int of at least 1 and `offset`
+    an int from 0 to before SEARCH_WINDOW (bools and strings are refused, not converted: the caller
+    parses its input); a larger limit is cut to SEARCH_LIMIT_MAX and to the end of the window."""
+    size, start = _whole("limit", limit, 1), _whole("offset", offset, 0)
+    if start >= SEARCH_WINDOW:
+        raise QueryError(f"offset {_shown(start)} is past the first {SEARCH_WINDOW} results, the most a search "
+                         "can page through: narrow the query or its filters (dates, source, province)", kind="offset")
+    return min(size, SEARCH_LIMIT_MAX, SEARCH_WINDOW - start)
+
+
+def _whole(name: str, value: object, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise QueryError(f"{name} must be a whole number of at least {least} (got {_shown(value)})", kind=name)
+    return value
+
+
+def _shown(value: object) -> str:
+    """A bad argument, short, for a message: an int of thousands of digits cannot even be printed."""
+    if isinstance(value, int) and abs(value) >= 10**18:
+        return "a number of 19 digits or more"
+    return reprlib.repr(value)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -274,6 +310,18 @@ class AlreadyRecorded(PermanentStoreError):
         self.action_id = action_id
 
 
+class StoreMissing(PermanentStoreError):
+    """A read-only open (`open_store(..., create=False)`) found no store at `path`: nothing was
+    collected there yet, or the config or data folder is the wrong one. Nothing was created, since
+    an empty new store would hide that mistake behind empty answers."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"no store at {path} yet: run `haidang run` (or `haidang serve`) first to collect "
+                         "articles, or point --config / HAIDANG_HOME (store.data_dir in config/haidang.yaml) "
+                         "at the data folder in use")
+        self.path = path
+
+
 @dataclass(kw_only=True, slots=True)
 class AuditEntry:
     """One line of the audit log; the store only ever appends them (never updates or deletes)."""
@@ -329,7 +377,11 @@ class Store(Protocol):
 
     def search(self, query: str, filters: SearchFilters | None = None, *, limit: int = 20,
                offset: int = 0) -> SearchResult:
-        """Run the query language of README.md ("Search syntax"); raise QueryError on bad input."""
+        """Run the query language of README.md ("Search syntax"); raise QueryError on bad input.
+
+        `limit` and `offset` are checked by `check_search_page`: QueryError unless ints with
+        limit >= 1 and 0 <= offset < SEARCH_WINDOW; a limit above SEARCH_LIMIT_MAX (or past the
+        window) is cut. `total` counts every match, also those beyond the window."""
 
     def count(self, filters: SearchFilters | None = None) -> int: ...
 

@@ -28,7 +28,7 @@ from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import scan
 
-from haidang.errors import PermanentStoreError, QueryError, StoreError, TransientStoreError
+from haidang.errors import PermanentStoreError, StoreError, TransientStoreError
 from haidang.record import Article, article_id
 from haidang.store.base import (
     FACET_FIELDS,
@@ -53,6 +53,7 @@ from haidang.store.base import (
     StoryCandidate,
     UpsertOutcome,
     Validators,
+    check_search_page,
 )
 from haidang.store.buckets import Interval, offset_periods
 from haidang.store.es_query import es_date, es_query
@@ -535,13 +536,12 @@ class ElasticStore:
 
     def search(self, query: str, filters: SearchFilters | None = None, *, limit: int = 20,
                offset: int = 0) -> SearchResult:
+        limit = check_search_page(limit, offset)
         parsed = parse_query(query)
-        if limit < 0 or offset < 0:
-            raise QueryError(f"limit and offset must not be negative (got limit={limit}, offset={offset})")
         with self._errors(f"searching for {query!r}"):
             total = int(self._es.count(index=self._names["articles_pattern"], query=es_query(parsed, filters),
                                        ignore_unavailable=True)["count"])
-            if total == 0 or limit == 0 or offset >= total:
+            if total == 0 or offset >= total:
                 return SearchResult(total=total, hits=[])
             strict = proximity_query(parsed)
             if strict is None:

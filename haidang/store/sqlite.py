@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from haidang.errors import PermanentStoreError, QueryError, StoreError, TransientStoreError
+from haidang.errors import PermanentStoreError, StoreError, TransientStoreError
 from haidang.record import Article, article_id
 from haidang.store.base import (
     AlreadyRecorded,
@@ -39,9 +39,11 @@ from haidang.store.base import (
     SearchResult,
     SourceRun,
     SourceStatus,
+    StoreMissing,
     StoryCandidate,
     UpsertOutcome,
     Validators,
+    check_search_page,
 )
 from haidang.store.buckets import Interval
 from haidang.store.facet_sql import facet_rows, facets_sql, label_columns
@@ -160,8 +162,9 @@ class SqliteStore:
     """
 
     def __init__(self, path: Path | str, *, busy_timeout_s: float = 10.0, cache_mib: int = 64,
-                 mmap_mib: int = 2048) -> None:
-        """Open (creating and migrating if needed) the database at `path`.
+                 mmap_mib: int = 2048, create: bool = True) -> None:
+        """Open (creating and migrating if needed) the database at `path`; with `create` False, raise
+        StoreMissing instead of creating a missing file or folder (read-only commands).
 
         `cache_mib` and `mmap_mib` size SQLite's page cache and memory-mapped reads: search
         walks multi-megabyte doclists of common folded syllables, and with the 2 MiB default
@@ -169,13 +172,18 @@ class SqliteStore:
         Memory-mapping is for reads only; writes still go through the WAL.
         """
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise PermanentStoreError(f"cannot create the data folder {self.path.parent}: {exc.strerror or exc}: "
-                                      f"{_FIX_ACCESS}") from exc
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise PermanentStoreError(f"cannot create the data folder {self.path.parent}: "
+                                          f"{exc.strerror or exc}: {_FIX_ACCESS}") from exc
+        elif not self.path.is_file():
+            raise StoreMissing(str(self.path))
+        # mode=rw: open an existing file only, even if it is removed between the check and here.
+        target, uri = (str(self.path), False) if create else (self.path.resolve().as_uri() + "?mode=rw", True)
         with self._errors(f"opening {self.path}"):
-            self._conn = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
+            self._conn = sqlite3.connect(target, timeout=busy_timeout_s, isolation_level=None, uri=uri)
         try:
             with self._errors(f"opening {self.path}"):
                 self._check_fts5()
@@ -400,14 +408,13 @@ class SqliteStore:
 
     def search(self, query: str, filters: SearchFilters | None = None, *, limit: int = 20,
                offset: int = 0) -> SearchResult:
+        limit = check_search_page(limit, offset)
         parsed = parse_query(query)
-        if limit < 0 or offset < 0:
-            raise QueryError(f"limit and offset must not be negative (got limit={limit}, offset={offset})")
         match = fts_expression(parsed)
         where, params = filters_sql(filters)
         with self._errors(f"searching for {query!r}"):
             total = int(self._conn.execute("SELECT count(*)" + search_from(where), [match, *params]).fetchone()[0])
-            if total == 0 or limit == 0 or offset >= total:
+            if total == 0 or offset >= total:
                 return SearchResult(total=total, hits=[])
             strict = proximity_query(parsed)
             if strict is None:

@@ -11,6 +11,8 @@ import pytest
 from haidang.errors import QueryError
 from haidang.record import Article
 from haidang.store.base import (
+    SEARCH_LIMIT_MAX,
+    SEARCH_WINDOW,
     FailureRecord,
     HostPause,
     SearchFilters,
@@ -318,6 +320,27 @@ def test_pagination_across_adjacent_and_apart_matches(store: Store) -> None:
     assert {h.id for h in full.hits[:5]} == {build_article(f"t{i}", "x").id for i in range(5)}
     scores = [h.score for h in full.hits]
     assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize(("limit", "offset"), [
+    ("5", 0), (None, 0), (2.5, 0), (True, 0), (0, 0), (-1, 0), (3, "3"), (3, -1), (3, 10**30), (3, SEARCH_WINDOW),
+], ids=["str", "none", "float", "bool", "zero", "negative", "offset-str", "offset-negative", "offset-huge",
+        "offset-window"])
+def test_bad_limit_or_offset_raise_query_error(store: Store, limit: object, offset: object) -> None:
+    """Checked at the interface, before either backend sees them: never a TypeError, an integer
+    overflow or a backend's own refusal, and the same answer on both."""
+    store.upsert(build_article("mua", "Mưa lớn kéo dài", "Mưa lớn kéo dài ở miền Trung."))
+    with pytest.raises(QueryError, match="limit|offset"):
+        store.search("mua lon", limit=limit, offset=offset)  # type: ignore[arg-type]
+
+
+def test_a_huge_limit_is_cut_not_refused(store: Store) -> None:
+    for i in range(3):
+        store.upsert(build_article(f"h{i}", f"Mưa lớn ngày {i}", "Mưa lớn kéo dài ở miền Trung."))
+    every = store.search("mua lon", limit=10**30)
+    assert every.total == 3 and len(every.hits) == 3
+    last = store.search("mua lon", limit=SEARCH_LIMIT_MAX + 1, offset=SEARCH_WINDOW - 1)
+    assert last.total == 3 and last.hits == []
 
 
 @pytest.mark.parametrize("query", ["", "   ", "-", "dong -", '"dong thap', "-dong", '-"dong thap"',

@@ -177,10 +177,72 @@ def test_sources_check_reports_reachability_robots_and_a_sample(demo_config: Pat
     sources = demo_config / "sources.yaml"
     sources.write_text(sources.read_text(encoding="utf-8") + extra, encoding="utf-8")
     result = runner.invoke(app, ["sources", "check", "-c", str(demo_config), "-s", "baoquangngai", "-s", "denied"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output         # robots.txt forbids one: it cannot be collected
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") >= 4}
     assert "yes" in rows["baoquangngai"] and "allowed" in rows["baoquangngai"]
     assert "disallowed" in rows["denied"]
+    assert result.output.splitlines()[-1] == "1 of 2 source(s) failed the check: denied"
+    good = runner.invoke(app, ["sources", "check", "-c", str(demo_config), "-s", "baoquangngai"])
+    assert good.exit_code == 0, good.output
+    assert good.output.splitlines()[-1] == "0 of 1 source(s) failed the check"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:                      # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_sources_check_exits_1_when_every_source_is_unreachable(demo_config: Path):
+    """It used to print "no" for each and exit 0, so a deploy check passed on a machine offline."""
+    port = _closed_port()
+    extra = "".join(
+        f"  - id: {sid}\n    name: {sid}\n    country: VN\n    language: vi\n    kind: national_press\n"
+        f"    local: true\n    feeds: ['http://127.0.0.1:{port}/{sid}.rss']\n" for sid in ("dead-a", "dead-b"))
+    sources = demo_config / "sources.yaml"
+    sources.write_text(sources.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    result = runner.invoke(app, ["sources", "check", "-c", str(demo_config), "-s", "dead-a", "-s", "dead-b"])
+    assert result.exit_code == 1, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") >= 4}
+    assert rows.keys() >= {"dead-a", "dead-b"} and all("│ no" in rows[sid] for sid in ("dead-a", "dead-b"))
+    assert result.output.splitlines()[-1] == "2 of 2 source(s) failed the check: dead-a, dead-b"
+    none = runner.invoke(app, ["sources", "check", "-c", str(demo_config), "-s", "khong-co"])
+    assert none.exit_code == 1 and "no sources match" in none.output
+
+
+# Every command that only reads the store, with what it needs besides; {tmp} is the test's folder.
+READ_ONLY_COMMANDS = [
+    ["status"], ["search", "ly son"], ["explain", "abc"], ["correction", "abc", "--to", "{tmp}/x.docx"],
+    ["outbox", "list"], ["claims", "list"], ["audit"], ["export"], ["backup", "{tmp}/copy.sqlite3"],
+    ["evidence", "abc"], ["digest"], ["report", "--from", "2026-03-01", "--to", "2026-03-31"],
+    ["alerts", "test", "tin-sai-su-that-rui-ro-cao"], ["feedback", "export"],
+]
+
+
+@pytest.mark.parametrize("command", READ_ONLY_COMMANDS, ids=[" ".join(c[:2]) for c in READ_ONLY_COMMANDS])
+def test_read_only_commands_create_no_store(command: list[str], demo_config: Path, tmp_path: Path):
+    """A wrong --config or HAIDANG_HOME used to get a new empty store and empty answers, exit 0."""
+    data = tmp_path / "wrong" / "data"
+    args = [part.replace("{tmp}", str(tmp_path)) for part in command]
+    result = runner.invoke(app, [*args, "-c", str(demo_config)], env={"HAIDANG_HOME": str(data)})
+    assert result.exit_code == 2, result.output
+    assert f"error: no store at {data / 'haidang.sqlite3'} yet: run `haidang run`" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "wrong").exists() and not list(tmp_path.glob("*.docx")) and not list(tmp_path.glob("*.sqlite3"))
+
+
+def test_commands_that_write_still_create_the_store(demo_config: Path, tmp_path: Path):
+    data = tmp_path / "new" / "data"
+    result = runner.invoke(app, ["claims", "add", "Đập thủy điện ở Quảng Ngãi đã bị vỡ trong đêm qua",
+                                 "--rebuttal-url", "https://quangngai.gov.vn/bac-bo", "-c", str(demo_config)],
+                           env={"HAIDANG_HOME": str(data)})
+    assert result.exit_code == 0, result.output
+    assert (data / "haidang.sqlite3").is_file()
+    listed = runner.invoke(app, ["claims", "list", "--status", "confirmed", "-c", str(demo_config)],
+                           env={"HAIDANG_HOME": str(data)})
+    assert listed.exit_code == 0 and listed.output.strip().endswith("1 claim(s) confirmed")
 
 
 def test_explain_and_enrich(filled: Path):

@@ -18,6 +18,7 @@ from haidang.errors import PermanentStoreError, QueryError, StoreError
 from haidang.record import Article, Content, Fetched, article_id
 from haidang.settings import StoreSettings
 from haidang.store import SQLITE_FILE_NAME, open_store, schema
+from haidang.store.base import StoreMissing
 from haidang.store.fts import fts_expression
 from haidang.store.query import parse_query
 from haidang.store.schema import latest_version, migrations
@@ -278,6 +279,27 @@ def test_open_store_puts_the_database_in_the_data_folder(tmp_path: Path) -> None
     try:
         assert isinstance(store, SqliteStore)
         assert store.path == tmp_path / "home" / SQLITE_FILE_NAME
+    finally:
+        store.close()
+
+
+def test_open_store_for_reading_creates_no_store(tmp_path: Path) -> None:
+    """Read-only commands open with create=False: a missing file is StoreMissing naming its path, and
+    neither the file nor its folder appears; once a writer made it, the same call opens it."""
+    settings = StoreSettings(backend="sqlite", data_dir=str(tmp_path / "wrong" / "data"))
+    with pytest.raises(StoreMissing) as caught:
+        open_store(settings, create=False)
+    assert caught.value.path == str(tmp_path / "wrong" / "data" / SQLITE_FILE_NAME)
+    assert "haidang run" in str(caught.value) and not caught.value.transient
+    assert not (tmp_path / "wrong").exists()
+    (tmp_path / "wrong" / "data").mkdir(parents=True)      # an empty data folder holds no store either
+    with pytest.raises(StoreMissing):
+        open_store(settings, create=False)
+    assert list((tmp_path / "wrong" / "data").iterdir()) == []
+    open_store(settings).close()
+    store = open_store(settings, create=False)
+    try:
+        assert store.count() == 0
     finally:
         store.close()
 

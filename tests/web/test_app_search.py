@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from .conftest import PASSWORDS, WebKit
 
 
@@ -55,6 +57,16 @@ def test_filters_and_bad_queries(kit: WebKit) -> None:
     assert "2 kết quả" in kit.client.get("/tim-kiem", params={"q": "vo dap", "until": "2026-03-12"}).text
     bad = kit.client.get("/tim-kiem", params={"q": '"vo dap'})
     assert bad.status_code == 400 and "Câu tìm kiếm không hợp lệ" in bad.text
+
+
+@pytest.mark.parametrize("page", ["abc", "-5", "0", "2.5", "1e3", "9" * 30, "9" * 5000, "10000", "501"])
+def test_a_bad_page_number_is_read_as_a_page_never_an_error(kit: WebKit, page: str) -> None:
+    """`trang` is clamped to the pages a store can serve (SEARCH_WINDOW results): a page past them used
+    to reach the store as an offset it must refuse; `limit` is not the page's to take."""
+    _login(kit, "xem", PASSWORDS["xem"])
+    shown = kit.client.get("/tim-kiem", params={"q": "vo dap", "trang": page, "limit": page})
+    assert shown.status_code == 200, shown.text
+    assert "2 kết quả" in shown.text and "Câu tìm kiếm không hợp lệ" not in shown.text
 
 
 def test_session_expires_and_forged_cookie_is_ignored(kit: WebKit) -> None:
