@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.dispatch import AlertDispatcher, first_article, story_articles
 from alerts.flag import RESURFACING, SEVERITIES, flag_key, follow_up_of, is_flag_message
-from alerts.outbox import message_id_for
+from alerts.outbox import HANDED_OVER, message_id_for
 from alerts.render import LINE_CHARS, environment, local_time, one_line, shorten
 from alerts.routing import addressees
 from crawlers.dedup import linked_stories
@@ -151,6 +151,17 @@ class FailedMessage:
     error: str
     attempts: int
     created_at: datetime | None   # local time
+
+
+def failure_words(msg: OutboxMessage) -> str:
+    """Why a message was not delivered, as the team reads it: the mail server's own words stay
+    (the administrator needs them), after a Vietnamese line where the case asks a person to act."""
+    error = one_line(msg.last_error or "")
+    if error.startswith(HANDED_OVER.strip()):
+        return ("có thể đã đến nơi, có khi hai lần: máy chủ thư hai lần nhận trọn thư mà không trả lời, nên "
+                f"không tự gửi lại. Hỏi người nhận; nếu chưa có, gửi lại bằng `haidang outbox retry {msg.key}`. "
+                f"({error.removeprefix(HANDED_OVER.strip()).strip()})")
+    return error
 
 
 @dataclass(slots=True)
@@ -505,7 +516,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     # Messages refused for good, queued or given up on in this window or the one before (so none
     # goes unseen: a message given up after outbox.max_age_hours was queued days before the window).
     failed = [FailedMessage(rule=m.flag_rule, story_id=m.story_id, recipient=m.recipient,
-                            subject=one_line(m.subject), error=one_line(m.last_error or ""),
+                            subject=one_line(m.subject), error=failure_words(m),
                             attempts=m.attempts, created_at=m.created_at.astimezone(tz) if m.created_at else None)
               for m in store.outbox("failed")
               if m.created_at is None or previous_start <= m.created_at < end

@@ -14,6 +14,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from alerts_testkit import T0, RecordingHandler, SmtpServer, free_port
 
+from alerts.digest import failure_words
 from alerts.outbox import HANDED_OVER, deliver_due, message_id_for
 from alerts.smtp import SmtpNotifier
 from haidang.errors import DeliveryUncertain, ServerUnavailable
@@ -150,6 +151,9 @@ def test_a_server_that_keeps_dropping_after_the_message_gets_it_twice_at_most(se
         [row] = store.outbox()
         assert row.status == "failed" and "may have arrived twice" in (row.last_error or "")
         assert "haidang outbox retry k1" in (row.last_error or "")
+        words = failure_words(row)          # the digest's line: the team is asked to check, in Vietnamese
+        assert words.startswith("có thể đã đến nơi") and "haidang outbox retry k1" in words
+        assert HANDED_OVER.strip() not in words and "may have arrived twice" in words
         assert _message_ids(server) == [message_id_for("k1")] * 2
 
         # A person asked, and it had not come: put back, it goes once more.
