@@ -59,6 +59,10 @@ def test_alerts_test_replays_without_sending(demo_config: Path):
     assert result.exit_code == 0, result.output
     assert "cong-an-tinh@example.gov.vn" in result.output
     assert len(_emails(settings.data_dir)) == before
+    # The fixture pages are dated years back: a week replays none, and says so rather than an empty table.
+    week = CliRunner().invoke(app, ["alerts", "test", "tin-sai-su-that-rui-ro-cao", "-c", str(demo_config)])
+    assert week.exit_code == 0 and "cong-an-tinh" not in week.output
+    assert "0 of " in week.output and "older ones: --since 2000-01-01" in week.output
     bad = CliRunner().invoke(app, ["alerts", "test", "no-such-rule", "-c", str(demo_config)])
     assert bad.exit_code != 0
 
