@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
@@ -645,7 +646,10 @@ class _WebApp:
         if not self.csrf_ok(request, form, "login"):
             return self.error(request, 403, "Biểu mẫu không hợp lệ",
                               "Biểu mẫu đăng nhập đã hết hiệu lực. Hãy tải lại trang và đăng nhập lại.")
-        name, password = _form_text(form, "username", 100), _form_text(form, "password", 1000)
+        # The password as typed: `haidang users add` keeps spaces at its ends, so stripping them here
+        # would lock such a user out.
+        raw = form.get("password")
+        name, password = _form_text(form, "username", 100), raw[:1000] if isinstance(raw, str) else ""
         client, now = _client(request), self.now()
         attempt = self.throttle.begin(name, client, now)
         if not isinstance(attempt, Attempt):
@@ -713,7 +717,8 @@ class _WebApp:
     def require(self, request: Request, role: str) -> Session | Response:
         session = self.session(request)
         if session is None:
-            return RedirectResponse(f"/dang-nhap?next={request.url.path}", status_code=303)
+            # Encoded: a flag key may hold "&", which would otherwise end `next` early.
+            return RedirectResponse(f"/dang-nhap?next={quote(request.url.path, safe='/')}", status_code=303)
         if not session.allows(role):
             return self.error(request, 403, "Không có quyền truy cập",
                               "Tài khoản của bạn không có quyền xem trang này.")

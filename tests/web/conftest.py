@@ -25,7 +25,8 @@ VN = timezone(timedelta(hours=7))
 T0 = datetime(2026, 3, 12, 10, 0, tzinfo=VN)            # a Thursday morning
 SECRET = "kiem-thu-khoa-ky-duong-dan-0123456789abcdef"
 RECIPIENT = "canbo@sotttt.quangngai.example.vn"
-PASSWORDS = {"xem": "mat-khau-xem-1", "canbo": "mat-khau-canbo-2", "quantri": "mat-khau-quantri-3"}
+PASSWORDS = {"xem": "mat-khau-xem-1", "canbo": "mat-khau-canbo-2", "quantri": "mat-khau-quantri-3",
+             "cach": "  mật khẩu có dấu cách  "}     # `users add` keeps spaces: so must the login
 HOSTILE = "<script>window.__pwned = 1; alert('x')</script><img src=x onerror=\"window.__pwned=2\">"
 _TEXT = ("Nhiều tài khoản mạng xã hội lan truyền tin đập thủy điện ở Quảng Ngãi bị vỡ trong đêm, "
          "người dân hạ du phải sơ tán gấp. Hãy chia sẻ ngay trước khi bị xóa. Nguồn tin giấu tên cho biết "
@@ -80,11 +81,12 @@ class WebKit:
 
 @functools.cache
 def _base_settings() -> Settings:
-    """config/ loaded once with three users (argon2 hashing is slow on purpose, so hash once)."""
+    """config/ loaded once with four users (argon2 hashing is slow on purpose, so hash once)."""
     settings = load_settings(DEFAULT_CONFIG_DIR, environ={"HAIDANG_HOME": "/nonexistent"})
     users = [User(name="xem", role="viewer", password_hash=hash_password(PASSWORDS["xem"])),
              User(name="canbo", role="officer", password_hash=hash_password(PASSWORDS["canbo"])),
-             User(name="quantri", role="administrator", password_hash=hash_password(PASSWORDS["quantri"]))]
+             User(name="quantri", role="administrator", password_hash=hash_password(PASSWORDS["quantri"])),
+             User(name="cach", role="viewer", password_hash=hash_password(PASSWORDS["cach"]))]
     return settings.model_copy(update={"users": users})
 
 

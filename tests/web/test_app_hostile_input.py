@@ -215,3 +215,20 @@ def test_no_next_address_leads_off_site_after_login(kit: WebKit) -> None:
         assert done.status_code == 303 and not target.scheme and not target.netloc, (nxt, target)
         assert "\r" not in done.headers["location"] and "\n" not in done.headers["location"]
         assert "x" not in done.cookies
+
+
+def test_a_password_is_checked_as_typed_spaces_and_all(kit: WebKit) -> None:
+    """`haidang users add` stores the password as typed; the login form used to strip it, so a
+    password with a space at either end could never log in."""
+    assert _login(kit, "cach", PASSWORDS["cach"]).status_code == 303
+    kit.client.cookies.clear()
+    assert _login(kit, "cach", PASSWORDS["cach"].strip()).status_code == 401
+
+
+def test_the_address_asked_for_comes_back_whole_after_the_login(kit: WebKit) -> None:
+    """A flag key may hold "&" or "#": the login page's `next` must carry the path encoded."""
+    asked = kit.client.get("/canh-bao/a&b#c", follow_redirects=False)
+    assert asked.status_code == 303
+    login = kit.client.get(asked.headers["location"])
+    nxt = re.search(r'name="next" value="([^"]+)"', login.text)
+    assert nxt is not None and nxt.group(1) == "/canh-bao/a&amp;b"      # the "#c" never reaches a server
