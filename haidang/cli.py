@@ -439,7 +439,7 @@ def outbox_retry(key: Annotated[str | None, typer.Argument(help="Key of a failed
     if (key is None) == (not all_failed):
         raise typer.BadParameter("give one message KEY or --all-failed")
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)   # the message or claim must already be stored
     now = datetime.now(UTC)
     try:
         keys = [m.key for m in store.outbox("failed")] if all_failed else [key or ""]
@@ -529,7 +529,7 @@ def _decide(claim_id: str, decision: str, by: str | None, note: str | None, conf
     from haidang.claimlist import decide_claim
 
     settings = _settings(config)
-    store = _store(settings)
+    store = _store(settings, create=False)   # the message or claim must already be stored
     try:
         before = decide_claim(store, claim_id, decision, _decider(by), now=datetime.now(UTC),  # type: ignore[arg-type]
                               note=note, via="cli")
@@ -1022,7 +1022,8 @@ def migrate(to: Annotated[str, typer.Option("--to", help="Target backend: elasti
         raise typer.BadParameter("only --to elasticsearch is supported", param_hint="--to")
     settings = _settings(config)
     target_settings = _es_store_settings(settings, url)
-    source = open_store(settings.app.store.model_copy(update={"backend": "sqlite"}))
+    source = _store(settings.model_copy(update={"app": settings.app.model_copy(update={
+        "store": settings.app.store.model_copy(update={"backend": "sqlite"})})}), create=False)
     try:
         target = open_store(target_settings)
         try:

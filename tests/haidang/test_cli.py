@@ -218,6 +218,9 @@ READ_ONLY_COMMANDS = [
     ["outbox", "list"], ["claims", "list"], ["audit"], ["export"], ["backup", "{tmp}/copy.sqlite3"],
     ["evidence", "abc"], ["digest"], ["report", "--from", "2026-03-01", "--to", "2026-03-31"],
     ["alerts", "test", "tin-sai-su-that-rui-ro-cao"], ["feedback", "export"],
+    # They write, but only to what must already be stored: a message, a claim, the store to copy.
+    ["outbox", "retry", "k1"], ["claims", "confirm", "c1"], ["claims", "dismiss", "c1"],
+    ["migrate", "--to", "elasticsearch", "--url", "http://127.0.0.1:9"],
 ]
 
 
