@@ -47,6 +47,7 @@ __all__ = [
     "UpsertOutcome",
     "Validators",
     "check_search_page",
+    "refreshed_engagement",
 ]
 
 UpsertOutcome = Literal["new", "updated", "unchanged"]
@@ -94,6 +95,18 @@ def check_search_page(limit: object, offset: object) -> int:
         raise QueryError(f"offset {_shown(start)} is past the first {SEARCH_WINDOW} results, the most a search "
                          "can page through: narrow the query or its filters (dates, source, province)", kind="offset")
     return min(size, SEARCH_LIMIT_MAX, SEARCH_WINDOW - start)
+
+
+def refreshed_engagement(stored: Any, fetched: dict[str, int] | None) -> dict[str, int] | None:
+    """The counts to store for an article fetched again with the same text, or None when they stay.
+
+    A post's text rarely changes while its likes and shares keep growing, and how far it spread is
+    why an officer looks at it sooner: the counts the page states now replace the stored ones. A
+    count it no longer states is kept (a widget that failed to load is not a post nobody shares).
+    """
+    old = {k: v for k, v in stored.items() if isinstance(v, int)} if isinstance(stored, dict) else {}
+    merged = {**old, **(fetched or {})}
+    return merged if merged != old else None
 
 
 def _whole(name: str, value: object, least: int) -> int:

@@ -54,6 +54,7 @@ from haidang.store.base import (
     UpsertOutcome,
     Validators,
     check_search_page,
+    refreshed_engagement,
 )
 from haidang.store.buckets import Interval, offset_periods
 from haidang.store.es_query import es_date, es_query
@@ -339,9 +340,20 @@ class ElasticStore:
         doing = f"storing article {doc_id} ({fetched.url})"
         with self._errors(doing):
             for _ in range(_RETRIES):
-                stored = self._locate([doc_id], ["content.first_seen", "haidang.content_hash"]).get(doc_id)
+                stored = self._locate([doc_id], ["content.first_seen", "content.engagement",
+                                                 "haidang.content_hash"]).get(doc_id)
                 prepared = self._prepare(article, stored)
                 if prepared is None:
+                    assert stored is not None
+                    counts = refreshed_engagement(((stored.get("_source") or {}).get("content") or {}).get("engagement"),
+                                                  article.content.engagement)
+                    if counts is not None:      # the same text, further spread: only the counts change
+                        try:
+                            self._es.update(index=stored["_index"], id=doc_id, doc={"content": {"engagement": counts}},
+                                            if_seq_no=stored["_seq_no"], if_primary_term=stored["_primary_term"],
+                                            refresh=True)
+                        except ConflictError:
+                            continue
                     return "unchanged"
                 _, doc, _ = prepared
                 try:

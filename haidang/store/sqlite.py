@@ -44,6 +44,7 @@ from haidang.store.base import (
     UpsertOutcome,
     Validators,
     check_search_page,
+    refreshed_engagement,
 )
 from haidang.store.buckets import Interval
 from haidang.store.facet_sql import facet_rows, facets_sql, label_columns
@@ -297,10 +298,15 @@ class SqliteStore:
         published = utc_key(article.content.published) if article.content.published else None
         with self._transaction(f"storing article {doc_id} ({fetched.url})") as conn:
             row = conn.execute(
-                "SELECT docno, content_hash, json_extract(doc, '$.content.first_seen') FROM articles WHERE id = ?",
+                "SELECT docno, content_hash, json_extract(doc, '$.content.first_seen'), "
+                "json_extract(doc, '$.content.engagement') FROM articles WHERE id = ?",
                 (doc_id,),
             ).fetchone()
             if row is not None and row[1] == content_hash:
+                counts = refreshed_engagement(json.loads(row[3]) if row[3] else None, article.content.engagement)
+                if counts is not None:      # the same text, further spread: only the counts change
+                    conn.execute("UPDATE articles SET doc = json_set(doc, '$.content.engagement', json(?)) "
+                                 "WHERE docno = ?", (json.dumps(counts), row[0]))
                 return "unchanged"
             if row is not None and row[2]:
                 first_seen = datetime.fromisoformat(row[2])     # never moves once stored

@@ -92,6 +92,22 @@ def test_unchanged_content_hash_keeps_stored_copy(store: Store) -> None:
     assert store.get(article.id).content.title == "Tin gốc"
 
 
+def test_the_same_text_fetched_again_brings_its_new_counts(store: Store) -> None:
+    """The post spread since it was stored: "unchanged" (no new flag, no re-enrichment), but the
+    counts the page states now are kept; one it no longer states stays as it was."""
+    article = build_article("a1", "Tin", "Nội dung", content_hash="same")
+    article.content.engagement = {"likes": 10, "shares": 2}
+    store.upsert(article)
+    again = build_article("a1", "Tin", "Nội dung", content_hash="same")
+    again.content.engagement = {"shares": 3400, "comments": 51}
+    assert store.upsert(again) == "unchanged"
+    assert store.get(article.id).content.engagement == {"likes": 10, "shares": 3400, "comments": 51}
+    again.content.engagement = {}
+    assert store.upsert(again) == "unchanged"
+    assert store.get(article.id).content.engagement == {"likes": 10, "shares": 3400, "comments": 51}
+    assert store.count() == 1
+
+
 def test_upsert_without_content_hash_compares_title_and_text(store: Store) -> None:
     article = build_article("a1", "Tin", "Nội dung")
     assert store.upsert(article) == "new"
