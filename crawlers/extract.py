@@ -5,6 +5,11 @@ Vietnamese news layouts (issue 3): a sapo outside <article> is dropped, comments
 told otherwise, the byline is missed, and a header clock ("Thứ ba, 28/03/2023") is taken for the
 publication date. So dates come from the page itself first (meta tags, JSON-LD, the site's date
 selector), then the feed, and trafilatura's guess only last; each date keeps where it came from.
+
+A page costs bounded time and memory whatever it holds: bytes that are not text are refused by
+name, a page with more tags than `_MAX_TAGS` is refused before it is parsed, and trafilatura
+(whose costs grow faster than the page on some shapes) only sees trees within `_fits_trafilatura`;
+larger ones are read by their block elements, in one pass.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from zoneinfo import ZoneInfo
 import lxml.html
 import trafilatura
 from lxml.cssselect import CSSSelector
-from lxml.etree import ParserError, XPath
+from lxml.etree import ErrorTypes, ParserError, XPath, iterwalk
 from lxml.html import HtmlElement
 
 from crawlers.dates import DEFAULT_TIMEZONE, parse_date
+from crawlers.decode import SNIFF_CHARS, binary_kind
 from crawlers.urls import canonical_url
 from haidang.errors import ExtractError
 from haidang.record import Article, Content, Fetched, article_id, parse_count
@@ -64,6 +70,18 @@ _BLOCK_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td
 # statement, and the feed's is the exact one. Any misread zone is off by 15 minutes or more
 # (offsets are whole quarter hours), so it can never pass as "the same".
 _SAME_DATE = timedelta(minutes=10)
+# Page size limits. Lighthouse calls a page of over 1,400 elements excessive; news pages have a few
+# thousand at most. Tags are counted before parsing, because parsing is where the memory goes: a
+# 5 MB page of bare "<p>" tags is 1.25 million elements and 400 MB of tree.
+_MAX_TAGS = 50_000
+_START_TAG = re.compile(r"<[A-Za-z]")
+# trafilatura on trees beyond these: 20,000 inline elements in one paragraph took 2 s and 100,000
+# took 146 s (quadratic); nesting multiplies its costs (2,000 levels: 2 s for 2,000 elements).
+# 20,000 keeps every real news page (a few thousand elements) on trafilatura's boilerplate removal;
+# a crafted page within it costs about 2 s (bench/extract_limits.py). Beyond, block elements are read.
+_PARSER_DEPTH = 2048          # libxml2's limit with huge_tree (without: 255, see _parse_document)
+_TRAFILATURA_ELEMENTS = 20_000
+_TRAFILATURA_DEPTH = 200
 _LDJSON = XPath("//script[@type='application/ld+json']/text()")
 _CANONICAL = XPath("//link[contains(concat(' ', normalize-space(@rel), ' '), ' canonical ')]/@href")
 
@@ -84,7 +102,8 @@ def extract_article(article: Article, selectors: Selectors, *,
 
     Reads `article.fetched.html` (decoded text); without it (feed-only items) builds the content
     from the feed fields. `content.first_seen` is left as it was (the store sets it). Raises
-    ExtractError only when neither a title nor any text can be found.
+    ExtractError when neither a title nor any text can be found, and for a document that is no
+    web page to read (`_parse_document`: a file served as HTML, too many tags, nested too deep).
     """
     fetched = article.fetched
     page_url = fetched.final_url or fetched.url
@@ -142,7 +161,7 @@ def _feed_date(value: datetime | None, timezone: str) -> datetime | None:
 
 def _from_html(fetched: Fetched, page_url: str, selectors: Selectors,
                timezone: str) -> tuple[Content, str | None]:
-    tree = _parse_document(fetched.html or "")
+    tree = _parse_document(fetched.html or "", f"{fetched.source_id}: {page_url}")
     if tree is None:
         return Content(), None
     meta = _read_meta(tree)
@@ -177,7 +196,7 @@ def _from_html(fetched: Fetched, page_url: str, selectors: Selectors,
     body = _body_paragraphs(body_root[0] if body_root else tree, page_url)
 
     fallback: Any = None
-    if not title or published is None or not author:
+    if (not title or published is None or not author) and _fits_trafilatura(tree):
         fallback = _trafilatura_metadata(tree, page_url)
     if not title:
         title = _clean_line(getattr(fallback, "title", None) or "") or _first_text(tree.xpath("//h1")) \
@@ -204,19 +223,75 @@ def _from_html(fetched: Fetched, page_url: str, selectors: Selectors,
     return content, hint
 
 
-def _parse_document(html: str) -> HtmlElement | None:
+def _parse_document(html: str, where: str) -> HtmlElement | None:
+    """The page's tree; None when lxml finds none. ExtractError, naming `where`, for a document
+    that is not a web page, has too many tags to parse at bounded cost, or nests deeper than the
+    parser goes.
+
+    lxml's default parser stops at 255 levels and silently drops the rest of the page (every
+    paragraph after a deep widget); `huge_tree` takes it to 2,048, beyond which the page is
+    refused rather than stored cut short.
+    """
+    kind = binary_kind(html[:SNIFF_CHARS])
+    if kind is not None:
+        raise ExtractError(f"{where}: looks like {kind}, not a web page; not extracted")
+    tags = _count_tags(html, _MAX_TAGS)
+    if tags > _MAX_TAGS:
+        raise ExtractError(f"{where}: page too complex: more than {_MAX_TAGS:,} tags (news pages have a few "
+                           f"thousand); not extracted, to keep one page's time and memory bounded")
+    parser = lxml.html.HTMLParser(huge_tree=True)
     try:
-        return lxml.html.document_fromstring(_XML_DECL.sub("", html, count=1))
+        tree = lxml.html.document_fromstring(_XML_DECL.sub("", html, count=1), parser=parser)
     except (ParserError, ValueError) as exc:
         log.debug("unparsable HTML: %s", exc)
         return None
+    if _too_deep(parser):
+        raise ExtractError(f"{where}: page nested too deep: more than {_PARSER_DEPTH:,} levels, where the HTML "
+                           f"parser stops; the rest of the page would be lost, so it is not extracted")
+    return tree
+
+
+def _count_tags(html: str, limit: int) -> int:
+    """Start tags in `html`, counted up to one past `limit`: enough to refuse, never a long count."""
+    count = 0
+    for count, _ in enumerate(_START_TAG.finditer(html), 1):
+        if count > limit:
+            break
+    return count
+
+
+def _fits_trafilatura(root: HtmlElement) -> bool:
+    """Whether `root` is within `_TRAFILATURA_ELEMENTS` and `_TRAFILATURA_DEPTH`.
+
+    Stops at the first limit passed, so measuring a huge tree costs no more than a normal one.
+    """
+    count = depth = 0
+    for event, _ in iterwalk(root, events=("start", "end")):
+        if event == "end":
+            depth -= 1
+            continue
+        count += 1
+        depth += 1
+        if count > _TRAFILATURA_ELEMENTS or depth > _TRAFILATURA_DEPTH:
+            return False
+    return True
 
 
 def _parse_fragment(html: str) -> HtmlElement:
+    """A feed summary's tree; nested past the parser's 2,048 levels, what it could read, said in the log."""
+    parser = lxml.html.HTMLParser(huge_tree=True)
     try:
-        return lxml.html.fragment_fromstring(html, create_parent="div")
+        fragment = lxml.html.fragment_fromstring(html, create_parent="div", parser=parser)
     except (ParserError, ValueError):
         return lxml.html.fragment_fromstring(html_lib.escape(html), create_parent="div")
+    if _too_deep(parser):
+        log.warning("feed summary nested too deep; only its first %d levels are read", _PARSER_DEPTH)
+    return fragment
+
+
+def _too_deep(parser: lxml.html.HTMLParser) -> bool:
+    """Whether the parser stopped at its depth limit, dropping the rest of the document."""
+    return any(error.type == ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log)
 
 
 @lru_cache(maxsize=256)
@@ -370,8 +445,13 @@ def _body_paragraphs(root: HtmlElement, page_url: str) -> list[str]:
     """Body paragraphs by trafilatura (comments off), or by block elements when it finds none.
 
     trafilatura is given a small document holding only the body root, so its boilerplate
-    heuristics see the article and nothing else; teasers too short for it fall back to blocks.
+    heuristics see the article and nothing else; teasers too short for it fall back to blocks,
+    and so do roots too large for it to read in bounded time (`_fits_trafilatura`).
     """
+    if not _fits_trafilatura(root):
+        log.info("%s: over %d elements or %d levels deep; read by block elements, without trafilatura",
+                 page_url, _TRAFILATURA_ELEMENTS, _TRAFILATURA_DEPTH)
+        return _paragraphs(root)
     doc = lxml.html.document_fromstring("<html><body></body></html>")
     doc.find("body").append(_copy(root))
     result = trafilatura.bare_extraction(
@@ -395,16 +475,25 @@ def _copy(el: HtmlElement) -> HtmlElement:
 
 
 def _paragraphs(root: HtmlElement) -> list[str]:
-    """Text of the innermost block elements, in document order."""
+    """Text of the innermost block elements, in document order, in one pass.
+
+    A block whose text is taken is not entered again: a <div> holding a <span> holding a <p>
+    gives one paragraph, not one per level (nested thousands deep, that was the page's text
+    thousands of times over).
+    """
     out: list[str] = []
-    for el in root.iter(*_BLOCK_TAGS):
-        if el.tag == "div" and any(child.tag in _BLOCK_TAGS for child in el):
+    if any(anc.tag in _BLOCK_TAGS and anc.tag != "div" for anc in root.iterancestors()):
+        stack: list[HtmlElement] = []       # inside a paragraph already: the root's text, below
+    else:
+        stack = [root]
+    while stack:
+        el = stack.pop()
+        if el.tag in _BLOCK_TAGS and (el.tag != "div" or not any(child.tag in _BLOCK_TAGS for child in el)):
+            text = _element_text(el)
+            if text:
+                out.append(text)
             continue
-        if any(anc.tag in _BLOCK_TAGS and anc.tag != "div" for anc in el.iterancestors()):
-            continue
-        text = _element_text(el)
-        if text:
-            out.append(text)
+        stack.extend(reversed(el))
     if not out:
         text = _element_text(root)
         if text:
@@ -439,6 +528,8 @@ def _trafilatura_metadata(tree: HtmlElement, page_url: str) -> Any:
 _VI_SHARE = 0.08
 _VI_OVERRIDE_SHARE = 0.15
 _MIN_LETTERS = 40
+# The script shares settle within a few thousand letters; counting a 4 MB text took 1.6 s.
+_LANGUAGE_SAMPLE = 20_000
 
 
 def _detect_language(text: str, declared: str | None = None) -> str | None:
@@ -447,9 +538,10 @@ def _detect_language(text: str, declared: str | None = None) -> str | None:
     Counts scripts rather than running a model: Hangul -> ko, Han -> zh, Latin with a
     Vietnamese share of marked letters -> vi, plain Latin -> en. Many CMS templates declare
     lang="en" on Vietnamese pages, so a strongly Vietnamese text overrides the declaration.
+    Only the first `_LANGUAGE_SAMPLE` characters are counted.
     """
     latin = marked = hangul = han = 0
-    for ch in text:
+    for ch in text[:_LANGUAGE_SAMPLE]:
         if not ch.isalpha():
             continue
         code = ord(ch)

@@ -3,13 +3,14 @@ and UTF-8 feeds carrying one windows-1258 item."""
 
 from __future__ import annotations
 
+import codecs
 import unicodedata
 from pathlib import Path
 
 import pytest
 from crawl_testkit import windows_1258
 
-from crawlers.decode import decode_document, repair_feed_bytes
+from crawlers.decode import binary_kind, decode_document, repair_feed_bytes
 from haidang.textnorm import normalize
 
 FAULTS = Path(__file__).resolve().parents[1] / "fixtures" / "sites" / "faults"
@@ -84,13 +85,56 @@ def test_bom_beats_everything() -> None:
 
 
 def test_undecodable_bytes_are_replaced_only_as_last_resort_and_said_so() -> None:
-    body = bytes(range(256)) * 4
+    body = bytes(range(0x20, 256)) * 4          # no control bytes: with them it is binary (below)
     decoded = decode_document(body, None)
     assert decoded.source in ("detected", "detected+replace")
     if decoded.source == "detected":     # detection found a charset that takes every byte
         assert len(decoded.text) >= 256
     else:
         assert "\ufffd" in decoded.text
+
+
+def test_bytes_that_are_not_text_are_kept_byte_for_byte_and_said_so() -> None:
+    body = bytes(range(256)) * 4
+    decoded = decode_document(body, "text/html; charset=utf-8")
+    assert (decoded.encoding, decoded.source) == ("iso8859-1", "binary")
+    assert decoded.text.encode("latin-1") == body and binary_kind(decoded.text) == "binary data"
+
+
+@pytest.mark.parametrize(("encoding", "bom"), [
+    ("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE), ("utf-16-le", b""), ("utf-16-be", b"")])
+@pytest.mark.parametrize("content_type", [None, "text/html; charset=utf-16"])
+def test_utf16_cut_short_is_read_with_one_replacement(encoding: str, bom: bytes, content_type: str | None) -> None:
+    """An odd length (a download cut mid-character) made UTF-16 fail strictly and fall through to
+    UTF-8 with replacement: a NUL between every two letters, stored as the article."""
+    body = bom + html(None).encode(encoding)
+    decoded = decode_document(body[:-1], content_type)
+    assert (decoded.encoding, decoded.source.endswith("+replace")) == (encoding, True)
+    assert TEXT in decoded.text and decoded.text.count("\ufffd") == 1 and "\x00" not in decoded.text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_wide_text_without_a_bom_is_known_by_where_its_nuls_fall(encoding: str) -> None:
+    """Not taken for binary. An ASCII page (English, or Vietnamese in entities) in UTF-16 is all
+    bytes below 0x80, so it passed for ASCII and was read as UTF-8 with a NUL between letters."""
+    for text in (TEXT, "Quang Ngai welcomes its first international cruise ship"):
+        decoded = decode_document(html(None, text).encode(encoding), None)
+        assert (decoded.encoding, decoded.source) == (encoding, "detected") and text in decoded.text
+
+
+def test_big_endian_utf16_under_a_plain_utf16_label_is_read_in_its_own_byte_order() -> None:
+    """Python's "utf-16" without a BOM means little-endian: big-endian bytes came out as CJK."""
+    decoded = decode_document(html(None).encode("utf-16-be"), "text/html; charset=utf-16")
+    assert (decoded.encoding, decoded.source) == ("utf-16-be", "http-header") and TEXT in decoded.text
+
+
+def test_a_utf16_label_on_bytes_that_are_not_utf16_is_ignored() -> None:
+    """An ASCII page (English, or Vietnamese in entities) under a UTF-16 label came out as CJK."""
+    english = "Quang Ngai welcomes its first international cruise ship"
+    body = html(None, english).encode("ascii") + b"\n"
+    assert len(body) % 2 == 0 and english not in body.decode("utf-16")     # what the label alone gives
+    decoded = decode_document(body, "text/html; charset=utf-16")
+    assert (decoded.encoding, decoded.source) == ("utf-8", "detected") and english in decoded.text
 
 
 def test_plain_ascii_needs_no_detection() -> None:
