@@ -30,15 +30,18 @@ __all__ = ["ENTRY_SKIP_REASONS", "ParsedFeed", "SkippedEntry", "parse_feed"]
 log = logging.getLogger(__name__)
 
 ENTRY_SKIP_REASONS = ("no-link", "not-web-link", "duplicate-link")
-"""`SkippedEntry.reason`: the item has no link at all; its link is not http(s) (mailto:,
-javascript:, tel:, an Atom urn: id), so no request can ever be made for it; an earlier item of
-the same feed has the same link (stored under one id, two items would replace each other on
-every run)."""
+"""`SkippedEntry.reason`: the item has no link at all; its link is not an http(s) URL (mailto:,
+javascript:, tel:, an Atom urn: id, or no URL at all: a port past 65535, a broken IPv6 literal),
+so no request can ever be made for it; an earlier item of the same feed has the same link (stored
+under one id, two items would replace each other on every run)."""
 
 _WEB_SCHEMES = ("http", "https")
 # A feed date this far past the fetch is a publisher's mistake (a year typo, a scheduled item),
 # not a time zone: no zone is more than 14 hours ahead of UTC.
 _FUTURE_TOLERANCE = timedelta(days=1)
+# Nothing published on the web predates it (1991); earlier feed dates are placeholders ("0001-01-01",
+# a year 0 that parsers read as 700 or 2001) or typos, and would sort below every real article.
+_EARLIEST = datetime(1991, 1, 1, tzinfo=UTC)
 # Date strings whose zone is explicit in a form feedparser reads exactly (RFC 822 with a numeric
 # offset or GMT/UT/Z; W3C-DTF/ISO 8601 with an offset). Zone names such as "ICT" are not here:
 # feedparser reads unknown names as UTC, and Vietnamese feeds do write ICT (+07:00).
@@ -50,6 +53,8 @@ _ZONED_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:
 _XML_DECL_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])[^"']*\2""")
 _SPACE = re.compile(r"\s+")
 _GMT_OFFSET = re.compile(r"\s*GMT\s*([+-])(\d{1,2})(?::?(\d{2}))?\s*$")
+# A four-digit year below 1000 ("0000", "0001"): email.utils reads it as a two-digit one (2000, 2001).
+_ZERO_LED_YEAR = re.compile(r"(?<!\d)0\d{3}(?!\d)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,32 +111,48 @@ def _loose_rfc822(value: str) -> datetime | None:
     match = _GMT_OFFSET.search(value)
     if match is None:
         return None
+    if _ZERO_LED_YEAR.search(value, 0, match.start()):
+        return None
     sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
     try:
         parsed = parsedate_to_datetime(f"{value[:match.start()].strip()} {sign}{hours:02d}{minutes:02d}")
-    except (TypeError, ValueError):
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (TypeError, ValueError, OverflowError):    # year 1 at GMT+7 is before datetime.min in UTC
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
-def _is_web_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme.lower() in _WEB_SCHEMES and bool(parts.netloc)
+def _web_url(url: str) -> str | None:
+    """`url` escaped as it will be requested, or None when it is not an http(s) URL with a host.
+
+    w3lib refuses what no request can be made for (a port past 65535 or not a number, a broken
+    IPv6 literal, a lone surrogate); raised out of the item loop, that lost the whole feed.
+    """
+    try:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in _WEB_SCHEMES or not parts.netloc:
+            return None
+        return safe_url_string(url)
+    except ValueError:
+        return None
 
 
 def _link(raw: Any, feed_url: str) -> tuple[str | None, str]:
-    """(the item's http(s) URL, "") or (None, the link or id that is not one; "" when none).
+    """(the item's http(s) URL, escaped, "") or (None, the link or id that is not one; "" when none).
 
     feedparser has already resolved relative links (against xml:base or the feed URL); joining
     again catches any it left. An http(s) guid stands in for a missing or non-web link: RSS
     guids that are URLs are permalinks. A non-URL guid ("abc-1") is never joined into one.
     """
     link = (raw.get("link") or "").strip()
-    link = urljoin(feed_url, link) if link else ""
+    try:
+        link = urljoin(feed_url, link) if link else ""
+    except ValueError:                 # "http://[::1": kept as written, and skipped below
+        pass
     guid = (raw.get("id") or "").strip()
     for candidate in (link, guid):
-        if candidate and _is_web_url(candidate):
-            return candidate, ""
+        url = _web_url(candidate) if candidate else None
+        if url is not None:
+            return url, ""
     return None, link
 
 
@@ -164,6 +185,10 @@ def _published(raw: Any, timezone: str, now: datetime) -> datetime | None:
         log.warning("feed item %s: date %r is in the future (fetched %s); left out",
                     raw.get("link") or raw.get("id"), value, now.isoformat(timespec="seconds"))
         return None
+    if published < _EARLIEST:
+        log.warning("feed item %s: date %r is before %d; left out",
+                    raw.get("link") or raw.get("id"), value, _EARLIEST.year)
+        return None
     return published.astimezone(UTC)
 
 
@@ -176,7 +201,7 @@ def _entry(raw: Any, feed_url: str, timezone: str, now: datetime) -> FeedEntry |
     summary = raw.get("summary") or raw.get("media_description") or ""
     author = _plain(raw.get("author")) or None
     return FeedEntry(
-        link=safe_url_string(link),
+        link=link,
         title=_plain(raw.get("title")),
         summary=_plain(summary),
         published=_published(raw, timezone, now),

@@ -4,6 +4,7 @@ and the page cap, documents and failures as events, and validators reported in a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from typing import Any
 import scrapy
 from scrapy.http import HtmlResponse, Request, Response
 from twisted.python.failure import Failure
+from w3lib.url import safe_url_string
 
 from crawlers.events import CrawlEvent, FeedEntry, FetchedDoc, Skipped, ValidatorUpdate
 from crawlers.middlewares import META_CONFIGURED, META_ROLE, ROLE_PAGE, failure_events, validator_update
@@ -19,6 +21,8 @@ from haidang.settings import Source
 from haidang.store.base import Validators
 
 __all__ = ["Batch", "SourceSpider", "is_html", "response_headers"]
+
+log = logging.getLogger(__name__)
 
 META_BATCH = "haidang_batch"
 META_ENTRY = "haidang_entry"
@@ -88,24 +92,50 @@ class SourceSpider(scrapy.Spider):
                              meta={META_CONFIGURED: url, **(meta or {})}, batch=None)
 
     def discovered_request(self, url: str, *, role: str, callback: Callable[..., Any], batch: Batch,
-                           meta: dict[str, Any] | None = None) -> Request | None:
-        """A request for a listing or sitemap URL found in fetched content; None if seen."""
+                           meta: dict[str, Any] | None = None) -> Request | Skipped | None:
+        """A request for a listing or sitemap URL found in fetched content; Skipped if no request
+        can be made for it (`_unrequestable`); None if seen."""
         if url in self._seen:
             return None
         self._seen.add(url)
+        if (skipped := self._unrequestable(url)) is not None:
+            return skipped
         return self._request(url, role=role, callback=callback, meta=meta or {}, batch=batch)
 
     def page_request(self, url: str, *, batch: Batch | None, feed_url: str | None = None,
                      entry: FeedEntry | None = None) -> Request | Skipped | None:
-        """A request for an article page; Skipped past the page cap; None if already requested."""
+        """A request for an article page; Skipped if no request can be made for it
+        (`_unrequestable`) or past the page cap; None if already requested."""
         if url in self._seen:
             return None
         self._seen.add(url)
+        if (skipped := self._unrequestable(url)) is not None:
+            return skipped
         if self._pages >= self._max_pages:
             return Skipped(source_id=self.source.id, url=url, reason="page-cap")
         self._pages += 1
         return self._request(url, role=ROLE_PAGE, callback=self.parse_page, batch=batch,
                              meta={META_FEED_URL: feed_url, META_ENTRY: entry})
+
+    def _unrequestable(self, url: str) -> Skipped | None:
+        """A "not-web-link" skip for a URL Scrapy would never request, else None.
+
+        Scrapy's UrlLengthMiddleware drops a request whose URL is longer than URLLENGTH_LIMIT with
+        neither callback nor errback: the page vanished unrecorded and its feed's batch never
+        released the feed's validators. A URL w3lib refuses (a port past 65535) raised out of the
+        callback and lost the rest of the sitemap or listing.
+        """
+        try:
+            escaped = safe_url_string(url)
+        except ValueError as exc:
+            problem = f"not a valid URL ({exc})"
+        else:
+            limit = self.settings.getint("URLLENGTH_LIMIT")
+            if not limit or len(escaped) <= limit:
+                return None
+            problem = f"{len(escaped)} characters long, over URLLENGTH_LIMIT ({limit})"
+        log.warning("source %s: link %.200s is %s; not requested", self.source.id, url, problem)
+        return Skipped(source_id=self.source.id, url=url, reason="not-web-link")
 
     def _request(self, url: str, *, role: str, callback: Callable[..., Any],
                  meta: dict[str, Any], batch: Batch | None) -> Request:

@@ -3,15 +3,25 @@ follows each entry's link, or passes the entry on as a feed-only document."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from scrapy.http import Request, Response
 
 from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, Skipped
-from crawlers.feeds import parse_feed
+from crawlers.feeds import ParsedFeed, parse_feed
 from crawlers.spiders.base import SourceSpider
 
 __all__ = ["FeedSpider"]
+
+# feedparser is pure Python: a feed at the default 5 MB size cap (45,000 short items) takes about 12 s
+# to parse, and on the reactor's thread every other source's downloads and callbacks stood still
+# meanwhile. One worker thread for the whole crawl process: feeds are parsed one at a time, off the
+# reactor, and dateparser (reached through crawlers.dates) never runs in two threads at once; it is
+# not thread-safe (scrapinghub/dateparser#441).
+_PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="haidang-feed-parse")
 
 
 class FeedSpider(SourceSpider):
@@ -24,10 +34,14 @@ class FeedSpider(SourceSpider):
         for url in self.source.feeds:
             yield self.configured_request(url, role="feed", callback=self.parse_feed)
 
-    def parse_feed(self, response: Response) -> Iterator[CrawlEvent | Request]:
+    async def parse_feed(self, response: Response) -> AsyncIterator[CrawlEvent | Request]:
         content_type = response.headers.get(b"Content-Type")
-        parsed = parse_feed(response.body, content_type.decode("latin-1") if content_type else None,
-                            response.url)
+        parsed = await asyncio.get_running_loop().run_in_executor(_PARSER, partial(
+            parse_feed, response.body, content_type.decode("latin-1") if content_type else None, response.url))
+        for event in self._feed_events(response, parsed):
+            yield event
+
+    def _feed_events(self, response: Response, parsed: ParsedFeed) -> Iterator[CrawlEvent | Request]:
         source_id = self.source.id
         batch = self.open_batch(response)
         if not parsed.readable:

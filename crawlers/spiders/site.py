@@ -14,7 +14,7 @@ from scrapy.linkextractors import LinkExtractor
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
-from crawlers.events import CrawlEvent, CrawlFailure
+from crawlers.events import CrawlEvent, CrawlFailure, Skipped
 from crawlers.spiders.base import Batch, SourceSpider, is_html
 from haidang.settings import SiteCrawl
 
@@ -100,7 +100,12 @@ class SiteSpider(SourceSpider):
             yield from batch.release()
             return
         for item in sitemap:
-            url = response.urljoin(item.get("loc", "").strip())
+            loc = item.get("loc", "").strip()
+            try:
+                url = response.urljoin(loc)
+            except ValueError:        # "http://[::1": one broken <loc> must not lose the rest
+                yield Skipped(source_id=self.source.id, url=loc, reason="not-web-link")
+                continue
             if not url.startswith(("http://", "https://")):
                 continue
             if sitemap.type == "sitemapindex":

@@ -1,0 +1,458 @@
+"""Hostile feeds and hosts, crawled for real from 127.0.0.1: entity expansion and external
+entities, documents that are not feeds, links no request can be made for or that point inside the
+network, impossible dates, redirects without end, a server that trickles or hangs up, compression
+bombs, robots.txt files that are huge or redirect elsewhere, and a feed slow enough to parse that it
+held up every other source. A canary server on its own port records anything that reaches it:
+nothing should.
+
+Each fault has its own path on a scripted host (`Host`); each test names what must hold.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, Skipped, SourceFinished, ValidatorUpdate
+from crawlers.runner import crawl
+from haidang.settings import CrawlSettings, Source
+
+SETTINGS = CrawlSettings(
+    download_timeout_s=2.0, retry_times=0, max_size_bytes=2_000_000, warn_size_bytes=1_500_000,
+    autothrottle_start_delay_s=0.0, autothrottle_max_delay_s=0.5, max_redirects=3,
+    concurrent_per_domain=4, concurrent_total=16,
+)
+RSS = "application/rss+xml"
+PAGE = b"<html><head><title>Bai</title></head><body><h1>Bai</h1><p>Noi dung.</p></body></html>"
+ALLOW_ALL = b"User-agent: *\nAllow: /\n"
+
+
+class Host(ThreadingHTTPServer):
+    """A host whose paths answer through scripted handlers; anything else is 404. `seen` holds every
+    path requested, in order."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.routes: dict[str, Callable[[_Handler], None]] = {"/robots.txt": answer(ALLOW_ALL, "text/plain")}
+        self.seen: list[str] = []
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def saw(self, path: str) -> None:
+        with self._lock:
+            self.seen.append(path)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Host
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.saw(self.path)
+        route = self.server.routes.get(self.path, answer(b"<h1>404</h1>", "text/html", status=404))
+        try:
+            route(self)
+        except (BrokenPipeError, ConnectionResetError):
+            pass                  # the crawler gave up (timeout, size cap): expected
+
+    def send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def head_only(self, content_type: str = RSS, **headers: str) -> None:
+        """Status and headers without a Content-Length: the body ends when the connection does."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.close_connection = True
+
+
+def answer(body: bytes, content_type: str = RSS, status: int = 200, **headers: str) -> Callable[[_Handler], None]:
+    return lambda handler: handler.send(status, body, content_type, **headers)
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[Callable[[], Host]]:
+    """Starts hosts on demand; all are stopped when the module is done."""
+    started: list[tuple[Host, threading.Thread]] = []
+
+    def start() -> Host:
+        host = Host()
+        thread = threading.Thread(target=host.serve_forever, name="hostile-host", daemon=True)
+        thread.start()
+        started.append((host, thread))
+        return host
+
+    yield start
+    for host, thread in started:
+        host.stopping.set()
+        host.shutdown()
+        host.server_close()
+        thread.join(timeout=5)
+
+
+def rss(*items: str, doctype: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?>{doctype}<rss version="2.0"><channel><title>T</title>'
+            + "".join(items) + "</channel></rss>").encode()
+
+
+def item(link: str, title: str = "Bài viết", date: str | None = None, description: str = "") -> str:
+    return (f"<item><title>{title}</title><link>{link}</link>"
+            + (f"<pubDate>{date}</pubDate>" if date else "")
+            + (f"<description>{description}</description>" if description else "") + "</item>")
+
+
+def source(source_id: str, *, local: bool = True, **fields: Any) -> Source:
+    return Source(id=source_id, name=source_id, country="VN", language="vi", kind="national_press",
+                  local=local, verified=True, **fields)
+
+
+def of(events: list[CrawlEvent], kind: type, source_id: str) -> list[Any]:
+    return [e for e in events if isinstance(e, kind) and getattr(e, "source_id", None) == source_id]
+
+
+def validated(events: list[CrawlEvent]) -> dict[str, str | None]:
+    """URL -> ETag of every ValidatorUpdate (they carry no source id)."""
+    return {e.url: e.etag for e in events if isinstance(e, ValidatorUpdate)}
+
+
+def _gzip_of_zeros(megabytes: int) -> bytes:
+    """A gzip stream that inflates to `megabytes` MiB of NUL bytes, built from one repeated
+    fully-flushed block, so it costs nothing to make (1 GiB in about 1 MB)."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    first = deflate.compress(b"\0" * (1 << 20)) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(b"\0" * (1 << 20)) + deflate.flush(zlib.Z_FULL_FLUSH)
+    return first + block * (megabytes - 1) + deflate.flush()
+
+
+# -- one crawl: many hostile sources on one host, a canary on another ------------------------
+
+
+LAUGHS = ('<!DOCTYPE rss [<!ENTITY l0 "ha">'
+          + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10)) + "]>")
+YEAR_ONE = ["01/01/0001 00:00", "Mon, 01 Jan 0001 00:00:00 +0700", "Mon, 01 Jan 0000 00:00:00 GMT+7",
+            "0001-01-01T00:00:00+07:00"]
+
+
+@pytest.fixture(scope="module")
+def canary(hosts: Callable[[], Host]) -> Host:
+    canary = hosts()
+    canary.routes["/secret"] = answer(b"root:x:0:0", "text/plain")
+    canary.routes["/robots.txt"] = answer(ALLOW_ALL, "text/plain")
+    return canary
+
+
+@pytest.fixture(scope="module")
+def hostile(hosts: Callable[[], Host], canary: Host) -> Host:
+    host = hosts()
+    base, secret, port = host.base_url, f"{canary.base_url}/secret", canary.server_address[1]
+
+    def redirect_on(handler: _Handler) -> None:
+        hop = int(handler.path.rsplit("/", 1)[1])
+        handler.send(302, b"", "text/html", Location=f"{base}/loop/{hop + 1}")
+
+    def trickle(handler: _Handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", RSS)
+        handler.send_header("Content-Length", "10000")
+        handler.end_headers()
+        while not handler.server.stopping.wait(1):
+            handler.wfile.write(b"<")
+            handler.wfile.flush()
+
+    def hang_up(announce_length: bool) -> Callable[[_Handler], None]:
+        body = rss(*(item(f"{base}/cut/{i}") for i in range(40)))
+
+        def send(handler: _Handler) -> None:
+            if announce_length:
+                handler.head_only(Content_Length=str(len(body)))
+            else:
+                handler.head_only()
+            handler.wfile.write(body[:len(body) // 2])
+        return send
+
+    def oversize_unannounced(handler: _Handler) -> None:
+        handler.head_only()
+        chunk = item(f"{base}/big", "Quảng Ngãi").encode() * 1000
+        for _ in range(3 * SETTINGS.max_size_bytes // len(chunk)):
+            handler.wfile.write(chunk)
+
+    bomb = _gzip_of_zeros(1024)
+    assert len(bomb) < SETTINGS.max_size_bytes          # the wire size passes; only inflating fails
+
+    host.routes.update({
+        "/xxe.rss": answer(rss(item(f"{base}/page", "&secret;"), doctype=(
+            f'<!DOCTYPE rss [<!ENTITY secret SYSTEM "{secret}"><!ENTITY % remote SYSTEM "{secret}"> %remote;]>'))),
+        "/laughs.rss": answer(rss(item(f"{base}/page", "&l9;"), doctype=LAUGHS)),
+        "/empty.rss": answer(b""),
+        "/one-byte.rss": answer(b"<"),
+        "/json.rss": answer(b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', "application/json"),
+        "/html.rss": answer("<!doctype html><html><body><p>Trang chủ</p></body></html>".encode(), "text/html"),
+        "/ports.rss": answer(rss(item(f"{base}/ok/1"), item("http://tin.example.vn:99999/bai"),
+                                 item("http://tin.example.vn:abc/bai"), item(f"{base}/ok/2"))),
+        "/long-link.rss": answer(rss(item(f"{base}/long/{'x' * 3000}"), item(f"{base}/ok/3")), ETag='"v1"'),
+        "/year-one.rss": answer(rss(*(item(f"{base}/dated/{i}", date=date) for i, date in enumerate(YEAR_ONE)))),
+        "/sitemap.xml": answer(
+            b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            b"<url><loc>http://tin.example.vn:99999/bai</loc></url><url><loc>http://[::1/bai</loc></url>"
+            + f"<url><loc>{base}/ok/4</loc></url></urlset>".encode(), "application/xml"),
+        "/private.rss": answer(rss(*(item(link) for link in (
+            secret, f"http://localhost:{port}/secret", f"http://2130706433:{port}/secret",
+            f"http://[::ffff:127.0.0.1]:{port}/secret", "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/", f"//127.0.0.1:{port}/secret?scheme-relative", f"{base}/to-canary")))),
+        "/to-canary": answer(b"", "text/html", status=302, Location=secret),
+        "/loop.rss": answer(rss(item(f"{base}/loop/0"))),
+        "/trickle.rss": trickle,
+        "/cut.rss": hang_up(announce_length=True),
+        "/cut-unannounced.rss": hang_up(announce_length=False),
+        "/oversize.rss": oversize_unannounced,
+        "/bomb.rss": answer(bomb, Content_Encoding="gzip"),
+    })
+    host.routes.update({f"/loop/{hop}": redirect_on for hop in range(50)})
+    host.routes.update({f"/ok/{n}": answer(PAGE, "text/html") for n in range(1, 5)})
+    host.routes.update({f"/cut/{n}": answer(PAGE, "text/html") for n in range(40)})
+    return host
+
+
+@pytest.fixture(scope="module")
+def events(hostile: Host) -> list[CrawlEvent]:
+    base = hostile.base_url
+    sources = [
+        source("xxe", feeds=[f"{base}/xxe.rss"], follow_links=False),
+        source("laughs", feeds=[f"{base}/laughs.rss"], follow_links=False),
+        source("not-feeds", feeds=[f"{base}/{name}.rss" for name in ("empty", "one-byte", "json", "html")]),
+        source("ports", feeds=[f"{base}/ports.rss"]),
+        source("long-link", feeds=[f"{base}/long-link.rss"]),
+        source("year-one", feeds=[f"{base}/year-one.rss"], follow_links=False),
+        source("sitemap", crawl={"sitemaps": [f"{base}/sitemap.xml"]}),
+        source("private", local=False, feeds=[f"{base}/private.rss"]),
+        source("loop", feeds=[f"{base}/loop.rss"]),
+        source("trickle", feeds=[f"{base}/trickle.rss"]),
+        source("cut", feeds=[f"{base}/cut.rss"]),
+        source("cut-unannounced", feeds=[f"{base}/cut-unannounced.rss"], follow_links=False),
+        source("oversize", feeds=[f"{base}/oversize.rss"]),
+        source("bomb", feeds=[f"{base}/bomb.rss"]),
+    ]
+    return list(crawl(sources, SETTINGS, {}))
+
+
+def test_every_source_finishes_and_none_crashes_its_spider(events: list[CrawlEvent]) -> None:
+    finished = [e.source_id for e in events if isinstance(e, SourceFinished)]
+    assert len(finished) == len(set(finished)) == 14
+    assert [e for e in events if isinstance(e, CrawlFailure) and e.stage == "crawl"] == []
+
+
+def test_external_entities_are_never_fetched_nor_expanded(events: list[CrawlEvent], canary: Host) -> None:
+    [doc] = of(events, FetchedDoc, "xxe")
+    assert doc.entry is not None and "root:" not in doc.entry.title
+    assert canary.seen == []
+
+
+def test_entity_expansion_is_refused_and_the_item_kept(events: list[CrawlEvent]) -> None:
+    """expat's amplification limit stops the strict parser; the entry still comes through, unexpanded."""
+    [doc] = of(events, FetchedDoc, "laughs")
+    assert doc.entry is not None and len(doc.entry.title) < 100
+    [failure] = of(events, CrawlFailure, "laughs")
+    assert failure.stage == "feed" and "amplification" in failure.message
+
+
+def test_documents_that_are_not_feeds_fail_their_feed_only(events: list[CrawlEvent], hostile: Host) -> None:
+    failures = {f.url.removeprefix(hostile.base_url): f for f in of(events, CrawlFailure, "not-feeds")}
+    assert sorted(failures) == ["/empty.rss", "/html.rss", "/json.rss", "/one-byte.rss"]
+    assert all(f.stage == "feed" and not f.transient and "not a readable RSS/Atom feed" in f.message
+               for f in failures.values())
+    assert not set(validated(events)) & {hostile.base_url + path for path in failures}
+
+
+def test_an_item_link_no_request_can_be_made_for_skips_that_item_only(events: list[CrawlEvent],
+                                                                      hostile: Host) -> None:
+    """A port past 65535 raised out of the item loop and lost the whole feed."""
+    docs = sorted(d.url.removeprefix(hostile.base_url) for d in of(events, FetchedDoc, "ports"))
+    assert docs == ["/ok/1", "/ok/2"]
+    skipped = {(s.url, s.reason) for s in of(events, Skipped, "ports")}
+    assert skipped == {("http://tin.example.vn:99999/bai", "not-web-link"),
+                       ("http://tin.example.vn:abc/bai", "not-web-link")}
+    assert of(events, CrawlFailure, "ports") == []
+
+
+def test_an_overlong_link_is_skipped_and_the_feed_validators_still_come(events: list[CrawlEvent],
+                                                                        hostile: Host) -> None:
+    """Scrapy drops a request past URLLENGTH_LIMIT with no callback: the item vanished unrecorded and
+    the feed's batch never released its ETag, so the feed was never asked "not modified?" again."""
+    base = hostile.base_url
+    assert [d.url for d in of(events, FetchedDoc, "long-link")] == [f"{base}/ok/3"]
+    assert [(s.url, s.reason) for s in of(events, Skipped, "long-link")] == [
+        (f"{base}/long/{'x' * 3000}", "not-web-link")]
+    assert validated(events).get(f"{base}/long-link.rss") == '"v1"'
+
+
+def test_year_one_dates_leave_items_undated(events: list[CrawlEvent]) -> None:
+    """Year 1 in Vietnam's zone is before datetime.min in UTC: OverflowError lost the whole feed."""
+    docs = of(events, FetchedDoc, "year-one")
+    assert len(docs) == len(YEAR_ONE)
+    assert [d.entry.published for d in docs] == [None] * len(YEAR_ONE)
+
+
+def test_a_sitemap_loc_no_request_can_be_made_for_loses_that_url_only(events: list[CrawlEvent],
+                                                                      hostile: Host) -> None:
+    assert [d.url for d in of(events, FetchedDoc, "sitemap")] == [f"{hostile.base_url}/ok/4"]
+    assert {(s.url, s.reason) for s in of(events, Skipped, "sitemap")} == {
+        ("http://tin.example.vn:99999/bai", "not-web-link"), ("http://[::1/bai", "not-web-link")}
+    assert of(events, CrawlFailure, "sitemap") == []
+
+
+def test_links_into_the_network_are_refused_in_every_spelling(events: list[CrawlEvent], canary: Host) -> None:
+    skipped = of(events, Skipped, "private")
+    assert len(skipped) == 8 and {s.reason for s in skipped} == {"private-address"}
+    assert not of(events, FetchedDoc, "private") and not of(events, CrawlFailure, "private")
+    assert canary.seen == []
+
+
+def test_a_redirect_without_end_stops_at_the_cap(events: list[CrawlEvent], hostile: Host) -> None:
+    [failure] = of(events, CrawlFailure, "loop")
+    assert failure.error_class == "RedirectLoop" and failure.url == f"{hostile.base_url}/loop/0"
+    assert sum(path.startswith("/loop/") for path in hostile.seen) == SETTINGS.max_redirects + 1
+
+
+def test_a_trickling_server_times_out(events: list[CrawlEvent]) -> None:
+    [failure] = of(events, CrawlFailure, "trickle")
+    assert failure.error_class == "DownloadTimeoutError" and failure.transient
+    assert not of(events, FetchedDoc, "trickle")
+
+
+def test_a_hang_up_before_the_announced_length_is_a_transient_failure_that_says_so(
+        events: list[CrawlEvent]) -> None:
+    [failure] = of(events, CrawlFailure, "cut")
+    assert failure.error_class == "ResponseDataLossError" and failure.transient
+    assert "closed the connection before sending the whole body" in failure.message
+    assert not of(events, FetchedDoc, "cut")
+
+
+def test_a_hang_up_without_a_length_keeps_the_items_read(events: list[CrawlEvent]) -> None:
+    docs = of(events, FetchedDoc, "cut-unannounced")
+    assert 0 < len(docs) < 40
+    [failure] = of(events, CrawlFailure, "cut-unannounced")
+    assert failure.stage == "feed" and f"{len(docs)} entries were still read" in failure.message
+
+
+@pytest.mark.parametrize("source_id", ["oversize", "bomb"])
+def test_feeds_past_the_size_cap_fail_by_name_on_the_wire_or_inflated(events: list[CrawlEvent],
+                                                                      source_id: str) -> None:
+    [failure] = of(events, CrawlFailure, source_id)
+    assert failure.error_class == "Oversize" and not failure.transient
+    assert "larger than the size cap (" in failure.message and "crawl.max_size_bytes" in failure.message
+
+
+# -- robots.txt: huge, oversize, redirected to another port of an admitted host ---------------
+
+
+def test_rules_past_the_robots_parse_limit_are_not_read(hosts: Callable[[], Host]) -> None:
+    """RFC 9309 §2.5 lets a crawler stop at 500 KiB; a 4 MB robots.txt took Protego 5 s and 240 MB
+    to parse, then 0.1 s for every URL, on the reactor's thread. Rules before the limit still hold."""
+    host = hosts()
+    padding = b"".join(b"# %06d padding padding padding padding padding padding\n" % i for i in range(12_000))
+    assert len(padding) > 600 * 1024
+    host.routes["/robots.txt"] = answer(b"User-agent: *\nDisallow: /early/\n" + padding + b"Disallow: /\n",
+                                        "text/plain")
+    host.routes["/f.rss"] = answer(rss(item(f"{host.base_url}/early/a"), item(f"{host.base_url}/late/b")))
+    host.routes["/late/b"] = answer(PAGE, "text/html")
+    events = list(crawl([source("robots-long", feeds=[f"{host.base_url}/f.rss"])], SETTINGS, {}))
+    assert [d.url for d in of(events, FetchedDoc, "robots-long")] == [f"{host.base_url}/late/b"]
+    assert [(s.url, s.reason) for s in of(events, Skipped, "robots-long")] == [(f"{host.base_url}/early/a", "robots")]
+    assert of(events, CrawlFailure, "robots-long") == []
+
+
+@pytest.mark.parametrize("inflated", [False, True], ids=["on-the-wire", "gzip-bomb"])
+def test_a_robots_txt_past_the_size_cap_disallows_and_says_why(hosts: Callable[[], Host], inflated: bool) -> None:
+    """Read as unreachable, named by its size: the oversize one was "unreachable (DownloadCancelledError)",
+    and the gzip bomb, refused by Scrapy's decompression, counted as no robots.txt at all: allow all."""
+    host = hosts()
+    if inflated:
+        host.routes["/robots.txt"] = answer(_gzip_of_zeros(64), "text/plain", Content_Encoding="gzip")
+    else:
+        host.routes["/robots.txt"] = answer(b"User-agent: *\n" + b"# padding\n" * (SETTINGS.max_size_bytes // 5),
+                                            "text/plain")
+    host.routes["/f.rss"] = answer(rss(item(f"{host.base_url}/a")))
+    events = list(crawl([source("robots-huge", feeds=[f"{host.base_url}/f.rss"])], SETTINGS, {}))
+    [failure] = of(events, CrawlFailure, "robots-huge")
+    assert failure.stage == "robots" and "larger than the size cap" in failure.message
+    assert "/f.rss" not in host.seen
+
+
+def test_robots_txt_redirected_to_another_port_of_an_admitted_host_is_refused(
+        hosts: Callable[[], Host]) -> None:
+    """A configured URL admits its own host and port, not every service on that address."""
+    host, other = hosts(), hosts()
+    other.routes["/robots.txt"] = answer(ALLOW_ALL, "text/plain")
+    host.routes["/robots.txt"] = answer(b"", "text/plain", status=301, Location=f"{other.base_url}/robots.txt")
+    host.routes["/f.rss"] = answer(rss(item("https://tin.example.vn/bai")), ETag='"r1"')
+    events = list(crawl([source("admitted", local=False, feeds=[f"{host.base_url}/f.rss"],
+                                follow_links=False)], SETTINGS, {}))
+    assert other.seen == []
+    assert [d.url for d in of(events, FetchedDoc, "admitted")] == ["https://tin.example.vn/bai"]
+
+
+# -- a feed slow to parse does not hold up other sources -------------------------------------
+
+
+CHAIN = 6      # listing pages the other source must walk, one after another, while the feed is parsed
+
+
+def test_a_feed_slow_to_parse_does_not_hold_up_other_sources(hosts: Callable[[], Host]) -> None:
+    """feedparser is pure Python: 800 items of escaped markup take seconds, and parsed on the
+    reactor's thread they stopped every other source meanwhile (a 45,000-item feed: 12 s).
+
+    The host sends the feed only once the other source has asked for its first listing page, and
+    answers that page only once the feed is sent. The other source then walks a chain of listing
+    pages, one request after another, to an article. The feed's own item page is asked for only
+    after its parse: the chain can end before it only if the reactor kept working during the parse.
+    """
+    host = hosts()
+    chain_asked, feed_sent = threading.Event(), threading.Event()
+    markup = "&lt;p&gt;Quảng Ngãi&lt;/p&gt;" * 120
+    feed = rss(*(item(f"{host.base_url}/slow/{n}", description=markup) for n in range(800)))
+
+    def send_feed(handler: _Handler) -> None:
+        chain_asked.wait(30)
+        handler.send(200, feed, RSS)
+        feed_sent.set()
+
+    def chain(hop: int) -> Callable[[_Handler], None]:
+        target = f"/chain/{hop + 1}" if hop < CHAIN else "/article"
+        page = f'<html><body><a href="{host.base_url}{target}">tiếp</a></body></html>'.encode()
+
+        def send(handler: _Handler) -> None:
+            chain_asked.set()
+            feed_sent.wait(30)
+            handler.send(200, page, "text/html")
+        return send
+
+    host.routes.update({"/slow.rss": send_feed, "/article": answer(PAGE, "text/html"),
+                        "/slow/0": answer(PAGE, "text/html")})
+    host.routes.update({f"/chain/{hop}": chain(hop) for hop in range(CHAIN + 1)})
+    settings = SETTINGS.model_copy(update={"max_size_bytes": 5_000_000, "warn_size_bytes": 4_000_000,
+                                           "download_timeout_s": 60.0, "max_pages_per_source": 1})
+    sources = [source("slow-feed", feeds=[f"{host.base_url}/slow.rss"]),
+               source("other", crawl={"start_urls": [f"{host.base_url}/chain/0"], "follow": ["/chain/"],
+                                      "allow": ["/article$"], "max_depth": CHAIN})]
+    events = list(crawl(sources, settings, {}))
+    assert [d.url for d in of(events, FetchedDoc, "other")] == [f"{host.base_url}/article"]
+    assert [d.url for d in of(events, FetchedDoc, "slow-feed")] == [f"{host.base_url}/slow/0"]
+    assert host.seen.index("/article") < host.seen.index("/slow/0")
