@@ -161,6 +161,22 @@ def test_mixed_feed_without_any_label_is_repaired_too() -> None:
     assert "Hội thảo bảo tồn di sản Hải đội Hoàng Sa" in repair_feed_bytes(raw, "application/xml")
 
 
+def test_a_utf16_feed_without_a_bom_is_not_repaired_as_utf8() -> None:
+    """Undeclared XML is UTF-8 by default, but these bytes are UTF-16 by their NULs."""
+    text = (FAULTS / "feed-ok.rss").read_bytes().decode("utf-8")
+    for codec in ("utf-16-le", "utf-16-be"):
+        assert repair_feed_bytes(text.replace('encoding="utf-8"', "").encode(codec), "application/rss+xml") \
+            == text.replace('encoding="utf-8"', "")
+
+
+def test_a_feed_of_many_bad_bytes_is_repaired_byte_by_byte() -> None:
+    """Every refused byte is read as windows-1258, however many (the count goes into the warning)."""
+    raw = b"<rss>" + "Quảng Ngãi ".encode() * 3 + bytes([0xe0]) * 50_000 + b"</rss>"
+    text = repair_feed_bytes(raw, "application/rss+xml; charset=utf-8")
+    assert text.startswith("<rss>Quảng Ngãi Quảng Ngãi Quảng Ngãi " + "à" * 100) and text.endswith("à</rss>")
+    assert text.count("à") == 50_000
+
+
 def test_repair_leaves_well_encoded_feeds_alone() -> None:
     raw = (FAULTS / "feed-windows-1258.rss").read_bytes()
     text = repair_feed_bytes(raw, "application/rss+xml; charset=windows-1258")
