@@ -44,7 +44,8 @@ app.add_typer(index_app, name="index")
 app.add_typer(kibana_app, name="kibana")
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
+# No emoji codes: "alerts.yaml:100: rules.76..." would print as "alerts.yaml💯 rules.76...".
+err = Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 140)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config folder (default: config/ or HAIDANG_CONFIG).")]
 
@@ -594,7 +595,7 @@ def config_check(config: ConfigOpt = None) -> None:
     problems = ([] if config_missing else check_config_dir(Path(folder))) + env_errors
     for file, line, field, msg in problems:
         where = file if file == ENVIRONMENT else f"{file}:{line if line else '?'}"
-        err.print(f"{escape(where)}: {escape(field)}: {escape(msg)}", soft_wrap=True)
+        err.print(f"{escape(where)}: {escape(field) + ': ' if field else ''}{escape(msg)}", soft_wrap=True)
     for _, _, name, msg in warnings:
         err.print(f"[yellow]warning:[/yellow] {ENVIRONMENT}: {escape(name)}: {escape(msg)}", soft_wrap=True)
     if problems:
@@ -1146,12 +1147,19 @@ def users_add(name: Annotated[str, typer.Argument(help="Login name.")],
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    from haidang.settings import User, UserRole
+    from haidang.settings import User, UserRole, UsersFile, validate_yaml_file
     from haidang.web.sessions import hash_password
     if role not in ("viewer", "officer", "administrator"):
         raise typer.BadParameter("use viewer, officer or administrator", param_hint="--role")
     folder = Path(config or os.environ.get("HAIDANG_CONFIG") or DEFAULT_CONFIG_DIR)
     path = folder / "users.yaml"
+    if path.exists() or path.is_symlink():
+        try:
+            validate_yaml_file(path, UsersFile)     # rewriting a file it cannot read would drop its users
+        except ConfigError as exc:
+            err.print(f"[red]configuration error[/red]\n{escape(str(exc))}\n{escape(str(path))} is left as it is: "
+                      f"fix it, then add the user again")
+            raise typer.Exit(2) from None
     if agency is not None:
         known = {a.id: a.name for a in _settings(folder).agencies}
         if agency not in known:

@@ -6,23 +6,42 @@ Precedence, documented once: command-line flag > `HAIDANG_*` environment variabl
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import errno
+import functools
 import os
+import re
+import stat
 import unicodedata
+import warnings
+from datetime import date as _date
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import ReusedAnchorWarning, YAMLError
 
 from haidang.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_DIR",
     "ENVIRONMENT",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_VALUES",
     "RECIPIENT_ADMINS",
     "RECIPIENT_BY_TOPIC",
     "RISK_LEVELS",
@@ -63,8 +82,46 @@ DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 SourceKind = Literal["national_press", "provincial_press", "government_portal", "foreign_press", "platform"]
 
 
+# Durations are named by their unit (download_timeout_s, poll_minutes, every_hours, days_before).
+# Past a century one is a typo, a few zeros too many, and would overflow the date arithmetic of the
+# scheduler or the outbox with a traceback when `serve` starts.
+_SECONDS_PER_UNIT = {"s": 1, "minutes": 60, "hours": 3600, "days": 86400}
+_LONGEST_DURATION_S = 100 * 365 * 86400
+
+
+class _Twice(ValueError):
+    """A name given to two items of one list; `items` are their positions, so the message can say
+    on which lines they are (the error itself points at the list)."""
+
+    def __init__(self, message: str, items: tuple[int, int]):
+        super().__init__(message)
+        self.items = items
+
+
+def _first_repeat(keys: list[str]) -> tuple[int, int] | None:
+    """Positions of the first key that repeats an earlier one, or None."""
+    seen: dict[str, int] = {}
+    for j, key in enumerate(keys):
+        if key in seen:
+            return seen[key], j
+        seen[key] = j
+    return None
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No .inf or .nan (YAML reads both, and 1e999 as .inf): a timeout or interval of infinity passes
+    # every "greater than" check and then stops a crawl, a lease or a schedule for good.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _durations_within_a_century(cls, v: Any, info: ValidationInfo) -> Any:
+        words = (info.field_name or "").split("_")
+        unit = words[-1] if words[-1] in _SECONDS_PER_UNIT else words[0] if words[0] in _SECONDS_PER_UNIT else None
+        if unit and isinstance(v, int | float) and not isinstance(v, bool) \
+                and v * _SECONDS_PER_UNIT[unit] > _LONGEST_DURATION_S:
+            raise ValueError(f"{v:,} {unit} is more than a century: a digit too many?")
+        return v
 
 
 class CrawlSettings(_Model):
@@ -98,6 +155,19 @@ class Selectors(_Model):
     remove: list[str] = Field(default_factory=list)     # comments, related links, widgets
     paywall: str | None = None                          # present => page is a teaser
 
+    @field_validator("title", "lead", "body", "byline", "date", "remove", "paywall")
+    @classmethod
+    def _selectors_parse(cls, v: str | list[str] | None) -> str | list[str] | None:
+        """The extractor compiles these for every page: a typo must fail here, not on each article."""
+        from lxml.cssselect import CSSSelector, SelectorError  # as crawlers.extract compiles them
+
+        for css in [v] if isinstance(v, str) else v or []:
+            try:
+                CSSSelector(css)
+            except SelectorError as exc:
+                raise ValueError(f"{css!r} is not a CSS selector: {exc}") from None
+        return v
+
 
 class SiteCrawl(_Model):
     """How to crawl a site without a usable feed."""
@@ -111,6 +181,17 @@ class SiteCrawl(_Model):
     # Article pages fetched as they are, links not followed: haidang.evidence re-checks flagged pages
     # this way, so robots.txt, throttling and the size cap apply to them too.
     pages: list[str] = Field(default_factory=list)
+
+    @field_validator("allow", "deny", "follow")
+    @classmethod
+    def _patterns_compile(cls, v: list[str]) -> list[str]:
+        """The spider compiles these for every crawl: a typo must fail here, not in each run."""
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression (Python re): {exc}") from None
+        return v
 
 
 class Source(_Model):
@@ -146,11 +227,8 @@ class SourcesFile(_Model):
     @field_validator("sources")
     @classmethod
     def _unique_ids(cls, v: list[Source]) -> list[Source]:
-        seen: set[str] = set()
-        for s in v:
-            if s.id in seen:
-                raise ValueError(f"source id {s.id!r} appears twice")
-            seen.add(s.id)
+        if pair := _first_repeat([s.id for s in v]):
+            raise _Twice(f"source id {v[pair[1]].id!r} appears twice", pair)
         return v
 
 
@@ -303,11 +381,8 @@ class UsersFile(_Model):
     @field_validator("users")
     @classmethod
     def _unique_names(cls, v: list[User]) -> list[User]:
-        seen: set[str] = set()
-        for u in v:
-            if u.name.lower() in seen:
-                raise ValueError(f"user {u.name!r} appears twice")
-            seen.add(u.name.lower())
+        if pair := _first_repeat([u.name.lower() for u in v]):
+            raise _Twice(f"user {v[pair[1]].name!r} appears twice", pair)
         return v
 
 
@@ -343,6 +418,18 @@ class AppSettings(_Model):
                 raise ValueError(f"smtp.reply_timeout_s ({wait:g} s) must be shorter than outbox.lease_minutes "
                                  f"({self.outbox.lease_minutes:g} min): lower it or lengthen the lease")
         return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_exists(cls, v: str) -> str:
+        """Every command that shows a time needs it; an unknown zone would stop them with a traceback."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}: use an IANA name such as 'Asia/Ho_Chi_Minh'") from None
+        return v
 
     @field_validator("province", mode="before")
     @classmethod
@@ -407,10 +494,8 @@ class AgenciesFile(_Model):
     @field_validator("agencies")
     @classmethod
     def _unique_ids(cls, v: list[Agency]) -> list[Agency]:
-        ids = [a.id for a in v]
-        for a in v:
-            if ids.count(a.id) > 1:
-                raise ValueError(f"agency id {a.id!r} appears twice")
+        if pair := _first_repeat([a.id for a in v]):
+            raise _Twice(f"agency id {v[pair[1]].id!r} appears twice", pair)
         if sum(a.leads for a in v) > 1:
             raise ValueError("more than one agency has leads: true; one body leads and compiles")
         return v
@@ -524,10 +609,8 @@ class AlertsFile(_Model):
     @field_validator("rules")
     @classmethod
     def _unique_names(cls, v: list[AlertRule]) -> list[AlertRule]:
-        names = [r.name for r in v]
-        for r in v:
-            if names.count(r.name) > 1:
-                raise ValueError(f"rule name {r.name!r} appears twice")
+        if pair := _first_repeat([r.name for r in v]):
+            raise _Twice(f"rule name {v[pair[1]].name!r} appears twice", pair)
         return v
 
 
@@ -564,24 +647,178 @@ _FILES: dict[str, type[BaseModel]] = {"haidang.yaml": AppSettings, "sources.yaml
 class _Landmarks(_Model):
     landmarks: dict[str, list[str]]
 
+    @field_validator("landmarks", mode="before")
+    @classmethod
+    def _codes_may_be_unquoted(cls, v: Any) -> Any:
+        """`08:` (YAML reads the number 8) is the code "08", as `province: 08` is."""
+        if not isinstance(v, dict):
+            return v
+        out: dict[Any, Any] = {}
+        written: dict[Any, Any] = {}
+        for code, names in v.items():
+            padded = f"0{code}" if isinstance(code, str) and len(code) == 1 and code in "0123456789" else code
+            if padded in out:
+                raise ValueError(f"province code {padded!r} appears twice (written {written[padded]} and {code})")
+            out[padded], written[padded] = names, code
+        return out
+
 
 _FILES["landmarks.yaml"] = _Landmarks
 _FILES["users.yaml"] = UsersFile
 
 
-def _read_yaml(path: Path) -> Any:
-    yaml = YAML(typ="rt")
+# Limits on what the loader reads. They cannot come from the configuration they guard, so they
+# live here. The shipped files are 1-40 kB (sources.yaml: 36 kB for 53 sources). ruamel's
+# round-trip parser is pure Python: at this cap, a sources.yaml of 700 sources loads in 3 s, and
+# the densest YAML there is (a flow list of one-digit numbers) takes 15 s and 400 MB. A 100 MB file
+# would hold a command for hours; nothing that big is a configuration (a log pasted in, /dev/zero).
+MAX_FILE_BYTES = 512 * 1024
+# Values after aliases (*name) are expanded. The shipped files hold a few thousand; a file of
+# anchors that each repeat the one before ("billion laughs") reaches billions from ten lines.
+MAX_VALUES = 500_000
+# Levels of nesting: the deepest shipped value is 5 levels down.
+MAX_DEPTH = 50
+
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class _Refused(Exception):
+    """A value the loader will not pass on: where it is (keys from the top, as in the document) and why."""
+
+    def __init__(self, loc: tuple[Any, ...], message: str):
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+def _problem(path: Path, line: int | None, message: str, field: str = "") -> ConfigError:
+    problem = (str(path), line, field, message)
+    return ConfigError(_format([problem]), [problem])
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, refused with a reason when it is not a readable UTF-8 file of a sane size.
+
+    Checked before reading: a named pipe would block the command forever, /dev/zero or a huge file
+    would fill memory, and a folder, a symbolic link to nothing or in a loop, or a file the user
+    may not read would otherwise end in a traceback (or, for a link, in the file being skipped)."""
     try:
-        with path.open(encoding="utf-8") as f:
-            return yaml.load(f)
+        info = path.stat()
+    except OSError as exc:
+        why = {errno.ELOOP: " (symbolic links that point at each other)",
+               errno.ENOENT: " (a symbolic link to a file that is not there)"}.get(exc.errno or 0, "")
+        raise _problem(path, None, f"cannot read it: {exc.strerror or exc}{why}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise _problem(path, None, "is a folder, not a file: move it away or put the YAML file in its place")
+    if not stat.S_ISREG(info.st_mode):
+        raise _problem(path, None, "is not a regular file (a pipe, a device, a socket): put a YAML file in its place")
+    if info.st_size > MAX_FILE_BYTES:
+        raise _problem(path, None, f"is {info.st_size:,} bytes; a configuration file is at most "
+                                   f"{MAX_FILE_BYTES:,}: is this the right file?")
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise _problem(path, None, f"cannot read it: {exc.strerror or exc} (check its permissions)") from None
+    if len(data) > MAX_FILE_BYTES:          # grew after stat(); /proc files report size 0
+        raise _problem(path, None, f"is more than {MAX_FILE_BYTES:,} bytes; a configuration file is not: "
+                                   f"is this the right file?")
+    return _decode(path, data)
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """UTF-8, with or without a byte order mark; anything else is refused, naming where it goes wrong.
+
+    UTF-16 (Notepad's "Unicode") is refused rather than read: every tool that edits these files
+    (`haidang users add`, an editor over SSH, grep) expects UTF-8."""
+    for bom, name in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                      (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")):
+        if data.startswith(bom):
+            raise _problem(path, 1, f"is saved as {name}: save it as UTF-8 (in Notepad: Save as, Encoding UTF-8)")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise _problem(path, line, "holds NUL bytes, so it is not UTF-8 text (UTF-16 without a byte order mark, "
+                                   "or not a text file): save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _problem(path, line, f"is not UTF-8 text: byte 0x{data[exc.start]:02x} at column {column} of line "
+                                   f"{line} (saved in another encoding, such as Windows-1258 or TCVN3?): "
+                                   f"save it as UTF-8") from None
+
+
+class _MarkingConstructor(RoundTripConstructor):  # type: ignore[misc]
+    """ruamel's round-trip constructor, remembering where it is: a value it cannot build (a date
+    like 2025-13-45, `!!int abc`, a list as a mapping key) fails with a bare ValueError or TypeError
+    that says nothing of its line."""
+
+    last_mark: Any = None
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        self.last_mark = node.start_mark
+        return super().construct_object(node, deep=deep)
+
+
+def _read_yaml(path: Path) -> Any:
+    """The document of `path` (ruamel's round-trip types, which keep lines). Shared: never change it."""
+    return _parse_yaml(str(path), _read_text(path))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_yaml(name: str, text: str) -> Any:
+    """Parse once per content: each problem's line is looked up again in its file (_key_line), and a
+    file with hundreds of problems must not be parsed hundreds of times. Keyed by the text itself,
+    so an edited file is always parsed afresh."""
+    path = Path(name)
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _MarkingConstructor
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ReusedAnchorWarning)
+            return yaml.load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         if "end of stream" in str(getattr(exc, "problem", "")):
             # An unclosed quote or bracket is reported at the end of the file; where it opened helps more.
             mark = getattr(exc, "context_mark", None) or mark
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}",
-                          [(str(path), line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+        raise _problem(path, line, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except ReusedAnchorWarning as exc:
+        lines = re.findall(r"line (\d+)", str(exc))     # first and second occurrence; the warning has no mark
+        line = int(lines[-1]) if lines else None
+        raise _problem(path, line, "not valid YAML: an anchor (&name) is defined twice, so an alias (*name) "
+                                   "could mean either: give each anchor its own name") from None
+    except RecursionError:
+        raise _problem(path, None, "not valid YAML: nested hundreds of levels deep (an unclosed bracket?); "
+                                   f"a configuration is a few levels deep, at most {MAX_DEPTH}") from None
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        mark = getattr(yaml.constructor, "last_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise _problem(path, line, f"not valid YAML: a value YAML cannot read ({exc}); to mean text, put it "
+                                   f"in quotes") from None
+
+
+def _find_key(node: CommentedMap, key: Any) -> Any:
+    """The key of `node` that `key` names: itself, or the document's own spelling of it (an int for
+    "82", a decomposed "khẩn"), since validation sees keys as NFC text."""
+    if key in node:
+        return key
+    for k in node:
+        if _scalar_key(k) == key:
+            return k
+    return _MISSING
+
+
+_MISSING = object()
+
+
+def _scalar_key(k: Any) -> str | None:
+    if isinstance(k, str | int | float | _date) or k is None:   # bool is an int
+        return unicodedata.normalize("NFC", str(k))
+    return None
 
 
 def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
@@ -589,15 +826,15 @@ def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
     line = None
     node = doc
     for key in loc:
-        if isinstance(node, CommentedMap) and key in node:
-            line = node.lc.key(key)[0] + 1
-            node = node[key]
+        if isinstance(node, CommentedMap) and (found := _find_key(node, key)) is not _MISSING:
+            line = node.lc.key(found)[0] + 1
+            node = node[found]
         elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
             line = node.lc.item(key)[0] + 1
             node = node[key]
         else:
             break
-    if line is None and hasattr(doc, "lc"):
+    if line is None and hasattr(doc, "lc") and doc.lc.line is not None:
         line = doc.lc.line + 1
     return line
 
@@ -605,34 +842,90 @@ def _line_of(doc: Any, loc: tuple[Any, ...]) -> int | None:
 def validate_yaml_file(path: Path, model: type[BaseModel]) -> BaseModel:
     """Load one YAML file and validate it; ConfigError names file, line and field of each problem."""
     doc = _read_yaml(path)
-    if doc is None:
+    empty = doc is None
+    if empty:
         doc = CommentedMap()
     try:
-        return model.model_validate(_plain(doc))
+        data = _plain(doc, (), [0])
+    except _Refused as exc:
+        parts = [str(_scalar_key(p) or p) for p in exc.loc]
+        field_path = ".".join(parts if len(parts) <= 6 else [*parts[:3], "…"]) or "(top level)"
+        raise _problem(path, _line_of(doc, exc.loc), exc.message, field_path) from None
+    try:
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
             field_path = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append((str(path), _line_of(doc, loc), field_path, err["msg"]))
+            message = err["msg"].removeprefix("Value error, ") + (" (the file is empty)" if empty else "") \
+                + _quote_hint(err) + _where_twice(doc, loc, err)
+            problems.append((str(path), _line_of(doc, loc), field_path, message))
         raise ConfigError(_format(problems), problems) from None
 
 
-def _plain(node: Any) -> Any:
+def _where_twice(doc: Any, loc: tuple[Any, ...], err: Any) -> str:
+    """For a name given twice: the two items and their lines, which the list's own line does not say."""
+    error = (err.get("ctx") or {}).get("error")
+    if not isinstance(error, _Twice):
+        return ""
+    (i, j), (line_i, line_j) = error.items, (_line_of(doc, (*loc, k)) for k in error.items)
+    return f": items {i} and {j}, on lines {line_i} and {line_j}; keep one"
+
+
+def _quote_hint(err: Any) -> str:
+    """Why a value written as text is not text: YAML read it as a number, a truth value or a date."""
+    value = err.get("input")
+    if err["type"] != "string_type" or not isinstance(value, int | float | _date):
+        return ""
+    kind = "a truth value" if isinstance(value, bool) else "a date" if isinstance(value, _date) else "a number"
+    return f": YAML reads the unquoted value as {kind} ({value}); put it in quotes to keep it as written"
+
+
+def _plain(node: Any, loc: tuple[Any, ...], count: list[int]) -> Any:
     """Plain dicts and lists, every string in NFC: an editor that writes decomposed Vietnamese
-    ("khẩn" as k-h-a-combining marks) must not make a value differ from the one it looks like."""
+    ("khẩn" as k-h-a-combining marks) must not make a value differ from the one it looks like.
+
+    Refuses what plain values cannot say: a key that appears twice once spelt alike (82 and "82",
+    composed and decomposed), a mapping or list as a key, a tag other than !!str, nesting past
+    MAX_DEPTH, and more than MAX_VALUES values once aliases are expanded (`count` counts them)."""
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise _Refused(loc[:1], f"more than {MAX_VALUES:,} values once aliases (*name) are expanded: far more than "
+                            f"a configuration holds (anchors repeating each other?); write the values out")
+    if len(loc) > MAX_DEPTH:
+        raise _Refused(loc, f"nested more than {MAX_DEPTH} levels deep; a configuration is a few levels deep")
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if tag is not None and not (tag == _STR_TAG and isinstance(node, TaggedScalar)):
+        raise _Refused(loc, f"YAML tag {tag.replace('tag:yaml.org,2002:', '!!')} is not allowed: the configuration "
+                            f"holds plain text, numbers, lists and mappings; remove the tag")
+    if isinstance(node, TaggedScalar):
+        return unicodedata.normalize("NFC", str(node.value))
     if isinstance(node, dict):
-        return {unicodedata.normalize("NFC", str(k)): _plain(v) for k, v in node.items()}
+        out: dict[str, Any] = {}
+        first: dict[str, Any] = {}
+        for k, v in node.items():
+            key = _scalar_key(k)
+            if key is None:
+                raise _Refused(loc, "a mapping or list is used as a key (`? ...` or an alias): keys are names")
+            if key in out:
+                where = f" on line {node.lc.key(first[key])[0] + 1}" if isinstance(node, CommentedMap) else ""
+                raise _Refused((*loc, k), f"key {key!r} appears twice: here and{where} ({first[key]!r} and {k!r} "
+                                          f"are the same to Hải Đăng); keep one")
+            first[key] = k
+            out[key] = _plain(v, (*loc, k), count)
+        return out
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [_plain(v, (*loc, i), count) for i, v in enumerate(node)]
     if isinstance(node, str):
         return unicodedata.normalize("NFC", node)
     return node
 
 
 def _format(problems: list[tuple[str, int | None, str, str]]) -> str:
-    return "\n".join(f"{f}:{line}: {field}: {msg}" if line else f"{f}: {field}: {msg}"
-                     for f, line, field, msg in problems)
+    """One line per problem: file:line: field: message (no field for a problem of the whole file)."""
+    return "\n".join(f"{f}{f':{line}' if line else ''}: {field + ': ' if field else ''}{msg}"
+                      for f, line, field, msg in problems)
 
 
 def check_config_dir(config_dir: Path) -> list[tuple[str, int | None, str, str]]:
@@ -822,12 +1115,13 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
     if not config_dir.is_dir():
         raise ConfigError(f"{config_dir}: config directory not found (set HAIDANG_CONFIG or --config)",
                           [(str(config_dir), None, "", "directory not found")])
+    _check_folder(config_dir)
     app_path = config_dir / "haidang.yaml"
-    app = validate_yaml_file(app_path, AppSettings) if app_path.exists() else AppSettings()
+    app = validate_yaml_file(app_path, AppSettings) if _present(app_path) else AppSettings()
     src_path = config_dir / "sources.yaml"
-    sources = validate_yaml_file(src_path, SourcesFile).sources if src_path.exists() else []  # type: ignore[attr-defined]
+    sources = validate_yaml_file(src_path, SourcesFile).sources if _present(src_path) else []  # type: ignore[attr-defined]
     lm_path = config_dir / "landmarks.yaml"
-    landmarks = validate_yaml_file(lm_path, _Landmarks).landmarks if lm_path.exists() else {}  # type: ignore[attr-defined]
+    landmarks = validate_yaml_file(lm_path, _Landmarks).landmarks if _present(lm_path) else {}  # type: ignore[attr-defined]
 
     store = app.store  # type: ignore[attr-defined]
     problems = _environment_errors(env, app)  # type: ignore[arg-type]   # raised with the references' below
@@ -847,31 +1141,59 @@ def load_settings(config_dir: Path | str | None = None, environ: dict[str, str] 
         app_update["province"] = env["HAIDANG_PROVINCE"]
     app = app.model_copy(update=app_update)  # type: ignore[assignment]
     ag_path = config_dir / "agencies.yaml"
-    agencies = validate_yaml_file(ag_path, AgenciesFile).agencies if ag_path.exists() else []  # type: ignore[attr-defined]
+    agencies = validate_yaml_file(ag_path, AgenciesFile).agencies if _present(ag_path) else []  # type: ignore[attr-defined]
     al_path = config_dir / "alerts.yaml"
-    alerts_file = validate_yaml_file(al_path, AlertsFile) if al_path.exists() else AlertsFile(rules=[])
+    alerts_file = validate_yaml_file(al_path, AlertsFile) if _present(al_path) else AlertsFile(rules=[])
     rules, digest = alerts_file.rules, alerts_file.digest  # type: ignore[attr-defined]
     topics: dict[str, dict[str, Any]] = {}
-    if (config_dir / "topics.yaml").exists():
+    if _present(config_dir / "topics.yaml"):
         from nlp.topics import load_topic_config  # its schema sits beside the model that uses it
 
         topics = load_topic_config(config_dir / "topics.yaml")
     try:
         _check_references(config_dir, app, landmarks, agencies, rules, topics, digest,  # type: ignore[arg-type]
-                          sources=sources if src_path.exists() else None,
+                          sources=sources if _present(src_path) else None,
                           province_from_env=bool(env.get("HAIDANG_PROVINCE")))
     except ConfigError as exc:
         problems += exc.problems
     if problems:
         raise ConfigError(_format(problems), problems)
     us_path = config_dir / "users.yaml"
-    users = validate_yaml_file(us_path, UsersFile).users if us_path.exists() else []  # type: ignore[attr-defined]
+    users = validate_yaml_file(us_path, UsersFile).users if _present(us_path) else []  # type: ignore[attr-defined]
     _check_user_agencies(us_path, users, agencies)  # type: ignore[arg-type]
     escalation: EscalationSettings = alerts_file.escalation  # type: ignore[attr-defined]
     _check_escalation(al_path, agencies, escalation)  # type: ignore[arg-type]
     return Settings(config_dir=str(config_dir), app=app, sources=sources, landmarks=landmarks,  # type: ignore[arg-type]
                     topics=topics, agencies=agencies, alert_rules=rules, digest=digest, users=users,
                     escalation=escalation)
+
+
+def _check_folder(config_dir: Path) -> None:
+    """A folder the loader may list, holding at least one of its files, each under its own name.
+    Otherwise every file reads as absent: the command runs on defaults, with no sources and no
+    rules, and `config check` calls that OK."""
+    names = [*_FILES, "topics.yaml"]
+    problems: list[_Problem] = []
+    if not os.access(config_dir, os.R_OK | os.X_OK):
+        message = "cannot read this folder (permissions): give the user running Hải Đăng read access to it"
+        problems.append((str(config_dir), None, "", message))
+    else:
+        for name in names:
+            other = config_dir / f"{name.removesuffix('.yaml')}.yml"
+            if _present(other):
+                problems.append((str(other), None, "", f"not read: Hải Đăng reads {name} (.yaml, not .yml): rename it"))
+        if not problems and not any(_present(config_dir / name) for name in names):
+            message = (f"holds none of the configuration files ({', '.join(names)}): point --config or "
+                       f"HAIDANG_CONFIG at the folder that holds them")
+            problems.append((str(config_dir), None, "", message))
+    if problems:
+        raise ConfigError(_format(problems), problems)
+
+
+def _present(path: Path) -> bool:
+    """A file to read, or a link to one that is gone or loops: reading it says what is wrong, where
+    `exists()` would call it absent and the command would go on without its sources or rules."""
+    return os.path.lexists(path)
 
 
 def _check_user_agencies(path: Path, users: list[User], agencies: list[Agency]) -> None:
