@@ -18,22 +18,9 @@ from haidang.store.base import AuditEntry, KnownClaim, OutboxMessage, ResponseAc
 
 from .conftest import HOSTILE, PASSWORDS, T0, WebKit, build_article
 from .test_app_search import _login
+from .test_app_security import _audit_kinds, _csrf
 
 MEGABYTE = 1024 * 1024
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the page has no CSRF token"
-    return found.group(1)
-
-
-def _audit_kinds(kit: WebKit) -> list[str]:
-    store = kit.open()
-    try:
-        return [e.kind for e in store.audit()]
-    finally:
-        store.close()
 
 
 # -- non-ASCII signatures: hmac.compare_digest raised TypeError on them (a 500) -----------------------
