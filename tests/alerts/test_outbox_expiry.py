@@ -169,5 +169,6 @@ def test_retry_all_failed_puts_every_failed_message_back(tmp_path: Path, smtp_se
 def test_outbox_commands_refuse_bad_arguments(tmp_path: Path, smtp_server: SmtpServer, args: list[str], code: int,
                                               says: str) -> None:
     _config(tmp_path, smtp_server)
+    open_store(load_settings(tmp_path / "config", environ={}).app.store).close()   # `outbox retry` creates none
     result = CliRunner().invoke(app, [*args, "-c", str(tmp_path / "config")])
     assert result.exit_code == code and says in " ".join(result.output.split()), result.output
