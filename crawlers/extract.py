@@ -193,10 +193,13 @@ def _from_html(fetched: Fetched, page_url: str, selectors: Selectors,
     body_root = _select(tree, selectors.body)[:1]
     if selectors.body and not body_root:
         log.debug("%s: body selector %r matched nothing on %s", fetched.source_id, selectors.body, page_url)
-    body = _body_paragraphs(body_root[0] if body_root else tree, page_url)
+    # Measured once: a subtree of a tree within the limits is within them too.
+    fits = _fits_trafilatura(tree)
+    root = body_root[0] if body_root else tree
+    body = _body_paragraphs(root, page_url, fits or (root is not tree and _fits_trafilatura(root)))
 
     fallback: Any = None
-    if (not title or published is None or not author) and _fits_trafilatura(tree):
+    if (not title or published is None or not author) and fits:
         fallback = _trafilatura_metadata(tree, page_url)
     if not title:
         title = _clean_line(getattr(fallback, "title", None) or "") or _first_text(tree.xpath("//h1")) \
@@ -441,14 +444,14 @@ def _modified(meta: dict[str, str], ld: _JsonLd, timezone: str) -> tuple[datetim
     return (value, "json-ld") if value is not None else (None, None)
 
 
-def _body_paragraphs(root: HtmlElement, page_url: str) -> list[str]:
+def _body_paragraphs(root: HtmlElement, page_url: str, fits: bool) -> list[str]:
     """Body paragraphs by trafilatura (comments off), or by block elements when it finds none.
 
     trafilatura is given a small document holding only the body root, so its boilerplate
     heuristics see the article and nothing else; teasers too short for it fall back to blocks,
-    and so do roots too large for it to read in bounded time (`_fits_trafilatura`).
+    and so do roots too large for it to read in bounded time (`fits`: `_fits_trafilatura(root)`).
     """
-    if not _fits_trafilatura(root):
+    if not fits:
         log.info("%s: over %d elements or %d levels deep; read by block elements, without trafilatura",
                  page_url, _TRAFILATURA_ELEMENTS, _TRAFILATURA_DEPTH)
         return _paragraphs(root)
