@@ -255,6 +255,7 @@ CONDITION_NAMES = {
     "tone": "Sắc thái đối với tỉnh",
     "source_kinds": "Loại nguồn",
     "languages": "Ngôn ngữ",
+    "debunk": "Tin bác bỏ, đính chính thông tin sai",
     "query": "Khớp truy vấn",
     "spike": "Số bài tăng đột biến",
     "silence": "Nguồn im lặng",

@@ -99,6 +99,12 @@ def _reasons(article: Article, rule: AlertRule, source: Source | None,
         if language not in rule.languages:
             return None
         reasons.append({"condition": "languages", "evidence": language})
+    if rule.debunk is not None:
+        debunk = (labels.get("risk") or {}).get("debunk")
+        if bool(debunk) != rule.debunk:
+            return None
+        if debunk:          # what the article refutes; "not a debunk" needs no evidence
+            reasons.append({"condition": "debunk", "evidence": [str(debunk.get("claim") or "")]})
     if rule.query is not None:
         if query_matches is None:
             raise ValueError(f"rule {rule.name!r} has a query: pass query_matches to evaluate it")

@@ -528,6 +528,7 @@ class AlertRule(_Model):
     tone: list[ToneLabel] = Field(default_factory=list)  # any of these
     source_kinds: list[SourceKind] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
+    debunk: bool | None = None                          # true: only reports of an official denial; false: none of them
     query: str | None = None                            # the store's query language; the store evaluates it
     spike: SpikeCondition | None = None
     silence: SilenceCondition | None = None
@@ -572,7 +573,7 @@ class AlertRule(_Model):
     def article_conditions(self) -> list[str]:
         """Names of the per-article conditions this rule sets, in evaluation order."""
         names = ("relevant", "topics", "min_risk_level", "min_risk_score", "tone", "source_kinds",
-                 "languages", "query")
+                 "languages", "debunk", "query")
         return [n for n in names if getattr(self, n) not in (None, [])]
 
 
