@@ -152,7 +152,8 @@ def signal_label(signal: Any) -> str:
     return one_line(wording.signal_label(one_line(signal)))
 
 
-# nlp.risk writes the source fact as "nguồn: NAME (SOURCE_ID), KIND, độ tin cậy: TRUST" and the
+# nlp.risk writes the source facts as "nguồn: NAME (SOURCE_ID), KIND" and "nguồn: NAME (SOURCE_ID), độ
+# tin cậy: TRUST" (before 2026-11-24 one fact held both; stored records keep it) and the
 # language fact as "ngôn ngữ: CODE; ..." (nlp.tone: "ngôn ngữ: CODE"); readers get names, not ids.
 _SOURCE_FACT_RE = re.compile(r"^(nguồn: .+) \([^()\s]+\)(?=, )")
 _LANGUAGE_FACT_RE = re.compile(r"^ngôn ngữ: ([A-Za-z]{2,3}(?:-[A-Za-z]{2,4})?)(?=;|$)")

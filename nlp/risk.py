@@ -299,14 +299,14 @@ class RiskScorer:
 def _source_reasons(kind: str | None, trust: str | None, source_id: str | None,
                     name: str | None = None) -> list[dict[str, Any]]:
     who = f"{name} ({source_id})" if name and source_id and name != source_id else (name or source_id or "không rõ")
-    fact = f"nguồn: {who}, {kind_name(kind)}, độ tin cậy: {trust_name(trust)}"
+    # Each reason quotes the fact it weighs, so the two never read as one reason listed twice.
     out = []
     kind_w = _KIND_WEIGHTS.get(kind or "", 0.0)
     if kind_w:
-        out.append(_reason("source_kind", [fact], kind_w))
+        out.append(_reason("source_kind", [f"nguồn: {who}, {kind_name(kind)}"], kind_w))
     trust_w = _TRUST_WEIGHTS.get(trust or "unknown", 0.0)
     if trust_w:
-        out.append(_reason("source_trust", [fact], trust_w))
+        out.append(_reason("source_trust", [f"nguồn: {who}, độ tin cậy: {trust_name(trust)}"], trust_w))
     return out
 
 

@@ -126,10 +126,11 @@ def test_source_signals_state_the_fact(scorer: RiskScorer) -> None:
                           source_kind="platform", source_trust="low", source_id="page-x")
     found = _signals(result)
     assert found["source_kind"]["weight"] > 0 and found["source_trust"]["weight"] > 0
-    assert found["source_trust"]["evidence"] == ["nguồn: page-x, mạng xã hội / nền tảng, độ tin cậy: thấp"]
+    assert found["source_trust"]["evidence"] == ["nguồn: page-x, độ tin cậy: thấp"]
+    assert found["source_kind"]["evidence"] == ["nguồn: page-x, mạng xã hội / nền tảng"], "each quotes its own fact"
     named = scorer.score("Thông báo", "Lịch tiếp công dân tháng 10 của Chủ tịch UBND tỉnh.", language="vi",
                          source_kind="platform", source_trust="low", source_id="page-x", source_name="Trang X")
-    assert _signals(named)["source_kind"]["evidence"] == ["nguồn: Trang X (page-x), mạng xã hội / nền tảng, độ tin cậy: thấp"]
+    assert _signals(named)["source_kind"]["evidence"] == ["nguồn: Trang X (page-x), mạng xã hội / nền tảng"]
     portal = scorer.score("Thông báo", "Lịch tiếp công dân tháng 10 của Chủ tịch UBND tỉnh.", language="vi",
                           source_kind="government_portal", source_trust="high", source_id="portal")
     assert portal["score"] < result["score"] and portal["level"] == "thấp"
