@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import ahocorasick
 
 from haidang.record import Article, Match, Span
-from haidang.textnorm import fold, normalize
+from haidang.textnorm import fold, fold_char, normalize
 from nlp.gazetteer import Gazetteer, Place
 
 __all__ = ["MAX_SPANS", "EvidenceWeights", "ProvinceMatcher", "match_article"]
@@ -25,13 +25,20 @@ __all__ = ["MAX_SPANS", "EvidenceWeights", "ProvinceMatcher", "match_article"]
 _URL_RE = re.compile(
     r"(?:https?://|www\.)\S+|(?<![\w.-])[\w-]+(?:\.[\w-]+)*\.(?:vn|com|net|org|info|gov|edu)(?:/\S*)?\b",
     re.IGNORECASE)
-# Cheap test first: the full URL pattern is slow and most article text has no URL at all.
-_URL_HINT_RE = re.compile(r"://|www\.|\.(?:vn|com|net|org|info|gov|edu)\b", re.IGNORECASE)
+# Cheap test first: the full URL pattern is slow and most article text has no URL at all. It runs
+# on the folded text, which is lower-case, so it needs no IGNORECASE (with it every position is
+# tried). Every URL has a hit there: a character that matches one of these letters ignoring case
+# folds to that letter, but for "İ" and "ı" (hence ".nfo"), and folding makes no word character.
+_URL_HINT_RE = re.compile(r"://|www\.|\.(?:vn|com|net|org|.nfo|gov|edu)\b")
 _MENU_SEPARATORS = re.compile(r"\s*[|•·»›>]\s*")
+# Each match of `_MENU_SEPARATORS` holds exactly one of these, so counting them counts the matches,
+# and this pattern, starting with a character class, is scanned several times faster.
+_MENU_SEPARATOR_CHARS_RE = re.compile(r"[|•·»›>]")
 _WORD_RE = re.compile(r"\w+")
-_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
-# Units that may anchor a district or ward name ("xã Tịnh Khê", "quận 6", "TP Nha Trang").
-_ANCHOR_RE = re.compile(r"(?<!\w)(thi xa|thi tran|dac khu|xa|phuong|huyen|quan|thanh pho|tp|tx|tt)\.?\s+")
+# Units that may anchor a district or ward name ("xã Tịnh Khê", "quận 6", "TP Nha Trang"), each
+# starting a word. That is checked in `_anchors`, not by a (?<!\w) here: a pattern that starts with
+# an assertion is tried at every position, one that starts with letters only where they are.
+_ANCHOR_RE = re.compile(r"(thi xa|thi tran|dac khu|xa|phuong|huyen|quan|thanh pho|tp|tx|tt)\.?\s+")
 _UNIT_EQUIV = {"tp": "thanh pho", "tx": "thi xa", "tt": "thi tran"}
 # Spans kept per province (title first, then in order; `count` has them all): enough to show and
 # highlight, and a page naming a place ten thousand times does not make a megabyte-long record.
@@ -46,6 +53,15 @@ _LETTER_WORD_RE = re.compile(r"\w*[^\W\d_]\w*")
 _NEEDS_MARKS_RE = re.compile(r"(?:[ptck]|ch)$|ie|ye|uo")
 # Words looked at on each side of a name to tell whether the text there is written without marks.
 _NEIGHBOURS = 3
+# `textnorm.fold` for every character below U+2070 (Latin, Vietnamese, combining marks, general
+# punctuation: all of ordinary news text), as a table for `str.translate`: folding a whole article
+# one cached call per character was a fifth of the matcher's time.
+_FOLD_TABLE = tuple(fold_char(chr(c)) for c in range(0x2070))
+_BEYOND_FOLD_TABLE_RE = re.compile("[^\x00-\u206f]")
+# Kinds whose names are matched without capitals in text without diacritics (see `_hits`).
+_UNCASED_KINDS = frozenset({"province", "not_place"})
+# The kinds of word before a name (`_prefix_class`); a phrase listed under two counts as the first.
+_PREFIX_CLASSES = ("province", "town", "local", "sublocal", "street", "person")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +84,7 @@ class _Hit:
     start: int
     end: int
     text: str
+    key: str                    # `text` folded: the automaton key it was found by
     places: list[Place]
     # How a name written without diacritics in text written with them was let in (see
     # `_unmarked_in_marked`): "unit", "unmarked" (the words around it have no marks either: it is
@@ -95,6 +112,13 @@ def _phrases(words: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
     return exact, frozenset(k for k, v in folded.items() if len(v) == 1)
 
 
+def _fold(s: str) -> str:
+    """`textnorm.fold(s)`, through `_FOLD_TABLE` when every character is in it (three times faster)."""
+    if s.isascii() or _BEYOND_FOLD_TABLE_RE.search(s):
+        return fold(s)
+    return s.translate(_FOLD_TABLE)
+
+
 def _is_latin_word_char(ch: str) -> bool:
     return ch.isalnum() and ord(ch) < 0x1100   # CJK and Hangul names carry no word boundaries
 
@@ -103,11 +127,11 @@ def _is_marked(s: str) -> bool:
     """Whether the text is written with Vietnamese diacritics (then an unmarked word is another word).
 
     Marked Vietnamese has a non-ASCII character every few words; English with a few curly quotes
-    or one quoted Vietnamese name stays far below 3%.
+    or one quoted Vietnamese name stays far below 3%. (The ASCII encoder drops the others in C.)
     """
     if s.isascii():
         return False
-    return len(_NON_ASCII_RE.findall(s)) >= 0.03 * len(s)
+    return len(s) - len(s.encode("ascii", "ignore")) >= 0.03 * len(s)
 
 
 def _needs_marks(syllable: str) -> bool:
@@ -140,9 +164,67 @@ def _neighbours_unmarked(s: str, start: int, end: int, k: int = _NEIGHBOURS) -> 
     return len(words) >= k and all(w.isascii() for w in words)
 
 
+def _anchors(folded: str) -> Iterator[re.Match[str]]:
+    """`_ANCHOR_RE` matches that start a word, as `finditer` would give them with a (?<!\\w) first."""
+    pos = 0
+    while m := _ANCHOR_RE.search(folded, pos):
+        start = m.start()
+        if start > 0 and (folded[start - 1].isalnum() or folded[start - 1] == "_"):   # what \w is
+            pos = start + 1
+        else:
+            yield m
+            pos = m.end()
+
+
+def _name_capitals(name: str) -> tuple[int, int]:
+    """A name's capitals as bit masks, bit i for its word i: (starts with a capital, has two letters
+    or more, all capitals). Masks make `_capitals_agree` a few integer operations per sense of a hit.
+    """
+    initial = whole = 0
+    for i, word in enumerate(name.split()):
+        if word[0].isupper():
+            initial |= 1 << i
+        if len(word) > 1 and word.isupper():
+            whole |= 1 << i
+    return initial, whole
+
+
+def _surface_lacks(surface: str) -> tuple[int, int]:
+    """The text's side of `_name_capitals`: (words not starting with a capital, words not all capitals)."""
+    initial = whole = 0
+    for i, word in enumerate(surface.split()):
+        if not word[0].isupper():
+            initial |= 1 << i
+        if not word.isupper():
+            whole |= 1 << i
+    return initial, whole
+
+
+def _capitals_agree(name: str, surface: str) -> bool:
+    """Whether each word of `surface` is capitalised where the name's is ("Hạ Long", "TP HCM")."""
+    initial, whole = _name_capitals(name)
+    lacks_initial, lacks_whole = _surface_lacks(surface)
+    return not (initial & lacks_initial or whole & lacks_whole)
+
+
 def _glued(left: str, right: str) -> bool:
     """A lost space in crawled text: "sáuNam Định", "1-1An Giang", "Hải Phòng17h"."""
     return (left.islower() or left.isdigit()) and right.isupper() or (left.isalpha() and right.isdigit())
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """One automaton key with every place written that way, and what `_hits` asks of each place
+    worked out once: the automaton reports tens of hits per article, most of them inside words."""
+
+    key: str
+    places: list[Place]
+    lowers: tuple[str, ...]         # each place's name, lower-case
+    capitals: tuple[tuple[int, int], ...]   # each place's `_name_capitals`
+    uncased: tuple[bool, ...]       # whether each place's kind is in _UNCASED_KINDS
+    any_marked: bool                # whether some place's name has diacritics
+    word_start: bool                # whether the key starts with a word character (then so must the hit)
+    word_end: bool                  # ... ends with one
 
 
 class _Spans:
@@ -190,6 +272,17 @@ class ProvinceMatcher:
         self._suffix_province = frozenset(fold(w) for w in ctx.get("suffix_province", []))
         self._suffix_local = frozenset(fold(w) for w in ctx.get("suffix_local", []))
         self._anchor_units = self._local_units[0] | self._province_units[0]
+        # Each unit or title phrase's rank in _PREFIX_CLASSES, as written (lower-case) and folded:
+        # one look-up per phrase instead of one per class.
+        self._prefix_exact: dict[str, int] = {}
+        self._prefix_folded: dict[str, int] = {}
+        for rank, (exact, folded) in enumerate((self._province_units, self._town_units, self._local_units,
+                                                 self._sublocal_units, self._street_words,
+                                                 self._person_titles)):
+            for phrase in exact:
+                self._prefix_exact.setdefault(phrase, rank)
+            for phrase in folded:
+                self._prefix_folded.setdefault(phrase, rank)
         self._build_indexes(gazetteer.places)
 
     # ------------------------------------------------------------------ indexes
@@ -202,8 +295,11 @@ class ProvinceMatcher:
         shared by several provinces need other evidence (see `_resolve_ambiguous`).
         """
         self._local: dict[str, list[Place]] = defaultdict(list)
+        self._unit_keys: dict[str, str] = {}        # a place's unit word, folded, TP/TX/TT spelt out
         by_key: dict[str, list[Place]] = defaultdict(list)
         for place in places:
+            unit = fold(place.unit)
+            self._unit_keys[place.unit] = _UNIT_EQUIV.get(unit, unit)
             key = fold(place.name)
             if place.kind in ("district", "ward", "legacy_ward"):
                 self._local[key].append(place)
@@ -215,7 +311,12 @@ class ProvinceMatcher:
         self._longest_key = max((len(k) for k in by_key), default=0)
         self._automaton = ahocorasick.Automaton()
         for key, senses in by_key.items():
-            self._automaton.add_word(key, (key, senses))
+            self._automaton.add_word(key, _Name(
+                key, senses, lowers=tuple(p.name.lower() for p in senses),
+                capitals=tuple(_name_capitals(p.name) for p in senses),
+                uncased=tuple(p.kind in _UNCASED_KINDS for p in senses),
+                any_marked=any(not p.name.isascii() for p in senses),
+                word_start=_is_latin_word_char(key[0]), word_end=_is_latin_word_char(key[-1])))
         self._automaton.make_automaton()
 
     # ------------------------------------------------------------------ public
@@ -247,31 +348,32 @@ class ProvinceMatcher:
     # ------------------------------------------------------------------ scanning
 
     def _scan(self, field_name: str, s: str, lead_end: int) -> list[_Evidence]:
-        folded = fold(s)
+        folded = _fold(s)
         if len(folded) != len(s):           # fold keeps length; guard offsets if that ever breaks
             raise ValueError("textnorm.fold changed the length of the text")
         cased = any(c.isupper() for c in s)
         marked = _is_marked(s)
-        blocked = _Spans(self._blocked_ranges(s))
+        blocked = _Spans(self._blocked_ranges(s, folded))
         out: list[_Evidence] = []
         plain = not cased and not marked     # no capitals, no diacritics: names look like words
         for hit in self._select(self._hits(s, folded, cased, marked, field_name, blocked)):
-            ev = self._classify(hit, s, marked and hit.context != "unmarked", lead_end, plain)
+            ev = self._classify(hit, s, folded, marked and hit.context != "unmarked", lead_end, plain)
             if ev is not None:
                 out.append(ev)
         covered = _Spans((e.start, e.end) for e in out)
         out.extend(self._anchored(field_name, s, folded, cased, marked, blocked, covered, lead_end))
         return out
 
-    def _blocked_ranges(self, s: str) -> list[tuple[int, int]]:
+    @staticmethod
+    def _blocked_ranges(s: str, folded: str) -> list[tuple[int, int]]:
         """URLs and navigation-menu lines: names there are links, not mentions."""
-        ranges = [(m.start(), m.end()) for m in _URL_RE.finditer(s)] if _URL_HINT_RE.search(s) else []
-        if len(_MENU_SEPARATORS.findall(s)) < 2:
+        ranges = [(m.start(), m.end()) for m in _URL_RE.finditer(s)] if _URL_HINT_RE.search(folded) else []
+        if len(_MENU_SEPARATOR_CHARS_RE.findall(s)) < 2:
             return ranges
         pos = 0
         for line in s.split("\n"):
             parts = [p for p in _MENU_SEPARATORS.split(line) if p.strip()]
-            if len(parts) >= 3 and len(_MENU_SEPARATORS.findall(line)) >= 2 \
+            if len(parts) >= 3 and len(_MENU_SEPARATOR_CHARS_RE.findall(line)) >= 2 \
                     and sum(len(p.split()) for p in parts) <= 4 * len(parts):
                 ranges.append((pos, pos + len(line)))
             pos += len(line) + 1
@@ -282,32 +384,47 @@ class ProvinceMatcher:
         hits = []
         names_unmarked: list[tuple[int, int]] = []    # names of any kind written without marks
         n = len(s)
-        for end_idx, (key, senses) in self._automaton.iter(folded):
+        name: _Name
+        for end_idx, name in self._automaton.iter(folded):
+            key = name.key
             start, end = end_idx - len(key) + 1, end_idx + 1
-            if _is_latin_word_char(key[0]) and start > 0 and _is_latin_word_char(folded[start - 1]) \
+            # Most hits are inside a word ("an cu" in "dân cư"): `_is_latin_word_char`, inlined.
+            if name.word_start and start > 0 and (c := folded[start - 1]).isalnum() and c < "\u1100" \
                     and not _glued(s[start - 1], s[start]):
                 continue
-            if _is_latin_word_char(key[-1]) and end < n and _is_latin_word_char(folded[end]) \
+            if name.word_end and end < n and (c := folded[end]).isalnum() and c < "\u1100" \
                     and not _glued(s[end - 1], s[end]):
                 continue
             if blocked.holds(start):
                 continue
             surface = s[start:end]
-            # Text without diacritics often drops capitals too ("dong thap"): there a province
-            # name need not be capitalised; smaller places still must be. A longer name that hides
-            # a province name ("dong thap muoi", "thai binh duong") follows the province's rule, or
-            # the province would be found inside it.
-            kept = [p for p in senses
-                    if self._same_form(p.name, surface,
-                                       cased and (marked or p.kind not in ("province", "not_place")))]
+            surface_ascii = surface.isascii()
+            surface_lower = surface.lower()
+            senses = name.places
+            # `_same_form` for each sense. Text without diacritics often drops capitals too ("dong
+            # thap"): there a province name need not be capitalised; smaller places still must be.
+            # A longer name that hides a province name ("dong thap muoi", "thai binh duong")
+            # follows the province's rule, or the province would be found inside it.
+            kept = []
+            lacks: tuple[int, int] | None = None
+            for p, lower, uncased, (initial, whole) in zip(senses, name.lowers, name.uncased, name.capitals):
+                if not surface_ascii and surface_lower != lower:
+                    continue
+                if cased and (marked or not uncased):
+                    if lacks is None:
+                        lacks = _surface_lacks(surface)
+                    if initial & lacks[0] or whole & lacks[1]:
+                        continue
+                kept.append(p)
             context = ""
-            if marked and surface.isascii() and any(not p.name.isascii() for p in senses):
+            if marked and surface_ascii and name.any_marked:
                 proper = [p for p in senses if self._same_form(p.name, surface, True)]
                 if proper:
                     names_unmarked.append((start, end))
-                kept, context = self._unmarked_in_marked(s, start, end, surface, senses, kept, proper)
+                kept, context = self._unmarked_in_marked(s, folded, start, end, surface, senses, kept,
+                                                         proper)
             if kept:
-                hits.append(_Hit(field_name, start, end, surface, kept, context))
+                hits.append(_Hit(field_name, start, end, surface, key, kept, context))
         if any(h.context for h in hits):
             # A name let in that way is not the name when it is part of a longer one written the
             # same way, whatever that is: "Dien Bien Phu" (a city, a street) is not "Dien Bien".
@@ -319,8 +436,9 @@ class ProvinceMatcher:
                                            bisect_right(starts, h.start)])]
         return hits
 
-    def _unmarked_in_marked(self, s: str, start: int, end: int, surface: str, senses: list[Place],
-                            kept: list[Place], proper: list[Place]) -> tuple[list[Place], str]:
+    def _unmarked_in_marked(self, s: str, folded: str, start: int, end: int, surface: str,
+                            senses: list[Place], kept: list[Place],
+                            proper: list[Place]) -> tuple[list[Place], str]:
         """The senses a name written without diacritics keeps in text written with them, and how.
 
         `kept`: the senses whose form the text's own rule accepts; `proper`: those capitalised as
@@ -347,7 +465,7 @@ class ProvinceMatcher:
         hiding = [p for p in senses if p.kind == "not_place" and self._same_form(p.name, surface, False)]
         if hiding:
             return hiding, ""
-        if self._word_after(s, end) in self._suffix_province:
+        if self._word_after(s, folded, end) in self._suffix_province:
             return kept, ""                 # an English form: "Quang Ngai province", "Hue City"
         names = [p for p in kept if p.kind == "province"]
         if names and self._prefix_class(self._words_before(s, start), True) in ("province", "town"):
@@ -377,14 +495,7 @@ class ProvinceMatcher:
         """
         if not surface.isascii() and surface.lower() != name.lower():
             return False
-        if not cased:
-            return True
-        for want, got in zip(name.split(), surface.split()):
-            if want[0].isupper() and not got[0].isupper():
-                return False
-            if len(want) > 1 and want.isupper() and not got.isupper():
-                return False
-        return True
+        return not cased or _capitals_agree(name, surface)
 
     @staticmethod
     def _select(hits: list[_Hit]) -> list[_Hit]:
@@ -434,36 +545,43 @@ class ProvinceMatcher:
         Folded forms are compared only in text written without diacritics: in marked text
         "tham quan" is not "quận" and "cố đô" is not "cô".
         """
+        none = len(_PREFIX_CLASSES)
         for size in (3, 2, 1):
             if len(words) < size:
                 continue
             phrase = " ".join(words[-size:])
             low = phrase.lower()
-            key = fold(phrase)
-            for cls, (exact, folded) in (("province", self._province_units), ("town", self._town_units),
-                                         ("local", self._local_units),
-                                         ("sublocal", self._sublocal_units), ("street", self._street_words),
-                                         ("person", self._person_titles)):
-                if low in exact or (not marked and phrase.isascii() and key in folded):
-                    if cls == "person" and size < len(words) and phrase[0].isupper() \
-                            and words[-size - 1][0].isupper():
-                        continue       # "Cửa Ông Quảng Ninh": a capitalised title inside a name
-                    return cls
+            rank = self._prefix_exact.get(low, none)
+            if not marked and phrase.isascii():         # then `low` is the phrase folded
+                rank = min(rank, self._prefix_folded.get(low, none))
+            if rank == none:
+                continue
+            cls = _PREFIX_CLASSES[rank]
+            if cls == "person" and size < len(words) and phrase[0].isupper() \
+                    and words[-size - 1][0].isupper():
+                continue               # "Cửa Ông Quảng Ninh": a capitalised title inside a name
+            return cls
         if words and words[-1] in self._person_words:
             return "person"
         return ""
 
-    def _has_own_unit(self, surface: str) -> bool:
-        """A name that carries its unit ("TP HCM", "Ho Chi Minh City") is the place even after "đường"."""
-        words = fold(surface).replace(".", ". ").split()
+    def _has_own_unit(self, key: str) -> bool:
+        """A name that carries its unit ("TP HCM", "Ho Chi Minh City") is the place even after "đường".
+
+        `key`: the name as found, folded.
+        """
+        words = key.replace(".", ". ").split()
         return len(words) > 1 and (words[0].rstrip(".") in self._province_units[1]
                                    or words[-1] in self._suffix_province)
 
-    def _word_after(self, s: str, end: int) -> str:
+    @staticmethod
+    def _word_after(s: str, folded: str, end: int) -> str:
+        """The word right after s[:end], folded (`folded` is `s` folded), when one space comes first."""
         m = _WORD_RE.match(s, end + 1) if end < len(s) and s[end] == " " else None
-        return fold(m.group(0)) if m else ""
+        return folded[m.start():m.end()] if m else ""
 
-    def _classify(self, hit: _Hit, s: str, marked: bool, lead_end: int, plain: bool = False) -> _Evidence | None:
+    def _classify(self, hit: _Hit, s: str, folded: str, marked: bool, lead_end: int,
+                  plain: bool = False) -> _Evidence | None:
         """What a bare hit is evidence of, from its senses and the words around it.
 
         `plain`: the text has neither capitals nor diacritics ("vinh ha long dep qua"), so a short
@@ -480,7 +598,7 @@ class ProvinceMatcher:
         if not prefix and hit.context and before and before[-1].isascii() and before[-1][:1].isupper() \
                 and fold(before[-1]) in self._person_words_folded:
             prefix = "person"          # "Tran Ngo Vinh Phuc": a person's name typed without marks
-        after = self._word_after(s, hit.end)
+        after = self._word_after(s, folded, hit.end)
         if after in self._suffix_province:
             prefix = prefix or "province"
         elif after in self._suffix_local and not prefix:
@@ -491,10 +609,10 @@ class ProvinceMatcher:
             if prefix in ("local", "sublocal"):
                 return None              # "xã Hòa Bình": a commune; the anchored pass handles it
             codes = tuple(dict.fromkeys(c for p in provinces for c in p.codes[:1]))
-            if prefix in ("province", "town") or self._has_own_unit(hit.text):
+            if prefix in ("province", "town") or self._has_own_unit(hit.key):
                 strength = "named"         # "tỉnh Sơn La", "TP HCM", and "thị xã Sơn La", its capital
-            elif prefix in ("street", "person") or fold(hit.text) in self.gazetteer.needs_unit \
-                    or (plain and fold(hit.text) in self.gazetteer.plain_needs_unit):
+            elif prefix in ("street", "person") or hit.key in self.gazetteer.needs_unit \
+                    or (plain and hit.key in self.gazetteer.plain_needs_unit):
                 strength = "weak"
             else:
                 strength = "named"
@@ -506,7 +624,7 @@ class ProvinceMatcher:
         codes = tuple(dict.fromkeys(c for p in senses for c in p.codes))
         if prefix == "street":
             strength = "weak" if len(codes) == 1 else ""
-        elif plain and not landmarks and len(fold(hit.text).split()) < 3:
+        elif plain and not landmarks and len(hit.key.split()) < 3:
             strength = "ambiguous"       # settled only by other evidence for the same province
         else:
             strength = "place" if len(codes) == 1 else "ambiguous"
@@ -519,7 +637,7 @@ class ProvinceMatcher:
                   lead_end: int) -> list[_Evidence]:
         """District and ward names after a unit word: "xã Tịnh Khê", "quận 6", "TP Nha Trang"."""
         out = []
-        for m in _ANCHOR_RE.finditer(folded):
+        for m in _anchors(folded):
             unit_surface = s[m.start(1):m.end(1)]
             unit = _UNIT_EQUIV.get(m.group(1), m.group(1))
             if (marked or not unit_surface.isascii()) and unit_surface.lower() not in self._anchor_units:
@@ -564,7 +682,7 @@ class ProvinceMatcher:
                 continue
             surface = s[pos:end]
             senses = [p for p in senses if surface.isascii() or p.name.lower() == surface.lower()]
-            same_unit = [p for p in senses if _UNIT_EQUIV.get(fold(p.unit), fold(p.unit)) == unit]
+            same_unit = [p for p in senses if self._unit_keys[p.unit] == unit]
             if unit in _CITY_UNITS and not same_unit:
                 continue
             if same_unit:

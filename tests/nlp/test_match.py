@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from haidang.record import Article, Content, Fetched
-from haidang.textnorm import normalize
+from haidang.textnorm import fold, normalize
 from nlp.gazetteer import Gazetteer
-from nlp.match import ProvinceMatcher, match_article
+from nlp.match import ProvinceMatcher, _fold, match_article
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "matching"
 LANDMARKS = {"51": ["Lý Sơn", "Dung Quất", "Sa Huỳnh", "Măng Đen"], "56": ["Nha Trang"]}
@@ -141,3 +141,18 @@ def test_a_crafted_page_is_matched_in_linear_time(matcher: ProvinceMatcher) -> N
     many = matcher.match("", "Tỉnh Quảng Ngãi, xã Tịnh Khê, đặc khu Lý Sơn. " * 20_000)
     [qn] = [m for m in many if m.province_code == "51"]
     assert qn.count >= 20_000 and len(qn.spans) == 50
+
+
+def test_the_matchers_fold_is_textnorm_fold() -> None:
+    """The matcher folds through a table built from `textnorm.fold_char` (speed); offsets stay right
+    only while that is `fold` for every character, in the table and beyond it."""
+    in_table = "".join(map(chr, range(0x2070)))
+    for text in (in_table, in_table + "😀 中国 한국 ＡＢ ℃", "Đồng Tháp “Mười” – İı ſ K ǅ Σ"):
+        assert _fold(text) == fold(text)
+
+
+@pytest.mark.parametrize("url", ["Huế.info", "Huế.İnfo", "Huế.ınfo", "HUẾ.INFO/tin-moi"])
+def test_a_url_hides_the_names_in_it_in_any_case(matcher: ProvinceMatcher, url: str) -> None:
+    """The URL pre-check looks at folded text, where "İ" is "I" and "ı" stays: still a URL."""
+    assert [m.province_code for m in matcher.match("", "Lũ lớn ở Huế hôm nay")] == ["46"]
+    assert matcher.match("", f"Xem tại {url} hôm nay") == []
