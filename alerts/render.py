@@ -23,30 +23,44 @@ from alerts.flag import Flag, Resurfacing
 from haidang import wording
 from haidang.record import Article, engagement_line
 from haidang.store.base import ACTION_NAMES
+from haidang.textnorm import BIDI_CONTROLS, INVISIBLE_CHARS, char_class
 
 if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs only two attributes
     from haidang.settings import Source
 
-__all__ = ["EXCERPT_CHARS", "LINE_CHARS", "SIGNAL_NAMES", "SUBJECT_TITLE_CHARS", "TEMPLATES_DIR", "clean_text",
-           "environment", "local_time", "one_line", "reader_evidence", "render_flag", "shorten", "signal_label",
-           "signal_name", "url_text", "web_url"]
+__all__ = ["EXCERPT_CHARS", "LINE_CHARS", "SIGNAL_NAMES", "SUBJECT_CHARS", "SUBJECT_TITLE_CHARS", "TEMPLATES_DIR",
+           "clean_text", "environment", "local_time", "one_line", "reader_evidence", "render_flag", "shorten",
+           "signal_label", "signal_name", "url_text", "web_url"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # Characters of context on each side of the province mention: about two sentences of a
 # Vietnamese news paragraph, enough to judge the mention without opening the link.
 EXCERPT_CHARS = 160
-# Characters of an article title kept in a subject: with the tag, headline and outlet the subject
-# stays near 140, about what a phone or an Outlook list shows before cutting it off itself.
+# Characters of an article title kept in a subject (flag emails, reminders) when there is room.
 SUBJECT_TITLE_CHARS = 70
+# Characters of a flag email's whole Subject. Mail lists show the first 60-100, so the parts that
+# say what the flag is come first and are never cut; the rest is read when the email is opened.
+# 130 keeps a median headline (52 characters in tests/fixtures/sites) whole beside a real topic
+# and outlet name (a story on several outlets adds "(+N nguồn khác)"); without a cap, a 49-character
+# outlet name made a 171-character Subject.
+SUBJECT_CHARS = 130
+# How the shortened parts of a flag's Subject share the room the fixed parts leave: the title,
+# which tells one flag from another, gets twice the share of the topic and of the outlet name; in a
+# resurfacing email the new outlet is the news, and it shares equally with the title.
+_SUBJECT_WEIGHTS = {"title": 2, "topic": 1, "outlet": 1}
+_RESURFACING_SUBJECT_WEIGHTS = {"title": 1, "outlet": 1}
 # Characters of one piece of web text (a title, a claim) shown in an email's body: well above a
 # real headline (the longest <title> in tests/fixtures/sites has 101), while a 10,000-character
 # "title" from a hostile page leaves the email a page long, not a wall hiding the reasons and links.
 LINE_CHARS = 300
 
-# Bidirectional embeddings/overrides/isolates and other invisible controls: article text with an
-# RTL override could make the link or the reasons read backwards in a mail client. Line breaks
-# and tabs are kept; every other C0/C1 control goes.
-_INVISIBLE_RE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c\u0000-\u0008\u000b-\u001f\u007f-\u009f]")
+# What an email never shows: characters that show nothing (in a word they split what the reader
+# sees whole, as they would hide it from matching: the same list haidang.textnorm drops), the
+# bidirectional controls (an RTL override makes a link or the reasons read backwards), and every
+# C0/C1 control but tab and line feed. A zero-width joiner goes too, inside an emoji sequence as
+# well: stored text has none (textnorm), and a family shown as three faces loses no word.
+_HIDDEN_RE = re.compile(char_class([*INVISIBLE_CHARS, *BIDI_CONTROLS, *map(chr, range(0x09)),
+                                    *map(chr, range(0x0B, 0x20)), *map(chr, range(0x7F, 0xA0))]))
 # Runs of Latin/Cyrillic/symbol combining marks past the second ("Zalgo" text): stacked hundreds
 # high they paint over the lines above and below (the rule, the link). Vietnamese needs two at most,
 # and none after NFC; other scripts' marks (Arabic, Thai, Devanagari) are outside these blocks.
@@ -56,9 +70,14 @@ _SPACES_RE = re.compile(r"\s+")
 
 
 def clean_text(value: Any) -> str:
-    """NFC text without bidi controls or stacked marks: what the reader sees is what the article
-    says, in order, and nothing paints over the rest of the email."""
-    return _STACKED_MARKS_RE.sub(r"\1", _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", str(value))))
+    """NFC text without hidden characters or stacked marks: what the reader sees is all the text
+    says, in its order, and nothing paints over the rest of the email. Every value an email shows
+    passes here (`one_line`, `shorten` and the templates' filters call it).
+
+    Hidden characters go before NFC: one put between a letter and its tone mark would otherwise
+    leave them uncomposed ("a" and U+0309 rather than "ả") once it is taken out."""
+    text = unicodedata.normalize("NFC", _HIDDEN_RE.sub("", str(value)))
+    return _STACKED_MARKS_RE.sub(r"\1", text)
 
 
 def one_line(value: Any) -> str:
@@ -279,9 +298,9 @@ def _condition_evidence(condition: str, evidence: Any, topic_names: dict[str, st
             out.append(one_line(f"{name}{score}" + (f": {phrases}" if phrases else "")))
         return out
     if condition == "tone":
-        return [wording.tone_name(evidence)]
-    if condition == "languages":
-        return [wording.language_name(evidence)]
+        return [one_line(wording.tone_name(evidence))]
+    if condition == "languages":                   # an unknown code is shown as the page declared it
+        return [one_line(wording.language_name(evidence))]
     if condition == "source_kinds" and isinstance(evidence, str) and ": " in evidence:
         source_id, kind = evidence.rsplit(": ", 1)
         name = (source_names or {}).get(source_id, source_id)
@@ -310,6 +329,42 @@ def _outlet(article: Article, sources: dict[str, Source]) -> dict[str, Any]:
     return {"id": article.fetched.source_id, "name": source.name if source else article.fetched.source_id,
             "kind": source.kind if source else None, "title": shorten(article.content.title, LINE_CHARS),
             "url": article.fetched.canonical_url or article.fetched.url, "record_id": article.id}
+
+
+def _share(lengths: dict[str, int], room: int, weights: dict[str, int]) -> dict[str, int]:
+    """The most characters each Subject part may keep so that together they fit `room`: a part
+    within its weighted share keeps its length and leaves what it does not use to the others; the
+    longer parts are cut to their shares of what is left (max-min fairness)."""
+    limits: dict[str, int] = {}
+    while len(limits) < len(lengths):
+        left = {name: n for name, n in lengths.items() if name not in limits}
+        rest = room - sum(limits.values())
+        weight = sum(weights[name] for name in left)
+        fits = {name: n for name, n in left.items() if n * weight <= rest * weights[name]}
+        if not fits:
+            return limits | {name: max(1, rest * weights[name] // weight) for name in left}
+        limits |= fits
+    return limits
+
+
+def _flag_subject(env: Environment, context: dict[str, Any]) -> str:
+    """The flag's Subject within SUBJECT_CHARS: the template's own words whole, the parts in
+    `context["subject"]` (title, topic, outlet name: from pages and config, of any length) shortened
+    with "…" to share what is left.
+
+    The template is first rendered with a one-character stand-in for each part, so the room left is
+    measured on the very words it writes, whichever parts it shows."""
+    template = env.get_template("flag_subject.txt.j2")
+    parts: dict[str, str] = context["subject"]
+    marks = {name: chr(0xE000 + i) if value else "" for i, (name, value) in enumerate(parts.items())}
+    probe = one_line(template.render({**context, "subject": marks}))
+    shown = {name: len(parts[name]) for name, mark in marks.items() if mark and mark in probe}
+    room = SUBJECT_CHARS - (len(probe) - len(shown))
+    limits = _share(shown, room, _RESURFACING_SUBJECT_WEIGHTS if context["resurfacing"] else _SUBJECT_WEIGHTS)
+    short = {name: shorten(parts[name], limits[name]) for name in shown if name != "title"}
+    if "title" in shown:         # shortened last, it also gets what the others' cuts at a word left
+        short["title"] = shorten(parts["title"], max(1, room - sum(map(len, short.values()))))
+    return one_line(template.render({**context, "subject": {**parts, **short}}))
 
 
 # Risk levels (nlp.risk) whose flag email keeps the rebuttal-kit section even when it is empty.
@@ -348,10 +403,13 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
     risk = main.labels.get("risk") or {}
     topics = list(flag.topics) or [t["id"] for t in main.labels.get("topics", []) if "id" in t]
     published = main.content.published or main.content.first_seen
+    title = shorten(main.content.title, LINE_CHARS)
+    topic = one_line((topic_names or {}).get(topics[0], topics[0])) if topics else None
+    outlet = _outlet(main, sources)
     context = {
         "flag": flag,
         "severity": one_line(flag.severity),
-        "topic": one_line((topic_names or {}).get(topics[0], topics[0])) if topics else None,
+        "topic": topic,
         "topics": [clean_text((topic_names or {}).get(t, t)) for t in topics],
         # The kit when it has something to show; for a risk flag on an article with no plan topic
         # the email says why no own coverage is listed rather than leaving the reader to guess.
@@ -360,8 +418,8 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
         "risk_level": risk.get("level"),
         "risk_score": risk.get("score"),
         "article": main,
-        "title": shorten(main.content.title, LINE_CHARS),
-        "outlet": _outlet(main, sources),
+        "title": title,
+        "outlet": outlet,
         "outlets": [_outlet(a, sources) for a in articles],
         "published": local_time(published, tz),
         "engagement": engagement_line(main.content.engagement),
@@ -384,8 +442,10 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
     }
     # Without links the reader has no page to open: a reference to quote to the monitoring team.
     context["reference"] = main.id if explain_hint and not context["action_links"] else None
+    # What the Subject shortens to fit SUBJECT_CHARS (`_flag_subject`).
+    context["subject"] = {"title": shorten(title), "topic": topic or "", "outlet": one_line(outlet["name"])}
     env = environment()
-    subject = one_line(env.get_template("flag_subject.txt.j2").render(context))
+    subject = _flag_subject(env, context)
     text = env.get_template("flag.txt.j2").render(context)
     html = env.get_template("flag.html.j2").render(context)
     return subject, text, html

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["fold", "fold_char", "normalize"]
+__all__ = ["BIDI_CONTROLS", "INVISIBLE_CHARS", "char_class", "fold", "fold_char", "normalize"]
 
 _TONES = "\u0300\u0301\u0303\u0309\u0323"  # grave, acute, tilde, hook above, dot below
 
@@ -39,16 +40,44 @@ def _build_tone_fix() -> tuple[re.Pattern[str], dict[str, str]]:
 
 _TONE_RE, _TONE_TABLE = _build_tone_fix()
 
-# Characters that hide a word from matching and search without showing: soft hyphen, zero-width
-# space/joiners, word joiner, BOM, and C0 controls other than tab and line breaks (dropped); spaces
-# of other widths, no-break ones included (made plain spaces); lone UTF-16 surrogates, which a JSON
-# escape can carry but no encoder writes (made U+FFFD). "Quảng\u200bNgãi" is "Quảng Ngãi" to a reader.
-_ODD_CHARS = {**{ord(c): None for c in "\u00ad\u200b\u200c\u200d\u2060\ufeff"},
+# Format characters that show nothing: soft hyphen, Mongolian vowel separator, zero-width space and
+# (non-)joiners, word joiner and the invisible maths operators, the deprecated shaping controls, BOM,
+# and the tag characters (an invisible copy of ASCII). In the middle of a word they hide it from
+# matching and search, and from a reader they can only hide something: "Quảng\u200bNgãi" shows as
+# "QuảngNgãi". Stored text drops them (`normalize`); alerts.render drops them from what emails show.
+INVISIBLE_CHARS = "".join(map(chr, (0x00AD, 0x180E, *range(0x200B, 0x200E), *range(0x2060, 0x2065),
+                                    *range(0x206A, 0x2070), 0xFEFF, 0xE0001, *range(0xE0020, 0xE0080))))
+# Bidirectional controls (marks, embeddings, overrides, isolates): invisible, but they reorder the
+# text around them, so a sentence or an address can read otherwise than it is ("Trojan Source",
+# CVE-2021-42574). Stored text keeps them (right-to-left text may need them to display in order);
+# what is shown to readers drops them (alerts.render.clean_text).
+BIDI_CONTROLS = "".join(map(chr, (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+
+# What `normalize` changes: invisible characters and C0 controls other than tab and line breaks
+# (dropped); spaces of other widths, no-break ones included (made plain spaces); lone UTF-16
+# surrogates, which a JSON escape can carry but no encoder writes (made U+FFFD).
+_ODD_CHARS = {**{ord(c): None for c in INVISIBLE_CHARS},
               **{c: None for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]},
               **{ord(c): " " for c in "\u00a0\u1680\u202f\u205f\u3000"}, **{c: " " for c in range(0x2000, 0x200B)},
               **{c: "\ufffd" for c in range(0xD800, 0xE000)}}
-_ODD_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_ODD_CHARS)
-                                   if not 0xD800 <= c < 0xE000) + "\ud800-\udfff]")
+
+
+def char_class(chars: Iterable[str]) -> str:
+    """A regex character class matching any of `chars`, runs of consecutive code points written as
+    ranges: listed one by one, the 97 tag characters (outside the BMP) made searching a page's text
+    for the class some 25 times slower."""
+    codes = sorted(set(map(ord, chars)))
+    runs: list[list[int]] = []
+    for code in codes:
+        if runs and code == runs[-1][1] + 1:
+            runs[-1][1] = code
+        else:
+            runs.append([code, code])
+    return "[" + "".join(re.escape(chr(first)) + (f"-{re.escape(chr(last))}" if last > first else "")
+                         for first, last in runs) + "]"
+
+
+_ODD_RE = re.compile(char_class(map(chr, _ODD_CHARS)))
 _SPACES_RE = re.compile(r"\t| {2,}")
 
 

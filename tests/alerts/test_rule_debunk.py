@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from alerts.rules import evaluate_rules
 from alerts.render import CONDITION_NAMES
+from alerts.rules import evaluate_rules
 from haidang.settings import DEFAULT_CONFIG_DIR, AlertRule, Source, load_settings
 from haidang.store.sqlite import SqliteStore
 
