@@ -34,7 +34,8 @@ _TIME = re.compile(
 # "GMT+7", "(GMT+07:00)", "UTC+7", "+07:00" after a time.
 _OFFSET = re.compile(r"(?:GMT|UTC)\s*([+\-])\s*(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
 _UTC_WORD = re.compile(r"\b(?:GMT|UTC)\b(?!\s*[+\-])", re.IGNORECASE)
-_ISO_HINT = re.compile(r"^\s*\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?")
+# The leading ISO 8601 date and time, when the string starts with one.
+_ISO_FIELDS = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
 _YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
 _PM_WORDS = {"pm", "ch", "chiều", "tối"}
 _AM_WORDS = {"am", "sa", "sáng"}
@@ -82,10 +83,12 @@ def _parse(text: str, zone: tzinfo, timezone: str, formats: list[str] | tuple[st
         except ValueError:
             continue
         return _localise(value, zone)
-    if _ISO_HINT.match(text):
+    if (fields := _ISO_FIELDS.match(text)) is not None:
         iso = _parse_iso(text)
         if iso is not None:
             return _localise(iso, zone)
+        if not _is_real_moment(fields):
+            return None
     if _DMY.search(text) or _DMY_WORDS.search(text):
         # A numeric day/month/year is read D/M or not at all: "12/13/2026" must not reach
         # dateparser, which would read it as 13 December.
@@ -97,6 +100,17 @@ def _localise(value: datetime, zone: tzinfo) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=zone)
     return value.astimezone(zone)
+
+
+def _is_real_moment(fields: re.Match[str]) -> bool:
+    """False when the leading ISO 8601 fields name no real date or time (2026-02-30, month 13, 25:00):
+    the string is then no date, and dateparser must not get it (it read "2026-13-01" as 13 January)."""
+    year, month, day, hour, minute, second = (int(value or 0) for value in fields.groups())
+    try:
+        datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_iso(text: str) -> datetime | None:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import charset_normalizer
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
-__all__ = ["SNIFF_CHARS", "SOURCES", "Decoded", "binary_kind", "decode_document", "repair_feed_bytes"]
+__all__ = ["SNIFF_CHARS", "SOURCES", "Decoded", "binary_kind", "decode_document", "repair_feed_bytes",
+           "sniff_binary"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,19 @@ def binary_kind(head: str) -> str | None:
     return kind
 
 
+def sniff_binary(body: bytes) -> str | None:
+    """What `body` is when its bytes are not text at all (`binary_kind`), else None. UTF-16 and
+    UTF-32 text, whose NULs would look binary, is known by where they fall; only a file signature
+    can then say otherwise."""
+    head = body[:SNIFF_CHARS].decode(_BYTES)
+    return _binary_kind_of_bytes(head, _wide_encoding(head))
+
+
+def _binary_kind_of_bytes(head: str, wide: str | None) -> str | None:
+    # UTF-16 Vietnamese is full of NUL and 0x01 bytes (U+01xx letters): only a signature can tell.
+    return binary_kind(head) if wide is None else _signature(head)
+
+
 def _signature(head: str) -> str | None:
     start = head.lstrip(" \t\r\n")
     return next((kind for signature, kind in _SIGNATURES if signature.match(start)), None)
@@ -225,8 +239,7 @@ def decode_document(body: bytes, content_type: str | None) -> Decoded:
 
     head = body[:SNIFF_CHARS].decode(_BYTES)
     wide = _wide_encoding(head)
-    # UTF-16 Vietnamese is full of NUL and 0x01 bytes (U+01xx letters): only a signature can tell.
-    kind = binary_kind(head) if wide is None else _signature(head)
+    kind = _binary_kind_of_bytes(head, wide)
     if kind is not None:
         logger.debug("the body looks like %s, not text; read byte for byte", kind)
         return Decoded(text=body.decode(_BYTES), encoding=_BYTES, source="binary")

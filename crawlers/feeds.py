@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -21,7 +20,7 @@ from w3lib.html import remove_tags, replace_entities
 from w3lib.url import safe_url_string
 
 from crawlers.dates import DEFAULT_TIMEZONE, parse_date
-from crawlers.decode import repair_feed_bytes
+from crawlers.decode import repair_feed_bytes, sniff_binary
 from crawlers.events import FeedEntry
 from haidang.record import parse_count
 
@@ -42,19 +41,25 @@ _FUTURE_TOLERANCE = timedelta(days=1)
 # Nothing published on the web predates it (1991); earlier feed dates are placeholders ("0001-01-01",
 # a year 0 that parsers read as 700 or 2001) or typos, and would sort below every real article.
 _EARLIEST = datetime(1991, 1, 1, tzinfo=UTC)
-# Date strings whose zone is explicit in a form feedparser reads exactly (RFC 822 with a numeric
-# offset or GMT/UT/Z; W3C-DTF/ISO 8601 with an offset). Zone names such as "ICT" are not here:
-# feedparser reads unknown names as UTC, and Vietnamese feeds do write ICT (+07:00).
-_ZONED_RFC822 = re.compile(
-    r"^(?:[a-z]{3},\s*)?\d{1,2}\s+[a-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[+-]\d{4}|gmt|ut|utc|z)$",
+# Date strings whose zone is explicit in RFC 822 or W3C-DTF/ISO 8601 form. They are read here, by
+# their own rules or not at all: feedparser reads unknown zone names ("ICT", which Vietnamese feeds
+# write for +07:00) as UTC, normalises 30 February to 2 March and 24:00 to the next day, and reads
+# a one-digit year as two-digit ("1" as 2001). Strings of other shapes go to `parse_date`.
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_RFC822 = re.compile(
+    r"^(?:[a-z]{3},\s*)?(?P<day>\d{1,2})\s+(?P<month>" + "|".join(_MONTHS) + r")\s+(?P<year>\d{1,4})\s+"
+    r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?\s*"
+    r"(?:(?P<offset>[+-]\d{4})|gmt\s*(?P<gmt>[+-]\d{1,2})(?::?(?P<gmt_minutes>\d{2}))?|gmt|ut|utc|z)$",
     re.IGNORECASE)
 _ZONED_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})$",
                         re.IGNORECASE)
+# The end and start of an RSS item or Atom entry, with any namespace prefix ("</atom:entry>").
+_ITEM_END = re.compile(r"</(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
+_ITEM_START = re.compile(r"<(?:[\w.-]+:)?(?:item|entry)[\s/>]", re.IGNORECASE)
+# expat's error for a document that ends with elements still open: what cutting a feed short causes.
+_ENDS_EARLY = "no element found"
 _XML_DECL_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])[^"']*\2""")
 _SPACE = re.compile(r"\s+")
-_GMT_OFFSET = re.compile(r"\s*GMT\s*([+-])(\d{1,2})(?::?(\d{2}))?\s*$")
-# A four-digit year below 1000 ("0000", "0001"): email.utils reads it as a two-digit one (2000, 2001).
-_ZERO_LED_YEAR = re.compile(r"(?<!\d)0\d{3}(?!\d)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,37 +93,33 @@ def _utf8_feed_bytes(text: str) -> bytes:
     return _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", text.encode("utf-8"), count=1)
 
 
+def _whole_tags(body: bytes) -> bytes:
+    """`body` up to its last ">". Cut at a byte count, it may end inside a multi-byte character;
+    ">" is never part of one in the ASCII-compatible charsets feeds use."""
+    return body[:body.rfind(b">") + 1]
+
+
+def _complete_items(text: str) -> str:
+    """`text` cut after its last complete item, for a feed cut short at the size cap.
+
+    feedparser reads a document cut short loosely, and keeps the item it ends in with whatever
+    had arrived (a link without its description, a title without its link). An end tag inside a
+    CDATA section is text, not the end of an item. With no complete item, only what precedes
+    the first one (the channel) is kept.
+    """
+    for match in reversed(list(_ITEM_END.finditer(text))):
+        if text.rfind("<![CDATA[", 0, match.start()) <= text.rfind("]]>", 0, match.start()):
+            return text[:match.end()]
+    first = _ITEM_START.search(text)
+    return text[:first.start()] if first is not None else text
+
+
 def _plain(value: Any) -> str:
     """Tag-free, entity-free, NFC text with runs of whitespace collapsed."""
     if not value:
         return ""
     text = replace_entities(remove_tags(str(value)))
     return unicodedata.normalize("NFC", _SPACE.sub(" ", text).strip())
-
-
-def _aware(parsed: time.struct_time | None) -> datetime | None:
-    """feedparser's *_parsed values are UTC struct_times."""
-    if parsed is None:
-        return None
-    try:
-        return datetime(*parsed[:6], tzinfo=UTC)
-    except (TypeError, ValueError):
-        return None
-
-
-def _loose_rfc822(value: str) -> datetime | None:
-    """RFC 822 dates with the zone written "GMT+7" (Tuổi Trẻ's feeds), which feedparser rejects."""
-    match = _GMT_OFFSET.search(value)
-    if match is None:
-        return None
-    if _ZERO_LED_YEAR.search(value, 0, match.start()):
-        return None
-    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
-    try:
-        parsed = parsedate_to_datetime(f"{value[:match.start()].strip()} {sign}{hours:02d}{minutes:02d}")
-        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
-    except (TypeError, ValueError, OverflowError):    # year 1 at GMT+7 is before datetime.min in UTC
-        return None
 
 
 def _web_url(url: str) -> str | None:
@@ -156,30 +157,75 @@ def _link(raw: Any, feed_url: str) -> tuple[str | None, str]:
     return None, link
 
 
-def _trusted_parsed(raw: Any, value: str) -> datetime | None:
-    """feedparser's own reading, only for strings whose zone it reads exactly (see _ZONED_*)."""
-    if not (_ZONED_RFC822.match(value) or _ZONED_ISO.match(value)):
+def _rfc822_year(digits: str) -> int | None:
+    """RFC 5322 §4.3: a two-digit year is 2000-2049 or 1950-1999; one or three digits are no year."""
+    if len(digits) == 2:
+        year = int(digits)
+        return year + (2000 if year < 50 else 1900)
+    return int(digits) if len(digits) == 4 else None
+
+
+def _rfc822_zone(match: re.Match[str]) -> dt_timezone | None:
+    """The offset the date states: "+0700", "GMT+7" (Tuổi Trẻ's feeds), or UTC; None past ±14:00."""
+    if match["offset"]:
+        sign, hours, minutes = match["offset"][0], int(match["offset"][1:3]), int(match["offset"][3:])
+    elif match["gmt"]:
+        sign, hours, minutes = match["gmt"][0], int(match["gmt"][1:]), int(match["gmt_minutes"] or 0)
+    else:
+        return UTC
+    if hours > 14 or minutes > 59:
         return None
-    key = "published_parsed" if raw.get("published") else "updated_parsed"
-    return _aware(raw.get(key))
+    span = timedelta(hours=hours, minutes=minutes)
+    return dt_timezone(-span if sign == "-" else span)
+
+
+def _rfc822_date(match: re.Match[str]) -> datetime | None:
+    """The RFC 822 date `match` holds, in UTC; None when it names no real moment (30 February,
+    25:00, a one-digit year) rather than the moment a lenient reader would move it to."""
+    year, zone = _rfc822_year(match["year"]), _rfc822_zone(match)
+    if year is None or zone is None:
+        return None
+    try:
+        value = datetime(year, _MONTHS.index(match["month"].lower()) + 1, int(match["day"]), int(match["hour"]), int(match["minute"]),
+                         int(match["second"] or 0), tzinfo=zone)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):     # year 1 at +07:00 is before datetime.min in UTC
+        return None
+
+
+def _iso_date(value: str) -> datetime | None:
+    """A zoned W3C-DTF/ISO 8601 date in UTC; None for 2026-02-30, 24:00 and other impossible fields."""
+    try:
+        return datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _read_date(value: str, timezone: str) -> datetime | None:
+    """`value` by the rules of its shape: RFC 822 or ISO 8601 with a zone here, anything else
+    through `parse_date` (day first, Vietnamese weekdays, naive times in `timezone`). A string of
+    a strict shape whose fields are impossible is no date: never handed to a more lenient reader."""
+    if _ZONED_ISO.match(value):
+        return _iso_date(value)
+    if (match := _RFC822.match(value)) is not None:
+        return _rfc822_date(match)
+    return parse_date(value, timezone=timezone)
 
 
 def _published(raw: Any, timezone: str, now: datetime) -> datetime | None:
     """The item's date in UTC, or None when it has none or an implausible one.
 
-    feedparser's value is used only where the string states its zone in RFC 822 or ISO 8601
-    form; elsewhere it reads naive times as UTC and guesses the day order ("28-03-2023 08:26"
-    came out as 20 March 2028). Everything else goes through `parse_date`: day-first, Vietnamese
-    weekdays, naive times in the source's zone. A date more than a day past the fetch is
-    dropped: stored, it would sort above every real article for years.
+    feedparser's own reading is never used: it reads naive times as UTC, guesses the day order
+    ("28-03-2023 08:26" came out as 20 March 2028) and moves impossible dates (`_read_date`).
+    A date more than a day past the fetch is dropped: stored, it would sort above every real
+    article for years.
     """
     value = " ".join(str(raw.get("published") or raw.get("updated") or "").split())
     if not value:
         return None
-    published = (_trusted_parsed(raw, value) or _loose_rfc822(value)
-                 or parse_date(value, timezone=timezone))
+    published = _read_date(value, timezone)
     if published is None:
-        log.debug("feed item %s: unreadable date %r", raw.get("link") or raw.get("id"), value)
+        log.debug("feed item %s: unreadable or impossible date %r", raw.get("link") or raw.get("id"), value)
         return None
     if published > now + _FUTURE_TOLERANCE:
         log.warning("feed item %s: date %r is in the future (fetched %s); left out",
@@ -219,15 +265,22 @@ def _log_skipped(skipped: list[SkippedEntry], url: str) -> None:
         log.warning("feed %s: %d items skipped, their links are not http(s): %s", url, len(web), shown)
 
 
-def parse_feed(body: bytes, content_type: str | None, url: str, *,
-               timezone: str = DEFAULT_TIMEZONE, now: datetime | None = None) -> ParsedFeed:
+def parse_feed(body: bytes, content_type: str | None, url: str, *, timezone: str = DEFAULT_TIMEZONE,
+               now: datetime | None = None, truncated: bool = False) -> ParsedFeed:
     """Parse RSS/Atom bytes fetched from `url` at `now` (default: the current time).
 
     Relative links resolve against `url`; naive dates are in `timezone`. Items that can never be
     fetched (no link, or a link that is not http(s)) or repeat an earlier item's link go to
-    `skipped` with their reason.
+    `skipped` with their reason. A PDF, image or archive is named in `problem`, unparsed.
+    `truncated`: `body` is the first part of a feed past the size cap; its complete items are
+    read and the item it was cut in is left out (`_complete_items`), and the document ending
+    early is not a problem of the feed's own.
     """
-    text = repair_feed_bytes(body, content_type, url=url)
+    if (kind := sniff_binary(body)) is not None:
+        return ParsedFeed(problem_class="NotAFeed", problem=f"looks like {kind}, not a feed")
+    text = repair_feed_bytes(_whole_tags(body) if truncated else body, content_type, url=url)
+    if truncated:
+        text = _complete_items(text)
     mime = (content_type or "application/xml").split(";", 1)[0].strip() or "application/xml"
     parsed = feedparser.parse(
         _utf8_feed_bytes(text),
@@ -246,11 +299,22 @@ def parse_feed(body: bytes, content_type: str | None, url: str, *,
             links.add(entry.link)
             result.entries.append(entry)
     _log_skipped(result.skipped, url)
-    if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        result.problem_class = type(exc).__name__ if exc is not None else "BozoFeed"
-        result.problem = str(exc) if exc is not None else "feedparser flagged the feed as ill-formed"
+    if (bozo := _bozo(parsed, truncated)) is not None:
+        result.problem_class, result.problem = bozo
     elif not result.version:
         result.problem_class = "NotAFeed"
         result.problem = f"no RSS or Atom document found (content type {mime})"
     return result
+
+
+def _bozo(parsed: Any, truncated: bool) -> tuple[str, str] | None:
+    """(class, message) of what feedparser found ill-formed; None when nothing, or when the only
+    fault is the document ending early in a feed we cut short (the caller reports that cut)."""
+    if not parsed.get("bozo"):
+        return None
+    exc = parsed.get("bozo_exception")
+    if exc is None:
+        return "BozoFeed", "feedparser flagged the feed as ill-formed"
+    if truncated and _ENDS_EARLY in str(exc):
+        return None
+    return type(exc).__name__, str(exc)

@@ -55,6 +55,7 @@ __all__ = [
     "META_ROLE",
     "META_VALIDATOR_UPDATE",
     "PAUSED_HOSTS_SETTING",
+    "ROLE_FEED",
     "ROLE_PAGE",
     "ConditionalGetMiddleware",
     "HostPausedRefused",
@@ -81,6 +82,7 @@ META_RETRY_AFTER = "haidang_retry_after_s"    # set when a long Retry-After stop
 PAUSED_HOSTS_SETTING = "HAIDANG_PAUSED_HOSTS"
 _META_NOT_BEFORE = "haidang_not_before"       # time.monotonic() a retry waits for (short Retry-After)
 _META_VALIDATED_URL = "haidang_validated_url"
+ROLE_FEED = "feed"
 ROLE_PAGE = "page"
 
 _TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (

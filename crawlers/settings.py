@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from crawlers.middlewares import PAUSED_HOSTS_SETTING
-from haidang.settings import CrawlSettings
+from haidang.settings import URL_LENGTH_LIMIT, CrawlSettings
 
 __all__ = ["crawlers_in_parallel", "scrapy_settings"]
 
@@ -16,6 +16,7 @@ _GUARD = "crawlers.middlewares.PrivateAddressGuardMiddleware"
 _CONDITIONAL = "crawlers.middlewares.ConditionalGetMiddleware"
 _ROBOTS = "crawlers.middlewares.StrictRobotsTxtMiddleware"
 _RETRY = "crawlers.middlewares.RetryAfterMiddleware"
+_FEED_HEAD = "crawlers.feedhead.FeedHeadMiddleware"
 
 
 def scrapy_settings(settings: CrawlSettings, paused: Mapping[str, datetime] | None = None) -> dict[str, Any]:
@@ -38,6 +39,8 @@ def scrapy_settings(settings: CrawlSettings, paused: Mapping[str, datetime] | No
         "DOWNLOAD_MAXSIZE": settings.max_size_bytes,
         "DOWNLOAD_WARNSIZE": min(settings.warn_size_bytes, settings.max_size_bytes),
         "REDIRECT_MAX_TIMES": settings.max_redirects,
+        # Scrapy's default, stated: config validation refuses longer configured URLs by it.
+        "URLLENGTH_LIMIT": URL_LENGTH_LIMIT,
         "RETRY_TIMES": settings.retry_times,
         "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",   # each give-up is also a CrawlFailure event
         # A 429/503 asking for a longer wait than one download may take is not retried this run.
@@ -59,6 +62,9 @@ def scrapy_settings(settings: CrawlSettings, paused: Mapping[str, datetime] | No
             _ROBOTS: 100,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             _RETRY: 550,
+            # After HttpCompressionMiddleware (590): an oversized feed's head is kept before Scrapy's
+            # decompression or size cap would refuse the whole of it.
+            _FEED_HEAD: 595,
             _CONDITIONAL: 650,    # sees responses before redirect (600) and retry (550) handling
         },
     }

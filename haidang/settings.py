@@ -46,6 +46,7 @@ __all__ = [
     "RECIPIENT_BY_TOPIC",
     "RISK_LEVELS",
     "SEVERITIES",
+    "URL_LENGTH_LIMIT",
     "AgenciesFile",
     "Agency",
     "AlertRule",
@@ -169,6 +170,29 @@ class Selectors(_Model):
         return v
 
 
+URL_LENGTH_LIMIT = 2083
+"""The longest URL a crawl requests: Scrapy's URLLENGTH_LIMIT (crawlers.settings sets it from this)."""
+
+
+def _check_requestable(url: str, what: str) -> None:
+    """ValueError unless the crawler can request `url`. Scrapy drops a request whose URL, escaped
+    as it is sent, is longer than URL_LENGTH_LIMIT, with no callback and no error: a configured
+    URL past it was never fetched, and nothing said so."""
+    from w3lib.url import safe_url_string  # as Scrapy escapes a request's URL
+
+    shown = url if len(url) <= 80 else url[:77] + "..."
+    try:
+        escaped = safe_url_string(url)
+    except ValueError as exc:
+        raise ValueError(f"{what} {shown!r} is not a valid URL ({exc})") from None
+    if len(escaped) > URL_LENGTH_LIMIT:
+        written = f" ({len(url):,} as written, before percent-escaping)" if len(url) != len(escaped) else ""
+        raise ValueError(
+            f"{what} URL {shown!r} is {len(escaped):,} characters long as requested{written}, over the "
+            f"crawler's limit of {URL_LENGTH_LIMIT:,} (Scrapy's URLLENGTH_LIMIT): it would never be "
+            "fetched; shorten it (tracking parameters can usually go)")
+
+
 class SiteCrawl(_Model):
     """How to crawl a site without a usable feed."""
 
@@ -181,6 +205,15 @@ class SiteCrawl(_Model):
     # Article pages fetched as they are, links not followed: haidang.evidence re-checks flagged pages
     # this way, so robots.txt, throttling and the size cap apply to them too.
     pages: list[str] = Field(default_factory=list)
+
+    @field_validator("start_urls", "sitemaps")
+    @classmethod
+    def _crawl_urls_are_requestable(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        """Not `pages`: evidence re-checks fill it from stored URLs, and the site spider skips one
+        it cannot request as `not-web-link`, which the re-check records."""
+        for url in v:
+            _check_requestable(url, "start page" if info.field_name == "start_urls" else "sitemap")
+        return v
 
     @field_validator("allow", "deny", "follow")
     @classmethod
@@ -218,6 +251,7 @@ class Source(_Model):
         for url in v:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"feed {url!r} is not an http(s) URL")
+            _check_requestable(url, "feed")
         return v
 
 

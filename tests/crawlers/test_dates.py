@@ -61,3 +61,20 @@ def test_site_formats_come_first() -> None:
 def test_other_zone() -> None:
     value = parse_date("10/03/2026 08:15", timezone="Asia/Seoul")
     assert value is not None and value.isoformat() == "2026-03-10T08:15:00+09:00"
+
+
+# Each names no real moment; none may come back as a neighbouring one (dateparser read "2026-13-01"
+# as 13 January, datetime arithmetic would carry 24:00 into the next day).
+@pytest.mark.parametrize("text", [
+    "2026-13-01", "2026-02-30", "2026-02-30 10:00", "2026-01-01 24:00", "2026-01-01T25:00:00",
+    "2026-01-01T24:00:00+07:00", "29/02/2023 08:00", "31/04/2026", "Thứ ba, 28/03/2023 24:00",
+    "28/03/2023 25:10", "28/03/2023 08:60", "Thứ ba, 28/03/2023 24h30", "30 tháng 2 năm 2026",
+    "February 30, 2026 7:30 AM GMT+7", "Mon, 30 Feb 2026 10:00:00 GMT",
+])
+def test_impossible_dates_are_none_never_moved(text: str) -> None:
+    assert parse_date(text) is None
+
+
+def test_29_february_of_a_leap_year_is_a_date() -> None:
+    value = parse_date("29/02/2024 08:00")
+    assert value is not None and value.isoformat() == "2024-02-29T08:00:00+07:00"

@@ -204,6 +204,31 @@ def test_feed_dates_are_read_as_vietnamese_sources_write_them(written: str, utc:
     assert published is None or published.tzinfo is UTC
 
 
+# Each names no real moment. feedparser moved the ISO ones (30 February to 2 March, 24:00 to the next
+# day), email.utils read the one-digit year as 2001, dateparser read month 13 as a day.
+IMPOSSIBLE_DATES = [
+    "2026-02-30T10:00:00+07:00", "2026-02-30T10:00:00Z", "2026-01-01T24:00:00+07:00", "2026-13-01",
+    "2026-02-30", "Mon, 30 Feb 2026 10:00:00 +0700", "Thu, 01 Jan 2026 24:00:00 GMT",
+    "Mon, 01 Jan 1", "Mon, 01 Jan 1 00:00:00 GMT", "Mon, 01 Jan 1 00:00 GMT+7", "Mon, 01 Jan 201 00:00 GMT+7",
+    "Thứ ba, 31/04/2023 08:26", "29/02/2025 08:00", "28/03/2023 24:00", "28/03/2023 25:10",
+]
+
+
+@pytest.mark.parametrize("written", IMPOSSIBLE_DATES)
+def test_an_impossible_feed_date_leaves_the_item_undated_never_moved(written: str) -> None:
+    feed = parse_feed(rss(item("/a/1.html", date=written), item("/a/2.html", date="28/02/2025 08:00")),
+                      "application/rss+xml", f"{BASE}/x.rss", now=NOW)
+    assert [e.link for e in feed.entries] == [f"{BASE}/a/1.html", f"{BASE}/a/2.html"]
+    assert feed.entries[0].published is None
+    assert feed.entries[1].published is not None and feed.entries[1].published.isoformat() == "2025-02-28T01:00:00+00:00"
+
+
+def test_two_digit_rfc822_years_follow_rfc_5322() -> None:
+    feed = parse_feed(rss(item("/a/1.html", date="Tue, 28 Mar 23 08:26:00 +0700")), "application/rss+xml",
+                      f"{BASE}/x.rss", now=NOW)
+    assert feed.entries[0].published is not None and feed.entries[0].published.isoformat() == "2023-03-28T01:26:00+00:00"
+
+
 def test_naive_feed_dates_follow_the_given_zone() -> None:
     feed = parse_feed(rss(item("/a/1.html", date="2023-03-28 08:26:00")), "application/rss+xml",
                       f"{BASE}/x.rss", timezone="Asia/Tokyo", now=NOW)
@@ -231,3 +256,63 @@ def test_a_repeated_link_keeps_the_first_item_only() -> None:
     feed = parse_feed(body, "application/rss+xml", f"{BASE}/x.rss")
     assert [e.title for e in feed.entries] == ["Bản mới", "Bài khác"]
     assert [(s.title, s.reason) for s in feed.skipped] == [("Bản cũ", "duplicate-link")]
+
+
+def full_item(n: int, description: str = "Quảng Ngãi mưa lớn.") -> str:
+    return (f"<item><title>Tin {n}</title><link>{BASE}/a/{n}.html</link>"
+            f"<description>{description}</description><pubDate>Tue, 10 Mar 2026 08:0{n}:00 +0700</pubDate></item>")
+
+
+def test_a_feed_cut_short_keeps_only_its_complete_items() -> None:
+    """A feed past the size cap arrives cut at a byte count. feedparser reads it loosely and kept
+    the item the cut fell in with the fields that had arrived: a title and link, no description."""
+    body = rss(*(full_item(n) for n in range(4)))
+    last_start = body.index(b"<item><title>Tin 3")
+    for cut in range(last_start - 40, len(body) - len(b"</channel></rss>")):
+        feed = parse_feed(body[:cut], "application/rss+xml", f"{BASE}/x.rss", now=NOW, truncated=True)
+        complete = body[:cut].count(b"</item>")
+        assert [e.title for e in feed.entries] == [f"Tin {n}" for n in range(complete)], cut
+        assert all(e.summary == "Quảng Ngãi mưa lớn." and e.published for e in feed.entries), cut
+        assert feed.problem is None and feed.readable, cut
+
+
+def test_an_item_end_inside_cdata_is_not_where_a_cut_feed_ends() -> None:
+    body = rss(full_item(0), full_item(1, "<![CDATA[<p>Mẫu: </item> kết thúc</p>]]>"), full_item(2))
+    cut = body.index(b"</description>", body.index(b"CDATA"))
+    feed = parse_feed(body[:cut], "application/rss+xml", f"{BASE}/x.rss", now=NOW, truncated=True)
+    assert [e.title for e in feed.entries] == ["Tin 0"]
+
+
+def test_a_feed_cut_inside_its_first_item_is_readable_and_empty() -> None:
+    body = rss(full_item(0, "Quảng Ngãi " * 50))
+    feed = parse_feed(body[:200], "application/rss+xml", f"{BASE}/x.rss", now=NOW, truncated=True)
+    assert feed.entries == [] and feed.version == "rss20" and feed.problem is None
+
+
+def test_a_cut_feed_still_reports_its_own_faults() -> None:
+    """Only the early end is the cut's doing: an undefined entity before it is the feed's."""
+    body = rss(full_item(0).replace("Tin 0", "Tin 0 &nbsp;"), full_item(1))
+    feed = parse_feed(body[:-10], "application/rss+xml", f"{BASE}/x.rss", now=NOW, truncated=True)
+    assert [e.link for e in feed.entries] == [f"{BASE}/a/0.html", f"{BASE}/a/1.html"]
+    assert feed.problem is not None and "undefined entity" in feed.problem
+
+
+@pytest.mark.parametrize(("body", "kind"), [
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "a PDF"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01", "a JPEG image"),
+    (b"PK\x03\x04\x14\x00\x06\x00\x08\x00", "a ZIP archive"),
+    (bytes(range(256)) * 8, "binary data"),
+])
+def test_a_binary_file_is_named_not_parsed(body: bytes, kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    """It was "no RSS or Atom document found", after a warning that the PDF was UTF-8 gone wrong."""
+    with caplog.at_level(logging.WARNING):
+        feed = parse_feed(body, "application/rss+xml", f"{BASE}/x.rss")
+    assert not feed.readable and feed.problem_class == "NotAFeed"
+    assert feed.problem is not None and feed.problem.startswith(f"looks like {kind}") and feed.problem.endswith("not a feed")
+    assert caplog.text == ""
+
+
+def test_a_utf16_feed_is_not_taken_for_binary() -> None:
+    body = rss(full_item(0)).decode().replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16-le")
+    feed = parse_feed(body, "application/rss+xml", f"{BASE}/x.rss", now=NOW)
+    assert [e.title for e in feed.entries] == ["Tin 0"]
