@@ -1074,7 +1074,8 @@ def web(config: ConfigOpt = None,
         host: Annotated[str | None, typer.Option(help="Bind address (default: web.host, 127.0.0.1).")] = None,
         port: Annotated[int | None, typer.Option(help="TCP port (default: web.port).")] = None,
         verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Run only the officers' web app (flag links, search, login) until Ctrl-C."""
+    """Run only the officers' web app (flag links, search, login) until Ctrl-C. It serves an existing
+    store and never creates one: with none there it says so and exits 2, as the reading commands do."""
     _setup_logging(verbose)
     settings = _settings(config)
     secret = _link_secret(settings)
@@ -1082,11 +1083,12 @@ def web(config: ConfigOpt = None,
         err.print(f"[red]{settings.app.web.secret_env} is not set[/red]: the web app signs links, forms and "
                   f"logins with it; set it to 32+ random characters (the same value `haidang serve` uses)")
         raise typer.Exit(2)
+    _store(settings, create=False).close()     # no store there: the message, exit 2
     from haidang.malloc import limit_arenas
     from haidang.web import build_server
     limit_arenas(settings.app.service.malloc_arenas)      # before uvicorn's worker threads start
     try:
-        server = build_server(settings, secret, host, port)
+        server = build_server(settings, secret, host, port, create=False)
     except ValueError as exc:
         err.print(f"[red]{escape(str(exc))}[/red] ({settings.app.web.secret_env})")
         raise typer.Exit(2) from None

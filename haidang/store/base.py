@@ -17,6 +17,7 @@ from haidang.record import Article
 
 __all__ = [
     "ACTION_NAMES",
+    "AUDIT_LIMIT_MAX",
     "FACET_FIELDS",
     "NO_VALUE",
     "SEARCH_LIMIT_MAX",
@@ -24,6 +25,7 @@ __all__ = [
     "ActionKind",
     "AlreadyRecorded",
     "AuditEntry",
+    "AuditPage",
     "ClaimStatus",
     "Evidence",
     "EvidenceKind",
@@ -46,6 +48,7 @@ __all__ = [
     "StoryCandidate",
     "UpsertOutcome",
     "Validators",
+    "check_audit_page",
     "check_search_page",
     "refreshed_engagement",
 ]
@@ -80,6 +83,10 @@ NO_VALUE = ""
 # The most hits one `Store.search` returns: a larger `limit` is cut to it, since no page a person
 # reads or a caller holds needs more, and an unbounded one reached SQLite as an integer overflow.
 SEARCH_LIMIT_MAX = 1000
+# The most entries one `Store.audit_page` returns: a page a person reads holds 100; the whole log is
+# `Store.audit`'s.
+AUDIT_LIMIT_MAX = 1000
+_LARGEST_OFFSET = 2**63 - 1
 # Only the first SEARCH_WINDOW results of a query can be paged to: Elasticsearch refuses
 # from + size beyond its default index.max_result_window (10,000), and SQLite keeps the same rule
 # so that both backends answer a deep page alike.
@@ -95,6 +102,21 @@ def check_search_page(limit: object, offset: object) -> int:
         raise QueryError(f"offset {_shown(start)} is past the first {SEARCH_WINDOW} results, the most a search "
                          "can page through: narrow the query or its filters (dates, source, province)", kind="offset")
     return min(size, SEARCH_LIMIT_MAX, SEARCH_WINDOW - start)
+
+
+def check_audit_page(limit: object, offset: object) -> tuple[int, int]:
+    """The (limit, offset) Store.audit_page uses: ValueError unless `limit` is an int of at least 1
+    and `offset` an int of at least 0 (bools and strings are refused: the caller parses its input).
+    A larger limit is cut to AUDIT_LIMIT_MAX; an offset to SQLite's largest integer, which is past
+    the end of any log either way (a larger one would overflow SQLite's binding)."""
+    size, start = _at_least("limit", limit, 1), _at_least("offset", offset, 0)
+    return min(size, AUDIT_LIMIT_MAX), min(start, _LARGEST_OFFSET)
+
+
+def _at_least(name: str, value: object, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"audit page {name} must be a whole number of at least {least} (got {_shown(value)})")
+    return value
 
 
 def refreshed_engagement(stored: Any, fetched: dict[str, int] | None) -> dict[str, int] | None:
@@ -349,6 +371,17 @@ class AuditEntry:
 
 
 @dataclass(kw_only=True, slots=True)
+class AuditPage:
+    """One page of the audit log as a paged list shows it (`Store.audit_page`)."""
+
+    entries: list[AuditEntry]            # newest first
+    total: int                           # entries matching every filter, on all pages
+    # Entries per kind matching the other filters (since, target), whatever kind was asked for: the
+    # kinds a filter can offer, each with its count.
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True, slots=True)
 class Evidence:
     """The page of a flagged article as fetched at one moment; append-only, so an officer can show
     what was published after the page is edited or deleted.
@@ -534,6 +567,15 @@ class Store(Protocol):
               target: str | None = None) -> list[AuditEntry]:
         """Audit entries at or after `since` (None: all), oldest first; only those of `kind` and
         about `target` when given (who decided a claim is one claim's "claim" entries, not the log)."""
+
+    def audit_page(self, *, since: datetime | None = None, kind: str | None = None, target: str | None = None,
+                   limit: int = 100, offset: int = 0) -> AuditPage:
+        """The entries `audit` lists with the same filters, newest first (latest `at`, then the last
+        appended), `limit` of them (at most AUDIT_LIMIT_MAX) after the first `offset`, with their total
+        and the count per kind.
+
+        Paged by the store, so a page of a long log reads one page, not the log; any offset works
+        (past the end: no entries, the counts still given). ValueError from `check_audit_page`."""
 
     def save_evidence(self, evidence: Evidence) -> str:
         """Append one evidence record and return its id; records are never updated or deleted."""

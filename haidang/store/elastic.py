@@ -35,6 +35,7 @@ from haidang.store.base import (
     NO_VALUE,
     AlreadyRecorded,
     AuditEntry,
+    AuditPage,
     ClaimStatus,
     Evidence,
     FacetField,
@@ -53,6 +54,7 @@ from haidang.store.base import (
     StoryCandidate,
     UpsertOutcome,
     Validators,
+    check_audit_page,
     check_search_page,
     refreshed_engagement,
 )
@@ -93,6 +95,11 @@ _FACET_KEYWORDS = {"topic": "haidang.topics", "tone": "haidang.tone", "source": 
                    "lang": "content.language", "risk_level": "haidang.risk_level"}
 # Terms buckets per facet: more than any deployment has sources or topics, so counts are exact.
 _FACET_SIZE = 10000
+# index.max_result_window's default: a search with from + size beyond it is refused, so a deeper
+# page of the audit log is reached with search_after (ElasticStore._skip).
+_RESULT_WINDOW = 10_000
+# The audit log newest first: the reverse of `audit`'s order (at, then seq, then the unique id).
+_AUDIT_NEWEST_FIRST: list[Any] = [{"at": "desc"}, {"seq": "desc"}, {"id": "desc"}]
 # `source=` a list of fields: the search API takes one (as `_source`), but elasticsearch-py types the
 # argument as bool | Mapping only, hence the `type: ignore[arg-type]` where a list is passed.
 _HIT_SOURCE = ["id", "content.title", "content.text", "content.published", "fetched.source_id",
@@ -225,6 +232,20 @@ def _outbox_message(src: dict[str, Any]) -> OutboxMessage:
                          lease_owner=src.get("lease_owner"), lease_until=_parse(src.get("lease_until")),
                          pending_since=_parse(src.get("pending_since")), failed_at=_parse(src.get("failed_at")),
                          attachments=list(src.get("attachments") or []))
+
+
+def _audit_query(since: datetime | None, kind: str | None, target: str | None) -> dict[str, Any]:
+    """The audit log filter as a bool query of filter clauses (no scoring: the log is sorted)."""
+    filters: list[dict[str, Any]] = [{"term": {name: value}} for name, value in (("kind", kind), ("target", target))
+                                     if value is not None]
+    if since is not None:
+        filters.append({"range": {"at": {"gte": _iso(since)}}})
+    return {"bool": {"filter": filters}}
+
+
+def _audit_entry(source: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(id=source["id"], at=_parse(source["at"]) or _now(), actor=source["actor"], kind=source["kind"],
+                      target=source["target"], detail=dict(source.get("detail") or {}), client=source.get("client"))
 
 
 class ElasticStore:
@@ -920,16 +941,57 @@ class ElasticStore:
 
     def audit(self, *, since: datetime | None = None, kind: str | None = None,
               target: str | None = None) -> list[AuditEntry]:
-        filters: list[dict[str, Any]] = [{"term": {name: value}} for name, value in (("kind", kind), ("target", target))
-                                         if value is not None]
-        if since is not None:
-            filters.append({"range": {"at": {"gte": _iso(since)}}})
         with self._errors("reading the audit log"):
-            hits = self._search_all(self._names["audit"], {"bool": {"filter": filters}},
+            hits = self._search_all(self._names["audit"], _audit_query(since, kind, target),
                                     [{"at": "asc"}, {"seq": "asc"}, {"id": "asc"}])
-            return [AuditEntry(id=s["id"], at=_parse(s["at"]) or _now(), actor=s["actor"], kind=s["kind"],
-                               target=s["target"], detail=dict(s.get("detail") or {}), client=s.get("client"))
-                    for s in (h["_source"] for h in hits)]
+            return [_audit_entry(h["_source"]) for h in hits]
+
+    def audit_page(self, *, since: datetime | None = None, kind: str | None = None, target: str | None = None,
+                   limit: int = 100, offset: int = 0) -> AuditPage:
+        """One search: `since` and `target` as the query, a terms aggregation on kind for the counts,
+        and `kind` as a post_filter, which narrows the hits and their total but not the aggregation.
+        A page within index.max_result_window is taken with from/size, a deeper one after `_skip`."""
+        limit, offset = check_audit_page(limit, offset)
+        index = self._names["audit"]
+        query = _audit_query(since, None, target)
+        post = {"term": {"kind": kind}} if kind is not None else None
+        request: dict[str, Any] = {"index": index, "query": query, "sort": _AUDIT_NEWEST_FIRST, "size": limit,
+                                   "track_total_hits": True, "ignore_unavailable": True,
+                                   "aggs": {"kinds": {"terms": {"field": "kind", "size": _FACET_SIZE}}}}
+        if post is not None:
+            request["post_filter"] = post
+        with self._errors("reading a page of the audit log"):
+            if offset + limit <= _RESULT_WINDOW:
+                request["from_"] = offset
+            elif (after := self._skip(index, query, post, _AUDIT_NEWEST_FIRST, offset)) is not None:
+                request["search_after"] = after
+            else:                                  # past the last entry: only the counts
+                request["size"] = 0
+            found = self._es.search(**request)
+        buckets = ((found.get("aggregations") or {}).get("kinds") or {}).get("buckets", [])
+        return AuditPage(entries=[_audit_entry(h["_source"]) for h in found["hits"]["hits"]],
+                         total=int(found["hits"]["total"]["value"]),
+                         kinds={str(b["key"]): int(b["doc_count"]) for b in buckets})
+
+    def _skip(self, index: str, query: dict[str, Any], post_filter: dict[str, Any] | None, sort: list[Any],
+              offset: int) -> list[Any] | None:
+        """The sort values of the `offset`-th hit (search_after starts the next page there), read
+        _RESULT_WINDOW hits at a time without their sources; None when there are fewer hits."""
+        after: list[Any] | None = None
+        left = offset
+        while left > 0:
+            size = min(left, _RESULT_WINDOW)
+            request: dict[str, Any] = {"index": index, "query": query, "sort": sort, "size": size, "source": False,
+                                       "track_total_hits": False, "ignore_unavailable": True}
+            if post_filter is not None:
+                request["post_filter"] = post_filter
+            if after is not None:
+                request["search_after"] = after
+            hits = self._es.search(**request)["hits"]["hits"]
+            if len(hits) < size:
+                return None
+            after, left = hits[-1]["sort"], left - size
+        return after
 
     # -- evidence of flagged pages (append-only) ----------------------------------------------
 

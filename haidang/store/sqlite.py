@@ -24,6 +24,7 @@ from haidang.record import Article, article_id
 from haidang.store.base import (
     AlreadyRecorded,
     AuditEntry,
+    AuditPage,
     ClaimStatus,
     Evidence,
     FacetField,
@@ -43,6 +44,7 @@ from haidang.store.base import (
     StoryCandidate,
     UpsertOutcome,
     Validators,
+    check_audit_page,
     check_search_page,
     refreshed_engagement,
 )
@@ -142,6 +144,26 @@ def _evidence(row: tuple[Any, ...]) -> Evidence:
     return Evidence(id=str(row[0]), article_id=row[1], url=row[2], fetched_at=_from_key(row[3]),  # type: ignore[arg-type]
                     sha256=row[4], html=gzip.decompress(row[5]) if row[5] else b"", text=row[6],
                     status_code=row[7], kind=row[8], outcome=row[9], content_type=row[10], note=row[11])
+
+
+_AUDIT_COLUMNS = "id, at, actor, kind, target, detail, client"
+
+
+def _audit_where(*, since: datetime | None, kind: str | None = None,
+                 target: str | None = None) -> tuple[str, list[Any]]:
+    """The WHERE clause (with its leading space, or empty) and parameters of an audit log filter."""
+    where, params = [], []
+    for condition, value in (("at >= ?", utc_key(since) if since else None), ("kind = ?", kind),
+                             ("target = ?", target)):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def _audit_entry(row: tuple[Any, ...]) -> AuditEntry:
+    return AuditEntry(id=str(row[0]), at=_from_key(row[1]), actor=row[2], kind=row[3], target=row[4],  # type: ignore[arg-type]
+                      detail=json.loads(row[5]), client=row[6])
 
 
 def _content_hash(article: Article) -> str:
@@ -273,6 +295,17 @@ class SqliteStore:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def _snapshot(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One read transaction: in WAL its reads all see the same state, whatever others write meanwhile."""
+        with self._errors(doing):
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
 
     def __enter__(self) -> Self:
         return self
@@ -764,19 +797,26 @@ class SqliteStore:
 
     def audit(self, *, since: datetime | None = None, kind: str | None = None,
               target: str | None = None) -> list[AuditEntry]:
-        where, params = [], []
-        for condition, value in (("at >= ?", utc_key(since) if since else None), ("kind = ?", kind),
-                                 ("target = ?", target)):
-            if value is not None:
-                where.append(condition)
-                params.append(value)
-        sql = "SELECT id, at, actor, kind, target, detail, client FROM audit_log"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        where, params = _audit_where(since=since, kind=kind, target=target)
         with self._errors("reading the audit log"):
-            rows = self._conn.execute(sql + " ORDER BY at, id", params).fetchall()
-        return [AuditEntry(id=str(r[0]), at=_from_key(r[1]), actor=r[2], kind=r[3], target=r[4],  # type: ignore[arg-type]
-                           detail=json.loads(r[5]), client=r[6]) for r in rows]
+            rows = self._conn.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit_log{where} ORDER BY at, id",
+                                      params).fetchall()
+        return [_audit_entry(r) for r in rows]
+
+    def audit_page(self, *, since: datetime | None = None, kind: str | None = None, target: str | None = None,
+                   limit: int = 100, offset: int = 0) -> AuditPage:
+        """LIMIT/OFFSET on the `at` index; the counts come from one GROUP BY over the same filters,
+        read in the same transaction as the page so they agree with it."""
+        limit, offset = check_audit_page(limit, offset)
+        others, others_params = _audit_where(since=since, target=target)
+        where, params = _audit_where(since=since, kind=kind, target=target)
+        with self._snapshot("reading a page of the audit log") as conn:
+            kinds = dict(conn.execute(f"SELECT kind, COUNT(*) FROM audit_log{others} GROUP BY kind",
+                                      others_params).fetchall())
+            rows = conn.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit_log{where} ORDER BY at DESC, id DESC "
+                                "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+        total = kinds.get(kind, 0) if kind is not None else sum(kinds.values())
+        return AuditPage(entries=[_audit_entry(r) for r in rows], total=total, kinds=kinds)
 
     # -- evidence of flagged pages -------------------------------------------------------------
 

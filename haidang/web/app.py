@@ -28,6 +28,7 @@ import logging
 import re
 import secrets
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -70,6 +71,7 @@ from haidang.store.base import (
     ACTION_NAMES,
     SEARCH_WINDOW,
     AuditEntry,
+    AuditPage,
     ClaimStatus,
     KnownClaim,
     ResponseAction,
@@ -80,6 +82,7 @@ from haidang.store.base import (
 from haidang.store.highlight import CLOSE_MARK, OPEN_MARK
 from haidang.textnorm import fold
 from haidang.web.bodies import BodyLimit
+from haidang.web.cookies import Cookies
 from haidang.web.display import LabelNames, audit_row
 from haidang.web.flags import FlagEntry, find_flag, list_flags, officer_flag_key
 from haidang.web.headers import NoSniff
@@ -112,8 +115,6 @@ REPORT_FORMATS = {"docx": (DOCX_TYPE, write_docx), "xlsx": (XLSX_TYPE, write_xls
 REPORT_MAX_DAYS = 731
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-CSRF_COOKIE = "hd_csrf"
-SESSION_COOKIE = "hd_session"
 # Characters of the article shown on the flag page: enough to judge it without leaving the page.
 PAGE_TEXT_CHARS = 3000
 OUTLETS_SHOWN = 30
@@ -231,7 +232,12 @@ def _action_problems(action: str, note: str, rebuttal: str) -> list[str]:
 
 
 def _pages(count: int) -> int:
-    return max(1, (count + FLAGS_PAGE_SIZE - 1) // FLAGS_PAGE_SIZE)
+    return _page_count(count, FLAGS_PAGE_SIZE)
+
+
+def _page_count(count: int, size: int) -> int:
+    """Pages of `size` that `count` items fill; 1 when there are none (the empty list is one page)."""
+    return max(1, (count + size - 1) // size)
 
 
 def _signed(weight: Any) -> str | None:
@@ -259,6 +265,8 @@ class _WebApp:
         web = settings.app.web
         self.throttle = LoginThrottle(web.login_limit, timedelta(minutes=web.login_window_minutes),
                                       web.login_checks_in_flight)
+        self.throttle_seeded = False
+        self.seeding = threading.Lock()
         self.sources = {s.id: s for s in settings.sources}
         self.topic_names = {tid: str(t.get("name", tid)) for tid, t in settings.topics.items()}
         self.agency_names = {a.id: a.name for a in settings.agencies}
@@ -270,7 +278,8 @@ class _WebApp:
         self.when = common.when  # type: ignore[attr-defined]
         # The digest's words for resurfacing emails' delivery ("đã gửi 2 thư, 1 thư đang chờ gửi").
         self.resurfacing_delivery = common.resurfaced  # type: ignore[attr-defined]
-        self.secure = settings.app.web.base_url.startswith("https://")
+        # Served over https when the address the links use is: the reverse proxy terminates TLS there.
+        self.cookies = Cookies(secure=settings.app.web.base_url.startswith("https://"))
         # Outbox rules that are not flags about content, as the deadline report skips them: the
         # digest, the reports and the silence rules (source health: no article to act on).
         self.not_flags = set(NON_FLAG_RULES) | {r.name for r in settings.alert_rules if r.silence is not None}
@@ -289,7 +298,7 @@ class _WebApp:
     def nonce(self, request: Request) -> str:
         """This browser's CSRF nonce: from its cookie, or a new one the response will set."""
         if not hasattr(request.state, "csrf_nonce"):
-            request.state.csrf_nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
+            request.state.csrf_nonce = request.cookies.get(self.cookies.csrf) or secrets.token_urlsafe(16)
         return str(request.state.csrf_nonce)
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -303,11 +312,11 @@ class _WebApp:
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"      # error pages skip the middleware
         response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
-        if request.cookies.get(CSRF_COOKIE) != nonce:
-            # Lax, not Strict: a link clicked in webmail is a cross-site navigation, and with Strict
-            # each such click would mint a new nonce and void the forms open in other tabs. The
-            # token in the form (an HMAC bound to this nonce) is what stops a forged POST.
-            response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=self.secure)
+        if request.cookies.get(self.cookies.csrf) != nonce:
+            # Lax (haidang.web.cookies): with Strict each click on an email link would mint a new
+            # nonce and void the forms open in other tabs. The token in the form (an HMAC bound to
+            # this nonce) is what stops a forged POST.
+            self.cookies.set(response, self.cookies.csrf, nonce)
         return response
 
     def error(self, request: Request, status: int, title: str, message: str, *, home: bool = False,
@@ -342,7 +351,7 @@ class _WebApp:
         return self.signer.mac("csrf", f"{scope}\x1f{self.nonce(request)}")
 
     def csrf_ok(self, request: Request, form: Any, scope: str) -> bool:
-        nonce = request.cookies.get(CSRF_COOKIE)
+        nonce = request.cookies.get(self.cookies.csrf)
         sent = form.get("csrf")
         return bool(nonce) and isinstance(sent, str) and self.signer.check_mac("csrf", f"{scope}\x1f{nonce}", sent)
 
@@ -354,7 +363,7 @@ class _WebApp:
         """Reads the session cookie once per request: signature, expiry and user first (no store
         needed), then the fingerprint against the user's logout nonce in the store, so a logout
         ends the session in every app process."""
-        session = self.sessions.read(request.cookies.get(SESSION_COOKIE), self.now())
+        session = self.sessions.read(request.cookies.get(self.cookies.session), self.now())
         if session is not None:
             name = session.user
             nonce = await self.with_store(lambda s: logout_nonce(s, name))
@@ -647,6 +656,7 @@ class _WebApp:
         raw = form.get("password")
         name, password = _form_text(form, "username", 100), raw[:1000] if isinstance(raw, str) else ""
         client, now = _client(request), self.now()
+        await self.seed_throttle(now)
         attempt = self.throttle.begin(name, client, now)
         if not isinstance(attempt, Attempt):
             if attempt.audit:
@@ -669,9 +679,25 @@ class _WebApp:
         login = user.name
         cookie = self.sessions.issue(user, now, await self.with_store(lambda s: logout_nonce(s, login)))
         response = RedirectResponse(nxt, status_code=303)
-        response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax",
-                            secure=self.secure, max_age=self.settings.app.web.session_hours * 3600)
+        self.cookies.set(response, self.cookies.session, cookie, max_age=self.settings.app.web.session_hours * 3600)
         return response
+
+    async def seed_throttle(self, now: datetime) -> None:
+        """Once per process, before its first login check: the failed logins of the last window from
+        the audit log (LoginThrottle.seed), so a restart does not reset the counts."""
+        if self.throttle_seeded:
+            return
+
+        def seed(store: Store) -> None:
+            with self.seeding:                  # the first logins may arrive together
+                if self.throttle_seeded:
+                    return
+                failures = store.audit(since=now - self.throttle.window, kind="login_failed")
+                # login_submit audits a login without a name as "-"; the throttle counts it as "".
+                self.throttle.seed([("" if e.actor == "-" else e.actor, e.client, e.at) for e in failures], now)
+                self.throttle_seeded = True
+
+        await self.with_store(seed)
 
     @property
     def throttle_minutes(self) -> int:
@@ -707,7 +733,7 @@ class _WebApp:
                                               client=client))
             await self.with_store(end)
         response = RedirectResponse("/dang-nhap", status_code=303)
-        response.delete_cookie(SESSION_COOKIE)
+        self.cookies.delete(response, self.cookies.session)
         return response
 
     def require(self, request: Request, role: str) -> Session | Response:
@@ -1062,24 +1088,30 @@ class _WebApp:
             "X-Content-Type-Options": "nosniff"})
 
     async def audit_page(self, request: Request) -> Response:
-        """The last 30 days of the log, newest first, AUDIT_PAGE_SIZE entries a page (`trang`), of one
-        kind when `loai` names one. The store reads those 30 days of that kind whole (Store.audit has
-        no limit): a few thousand entries for an office."""
+        """The last 30 days of the log, newest first, AUDIT_PAGE_SIZE entries a page (`trang`; past the
+        end: the last page), of one kind when `loai` names one. The store reads only the page shown
+        (Store.audit_page), with the total and the kinds present for the filter's list."""
         session = self.require(request, "administrator")
         if not isinstance(session, Session):
             return session
         kind = request.query_params.get("loai", "").strip()[:64]
-        page_no = _page_no(request.query_params.get("trang"))
+        wanted = _page_no(request.query_params.get("trang"))
         since = self.now() - timedelta(days=30)
-        entries = await self.with_store(lambda s: s.audit(since=since, kind=kind or None))
-        kinds = sorted(set(AUDIT_KINDS) | {e.kind for e in entries}, key=lambda k: fold(AUDIT_KINDS.get(k) or k))
-        chosen = entries[::-1]
-        pages = max(1, (len(chosen) + AUDIT_PAGE_SIZE - 1) // AUDIT_PAGE_SIZE)
-        page_no = min(page_no, pages)
-        shown = chosen[(page_no - 1) * AUDIT_PAGE_SIZE:page_no * AUDIT_PAGE_SIZE]
-        return self.page(request, "audit.html.j2", rows=[audit_row(e, self.names, self.local) for e in shown],
-                         total=len(chosen), page_no=page_no, pages=pages, kind=kind,
-                         kinds=[(k, AUDIT_KINDS.get(k, k)) for k in kinds])
+
+        def load(store: Store) -> tuple[int, AuditPage]:
+            found = store.audit_page(since=since, kind=kind or None, limit=AUDIT_PAGE_SIZE,
+                                     offset=(wanted - 1) * AUDIT_PAGE_SIZE)
+            last = _page_count(found.total, AUDIT_PAGE_SIZE)
+            if wanted <= last:
+                return wanted, found
+            return last, store.audit_page(since=since, kind=kind or None, limit=AUDIT_PAGE_SIZE,
+                                          offset=(last - 1) * AUDIT_PAGE_SIZE)
+
+        page_no, found = await self.with_store(load)
+        kinds = sorted(set(AUDIT_KINDS) | set(found.kinds), key=lambda k: fold(AUDIT_KINDS.get(k) or k))
+        return self.page(request, "audit.html.j2", rows=[audit_row(e, self.names, self.local) for e in found.entries],
+                         total=found.total, page_no=page_no, pages=_page_count(found.total, AUDIT_PAGE_SIZE),
+                         kind=kind, kinds=[(k, AUDIT_KINDS.get(k, k)) for k in kinds])
 
     # -- the known-false-claims list -------------------------------------------------------------
 

@@ -28,9 +28,11 @@ IPv6 address by its /64, which one attacker usually holds whole) and per login n
 
 A successful attempt is taken off the counts; failures stay until the window passes (a success
 does not clear them, or a valid account would reset an attacker's budget). The counts live in
-memory (one process serves the app): a restart forgets them, and the reverse proxy must pass the
-real client address (uvicorn trusts X-Forwarded-For from 127.0.0.1 only), or every officer
-shares the proxy's budget.
+memory (one process serves the app); a process starting up counts the failures of the last window
+from the audit log, where every failed login is kept (`seed`), so a restart does not hand an
+attacker a fresh budget. Two app processes on one store do not see each other's failures while
+they run. The reverse proxy must pass the real client address (uvicorn trusts X-Forwarded-For
+from 127.0.0.1 only), or every officer shares the proxy's budget.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import json
 import secrets
 import threading
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -179,6 +181,11 @@ class Refusal:
     unlogged: int = 0
 
 
+def _keys(name: str, client: str) -> tuple[str, str, str]:
+    """The counts one attempt adds to: its client's, its name's, and the name's from that client."""
+    return f"c:{client}", f"n:{name}", f"nc:{name}\x1f{client}"
+
+
 def client_key(address: str | None) -> str:
     """The throttled unit of a client address: the address, or its /64 for IPv6."""
     if not address:
@@ -210,10 +217,22 @@ class LoginThrottle:
     def window(self) -> timedelta:
         return self._window
 
+    def seed(self, failures: Iterable[tuple[str, str | None, datetime]], now: datetime) -> None:
+        """Count failed attempts (name, client address, when) made before this process started: the
+        audit log's `login_failed` entries, read before the first login is checked. Those older
+        than the window are skipped."""
+        with self._lock:
+            for name, client, at in failures:
+                if now - at < self._window:
+                    for key in _keys(name.strip().lower(), client_key(client)):
+                        self._attempts.setdefault(key, deque()).append(at)
+            for key, times in self._attempts.items():
+                self._attempts[key] = deque(sorted(times))      # `_recent` drops the oldest first
+
     def begin(self, name: str, client: str | None, now: datetime) -> Attempt | Refusal:
         """Count the attempt and take a check slot, in one step under the lock; or refuse it."""
         folded, who = name.strip().lower(), client_key(client)
-        keys = (f"c:{who}", f"n:{folded}", f"nc:{folded}\x1f{who}")
+        keys = _keys(folded, who)
         with self._lock:
             self._sweep(now)
             if self._recent(keys[0], now) >= self._limit:
@@ -233,7 +252,7 @@ class LoginThrottle:
             self._in_flight -= 1
             if not ok:
                 return
-            for key in (f"c:{attempt.client}", f"n:{attempt.name}", f"nc:{attempt.name}\x1f{attempt.client}"):
+            for key in _keys(attempt.name, attempt.client):
                 recent = self._attempts.get(key)
                 if recent and attempt.at in recent:
                     recent.remove(attempt.at)

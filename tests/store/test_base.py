@@ -1,11 +1,18 @@
-"""The checks the Store protocol module makes for every backend: search's limit and offset."""
+"""The checks the Store protocol module makes for every backend: the limit and offset of search and
+of the audit log's pages."""
 
 from __future__ import annotations
 
 import pytest
 
 from haidang.errors import QueryError
-from haidang.store.base import SEARCH_LIMIT_MAX, SEARCH_WINDOW, check_search_page
+from haidang.store.base import (
+    AUDIT_LIMIT_MAX,
+    SEARCH_LIMIT_MAX,
+    SEARCH_WINDOW,
+    check_audit_page,
+    check_search_page,
+)
 
 
 def test_a_large_limit_is_cut_to_the_maximum_and_to_the_window() -> None:
@@ -25,3 +32,13 @@ def test_a_bad_limit_or_offset_is_a_query_error_naming_it(limit: object, offset:
         check_search_page(limit, offset)
     assert caught.value.kind == named and str(caught.value).startswith(named)
     assert len(str(caught.value)) < 300          # a number of thousands of digits is not echoed back
+
+
+def test_an_audit_page_limit_is_cut_and_a_huge_offset_stays_past_any_end() -> None:
+    assert check_audit_page(100, 200) == (100, 200)
+    assert check_audit_page(10**30, 0) == (AUDIT_LIMIT_MAX, 0)
+    assert check_audit_page(1, 10**5000) == (1, 2**63 - 1)        # SQLite binds 64-bit integers at most
+    for limit, offset in (("1", 0), (0, 0), (True, 0), (1, -1), (1, 1.0), (-10**5000, 0)):
+        with pytest.raises(ValueError, match="audit page (limit|offset)") as caught:
+            check_audit_page(limit, offset)
+        assert len(str(caught.value)) < 300

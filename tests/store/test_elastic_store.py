@@ -1,4 +1,5 @@
-"""ElasticStore behaviour that needs no cluster: bulk per-item errors and the start-up version check.
+"""ElasticStore behaviour that needs no cluster: bulk per-item errors, the start-up version check and
+the audit log's page requests.
 
 The server here is a STAND-IN, not Elasticsearch: a ThreadingHTTPServer on 127.0.0.1 that answers
 the few requests these paths make with canned Elasticsearch 8 responses, so the official client
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -156,3 +158,77 @@ def test_start_up_with_the_current_template_touches_nothing(fake_es) -> None:
     store = ElasticStore(Elasticsearch(url), prefix="hd")
     store.close()
     assert {m for m, _, _ in seen} <= {"GET", "HEAD"}
+
+
+# -- the audit log paged by the cluster (Store.audit_page) ------------------------------------------------
+
+_NEWEST_FIRST = [{"at": {"order": "desc"}}, {"seq": {"order": "desc"}}, {"id": {"order": "desc"}}]
+
+
+def _audit_hit(i: int) -> dict[str, Any]:
+    source = {"id": f"{i:020d}-abcd", "at": "2026-03-12T03:00:00.000000Z", "actor": f"u{i}", "kind": "login",
+              "target": "web", "client": None, "seq": i, "detail": {}}
+    return {"_index": "hd-audit", "_id": source["id"], "_source": source, "sort": [1773284400000, i, source["id"]]}
+
+
+def _audit_cluster(bodies: list[dict[str, Any]], total: int) -> Route:
+    """An audit index of `total` entries, numbered from `total` - 1 (the newest) down to 0; each
+    search body is kept in `bodies` and answered from its size, from and search_after."""
+    def route(method: str, path: str, body: bytes) -> tuple[int, Any]:
+        assert path == "/hd-audit/_search", path
+        request = json.loads(body)
+        bodies.append(request)
+        start = total - request["search_after"][1] if "search_after" in request else request.get("from", 0)
+        numbers = range(total - 1 - start, max(-1, total - 1 - start - request["size"]), -1)
+        answer: dict[str, Any] = {"hits": {"total": {"value": total, "relation": "eq"},
+                                           "hits": [_audit_hit(i) for i in numbers]}}
+        if "aggs" in request:
+            answer["aggregations"] = {"kinds": {"buckets": [{"key": "login", "doc_count": total}]}}
+        return 200, answer
+    return route
+
+
+def _sort_of(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """A request's sort as the cluster reads it: {"at": "desc"} is short for {"at": {"order": "desc"}}."""
+    return [{k: v if isinstance(v, dict) else {"order": v} for k, v in s.items()} for s in request["sort"]]
+
+
+def test_an_audit_page_is_one_search_newest_first_with_a_post_filter_and_counts(fake_es) -> None:
+    """The request against the official search API (no cluster here: see the module docstring): the
+    kind narrows the hits only (post_filter), the terms aggregation counts every kind."""
+    bodies: list[dict[str, Any]] = []
+    url, _ = fake_es(_ready_cluster(load_templates().version, _audit_cluster(bodies, 7)))
+    store = ElasticStore(Elasticsearch(url), prefix="hd")
+    try:
+        page = store.audit_page(kind="login", since=datetime(2026, 3, 1, tzinfo=UTC), limit=2, offset=4)
+    finally:
+        store.close()
+    [request] = bodies
+    assert _sort_of(request) == _NEWEST_FIRST
+    assert request["from"] == 4 and request["size"] == 2 and request["track_total_hits"] is True
+    assert request["post_filter"] == {"term": {"kind": "login"}}
+    assert request["query"] == {"bool": {"filter": [{"range": {"at": {"gte": "2026-03-01T00:00:00.000000+00:00"}}}]}}
+    assert request["aggs"] == {"kinds": {"terms": {"field": "kind", "size": 10000}}}
+    assert [e.actor for e in page.entries] == ["u2", "u1"] and page.total == 7 and page.kinds == {"login": 7}
+
+
+def test_an_audit_page_past_the_result_window_is_reached_with_search_after(fake_es) -> None:
+    """from + size may not pass index.max_result_window (10,000): a deeper page skips there by
+    search_after, reading sort values only, then asks for its own entries after the last one."""
+    bodies: list[dict[str, Any]] = []
+    url, _ = fake_es(_ready_cluster(load_templates().version, _audit_cluster(bodies, 25_050)))
+    store = ElasticStore(Elasticsearch(url), prefix="hd")
+    try:
+        page = store.audit_page(limit=100, offset=25_000)
+        past = store.audit_page(limit=100, offset=30_000)
+    finally:
+        store.close()
+    skips, last = bodies[:3], bodies[3]
+    assert [b["size"] for b in skips] == [10_000, 10_000, 5_000]
+    assert all(b["_source"] is False and "from" not in b and "aggs" not in b for b in skips)
+    assert "search_after" not in skips[0] and skips[1]["search_after"][1] == 15_050
+    assert last["search_after"][1] == 50 and last["size"] == 100 and "from" not in last
+    assert _sort_of(last) == _NEWEST_FIRST and last["track_total_hits"] is True
+    assert [e.actor for e in page.entries] == [f"u{i}" for i in range(49, -1, -1)]
+    assert page.total == 25_050
+    assert past.entries == [] and past.total == 25_050 and bodies[-1]["size"] == 0

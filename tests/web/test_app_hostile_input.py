@@ -219,3 +219,84 @@ def test_the_address_asked_for_comes_back_whole_after_the_login(kit: WebKit) -> 
     login = kit.client.get(asked.headers["location"])
     nxt = re.search(r'name="next" value="([^"]+)"', login.text)
     assert nxt is not None and nxt.group(1) == "/canh-bao/a&amp;b"      # the "#c" never reaches a server
+
+
+# -- a stored address that is not http(s): plain text, never a link (it used to be href="#") ----------------
+
+
+class _Links(HTMLParser):
+    """Every link of a page, (href, text), and the text of elements marked as an unsafe address."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self.unsafe: list[str] = []
+        self._open: list[str] | None = None
+        self._kind = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "a":
+            self._open, self._kind = [found.get("href") or "", ""], "a"
+        elif tag == "span" and "unsafe-url" in (found.get("class") or "").split():
+            self._open, self._kind = [""], "span"
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._open[-1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open is not None and tag == self._kind:
+            if tag == "a":
+                self.links.append((self._open[0], self._open[1]))
+            else:
+                self.unsafe.append(self._open[0])
+            self._open = None
+
+
+def _links(html: str) -> _Links:
+    parser = _Links()
+    parser.feed(html)
+    return parser
+
+
+def test_an_article_whose_url_is_javascript_is_shown_as_text_not_as_a_link(kit: WebKit) -> None:
+    title = "Bài có địa chỉ lạ về Quảng Ngãi"
+    evil = build_article("dia-chi-la", title=title, text="Quảng Ngãi: một trang lạ đăng lại tin cũ về mùa mưa bão "
+                                                            "năm trước, kèm lời kêu gọi bấm vào đường dẫn.")
+    evil.fetched.canonical_url = evil.fetched.final_url = evil.fetched.url = "javascript:alert(1)"
+    rule = "tin_sai_nguy_co_cao"
+    store = kit.open()
+    try:
+        assign_story(evil, store)
+        store.upsert(evil)
+        story = evil.story_id or evil.id
+        key = flag_key(rule, story, "a@example.vn")
+        store.enqueue(OutboxMessage(key=key, flag_rule=rule, story_id=story, recipient="a@example.vn",
+                                    message_id=f"<{key}@x>", subject="-", text="-", html="-", created_at=T0))
+        store.record_action(ResponseAction(flag_key="k", story_id=story, article_id=evil.id, rule=rule,
+                                           action="phan_bac", actor="canbo", rebuttal_url="data:text/html,x", at=T0))
+        text = "Tin đồn vỡ đập ở Quảng Ngãi lan truyền trên mạng xã hội nhiều ngày nay khiến dân lo lắng"
+        store.propose_claim(KnownClaim(text=text, signature=signature(text), source_article_id=evil.id,
+                                       rebuttal_url="javascript:alert(2)"), band_keys(signature(text)))
+    finally:
+        store.close()
+    link = kit.signer.links_for(Flag(rule=rule, severity="cao", story_id=story, article_ids=[evil.id], agencies=[],
+                                     recipients=["a@example.vn"], immediate=True), "a@example.vn", evil.id,
+                                now=kit.clock.now)["phan_bac"].removeprefix(kit.signer.base_url)
+    assert _login(kit, "quantri", PASSWORDS["quantri"]).status_code == 303
+    pages = {"search": kit.client.get("/tim-kiem", params={"q": "địa chỉ lạ"}).text,
+             "signed link": kit.client.get(link).text, "flag page": kit.client.get(f"/canh-bao/{key}").text,
+             "claims": kit.client.get("/tin-sai").text}
+    for name, html in pages.items():
+        found = _links(html)
+        assert 'href="#"' not in html, name
+        assert not [href for href, _ in found.links if not href.startswith(("/", "https://", "http://"))], name
+        assert not [shown for _, shown in found.links if title in shown or "alert(1)" in shown or "data:" in shown], name
+    assert _links(pages["search"]).unsafe == [title, "javascript:alert(1)"]              # the hit, "Bài gốc"
+    assert _links(pages["signed link"]).unsafe == ["javascript:alert(1)", title]         # "Bài gốc", the outlet
+    assert _links(pages["flag page"]).unsafe == ["data:text/html,x", "javascript:alert(1)", title]  # + the action
+    assert _links(pages["claims"]).unsafe == [title, "javascript:alert(2)"]              # "Từ bài", "Bài phản bác"
+    # A good address on the same page is still a link.
+    assert (kit.main.fetched.url, kit.main.content.title) in [
+        (href, shown) for href, shown in _links(kit.client.get("/tim-kiem", params={"q": "vỡ đập"}).text).links]

@@ -5,6 +5,7 @@ extreme dates, nosniff everywhere and no Host-built redirect."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from datetime import timedelta
@@ -13,9 +14,10 @@ from starlette.testclient import TestClient
 
 from crawlers.dedup import band_keys, signature
 from haidang.store.base import AuditEntry, KnownClaim
+from haidang.web import create_app
 from haidang.web.respond import claim_text
 
-from .conftest import PASSWORDS, RECIPIENT, WebKit
+from .conftest import PASSWORDS, RECIPIENT, SECRET, WebKit
 from .test_app_search import _login, _logout, _logout_csrf
 
 OTHER = "canbo@congan.quangngai.example.vn"
@@ -100,6 +102,27 @@ def test_random_names_from_one_client_are_throttled_too(kit: WebKit) -> None:
     assert _login(kit, "ten-ngau-nhien-moi", "x").status_code == 429
     with _from(kit, "10.20.30.41") as officer:
         assert _login_as(officer, "xem", PASSWORDS["xem"]) == 303
+
+
+def test_a_restart_keeps_the_failures_of_the_window(kit: WebKit) -> None:
+    """The counts lived only in memory: a restarted app gave the same client a fresh budget. A new
+    process now counts the window's failed logins from the audit log before its first check."""
+    for _ in range(4):
+        assert _login(kit, "canbo", "sai").status_code == 401
+    with _from(kit, "10.20.30.42") as other:
+        assert _login_as(other, "xem", "sai") == 401
+    kit.clock.now += timedelta(minutes=5)
+    restarted = create_app(kit.settings, kit.open, SECRET, now=kit.clock)
+    with TestClient(restarted, base_url="http://testserver") as client:
+        again = dataclasses.replace(kit, client=client)
+        assert _login(again, "canbo", "sai").status_code == 401                  # the fifth failure
+        blocked = _login(again, "canbo", PASSWORDS["canbo"])
+        assert blocked.status_code == 429 and "15 phút" in blocked.text
+        with TestClient(restarted, base_url="http://testserver", client=("10.20.30.42", 40000)) as other:
+            assert _login_as(other, "xem", PASSWORDS["xem"]) == 303           # one failure there: not blocked
+        kit.clock.now += timedelta(minutes=11)                                 # the first four have passed
+        assert _login(again, "canbo", PASSWORDS["canbo"]).status_code == 303
+    assert _audit_kinds(kit).count("login_failed") == 6
 
 
 # -- 2. blocked attempts in the audit log; paging ---------------------------------------------------------

@@ -1,18 +1,24 @@
-"""`haidang users add`, `haidang audit`, `haidang feedback export` and `haidang web` without a secret."""
+"""`haidang users add`, `haidang audit`, `haidang feedback export`, and `haidang web` without a secret or
+without a store."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+import uvicorn
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from haidang.cli import app
 from haidang.settings import DEFAULT_CONFIG_DIR, load_settings
 from haidang.store import open_store
 from haidang.store.base import AuditEntry, ResponseAction
+from haidang.web import build_server
 from haidang.web.sessions import SessionKeeper
 
 from .conftest import RECIPIENT, SECRET
@@ -97,9 +103,51 @@ def test_web_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "HAIDANG_LINK_SECRET" in result.output
 
 
-def test_bad_users_and_web_config_name_file_line_and_field(tmp_path: Path) -> None:
-    import pytest
+def _no_serving(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """uvicorn.Server.run replaced by a note that it was called, so `haidang web` returns instead of serving."""
+    started: list[str] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a, **kw: started.append(self.config.host))
+    return started
 
+
+def test_web_refuses_to_start_without_a_store_and_creates_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong data folder used to start the app, which created an empty store on the first request
+    and showed empty pages; now it is `haidang status`'s message and exit 2."""
+    started = _no_serving(monkeypatch)
+    _, env = _config(tmp_path)
+    result = runner.invoke(app, ["web"], env={**env, "HAIDANG_LINK_SECRET": SECRET})
+    assert result.exit_code == 2 and started == []
+    assert "no store at" in result.output and str(tmp_path / "data") in result.output
+    assert not (tmp_path / "data").exists()
+    status = runner.invoke(app, ["status"], env=env)
+    assert status.exit_code == 2 and "no store at" in status.output
+
+
+def test_web_starts_on_an_existing_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started = _no_serving(monkeypatch)
+    folder, env = _config(tmp_path)
+    open_store(load_settings(folder, environ=env).app.store).close()
+    result = runner.invoke(app, ["web", "--host", "127.0.0.2"], env={**env, "HAIDANG_LINK_SECRET": SECRET})
+    assert result.exit_code == 0, result.output
+    assert started == ["127.0.0.2"]
+
+
+def test_the_web_app_of_haidang_web_never_creates_a_store(tmp_path: Path) -> None:
+    """The store vanishing under a running `haidang web` (a data folder moved) gives the error page,
+    not a new empty store."""
+    folder, env = _config(tmp_path)
+    settings = load_settings(folder, environ=env)
+    server = build_server(settings, SECRET, create=False)
+    with TestClient(server.config.app, raise_server_exceptions=False) as client:
+        page = client.get("/dang-nhap")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        login = client.post("/dang-nhap", data={"csrf": csrf.group(1), "username": "x", "password": "y"})
+    assert login.status_code == 500 and "<html" in login.text
+    assert not (tmp_path / "data").exists()
+
+
+def test_bad_users_and_web_config_name_file_line_and_field(tmp_path: Path) -> None:
     from haidang.errors import ConfigError
 
     folder, env = _config(tmp_path)

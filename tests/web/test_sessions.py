@@ -100,3 +100,17 @@ def test_a_cookie_is_bound_to_the_password_hash_and_the_logout_nonce() -> None:
     other = SessionKeeper([changed, *users[1:]], LinkSigner(SECRET, "http://127.0.0.1:8470"))
     again = other.read(cookie, T0)
     assert again is not None and not other.current(again, "nonce-1")
+
+
+def test_failures_seeded_from_before_a_restart_count_until_their_window_passes() -> None:
+    throttle = LoginThrottle(limit=3)
+    throttle.seed([("CanBo", "2001:db8::1", T0 - timedelta(minutes=2)), ("canbo", "2001:db8::2", T0 - timedelta(minutes=9)),
+                   ("canbo", "2001:db8::3", T0 - timedelta(minutes=20))], T0)       # unordered; the last one too old
+    _fail(throttle, "khac", "2001:db8::4", at=T0)                # the same /64: its third attempt in the window
+    assert throttle.begin("xem", "2001:db8::5", T0) == Refusal("client", audit=True)
+    assert isinstance(throttle.begin("xem", "10.0.0.1", T0), Attempt)       # another client
+    # The older seeded failure passes first (sorted), so one attempt opens up at 6 minutes on.
+    later = T0 + timedelta(minutes=6)
+    attempt = throttle.begin("canbo", "2001:db8::6", later)
+    assert isinstance(attempt, Attempt)
+    assert isinstance(throttle.begin("xem", "2001:db8::7", later), Refusal)
