@@ -21,7 +21,7 @@ from alerts.digest import reported_at
 from alerts.dispatch import AlertDispatcher, first_article, reappearances
 from alerts.flag import RESURFACING, follow_up_of, is_flag_message
 from crawlers.dedup import band_keys, signature
-from haidang.record import Article
+from haidang.record import Article, Content, Fetched
 from haidang.reports import wording
 from haidang.store.base import (
     ACTION_NAMES,
@@ -270,6 +270,18 @@ def _when(article: Article) -> datetime | None:
     return article.content.published or article.content.first_seen
 
 
+def _headline(article: Article) -> Article:
+    """A copy with only what naming and listing a story read (alerts.dispatch.first_article, the
+    report's rows): id, outlet, addresses, title, language, dates. A stored article also holds its
+    text and decoded page (tens of KB): kept whole for every story of the period, a two-year report
+    over 20,000 articles peaked at 950 MB (`python -m bench.reports`)."""
+    f, c = article.fetched, article.content
+    return Article(id=article.id, story_id=article.story_id, relevant=article.relevant,
+                   province_code=article.province_code,
+                   fetched=Fetched(source_id=f.source_id, url=f.url, final_url=f.final_url,
+                                   canonical_url=f.canonical_url),
+                   content=Content(title=c.title, language=c.language, published=c.published,
+                                   first_seen=c.first_seen))
 
 
 def _series(per_key: dict[str, list[int]], labels: dict[str, str]) -> list[Series]:
@@ -320,7 +332,8 @@ def _first_article(store: Store, story_id: str, in_period: Article | None,
     published, else first seen, earliest), however long before the report period it appeared: the
     story id is its founding article's id (crawlers.dedup), and the story's other stored copies
     share the founder's near-duplicate keys. `in_period` is the story's earliest article within the
-    period, if any. None when the store holds none of them."""
+    period, if any. None when the store holds none of them; else a headline (`_headline`), as the
+    report keeps it."""
     found = [in_period] if in_period is not None else []
     founder = store.get(story_id)
     if founder is not None:
@@ -329,7 +342,8 @@ def _first_article(store: Store, story_id: str, in_period: Article | None,
         ids = sorted({c.article_id for c in store.story_candidates(band_keys(signature(text)))
                       if c.story_id == story_id and c.article_id != founder.id}) if text else []
         found += [a for a in (store.get(i) for i in ids[:_STORY_COPIES_READ]) if a is not None]
-    return first_article(found, kinds)
+    first = first_article(found, kinds)
+    return _headline(first) if first is not None else None
 
 
 def _flag_rules_to_skip(settings: Settings) -> set[str]:
@@ -342,6 +356,84 @@ def _digest_only_rules(settings: Settings) -> list[AlertRule]:
     they queue no outbox message, so the report runs them itself, as the digest does."""
     return [r for r in settings.alert_rules
             if r.enabled and not r.immediate and r.spike is None and r.silence is None]
+
+
+@dataclass(slots=True)
+class _PeriodScan:
+    """What the one pass over the period's articles finds (`_scan_period`)."""
+
+    first: dict[str, Article] = field(default_factory=dict)     # story -> its earliest article in the period
+    foreign: list[ReportArticle] = field(default_factory=list)
+    # (rule, story) -> (when it reached a digest, article id, that article) for the digest-only rules
+    listed: dict[tuple[str, str], tuple[datetime, str, Article]] = field(default_factory=dict)
+
+
+def _scan_period(store: Store, settings: Settings, since: datetime, until: datetime, stories: set[str],
+                 kinds: Mapping[str, str]) -> _PeriodScan:
+    """Read the period's articles once, keeping only headlines (`_headline`): the earliest article of
+    each story in `stories` (those the report names: flagged, acted on, resurfaced), the foreign
+    press, and the stories the digest-only rules raised.
+
+    Digest-only rules run as the digest runs them. An article counts when it reached a digest
+    (alerts.digest.reported_at: published, or first found when later): so one found after the
+    period belongs to a later report, and one found in it, published before, here."""
+    tz = ZoneInfo(settings.app.timezone)
+    source_names = {s.id: s.name for s in settings.sources}
+    digest_rules = _digest_only_rules(settings)
+    dispatcher = AlertDispatcher(settings, store) if digest_rules else None
+    scan = _PeriodScan()
+
+    def list_digest_flags(article: Article) -> None:
+        seen = reported_at(article)
+        if dispatcher is None or seen is None or not since <= seen < until:
+            return
+        for flag in dispatcher.flags_for(article, digest_rules, now=until):
+            key = (flag.rule, flag.story_id)
+            if key not in scan.listed or (seen, article.id) < scan.listed[key][:2]:
+                scan.listed[key] = (seen, article.id, _headline(article))
+
+    for article in store.iter_articles(SearchFilters(since=since, until=until)):
+        when = _when(article)
+        sid = article.story_id or article.id
+        if when is not None and sid in stories and (
+                sid not in scan.first or first_article([scan.first[sid], article], kinds) is article):
+            scan.first[sid] = _headline(article)
+        if when is None or not since <= when < until or not article.relevant:
+            continue
+        list_digest_flags(article)
+        if kinds.get(article.fetched.source_id) == "foreign_press":
+            lang = (article.content.language or "").lower()
+            scan.foreign.append(ReportArticle(
+                id=article.id, title=article.content.title, url=article.fetched.canonical_url or article.fetched.url,
+                source_name=source_names.get(article.fetched.source_id, article.fetched.source_id),
+                language=wording.LANGUAGES.get(lang, lang or wording.UNKNOWN),
+                tone=wording.TONES.get(article.tone_label or "", wording.UNKNOWN), published=when.astimezone(tz)))
+    scan.foreign.sort(key=lambda a: (a.published or until, a.id))
+    if dispatcher is not None:
+        # Published before the period, first found in it: few, and found through the first-seen index.
+        # Oldest first by first_seen: those found after the period reached a later report's digests.
+        for article in store.iter_articles(SearchFilters(until=since, first_seen_since=since, relevant_only=True)):
+            if article.content.first_seen is not None and article.content.first_seen >= until:
+                break
+            list_digest_flags(article)
+    return scan
+
+
+def _flag_messages(store: Store, settings: Settings, since: datetime,
+                   until: datetime) -> tuple[dict[tuple[str, str], list[OutboxMessage]], list[OutboxMessage]]:
+    """Flag emails queued before the period's end, by (rule, story), and the resurfacing emails
+    queued within it (not flags: alerts.flag.is_flag_message); the rest of the outbox is left out."""
+    skip = _flag_rules_to_skip(settings)
+    messages: dict[tuple[str, str], list[OutboxMessage]] = {}
+    resurfacing: list[OutboxMessage] = []
+    for m in store.outbox():
+        if m.flag_rule in skip or m.created_at is None or m.created_at >= until:
+            continue
+        if is_flag_message(m):
+            messages.setdefault((m.flag_rule, m.story_id), []).append(m)
+        elif m.created_at >= since and follow_up_of(m) == RESURFACING:
+            resurfacing.append(m)
+    return messages, resurfacing
 
 
 def build_report(store: Store, settings: Settings, start: date, end: date, *,
@@ -358,56 +450,12 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     bucket, buckets = _buckets(start, end)
 
     dims = ("topic", "tone", "kind", "language")
-    # Volumes are counted by the store; the loop below only finds stories' first articles and the
-    # foreign press.
+    # Volumes are counted by the store; the pass over the articles only finds stories' first
+    # articles, the foreign press and the digest-only rules' stories.
     counted = store.facets(SearchFilters(since=since, until=until, relevant_only=True),
                            ("topic", "tone", "source", "lang"), interval=bucket, tz=tz_name)
     per = _volumes(counted, buckets, kinds)
     total = counted.total
-    period_first: dict[str, Article] = {}      # story id -> its earliest article within the period
-    foreign: list[ReportArticle] = []
-    # Digest-only rules run in the same pass. An article counts when it reached a digest, as the
-    # digest counts it (alerts.digest.reported_at: published, or first found when later): so one
-    # found after the period belongs to a later report, and one found in it, published before, here.
-    digest_rules = _digest_only_rules(settings)
-    dispatcher = AlertDispatcher(settings, store) if digest_rules else None
-    listed: dict[tuple[str, str], tuple[datetime, str, Article]] = {}   # (rule, story) -> first article
-
-    def list_digest_flags(article: Article) -> None:
-        seen = reported_at(article)
-        if dispatcher is None or seen is None or not since <= seen < until:
-            return
-        for flag in dispatcher.flags_for(article, digest_rules, now=until):
-            key = (flag.rule, flag.story_id)
-            if key not in listed or (seen, article.id) < listed[key][:2]:
-                listed[key] = (seen, article.id, article)
-
-    for article in store.iter_articles(SearchFilters(since=since, until=until)):
-        when = _when(article)
-        sid = article.story_id or article.id
-        if when is not None and (sid not in period_first
-                                 or first_article([period_first[sid], article], kinds) is article):
-            period_first[sid] = article
-        if when is None or not since <= when < until or not article.relevant:
-            continue
-        list_digest_flags(article)
-        if kinds.get(article.fetched.source_id) == "foreign_press":
-            lang = (article.content.language or "").lower()
-            foreign.append(ReportArticle(
-                id=article.id, title=article.content.title, url=article.fetched.canonical_url or article.fetched.url,
-                source_name=source_names.get(article.fetched.source_id, article.fetched.source_id),
-                language=wording.LANGUAGES.get(lang, lang or wording.UNKNOWN),
-                tone=wording.TONES.get(article.tone_label or "", wording.UNKNOWN), published=when.astimezone(tz)))
-    foreign.sort(key=lambda a: (a.published or until, a.id))
-    if dispatcher is not None:
-        # Published before the period, first found in it: few, and found through the first-seen index.
-        # Oldest first by first_seen: those found after the period reached a later report's digests.
-        for article in store.iter_articles(SearchFilters(until=since, first_seen_since=since, relevant_only=True)):
-            if article.content.first_seen is not None and article.content.first_seen >= until:
-                break
-            list_digest_flags(article)
-    labels = {"topic": topic_names, "tone": wording.TONES, "kind": wording.KINDS, "language": wording.LANGUAGES}
-    volumes = {d: _series(per[d], labels[d]) for d in dims}
 
     # Actions up to the period's end: those inside it are listed; all of them close flags.
     all_actions = [_action(a, tz, agency_names, rule_names) for a in store.actions(until=until)]
@@ -417,17 +465,14 @@ def build_report(store: Store, settings: Settings, start: date, end: date, *,
     for a in all_actions:
         by_flag.setdefault((a.rule, a.story_id), []).append(a)
         by_story.setdefault(a.story_id, []).append(a)
+    messages, resurfacing = _flag_messages(store, settings, since, until)
+    # Read before the articles, so the pass over them keeps the first article of these stories only.
+    named = {sid for _, sid in messages} | {m.story_id for m in resurfacing} | {a.story_id for a in actions}
+    scan = _scan_period(store, settings, since, until, named, kinds)
+    period_first, foreign, listed = scan.first, scan.foreign, scan.listed
+    labels = {"topic": topic_names, "tone": wording.TONES, "kind": wording.KINDS, "language": wording.LANGUAGES}
+    volumes = {d: _series(per[d], labels[d]) for d in dims}
 
-    skip = _flag_rules_to_skip(settings)
-    messages: dict[tuple[str, str], list[OutboxMessage]] = {}
-    resurfacing: list[OutboxMessage] = []          # queued in the period; not flags (alerts.flag.is_flag_message)
-    for m in store.outbox():
-        if m.flag_rule in skip or m.created_at is None or m.created_at >= until:
-            continue
-        if is_flag_message(m):
-            messages.setdefault((m.flag_rule, m.story_id), []).append(m)
-        elif m.created_at >= since and follow_up_of(m) == RESURFACING:
-            resurfacing.append(m)
     all_flags: list[ReportFlag] = []
     story_first: dict[str, Article | None] = {}
     for (rule, story_id), group in messages.items():
