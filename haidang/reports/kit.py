@@ -5,7 +5,9 @@ Plain data only; the action page and the flag email render it. Own coverage is r
 cosine over syllable 1-2-grams (the features every model here uses) among the province's own
 outlets' articles sharing a plan topic (an article without a plan topic gets none, and the kit says
 so: ranking by words alone offered unrelated articles as "the same topic"); earlier rebuttals are confirmed known-false claims with a
-rebuttal link, matched by nlp.claims' near-duplicate similarity at a looser threshold than flagging.
+rebuttal link, matched by nlp.claims' near-duplicate similarity at a looser threshold than flagging,
+and claims still only proposed from an official denial, marked as such: the denial is the answer an
+officer needs most, and it arrives before anyone has confirmed its claim.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from haidang.record import Article
-from haidang.store.base import SearchFilters, Store
+from haidang.store.base import KnownClaim, SearchFilters, Store
 
 if TYPE_CHECKING:
     from haidang.settings import Settings
@@ -70,6 +72,8 @@ class EarlierRebuttal:
     source_title: str | None = None
     source_name: str | None = None
     published: datetime | None = None      # of that debunk article, local time
+    # False: proposed from an official denial, not yet confirmed by a person (readers are told so).
+    confirmed: bool = True
 
 
 @dataclass(slots=True)
@@ -130,7 +134,7 @@ def rebuttal_kit(store: Store, settings: Settings, article: Article, limit: int 
     coverage. An article without a plan topic gets no own coverage and `no_topic` set: there is
     no "same topic" to match, and text similarity alone lists unrelated articles.
     """
-    from nlp.claims import find_claims, match_claims
+    from nlp.claims import match_claims
 
     tz = ZoneInfo(settings.app.timezone)
     until = (now or datetime.now(UTC)).astimezone(tz)
@@ -162,14 +166,37 @@ def rebuttal_kit(store: Store, settings: Settings, article: Article, limit: int 
 
     rebuttals: list[EarlierRebuttal] = []
     title, text = article.content.title, article.content.text
-    claims = [c for c in find_claims(store, title, text) if c.rebuttal_url]
-    for claim, score in match_claims(title, text, claims, threshold=KIT_CLAIM_THRESHOLD)[:limit]:
+    for claim, score in match_claims(title, text, _rebutted_claims(store, article), threshold=KIT_CLAIM_THRESHOLD):
         source = store.get(claim.source_article_id) if claim.source_article_id else None
+        if _refutes_itself(article, source, claim):
+            continue
+        if len(rebuttals) == limit:
+            break
         rebuttals.append(EarlierRebuttal(
             claim_id=claim.id, claim=_one_mark(claim.text), rebuttal_url=str(claim.rebuttal_url), similarity=score,
             source_article_id=claim.source_article_id,
             source_title=source.content.title if source else None,
             source_name=names.get(source.fetched.source_id, source.fetched.source_id) if source else None,
-            published=_local(source.content.published or source.content.first_seen, tz) if source else None))
+            published=_local(source.content.published or source.content.first_seen, tz) if source else None,
+            confirmed=claim.status == "confirmed"))
     return RebuttalKit(article_id=article.id, since=since, until=until, own_sources=own,
                        coverage=coverage, rebuttals=rebuttals, no_topic=not topics)
+
+
+def _rebutted_claims(store: Store, article: Article) -> list[KnownClaim]:
+    """Confirmed and proposed claims that have a rebuttal link; dismissed ones never count.
+    Proposed claims are few (one per debunk report), so all are scanned, like confirmed ones."""
+    from nlp.claims import find_claims
+
+    found = {c.id: c for c in find_claims(store, article.content.title, article.content.text)}
+    found.update((c.id, c) for c in store.known_claims("proposed"))
+    return [c for _, c in sorted(found.items()) if c.rebuttal_url]
+
+
+def _refutes_itself(article: Article, source: Article | None, claim: KnownClaim) -> bool:
+    """The rebuttal is this article or a copy of it (a denial proposed its own claim): a denial is
+    not its own earlier rebuttal. An officer's rebuttal recorded on this story is kept: it links
+    elsewhere, and the next officer on the story needs it."""
+    if source is None or claim.rebuttal_url not in (source.fetched.url, source.fetched.canonical_url):
+        return False
+    return source.id == article.id or bool(article.story_id and source.story_id == article.story_id)

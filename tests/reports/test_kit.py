@@ -84,11 +84,31 @@ def test_earlier_rebuttals_are_confirmed_similar_claims_with_links(store, settin
 
     kit = rebuttal_kit(store, settings, flagged, now=NOW)
 
-    assert [r.claim_id for r in kit.rebuttals] == [confirmed]
-    r = kit.rebuttals[0]
-    assert r.rebuttal_url == debunk.fetched.url and r.similarity >= 0.3
+    assert {r.claim_id for r in kit.rebuttals} == {confirmed, unconfirmed}   # no link, unrelated: out
+    r = next(x for x in kit.rebuttals if x.claim_id == confirmed)
+    assert r.rebuttal_url == debunk.fetched.url and r.similarity >= 0.3 and r.confirmed
     assert r.source_title == debunk.content.title and r.source_name == "Báo Quảng Ngãi"
-    assert unconfirmed not in [x.claim_id for x in kit.rebuttals]
+    # a claim only proposed is shown (the denial is what an officer needs first), marked as such
+    assert not next(x for x in kit.rebuttals if x.claim_id == unconfirmed).confirmed
+    store.dismiss_claim(unconfirmed)
+    assert [x.claim_id for x in rebuttal_kit(store, settings, flagged, now=NOW).rebuttals] == [confirmed]
+
+
+def test_a_denial_is_not_its_own_earlier_rebuttal(store, settings, make_article):
+    debunk = make_article("bac-bo", title="Công an tỉnh bác bỏ tin đồn vỡ đập Đăk Đrinh",
+                          text="Công an tỉnh khẳng định thông tin đập thủy điện Đăk Đrinh bị vỡ là sai sự thật.",
+                          when=NOW - timedelta(days=1))
+    copy = make_article("bac-bo-lai", source="quangngai-gov", title=debunk.content.title, text=debunk.content.text,
+                        when=NOW, story=debunk.story_id)
+    store.upsert(debunk)
+    store.upsert(copy)
+    propose(store, Debunk(claim="đập thủy điện Đăk Đrinh bị vỡ, nước lũ tràn về hạ du", by="Công an tỉnh"),
+            rebuttal_url=debunk.fetched.url, source_article_id=debunk.id)
+    assert rebuttal_kit(store, settings, debunk, now=NOW).rebuttals == []
+    assert rebuttal_kit(store, settings, copy, now=NOW).rebuttals == [], "nor of its syndicated copies"
+    rumour = make_article("tin-don", source="fb", title="Tin đồn vỡ đập", text=RUMOUR, when=NOW)
+    [r] = rebuttal_kit(store, settings, rumour, now=NOW).rebuttals
+    assert r.source_article_id == debunk.id and not r.confirmed
 
 
 def test_an_empty_store_gives_an_empty_kit(store, settings, make_article):
@@ -99,3 +119,21 @@ def test_an_empty_store_gives_an_empty_kit(store, settings, make_article):
 def test_own_sources_default_to_provincial_press_and_portals(settings):
     unnamed = settings.model_copy(update={"app": settings.app.model_copy(update={"reports": ReportSettings()})})
     assert own_source_ids(unnamed) == ["baoquangngai", "quangngai-gov", "baodongthap"]
+
+
+def test_the_flag_email_marks_a_rebuttal_only_proposed(store, settings, make_article):
+    from alerts.render import render_flag
+    from tests.alerts.alerts_testkit import build_flag
+
+    debunk = make_article("bac-bo", title="Công an tỉnh bác bỏ tin đồn vỡ đập Đăk Đrinh",
+                          text="Công an tỉnh khẳng định thông tin đập thủy điện Đăk Đrinh bị vỡ là sai sự thật.",
+                          when=NOW - timedelta(days=1))
+    store.upsert(debunk)
+    propose(store, Debunk(claim="đập thủy điện Đăk Đrinh bị vỡ, nước lũ tràn về hạ du", by="Công an tỉnh"),
+            rebuttal_url=debunk.fetched.url, source_article_id=debunk.id)
+    rumour = make_article("tin-don", source="fb", title="Tin đồn vỡ đập", text=RUMOUR, when=NOW, risk="cao")
+    kit = rebuttal_kit(store, settings, rumour, now=NOW)
+    _, text, html = render_flag(build_flag([rumour], ["x@example.vn"]), [rumour], sources={}, kit=kit)
+    line = next(x for x in text.splitlines() if debunk.fetched.url in x)
+    assert line.endswith("(tin sai này mới được đề xuất, chưa được cán bộ xác nhận)"), "one claim per line"
+    assert "chưa được cán bộ xác nhận" in html
