@@ -293,14 +293,14 @@ def _seen_before(articles: Iterable[Article], end: datetime) -> Iterator[Article
 
 def _found_late(store: Store, start: datetime, end: datetime) -> list[Article]:
     """Articles published before `start` but first found in [start, end): they belong to this window."""
-    found = store.iter_articles(SearchFilters(until=start, first_seen_since=start, relevant_only=True))
+    found = store.iter_articles(SearchFilters(until=start, first_seen_since=start, relevant_only=True), html=False)
     return [a for a in _seen_before(found, end) if (when := reported_at(a)) is not None and start <= when < end]
 
 
 def _seen_after(store: Store, start: datetime, end: datetime) -> list[Article]:
     """Articles published in [start, end) but first found at or after `end`: a later window's."""
     return [a for a in store.iter_articles(SearchFilters(since=start, until=end, first_seen_since=end,
-                                                         relevant_only=True))
+                                                         relevant_only=True), html=False)
             if (when := reported_at(a)) is not None and when >= end]
 
 
@@ -329,7 +329,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     found_late = _found_late(store, start, end)
     articles: list[Article] = []
     seen_later: list[Article] = []          # the window's articles a later digest counts (read once)
-    for a in store.iter_articles(window):
+    for a in store.iter_articles(window, html=False):
         (seen_later if a.id in later else articles).append(a)
     # Counted by the store: the window before is never read article by article, only its late finds.
     now_facets = store.facets(window, _COUNTED, tz=tz_name)
@@ -355,7 +355,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     by_id = {a.id: a for a in articles}
     # Also the articles found in the window but published before it (a backlog, a new source, an
     # outage caught up): their flags went out in this window and belong in this digest.
-    late = [a for a in _seen_before(store.iter_articles(SearchFilters(first_seen_since=start)), end)
+    late = [a for a in _seen_before(store.iter_articles(SearchFilters(first_seen_since=start), html=False), end)
             if a.id not in by_id and a.content.first_seen is not None and a.content.first_seen < end]
     by_id.update((a.id, a) for a in late)
 

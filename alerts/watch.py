@@ -139,7 +139,7 @@ class Watcher:
 
     def _window_articles(self, rule: AlertRule, now: datetime) -> list[Article]:
         assert rule.spike is not None
-        found = list(self._store.iter_articles(self._filters(now - timedelta(minutes=rule.spike.window_minutes), now)))
+        found = list(self._store.iter_articles(self._filters(now - timedelta(minutes=rule.spike.window_minutes), now), html=False))
         found.sort(key=lambda a: a.content.published or a.content.first_seen or now, reverse=True)
         return found[:_SPIKE_ARTICLES]
 

@@ -102,7 +102,7 @@ def busiest_digest_day(store: Store, settings: Settings) -> date:
     """
     tz = ZoneInfo(settings.app.timezone)
     days: Counter[date] = Counter()
-    for article in store.iter_articles():
+    for article in store.iter_articles(html=False):
         when = reported_at(article)
         if when is None:
             continue
@@ -166,7 +166,7 @@ def run_demo(out: Console, err: Console, *, data_dir: Path | None = None, keep_s
             labelled = Table(title="Nhãn của các bài đã lưu (labels of the stored articles)")
             for col in ("source", "title", "topics", "tone", "risk"):
                 labelled.add_column(col, overflow="fold")
-            for article in store.iter_articles():
+            for article in store.iter_articles(html=False):
                 labels = article.labels
                 risk = labels.get("risk", {})
                 labelled.add_row(article.fetched.source_id, escape(shorten(article.content.title, 60)),

@@ -145,7 +145,7 @@ def rebuttal_kit(store: Store, settings: Settings, article: Article, limit: int 
 
     candidates: list[Article] = []
     for source_id in own if topics else []:
-        for other in store.iter_articles(SearchFilters(source=source_id, since=since, until=until)):
+        for other in store.iter_articles(SearchFilters(source=source_id, since=since, until=until), html=False):
             if other.id == article.id or (article.story_id and other.story_id == article.story_id):
                 continue
             if not topics & _topics(other):

@@ -392,7 +392,7 @@ def _scan_period(store: Store, settings: Settings, since: datetime, until: datet
             if key not in scan.listed or (seen, article.id) < scan.listed[key][:2]:
                 scan.listed[key] = (seen, article.id, _headline(article))
 
-    for article in store.iter_articles(SearchFilters(since=since, until=until)):
+    for article in store.iter_articles(SearchFilters(since=since, until=until), html=False):
         when = _when(article)
         sid = article.story_id or article.id
         if when is not None and sid in stories and (
@@ -412,7 +412,7 @@ def _scan_period(store: Store, settings: Settings, since: datetime, until: datet
     if dispatcher is not None:
         # Published before the period, first found in it: few, and found through the first-seen index.
         # Oldest first by first_seen: those found after the period reached a later report's digests.
-        for article in store.iter_articles(SearchFilters(until=since, first_seen_since=since, relevant_only=True)):
+        for article in store.iter_articles(SearchFilters(until=since, first_seen_since=since, relevant_only=True), html=False):
             if article.content.first_seen is not None and article.content.first_seen >= until:
                 break
             list_digest_flags(article)

@@ -431,10 +431,12 @@ class Store(Protocol):
 
     def count(self, filters: SearchFilters | None = None) -> int: ...
 
-    def iter_articles(self, filters: SearchFilters | None = None) -> Iterator[Article]:
+    def iter_articles(self, filters: SearchFilters | None = None, *, html: bool = True) -> Iterator[Article]:
         """Every stored article, oldest first by when the store first saw it (`first_seen`; the
         digest stops reading at its window's end on that order); streams, for export and migration.
-        Not a snapshot: articles stored meanwhile may or may not appear."""
+        Not a snapshot: articles stored meanwhile may or may not appear. `html=False` leaves out
+        `fetched.html`, the stored page: most of a record's bytes, and read only by exports,
+        migration and evidence, not by counts, digests or reports."""
 
     def facets(self, filters: SearchFilters | None, fields: Sequence[FacetField], *,
                interval: Literal["day", "week", "month"] | None = None,

@@ -291,7 +291,7 @@ class ElasticStore:
         self.close()
 
     def _search_all(self, index: str, query: dict[str, Any], sort: list[Any],
-                    source: list[str] | bool = True) -> Iterator[dict[str, Any]]:
+                    source: list[str] | dict[str, Any] | bool = True) -> Iterator[dict[str, Any]]:
         """Every hit of `query`, in `sort` order (which must end on a unique field), page by page."""
         after: list[Any] | None = None
         while True:
@@ -502,12 +502,14 @@ class ElasticStore:
             return int(self._es.count(index=self._names["articles_pattern"], query=es_query(None, filters),
                                       ignore_unavailable=True)["count"])
 
-    def iter_articles(self, filters: SearchFilters | None = None) -> Iterator[Article]:
+    def iter_articles(self, filters: SearchFilters | None = None, *, html: bool = True) -> Iterator[Article]:
         """Oldest first by first_seen (then id), page by page with search_after; not a snapshot:
-        articles stored meanwhile may or may not appear."""
+        articles stored meanwhile may or may not appear. Without `html` the cluster leaves the
+        page out of `_source`."""
         sort = [{"haidang.first_seen": {"order": "asc"}}, {"id": "asc"}]
+        source: dict[str, Any] | bool = True if html else {"excludes": ["fetched.html"]}
         with self._errors("reading articles"):
-            for hit in self._search_all(self._names["articles_pattern"], es_query(None, filters), sort):
+            for hit in self._search_all(self._names["articles_pattern"], es_query(None, filters), sort, source):
                 yield _article(hit["_source"])
 
     def facets(self, filters: SearchFilters | None, fields: Sequence[FacetField], *,

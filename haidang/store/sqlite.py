@@ -402,9 +402,11 @@ class SqliteStore:
         with self._errors("counting articles"):
             return int(self._conn.execute(sql, params).fetchone()[0])
 
-    def iter_articles(self, filters: SearchFilters | None = None) -> Iterator[Article]:
+    def iter_articles(self, filters: SearchFilters | None = None, *, html: bool = True) -> Iterator[Article]:
         """Oldest first by `first_seen`, in pages, so no read transaction stays open between pages
-        and the caller may write to the store while iterating."""
+        and the caller may write to the store while iterating. Without `html` the page is cut out
+        by SQLite (json_remove), so Python never decodes it."""
+        doc = "doc" if html else "json_remove(doc, '$.fetched.html')"
         where, params = filters_sql(filters)
         after: tuple[str, int] = ("", -1)
         while True:
@@ -422,7 +424,7 @@ class SqliteStore:
                 docnos = [docno for _, docno in keys[i:i + _PAGE]]
                 with self._errors("reading articles"):
                     docs = dict(self._conn.execute(
-                        f"SELECT docno, doc FROM articles WHERE docno IN ({','.join('?' * len(docnos))})", docnos
+                        f"SELECT docno, {doc} FROM articles WHERE docno IN ({','.join('?' * len(docnos))})", docnos
                     ).fetchall())
                 for docno in docnos:
                     if docno in docs:           # deleted meanwhile (retention): skipped

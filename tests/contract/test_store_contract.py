@@ -391,6 +391,23 @@ def test_iter_articles_oldest_first(store: Store) -> None:
     assert [a.content.title for a in store.iter_articles(since)] == ["Tin 2", "Tin 3"]
 
 
+def test_iter_articles_can_leave_the_stored_page_out(store: Store) -> None:
+    """Reports and digests read every article of a period but never its page: html=False leaves
+    only `fetched.html` out, and everything else reads as stored."""
+    page = "<html><body><p>Lý Sơn đón khách. \u201cTrích\u201d</p></body></html>" * 50
+    stored = build_article("co-trang", "Có trang lưu", first_seen=T0)
+    stored.fetched.html = page
+    plain = build_article("khong-trang", "Không có trang", first_seen=T0 + timedelta(hours=1))
+    store.upsert(stored)
+    store.upsert(plain)
+    full = list(store.iter_articles())
+    assert full[0].fetched.html == page
+    light = list(store.iter_articles(SearchFilters(since=T0 - timedelta(hours=1)), html=False))
+    assert [a.id for a in light] == [stored.id, plain.id] and all(a.fetched.html is None for a in light)
+    light[0].fetched.html = page
+    assert [a.to_dict() for a in light] == [a.to_dict() for a in full]
+
+
 def test_iter_articles_orders_by_first_seen_not_publication(store: Store) -> None:
     """A story published long ago and found today comes last: the digest stops reading there."""
     store.upsert(build_article("late", "Đăng sớm, thấy muộn", published=T0 - timedelta(days=30),

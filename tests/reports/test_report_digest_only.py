@@ -127,9 +127,10 @@ def test_without_digest_only_rules_the_section_is_empty_and_the_period_is_read_o
     read: list[SearchFilters | None] = []
     iterate = week.iter_articles
 
-    def counted(filters: SearchFilters | None = None):
+    def counted(filters: SearchFilters | None = None, *, html: bool = True):
         read.append(filters)
-        return iterate(filters)
+        assert not html, "a report never reads stored pages"
+        return iterate(filters, html=html)
 
     monkeypatch.setattr(week, "iter_articles", counted)
     since, until = period_bounds(START, END, settings.app.timezone)
