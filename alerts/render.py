@@ -98,8 +98,11 @@ def shorten(value: Any, limit: int = SUBJECT_TITLE_CHARS) -> str:
 
 
 def _href(value: Any) -> str:
-    """Only http(s) links become clickable: a stored URL is never trusted to be one. (The web app's
-    pages use this; emails use `web_url`, which also shows what a look-alike host really is.)"""
+    """A stored URL as a link target: itself when it is http(s), else "#" (a stored URL is never trusted
+    to be one). Only the deadline report's workbook uses it now (haidang.reports.workbook: a cell gets a
+    hyperlink when this is not "#"). The emails and the web pages (their `_link.html.j2` macro) link
+    through `web_url`, which also shows what a look-alike host really is, and show `url_text`. The
+    `href` filter that `environment` registers is this function; no template uses it."""
     url = clean_text(value).strip()
     return url if url.lower().startswith(("http://", "https://")) else "#"
 
@@ -347,14 +350,16 @@ def _share(lengths: dict[str, int], room: int, weights: dict[str, int]) -> dict[
     return limits
 
 
-def _flag_subject(env: Environment, context: dict[str, Any]) -> str:
+def _flag_subject(env: Environment, context: dict[str, Any],
+                  template_name: str = "flag_subject.txt.j2") -> str:
     """The flag's Subject within SUBJECT_CHARS: the template's own words whole, the parts in
     `context["subject"]` (title, topic, outlet name: from pages and config, of any length) shortened
-    with "…" to share what is left.
+    with "…" to share what is left. `template_name` is the Subject's template: the flag's, or that of
+    another email about the flag with parts of the same names (reminders and escalations, alerts.escalate).
 
     The template is first rendered with a one-character stand-in for each part, so the room left is
     measured on the very words it writes, whichever parts it shows."""
-    template = env.get_template("flag_subject.txt.j2")
+    template = env.get_template(template_name)
     parts: dict[str, str] = context["subject"]
     marks = {name: chr(0xE000 + i) if value else "" for i, (name, value) in enumerate(parts.items())}
     probe = one_line(template.render({**context, "subject": marks}))

@@ -19,7 +19,9 @@ Vietnamese error page like the app's own. Every response says X-Content-Type-Opt
 path with a trailing slash is not redirected (the redirect would be built from the request's Host
 header), it is simply not found.
 Blocking store calls run in Starlette's thread pool; each opens its own store (a SqliteStore
-belongs to the thread that opened it) and closes it.
+belongs to the thread that opened it) and closes it. At most REPORT_BUILDS reports are built at once
+(haidang.web.slots); a request that finds no slot within REPORT_WAIT_S gets the report form again
+with 503 and Retry-After.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from haidang.record import Article
 from haidang.reports.correction import correction_request_docx
 from haidang.reports.document import write_docx
 from haidang.reports.kit import RebuttalKit, rebuttal_kit
-from haidang.reports.report import NON_FLAG_RULES, Report, build_report, report_file_name
+from haidang.reports.report import NON_FLAG_RULES, build_report, report_file_name
 from haidang.reports.workbook import write_xlsx
 from haidang.settings import Settings
 from haidang.store.base import (
@@ -89,6 +91,7 @@ from haidang.web.headers import NoSniff
 from haidang.web.query_errors import explain_query_error
 from haidang.web.respond import Recorded, link_used, record_correction, record_officer_action, record_response
 from haidang.web.sessions import Attempt, LoginThrottle, Session, SessionKeeper, end_sessions, logout_nonce
+from haidang.web.slots import BuildSlots, Busy
 from haidang.web.wording import (
     AUDIT_KINDS,
     CLAIM_DECIDED,
@@ -113,6 +116,16 @@ REPORT_FORMATS = {"docx": (DOCX_TYPE, write_docx), "xlsx": (XLSX_TYPE, write_xls
 # The longest period the report page builds: the plans' periods are at most a year; a longer one
 # would hold a worker for minutes (`haidang report` on the command line has no such cap).
 REPORT_MAX_DAYS = 731
+# Reports built at once by one web process: each costs about 4 s of a core and 200 MB (bench.reports,
+# two years over 20,000 articles) in the process that also serves the flag pages and, under `haidang
+# serve`, runs the scheduler. Two let two officers work at once without starving either on the few
+# cores and little memory of an office's server.
+REPORT_BUILDS = 2
+# Seconds a report request waits for a build slot before the 503 page: a slot frees after one build
+# (4-7 s), and the wait ends well before a reverse proxy's usual 60 s timeout, whose own error page
+# would tell the officer nothing. Retry-After (seconds) matches the page's "sau ít phút".
+REPORT_WAIT_S = 20.0
+REPORT_RETRY_AFTER_S = 60
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # Characters of the article shown on the flag page: enough to judge it without leaving the page.
@@ -266,6 +279,7 @@ class _WebApp:
         self.throttle = LoginThrottle(web.login_limit, timedelta(minutes=web.login_window_minutes),
                                       web.login_checks_in_flight)
         self.throttle_seeded = False
+        self.report_builds = BuildSlots(REPORT_BUILDS, REPORT_WAIT_S)
         self.seeding = threading.Lock()
         self.sources = {s.id: s for s in settings.sources}
         self.topic_names = {tid: str(t.get("name", tid)) for tid, t in settings.topics.items()}
@@ -1069,20 +1083,30 @@ class _WebApp:
         media_type, writer = REPORT_FORMATS[values["format"]]
         now, client = self.now(), _client(request)
 
-        def build(store: Store) -> Report:
-            report = build_report(store, self.settings, start, end, now=now)
-            store.append_audit(AuditEntry(at=now, actor=session.user, kind="report", target="web", client=client,
-                                          detail={"from": start.isoformat(), "to": end.isoformat(),
-                                                  "format": values["format"]}))
-            return report
-
-        def write(report: Report) -> bytes:
+        def build() -> tuple[str, bytes]:
+            store = self.store_factory()
+            try:
+                report = build_report(store, self.settings, start, end, now=now)
+                store.append_audit(AuditEntry(at=now, actor=session.user, kind="report", target="web",
+                                              client=client, detail={"from": start.isoformat(), "to": end.isoformat(),
+                                                                     "format": values["format"]}))
+            finally:
+                store.close()
+            name = report_file_name(report, values["format"])
             with tempfile.TemporaryDirectory() as tmp:
-                return writer(report, Path(tmp) / report_file_name(report, values["format"])).read_bytes()
+                return name, writer(report, Path(tmp) / name).read_bytes()
 
-        report = await self.with_store(build)
-        body = await run_in_threadpool(write, report)
-        name = report_file_name(report, values["format"])
+        # Building and writing take one build slot together: the report is held in memory until written.
+        built = await self.report_builds.run(build)
+        if isinstance(built, Busy):
+            _log.info("report %s..%s for %s refused: %d builds already running", start, end, session.user,
+                      REPORT_BUILDS)
+            busy = ("Hệ thống đang lập các báo cáo khác nên chưa lập được báo cáo này. Vui lòng bấm «Tạo báo cáo» "
+                    "lại sau ít phút; các ngày đã chọn vẫn được giữ.")
+            response = self.report_form(request, 503, values=values, problems=[busy])
+            response.headers["Retry-After"] = str(REPORT_RETRY_AFTER_S)
+            return response
+        name, body = built
         return Response(body, media_type=media_type, headers={
             "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff"})
@@ -1279,4 +1303,5 @@ def create_app(settings: Settings, store_factory: Callable[[], Store], secret: s
     # client chooses; without the redirect such a path is simply not found.
     app.router.redirect_slashes = False
     app.state.signer = signer
+    app.state.report_builds = view.report_builds     # tests hold its slots
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+import time
 from datetime import date, timedelta
 
 from docx import Document
@@ -164,3 +166,63 @@ def test_forged_report_form_is_refused(kit: WebKit) -> None:
         data = {"from": FROM.isoformat(), "to": TO.isoformat(), "format": "docx"}
         page = kit.client.post("/bao-cao", data=data if token is None else data | {"csrf": token})
         assert page.status_code == 403 and "Biểu mẫu không hợp lệ" in page.text
+
+
+def _report_audit(kit: WebKit) -> list[str]:
+    store = kit.open()
+    try:
+        return [e.detail["format"] for e in store.audit() if e.kind == "report"]
+    finally:
+        store.close()
+
+
+def test_a_third_report_at_once_gets_503_with_retry_after(kit: WebKit) -> None:
+    """Two builds at once at most: the test holds the build slots as two running builds would."""
+    _login(kit, "canbo")
+    builds = kit.client.app.state.report_builds        # type: ignore[attr-defined]
+    builds.wait_s = 0                                  # refuse at once instead of waiting for a slot
+    portal = kit.client.portal
+    assert portal is not None
+    first, second = object(), object()
+    portal.call(builds.limiter.acquire_on_behalf_of_nowait, first)
+    assert _ask(kit, format="xlsx").status_code == 200      # one build running: the second slot is free
+
+    portal.call(builds.limiter.acquire_on_behalf_of_nowait, second)
+    busy = _ask(kit, format="xlsx", **{"from": "2026-02-01"})
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "60"
+    assert busy.headers["content-type"].startswith("text/html") and 'lang="vi"' in busy.text
+    assert "Hệ thống đang lập các báo cáo khác" in busy.text and "sau ít phút" in busy.text
+    assert 'value="2026-02-01"' in busy.text and 'value="xlsx" selected' in busy.text   # the choices are kept
+    assert _report_audit(kit) == ["xlsx"]                     # the refused one was not built
+
+    portal.call(builds.limiter.release_on_behalf_of, first)
+    assert _ask(kit, format="docx").status_code == 200
+    portal.call(builds.limiter.release_on_behalf_of, second)
+    assert _report_audit(kit) == ["xlsx", "docx"]
+    assert portal.call(lambda: builds.limiter.borrowed_tokens) == 0     # every build gave its slot back
+
+
+def test_a_report_waits_for_a_slot_to_free(kit: WebKit) -> None:
+    """Within the bounded wait a request takes the first slot that frees, in order."""
+    _login(kit, "canbo")
+    builds = kit.client.app.state.report_builds        # type: ignore[attr-defined]
+    builds.wait_s = 600                                # pytest-timeout, not this, ends a hang
+    portal = kit.client.portal
+    assert portal is not None
+    holders = [object(), object()]
+    for holder in holders:
+        portal.call(builds.limiter.acquire_on_behalf_of_nowait, holder)
+    token = _csrf(kit.client.get("/bao-cao").text, "report-form")
+    got: list[int] = []
+    waiter = threading.Thread(target=lambda: got.append(kit.client.post("/bao-cao", data={
+        "csrf": token, "from": FROM.isoformat(), "to": TO.isoformat(), "format": "docx"}).status_code))
+    waiter.start()
+    deadline = time.monotonic() + 30
+    while portal.call(lambda: builds.limiter.statistics().tasks_waiting) == 0:
+        assert waiter.is_alive() and time.monotonic() < deadline, f"the request did not wait: {got}"
+        time.sleep(0.01)
+    assert not got and _report_audit(kit) == []             # waiting, nothing built yet
+    portal.call(builds.limiter.release_on_behalf_of, holders[0])
+    waiter.join(timeout=60)
+    assert got == [200] and _report_audit(kit) == ["docx"]
+    portal.call(builds.limiter.release_on_behalf_of, holders[1])
