@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from haidang.record import Article, Match, Span
-from haidang.textnorm import fold, fold_char, normalize
+from haidang.textnorm import fold, normalize
 from nlp.gazetteer import Gazetteer, Place
 
 __all__ = ["MAX_SPANS", "EvidenceWeights", "ProvinceMatcher", "match_article"]
@@ -53,11 +53,6 @@ _LETTER_WORD_RE = re.compile(r"\w*[^\W\d_]\w*")
 _NEEDS_MARKS_RE = re.compile(r"(?:[ptck]|ch)$|ie|ye|uo")
 # Words looked at on each side of a name to tell whether the text there is written without marks.
 _NEIGHBOURS = 3
-# `textnorm.fold` for every character below U+2070 (Latin, Vietnamese, combining marks, general
-# punctuation: all of ordinary news text), as a table for `str.translate`: folding a whole article
-# one cached call per character was a fifth of the matcher's time.
-_FOLD_TABLE = tuple(fold_char(chr(c)) for c in range(0x2070))
-_BEYOND_FOLD_TABLE_RE = re.compile("[^\x00-\u206f]")
 # Kinds whose names are matched without capitals in text without diacritics (see `_hits`).
 _UNCASED_KINDS = frozenset({"province", "not_place"})
 # The kinds of word before a name (`_prefix_class`); a phrase listed under two counts as the first.
@@ -110,13 +105,6 @@ def _phrases(words: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
     for w in exact:
         folded[fold(w)].add(w)
     return exact, frozenset(k for k, v in folded.items() if len(v) == 1)
-
-
-def _fold(s: str) -> str:
-    """`textnorm.fold(s)`, through `_FOLD_TABLE` when every character is in it (three times faster)."""
-    if s.isascii() or _BEYOND_FOLD_TABLE_RE.search(s):
-        return fold(s)
-    return s.translate(_FOLD_TABLE)
 
 
 def _is_latin_word_char(ch: str) -> bool:
@@ -348,7 +336,7 @@ class ProvinceMatcher:
     # ------------------------------------------------------------------ scanning
 
     def _scan(self, field_name: str, s: str, lead_end: int) -> list[_Evidence]:
-        folded = _fold(s)
+        folded = fold(s)
         if len(folded) != len(s):           # fold keeps length; guard offsets if that ever breaks
             raise ValueError("textnorm.fold changed the length of the text")
         cased = any(c.isupper() for c in s)
