@@ -29,22 +29,19 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from alerts.digest import DIGEST_RULE, build_digest, digest_recipients
 from alerts.dispatch import AlertDispatcher
 from alerts.flag import flag_key, follow_up_key, resurfacing_key
 from bench.search import load_sentences
-from crawlers.dedup import band_keys, signature
-from haidang.record import Article, Content, Fetched, Match, article_id
+from bench.synthetic import message, store_story, stories
 from haidang.reports.report import REPORT_RULE, build_report
 from haidang.settings import DEFAULT_CONFIG_DIR, Settings, User, load_settings
-from haidang.store.base import ACTION_NAMES, OutboxMessage, ResponseAction
+from haidang.store.base import ACTION_NAMES, ResponseAction
 from haidang.store.schema import latest_version
 from haidang.store.sqlite import SqliteStore
 from haidang.web.flags import list_flags
@@ -69,84 +66,6 @@ _SECRET = "bench-khoa-ky-duong-dan-0123456789abcdef"
 _FLAGS_QUEUED = 0.25
 
 
-@dataclass
-class _Story:
-    founder: Article
-    copies: list[Article] = field(default_factory=list)
-
-
-def _labels(rng: random.Random, topics: list[str]) -> dict[str, Any]:
-    if rng.random() < 0.05:                      # not labelled yet
-        return {}
-    level = rng.choices(["thấp", "cần xem xét", "cao"], [86, 11, 3])[0]
-    score = {"thấp": 0.15, "cần xem xét": 0.45, "cao": 0.8}[level]
-    chosen = rng.sample(topics, rng.choice([0, 1, 1, 1, 2, 3]))
-    return {"section": {"label": "xa_hoi", "score": 0.8},
-            "topics": [{"id": t, "score": 0.7, "evidence": ["cụm từ"]} for t in chosen],
-            "tone": {"label": rng.choices(["positive", "neutral", "negative"], [25, 60, 15])[0], "score": 0.6,
-                     "evidence": ["câu nói về tỉnh"], "scope": "province"},
-            "risk": {"score": score, "level": level,
-                     "reasons": [{"signal": "source_kind", "evidence": "báo chí", "weight": -0.6}]}}
-
-
-def _article(rng: random.Random, n: int, source: str, title: str, text: str, moment: datetime,
-             labels: dict[str, Any], relevant: bool, story_id: str | None) -> Article:
-    url = f"https://{source}.example.vn/bai-{n}.html"
-    roll = rng.random()
-    published: datetime | None = moment
-    first_seen = moment + timedelta(minutes=rng.randint(5, 90))
-    if roll < 0.03:                              # a feed that lists it days late, an outage caught up
-        first_seen = moment + timedelta(days=rng.uniform(1, 10))
-    elif roll < 0.07:                            # no date on the page
-        published = None
-    return Article(
-        id=article_id(url), story_id=story_id,
-        fetched=Fetched(source_id=source, url=url, canonical_url=url, final_url=url, fetched_at=first_seen),
-        content=Content(title=title, text=text, language="vi", published=published, first_seen=first_seen),
-        matches=[Match(province_code="51", province="Quảng Ngãi", named=True, aliases=["Quảng Ngãi"], score=0.9,
-                       where=["body"], count=1)] if relevant else [],
-        province_code="51", relevant=relevant, labels=labels)
-
-
-def _stories(settings: Settings, sentences: list[str], count: int, seed: int) -> Iterator[_Story]:
-    """Stories until `count` articles: most one outlet, a quarter of the articles copies on others."""
-    rng = random.Random(seed)
-    sources = [s.id for s in settings.sources]
-    weights = [1 if s.kind == "foreign_press" else 4 if s.kind == "platform" else 6 for s in settings.sources]
-    topics = sorted(settings.topics)
-    made = 0
-    while made < count:
-        moment = _START + timedelta(seconds=rng.randrange(_DAYS * 86400))
-        source = rng.choices(sources, weights)[0]
-        body = rng.sample(sentences, rng.randint(6, 14))
-        title = rng.choice(sentences)[:120]
-        labels, relevant = _labels(rng, topics), rng.random() < 0.5
-        founder = _article(rng, made, source, title, "\n".join(body), moment, labels, relevant, None)
-        founder.story_id = founder.id
-        story = _Story(founder)
-        made += 1
-        if rng.random() < 0.12:
-            for outlet in rng.sample(sources, rng.randint(1, 6)):
-                if outlet == source or made >= count:
-                    continue
-                lead = rng.choice(sentences)              # a copy adds a line of its own
-                story.copies.append(_article(rng, made, outlet, title, lead + "\n" + "\n".join(body),
-                                             moment + timedelta(minutes=rng.randint(10, 2 * 1440)), labels,
-                                             relevant, founder.id))
-                made += 1
-        yield story
-
-
-def _message(key: str, rule: str, story: str, recipient: str, at: datetime, status: str = "sent",
-             subject: str = "Cảnh báo") -> OutboxMessage:
-    return OutboxMessage(key=key, flag_rule=rule, story_id=story, recipient=recipient,
-                         message_id=f"<{key}@haidang.local>", subject=subject,
-                         text="Nội dung cảnh báo " * 60, html="<p>Nội dung cảnh báo</p>" * 60, status=status,  # type: ignore[arg-type]
-                         attempts=1, created_at=at, next_attempt_at=at, sent_at=at if status == "sent" else None,
-                         failed_at=at + timedelta(hours=6) if status == "failed" else None,
-                         last_error="550 mailbox unavailable" if status == "failed" else None)
-
-
 def build_store(path: Path, settings: Settings, sentences: list[str], count: int, seed: int) -> float:
     """Write the articles, story keys, outbox and actions into a new store at `path`; return the seconds."""
     partial = path.with_name(path.name + ".building")
@@ -161,20 +80,11 @@ def build_store(path: Path, settings: Settings, sentences: list[str], count: int
     try:
         dispatcher = AlertDispatcher(settings, store)
         stored = 0
-        for story in _stories(settings, sentences, count, seed):
-            members = [story.founder, *story.copies]
-            if story.copies:
-                text = story.founder.content.text
-                sig = signature(text)
-                keys = band_keys(sig)
-                for a in members:
-                    store.add_story_keys(a.id, story.founder.id, keys, sig)
-            for a in members:
-                store.upsert(a)
-                stored += 1
-                if stored % 10_000 == 0:
-                    _log.info("built %d/%d articles", stored, count)
-            first = min(members, key=lambda a: a.content.first_seen or _START)
+        for story in stories(settings, sentences, count, seed, start=_START, days=_DAYS):
+            first = store_story(store, story)
+            stored += 1 + len(story.copies)
+            if stored // 10_000 > (stored - 1 - len(story.copies)) // 10_000:
+                _log.info("built %d/%d articles", stored, count)
             at = (first.content.first_seen or _START) + timedelta(minutes=rng.randint(1, 20))
             for flag in dispatcher.flags_for(first, dispatcher_rules, now=at):
                 if rng.random() < _FLAGS_QUEUED:
@@ -184,11 +94,11 @@ def build_store(path: Path, settings: Settings, sentences: list[str], count: int
         for rule, story_id, recipients, at in queued:
             for recipient in recipients:
                 status = rng.choices(["sent", "pending", "failed"], [93, 3, 4])[0]
-                messages += store.enqueue(_message(flag_key(rule, story_id, recipient), rule, story_id, recipient,
+                messages += store.enqueue(message(flag_key(rule, story_id, recipient), rule, story_id, recipient,
                                                    at + timedelta(seconds=len(recipient)), status))
                 if rng.random() < 0.12:
                     stage = rng.choice(["reminder", "reminder", "escalation"])
-                    messages += store.enqueue(_message(follow_up_key(stage, rule, story_id, recipient), rule,
+                    messages += store.enqueue(message(follow_up_key(stage, rule, story_id, recipient), rule,
                                                        story_id, recipient, at + timedelta(hours=24)))
             if rng.random() < 0.45:
                 for _ in range(rng.choice([1, 1, 2, 2, 3])):
@@ -199,7 +109,7 @@ def build_store(path: Path, settings: Settings, sentences: list[str], count: int
                         agency_id=rng.choice(agencies), note="Đã xử lý", at=action_at))
                     acted += 1
                 if rng.random() < 0.05:
-                    messages += store.enqueue(_message(resurfacing_key(rule, story_id, recipients[0], "a1"), rule,
+                    messages += store.enqueue(message(resurfacing_key(rule, story_id, recipients[0], "a1"), rule,
                                                        story_id, recipients[0], at + timedelta(days=5)))
         day = _START.date()
         while day <= TODAY:
@@ -207,12 +117,12 @@ def build_store(path: Path, settings: Settings, sentences: list[str], count: int
                 morning = datetime(day.year, day.month, day.day, 7, 5, tzinfo=_VN)
                 for recipient in digest_recipients(settings):
                     sent = f"digest-{day.isoformat()}"
-                    messages += store.enqueue(_message(flag_key(DIGEST_RULE, sent, recipient), DIGEST_RULE, sent,
+                    messages += store.enqueue(message(flag_key(DIGEST_RULE, sent, recipient), DIGEST_RULE, sent,
                                                        recipient, morning, subject="Bản tin hằng ngày"))
             if day.day == 1:
                 sent = f"report-{day.isoformat()}"
                 for recipient in digest_recipients(settings):
-                    messages += store.enqueue(_message(flag_key(REPORT_RULE, sent, recipient), REPORT_RULE, sent,
+                    messages += store.enqueue(message(flag_key(REPORT_RULE, sent, recipient), REPORT_RULE, sent,
                                                        recipient, datetime(day.year, day.month, 1, 8, tzinfo=_VN),
                                                        subject="Báo cáo định kỳ"))
             day += timedelta(days=1)
@@ -291,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args.cache.mkdir(parents=True, exist_ok=True)
     settings = _settings(args.cache / "digest-home")
-    path = args.cache / f"digest-{args.articles}-{args.seed}-schema{latest_version()}.sqlite3"
+    # "-b": built by bench.synthetic (source languages, emails as large as bench.reports's)
+    path = args.cache / f"digest-{args.articles}-{args.seed}-b-schema{latest_version()}.sqlite3"
     if args.rebuild or not path.exists():
         sentences = load_sentences(args.shared, limit=60_000)
         _log.info("building %d articles into %s", args.articles, path)

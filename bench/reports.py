@@ -32,8 +32,6 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -42,11 +40,10 @@ from alerts.digest import DIGEST_RULE, digest_recipients
 from alerts.dispatch import AlertDispatcher
 from alerts.flag import flag_key, follow_up_key, resurfacing_key
 from bench.search import load_sentences
-from crawlers.dedup import band_keys, signature
-from haidang.record import Article, Content, Fetched, Match, article_id
+from bench.synthetic import message, store_story, stories
 from haidang.reports.report import REPORT_RULE
 from haidang.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
-from haidang.store.base import ACTION_NAMES, OutboxMessage, ResponseAction
+from haidang.store.base import ACTION_NAMES, ResponseAction
 from haidang.store.schema import latest_version
 from haidang.store.sqlite import SqliteStore
 
@@ -64,102 +61,6 @@ FORMATS = ("xlsx", "docx")
 # Share of the immediate flags found in the store whose emails are in the outbox: as in
 # bench.digest, a province office's outbox after a year holds about 5,000 messages.
 _FLAGS_QUEUED = 0.25
-# Stand-in for what a news page holds besides the article (menus, scripts, related links).
-_CHROME = ('<li><a href="/chuyen-muc/thoi-su">Thời sự</a></li><li><a href="/chuyen-muc/kinh-te">Kinh tế</a></li>'
-           '<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}</script>\n')
-
-
-@dataclass
-class _Story:
-    founder: Article
-    copies: list[Article] = field(default_factory=list)
-
-
-def _labels(rng: random.Random, topics: list[str]) -> dict[str, Any]:
-    if rng.random() < 0.05:                      # not labelled yet
-        return {}
-    level = rng.choices(["thấp", "cần xem xét", "cao"], [86, 11, 3])[0]
-    score = {"thấp": 0.15, "cần xem xét": 0.45, "cao": 0.8}[level]
-    chosen = rng.sample(topics, rng.choice([0, 1, 1, 1, 2, 3]))
-    return {"section": {"label": "xa_hoi", "score": 0.8},
-            "topics": [{"id": t, "score": 0.7, "evidence": ["cụm từ"]} for t in chosen],
-            "tone": {"label": rng.choices(["positive", "neutral", "negative"], [25, 60, 15])[0], "score": 0.6,
-                     "evidence": ["câu nói về tỉnh"], "scope": "province"},
-            "risk": {"score": score, "level": level,
-                     "reasons": [{"signal": "source_kind", "evidence": "báo chí", "weight": -0.6}]}}
-
-
-def _page(title: str, text: str, page_bytes: int) -> str:
-    """A decoded news page about `page_bytes` long: the article's paragraphs inside the site's chrome."""
-    body = "".join(f"<p>{line}</p>" for line in text.split("\n"))
-    head = f'<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8"><title>{title}</title></head><body><ul>'
-    chrome = max(0, page_bytes - len(head) - len(body.encode()))
-    return head + _CHROME * (chrome // len(_CHROME)) + f"</ul><article><h1>{title}</h1>{body}</article></body></html>"
-
-
-def _article(rng: random.Random, n: int, source: str, title: str, text: str, moment: datetime,
-             labels: dict[str, Any], relevant: bool, story_id: str | None, page_bytes: int,
-             language: str) -> Article:
-    url = f"https://{source}.example.vn/bai-{n}.html"
-    roll = rng.random()
-    published: datetime | None = moment
-    first_seen = moment + timedelta(minutes=rng.randint(5, 90))
-    if roll < 0.03:                              # a feed that lists it days late, an outage caught up
-        first_seen = moment + timedelta(days=rng.uniform(1, 10))
-    elif roll < 0.07:                            # no date on the page
-        published = None
-    return Article(
-        id=article_id(url), story_id=story_id,
-        fetched=Fetched(source_id=source, url=url, canonical_url=url, final_url=url, fetched_at=first_seen,
-                        html=_page(title, text, page_bytes)),
-        content=Content(title=title, text=text, language=language, published=published, first_seen=first_seen),
-        matches=[Match(province_code="51", province="Quảng Ngãi", named=True, aliases=["Quảng Ngãi"], score=0.9,
-                       where=["body"], count=1)] if relevant else [],
-        province_code="51", relevant=relevant, labels=labels)
-
-
-def _stories(settings: Settings, sentences: list[str], count: int, seed: int, page_bytes: int) -> Iterator[_Story]:
-    """Stories until `count` articles: most on one outlet, a quarter of the articles copies on others."""
-    rng = random.Random(seed)
-    sources = [s.id for s in settings.sources]
-    weights = [1 if s.kind == "foreign_press" else 4 if s.kind == "platform" else 6 for s in settings.sources]
-    languages = {s.id: s.language for s in settings.sources}
-    topics = sorted(settings.topics)
-    made = 0
-    while made < count:
-        moment = _START + timedelta(seconds=rng.randrange(_DAYS * 86400))
-        source = rng.choices(sources, weights)[0]
-        body = rng.sample(sentences, rng.randint(6, 14))
-        title = rng.choice(sentences)[:120]
-        labels, relevant = _labels(rng, topics), rng.random() < 0.5
-        founder = _article(rng, made, source, title, "\n".join(body), moment, labels, relevant, None, page_bytes,
-                           languages[source])
-        founder.story_id = founder.id
-        story = _Story(founder)
-        made += 1
-        if rng.random() < 0.12:
-            for outlet in rng.sample(sources, rng.randint(1, 6)):
-                if outlet == source or made >= count:
-                    continue
-                lead = rng.choice(sentences)              # a copy adds a line of its own
-                story.copies.append(_article(rng, made, outlet, title, lead + "\n" + "\n".join(body),
-                                             moment + timedelta(minutes=rng.randint(10, 2 * 1440)), labels,
-                                             relevant, founder.id, page_bytes, languages[outlet]))
-                made += 1
-        yield story
-
-
-def _message(key: str, rule: str, story: str, recipient: str, at: datetime, status: str = "sent",
-             subject: str = "Cảnh báo", size: int = 1) -> OutboxMessage:
-    """An email of about `size` times a flag email's 4 KB text and 10 KB HTML (a digest: 3)."""
-    return OutboxMessage(key=key, flag_rule=rule, story_id=story, recipient=recipient,
-                         message_id=f"<{key}@haidang.local>", subject=subject, text="Nội dung cảnh báo " * 200 * size,
-                         html="<p>Nội dung cảnh báo</p>" * 400 * size, status=status,  # type: ignore[arg-type]
-                         attempts=1, created_at=at, next_attempt_at=at, sent_at=at if status == "sent" else None,
-                         failed_at=at + timedelta(hours=6) if status == "failed" else None,
-                         last_error="550 mailbox unavailable" if status == "failed" else None)
-
-
 def _store_stories(store: SqliteStore, settings: Settings, sentences: list[str], count: int, seed: int,
                    page_bytes: int, rng: random.Random) -> list[tuple[str, str, list[str], datetime, list[str]]]:
     """Store the articles and story keys; return the immediate flags whose emails went out:
@@ -168,19 +69,11 @@ def _store_stories(store: SqliteStore, settings: Settings, sentences: list[str],
     dispatcher = AlertDispatcher(settings, store)
     queued = []
     stored = 0
-    for story in _stories(settings, sentences, count, seed, page_bytes):
-        members = [story.founder, *story.copies]
-        if story.copies:
-            sig = signature(story.founder.content.text)
-            keys = band_keys(sig)
-            for a in members:
-                store.add_story_keys(a.id, story.founder.id, keys, sig)
-        for a in members:
-            store.upsert(a)
-            stored += 1
-            if stored % 5_000 == 0:
-                _log.info("built %d/%d articles", stored, count)
-        first = min(members, key=lambda a: a.content.first_seen or _START)
+    for story in stories(settings, sentences, count, seed, start=_START, days=_DAYS, page_bytes=page_bytes):
+        first = store_story(store, story)
+        stored += 1 + len(story.copies)
+        if stored // 5_000 > (stored - 1 - len(story.copies)) // 5_000:
+            _log.info("built %d/%d articles", stored, count)
         at = (first.content.first_seen or _START) + timedelta(minutes=rng.randint(1, 20))
         for flag in dispatcher.flags_for(first, rules, now=at):
             if rng.random() < _FLAGS_QUEUED:
@@ -197,11 +90,11 @@ def _store_flags(store: SqliteStore, settings: Settings, queued: list[tuple[str,
     for rule, story_id, recipients, at, outlets in queued:
         for recipient in recipients:
             status = rng.choices(["sent", "pending", "failed"], [93, 3, 4])[0]
-            messages += store.enqueue(_message(flag_key(rule, story_id, recipient), rule, story_id, recipient,
+            messages += store.enqueue(message(flag_key(rule, story_id, recipient), rule, story_id, recipient,
                                                at + timedelta(seconds=len(recipient)), status))
             if rng.random() < 0.12:
                 stage = rng.choice(["reminder", "reminder", "escalation"])
-                messages += store.enqueue(_message(follow_up_key(stage, rule, story_id, recipient), rule,
+                messages += store.enqueue(message(follow_up_key(stage, rule, story_id, recipient), rule,
                                                    story_id, recipient, at + timedelta(hours=24)))
         if rng.random() < 0.45:
             action_id = ""
@@ -213,7 +106,7 @@ def _store_flags(store: SqliteStore, settings: Settings, queued: list[tuple[str,
                     at=at + timedelta(hours=rng.uniform(0.5, 72))))
                 acted += 1
             if outlets and rng.random() < 0.3:       # a copy found after the action: emails say so
-                messages += store.enqueue(_message(resurfacing_key(rule, story_id, recipients[0], action_id,
+                messages += store.enqueue(message(resurfacing_key(rule, story_id, recipients[0], action_id,
                                                                    outlets[-1]),
                                                    rule, story_id, recipients[0], at + timedelta(days=5)))
     return messages, acted
@@ -227,12 +120,12 @@ def _store_digests(store: SqliteStore, settings: Settings) -> int:
         for recipient in digest_recipients(settings):
             if day.weekday() < 5:
                 sent = f"digest-{day.isoformat()}"
-                messages += store.enqueue(_message(flag_key(DIGEST_RULE, sent, recipient), DIGEST_RULE, sent,
+                messages += store.enqueue(message(flag_key(DIGEST_RULE, sent, recipient), DIGEST_RULE, sent,
                                                    recipient, datetime(day.year, day.month, day.day, 7, 5, tzinfo=_VN),
                                                    subject="Bản tin hằng ngày", size=3))
             if day.day == 1:
                 sent = f"report-{day.isoformat()}"
-                messages += store.enqueue(_message(flag_key(REPORT_RULE, sent, recipient), REPORT_RULE, sent,
+                messages += store.enqueue(message(flag_key(REPORT_RULE, sent, recipient), REPORT_RULE, sent,
                                                    recipient, datetime(day.year, day.month, 1, 8, tzinfo=_VN),
                                                    subject="Báo cáo định kỳ", size=3))
         day += timedelta(days=1)
