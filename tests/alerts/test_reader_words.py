@@ -131,7 +131,8 @@ def _reminder(action_links: list[dict[str, str]], links_missing: str | None = No
               "record_id": "abc123def456", "original_subject": "[Hải Đăng][khẩn] Nguy cơ tin sai",
               "sent_at": T0, "hours": 24.0, "escalate_after_hours": 48, "escalation_pending": True,
               "lead_name": "Sở Thông tin và Truyền thông", "notified": [{"name": "Công an tỉnh", "address": "ca@x.vn"}],
-              "addressee": "", "action_links": action_links, "links_missing": links_missing}
+              "addressee": "", "action_links": action_links, "links_missing": links_missing,
+              "subject": {"title": "Tin đồn"}}     # as alerts.escalate passes it (the shortened title)
     return (env.get_template("reminder_subject.txt.j2").render(values),
             env.get_template("reminder.txt.j2").render(values), env.get_template("reminder.html.j2").render(values))
 
