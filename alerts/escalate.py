@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from alerts.flag import follow_up_key, is_flag_message
 from alerts.links import LinkSigner
 from alerts.outbox import message_id_for
-from alerts.render import _flag_subject, environment, shorten
+from alerts.render import capped_subject, environment, shorten
 from alerts.routing import addressees
 from alerts.rules import held_until
 from haidang.evidence.capture import SYSTEM_ACTOR
@@ -169,8 +169,7 @@ def _queue(store: Store, stage: Stage, key: str, rule: AlertRule, story_id: str,
     env = environment()
     values = {**context, "stage": stage}
     # Kept within SUBJECT_CHARS as a flag's Subject is: the fixed words whole, the title cut with "…".
-    subject = _flag_subject(env, {**values, "subject": {"title": shorten(context["title"])}, "resurfacing": None},
-                            "reminder_subject.txt.j2")
+    subject = capped_subject(env, "reminder_subject.txt.j2", {**values, "subject": {"title": shorten(context["title"])}})
     added = store.enqueue(OutboxMessage(
         key=key, flag_rule=rule.name, story_id=story_id, recipient=recipient, message_id=message_id_for(key),
         subject=subject, text=env.get_template("reminder.txt.j2").render(values),

@@ -29,7 +29,7 @@ if TYPE_CHECKING:   # settings pulls in pydantic and ruamel; rendering needs onl
     from haidang.settings import Source
 
 __all__ = ["EXCERPT_CHARS", "LINE_CHARS", "SIGNAL_NAMES", "SUBJECT_CHARS", "SUBJECT_TITLE_CHARS", "TEMPLATES_DIR",
-           "clean_text", "environment", "local_time", "one_line", "reader_evidence", "render_flag", "shorten",
+           "capped_subject", "clean_text", "environment", "link_target", "local_time", "one_line", "reader_evidence", "render_flag", "shorten",
            "signal_label", "signal_name", "url_text", "web_url"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -97,12 +97,10 @@ def shorten(value: Any, limit: int = SUBJECT_TITLE_CHARS) -> str:
     return cut.rstrip(" ,;:.–—-") + "…"
 
 
-def _href(value: Any) -> str:
-    """A stored URL as a link target: itself when it is http(s), else "#" (a stored URL is never trusted
-    to be one). Only the deadline report's workbook uses it now (haidang.reports.workbook: a cell gets a
-    hyperlink when this is not "#"). The emails and the web pages (their `_link.html.j2` macro) link
-    through `web_url`, which also shows what a look-alike host really is, and show `url_text`. The
-    `href` filter that `environment` registers is this function; no template uses it."""
+def link_target(value: Any) -> str:
+    """A stored URL as a link target: itself when it is http(s), else "#" (a stored URL is never
+    trusted to be one). For the deadline report's workbook cells; emails and web pages link through
+    `web_url`, which also shows what a look-alike host really is."""
     url = clean_text(value).strip()
     return url if url.lower().startswith(("http://", "https://")) else "#"
 
@@ -202,7 +200,6 @@ def environment(folder: Path = TEMPLATES_DIR) -> Environment:
                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["clean"] = clean_text
     env.filters["one_line"] = one_line
-    env.filters["href"] = _href
     env.filters["web_url"] = web_url
     env.filters["url_text"] = url_text
     env.filters["clip"] = functools.partial(shorten, limit=LINE_CHARS)
@@ -350,12 +347,12 @@ def _share(lengths: dict[str, int], room: int, weights: dict[str, int]) -> dict[
     return limits
 
 
-def _flag_subject(env: Environment, context: dict[str, Any],
-                  template_name: str = "flag_subject.txt.j2") -> str:
-    """The flag's Subject within SUBJECT_CHARS: the template's own words whole, the parts in
+def capped_subject(env: Environment, template_name: str, context: dict[str, Any],
+                   weights: dict[str, int] = _SUBJECT_WEIGHTS) -> str:
+    """An email's Subject within SUBJECT_CHARS: the template's own words whole, the parts in
     `context["subject"]` (title, topic, outlet name: from pages and config, of any length) shortened
-    with "…" to share what is left. `template_name` is the Subject's template: the flag's, or that of
-    another email about the flag with parts of the same names (reminders and escalations, alerts.escalate).
+    with "…" to share what is left, by `weights`. For flags and for the other emails about a flag
+    (reminders and escalations, alerts.escalate).
 
     The template is first rendered with a one-character stand-in for each part, so the room left is
     measured on the very words it writes, whichever parts it shows."""
@@ -365,7 +362,7 @@ def _flag_subject(env: Environment, context: dict[str, Any],
     probe = one_line(template.render({**context, "subject": marks}))
     shown = {name: len(parts[name]) for name, mark in marks.items() if mark and mark in probe}
     room = SUBJECT_CHARS - (len(probe) - len(shown))
-    limits = _share(shown, room, _RESURFACING_SUBJECT_WEIGHTS if context["resurfacing"] else _SUBJECT_WEIGHTS)
+    limits = _share(shown, room, weights)
     short = {name: shorten(parts[name], limits[name]) for name in shown if name != "title"}
     if "title" in shown:         # shortened last, it also gets what the others' cuts at a word left
         short["title"] = shorten(parts["title"], max(1, room - sum(map(len, short.values()))))
@@ -447,10 +444,11 @@ def render_flag(flag: Flag, articles: list[Article], *, tz: str = "Asia/Ho_Chi_M
     }
     # Without links the reader has no page to open: a reference to quote to the monitoring team.
     context["reference"] = main.id if explain_hint and not context["action_links"] else None
-    # What the Subject shortens to fit SUBJECT_CHARS (`_flag_subject`).
+    # What the Subject shortens to fit SUBJECT_CHARS (`capped_subject`).
     context["subject"] = {"title": shorten(title), "topic": topic or "", "outlet": one_line(outlet["name"])}
     env = environment()
-    subject = _flag_subject(env, context)
+    subject = capped_subject(env, "flag_subject.txt.j2", context,
+                             _RESURFACING_SUBJECT_WEIGHTS if context["resurfacing"] else _SUBJECT_WEIGHTS)
     text = env.get_template("flag.txt.j2").render(context)
     html = env.get_template("flag.html.j2").render(context)
     return subject, text, html

@@ -20,7 +20,7 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from alerts.render import _href
+from alerts.render import link_target
 from haidang.reports.document import (
     RESURFACED_HEADER,
     action_note,
@@ -58,8 +58,8 @@ def _cell(ws: WriteOnlyWorksheet, value: object, *, bold: bool = False, number_f
     if isinstance(value, str):
         cell = WriteOnlyCell(ws, cell_text(value, 32_000))
         cell.data_type = "s"           # never a formula, whatever the text starts with
-        if link and _href(value) != "#":
-            cell.hyperlink = _href(value)
+        if link and link_target(value) != "#":
+            cell.hyperlink = link_target(value)
     else:
         cell = WriteOnlyCell(ws, value)
         if isinstance(value, datetime):
