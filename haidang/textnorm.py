@@ -52,9 +52,15 @@ INVISIBLE_CHARS = "".join(map(chr, (0x00AD, 0x180E, *range(0x200B, 0x200E), *ran
                                     *range(0x206A, 0x2070), 0xFEFF, 0xE0001, *range(0xE0020, 0xE0080))))
 # Bidirectional controls (marks, embeddings, overrides, isolates): invisible, but they reorder the
 # text around them, so a sentence or an address can read otherwise than it is ("Trojan Source",
-# CVE-2021-42574). Stored text keeps them (right-to-left text may need them to display in order);
-# what is shown to readers drops them (alerts.render.clean_text).
+# CVE-2021-42574). Right-to-left text may need them to display in order, so stored text keeps them
+# where it has right-to-left letters and drops them elsewhere: in Vietnamese or English text they can
+# only hide something, as "Quả\u202eng Ngãi" hides the province from matching and search. What is
+# shown to readers drops them always (alerts.render.clean_text).
 BIDI_CONTROLS = "".join(map(chr, (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+_BIDI_DROP = {ord(c): None for c in BIDI_CONTROLS}
+# Letters of the right-to-left scripts, not the Arabic letter mark among them (Hebrew, Arabic, Syriac, Thaana, NKo, Samaritan, Mandaic and
+# their presentation forms; the historic ones beyond the BMP).
+_RTL_RE = re.compile("[\u0590-\u061b\u061d-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\U00010800-\U00010fff\U0001e800-\U0001efff]")
 
 # What `normalize` changes: invisible characters and C0 controls other than tab and line breaks
 # (dropped); spaces of other widths, no-break ones included (made plain spaces); lone UTF-16
@@ -84,16 +90,18 @@ def char_class(chars: Iterable[str]) -> str:
 # `_ODD_CHARS` there (U+E0001-E007F, the tag characters) instead of the exact two: one step less for
 # every character of every text, a sixth faster. A character the span adds is left by `translate`.
 _ODD_ASTRAL = [code for code in _ODD_CHARS if code > 0xFFFF]
-_ODD_RE = re.compile(char_class([*(chr(code) for code in _ODD_CHARS if code <= 0xFFFF),
+_ODD_RE = re.compile(char_class([*(chr(code) for code in _ODD_CHARS if code <= 0xFFFF), *BIDI_CONTROLS,
                                  *map(chr, range(min(_ODD_ASTRAL), max(_ODD_ASTRAL) + 1))]))
+_ODD_AND_BIDI = {**_ODD_CHARS, **_BIDI_DROP}
 _SPACES_RE = re.compile(r"\t| {2,}")
 
 
 def normalize(text: str) -> str:
-    """Return `text` in NFC with new-style tone marks, invisible characters dropped and runs of
-    spaces made one (line breaks kept); the form every stage stores and matches."""
+    """Return `text` in NFC with new-style tone marks, invisible characters dropped (bidirectional
+    controls too, unless the text has right-to-left letters) and runs of spaces made one (line breaks
+    kept); the form every stage stores and matches."""
     if _ODD_RE.search(text):
-        text = text.translate(_ODD_CHARS)
+        text = text.translate(_ODD_CHARS if _RTL_RE.search(text) else _ODD_AND_BIDI)
     if "  " in text or "\t" in text:
         text = _SPACES_RE.sub(" ", text)
     text = unicodedata.normalize("NFC", text)

@@ -128,14 +128,14 @@ def test_empty_input(matcher: ProvinceMatcher) -> None:
 
 
 def test_hidden_characters_and_odd_spaces_do_not_hide_a_province(matcher: ProvinceMatcher) -> None:
-    """Zero-width characters, soft hyphens and no-break or doubled spaces (pasted or evasive text)
+    """Zero-width characters, soft hyphens, bidi controls and no-break or doubled spaces (pasted or evasive text)
     are what a reader sees as "Quảng Ngãi"; the "Đồng Tháp Mười" trap holds across them too."""
     for text in ("UBND tỉnh Quả\u00adng Ngãi tổ chức hội nghị", "UBND tỉnh Quảng\u00a0Ngãi tổ chức hội nghị",
                  "UBND tỉnh Quảng  Ngãi tổ chức hội nghị", "UBND tỉnh Qu\u200bảng Ngãi tổ chức hội nghị",
-                 "UBND tỉnh Quảng\tNgãi tổ chức hội nghị"):
+                 "UBND tỉnh Quảng\tNgãi tổ chức hội nghị", "UBND tỉnh Quả\u202eng Ng\u2066ãi tổ chức hội nghị"):
         assert [m.province_code for m in matcher.match("", text)] == ["51"], repr(text)
     for text in ("Mùa nước nổi ở vùng Đồng Tháp\u00a0Mười đã về", "Mùa nước nổi ở vùng Đồng Tháp  Mười đã về",
-                 "Mùa nước nổi ở vùng Đồng\u200b Tháp Mười đã về"):
+                 "Mùa nước nổi ở vùng Đồng\u200b Tháp Mười đã về", "Mùa nước nổi ở vùng Đồng Tháp \u202dMười đã về"):
         assert all(m.province_code != "82" or not m.named for m in matcher.match("", text)), repr(text)
 
 
