@@ -35,6 +35,11 @@ _MENU_SEPARATORS = re.compile(r"\s*[|•·»›>]\s*")
 # and this pattern, starting with a character class, is scanned several times faster.
 _MENU_SEPARATOR_CHARS_RE = re.compile(r"[|•·»›>]")
 _WORD_RE = re.compile(r"\w+")
+# Hashtags, as public platforms write place names: "#QuảngNgãi", "#DuLịchLýSơn", "#quangngai". Not
+# an HTML entity ("&#39;") or a URL fragment (URLs are blocked anyway).
+_HASHTAG_RE = re.compile(r"(?<![\w&/#])#([^\W_]{4,80})")
+# What a name loses when written as one word: its spaces, hyphens and dots ("tp. hcm" -> "tphcm").
+_JOIN_RE = re.compile(r"[\s.\-]+")
 # Units that may anchor a district or ward name ("xã Tịnh Khê", "quận 6", "TP Nha Trang"), each
 # starting a word. That is checked in `_anchors`, not by a (?<!\w) here: a pattern that starts with
 # an assertion is tried at every position, one that starts with letters only where they are.
@@ -200,6 +205,27 @@ def _glued(left: str, right: str) -> bool:
     return (left.islower() or left.isdigit()) and right.isupper() or (left.isalpha() and right.isdigit())
 
 
+def _tag_parts(s: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The words of a hashtag s[start:end] as (start, end): a capital after a small letter, or a
+    change between letters and digits, starts one ("DuLịchLýSơn2026": Du, Lịch, Lý, Sơn, 2026)."""
+    parts = [[start, start + 1]]
+    for k in range(start + 1, end):
+        prev, ch = s[k - 1], s[k]
+        if (ch.isupper() and prev.islower()) or ch.isdigit() != prev.isdigit():
+            parts.append([k, k + 1])
+        else:
+            parts[-1][1] = k + 1
+    return [(a, b) for a, b in parts]
+
+
+def _joined_form_agrees(name: _Name, surface: str) -> bool:
+    """A name written as one word keeps its diacritics when it has any: "#HòaBình", not "#HóaBình"."""
+    if surface.isascii():
+        return True
+    low = surface.lower()
+    return any(_JOIN_RE.sub("", lower) == low for lower in name.lowers)
+
+
 @dataclass(frozen=True, slots=True)
 class _Name:
     """One automaton key with every place written that way, and what `_hits` asks of each place
@@ -306,6 +332,13 @@ class ProvinceMatcher:
                 any_marked=any(not p.name.isascii() for p in senses),
                 word_start=_is_latin_word_char(key[0]), word_end=_is_latin_word_char(key[-1])))
         self._automaton.make_automaton()
+        # Names of two or more words written as one, as hashtags write them ("quangngai", "lyson").
+        # One-word names need no index: the automaton finds "#Huế" as it finds "Huế".
+        self._joined: dict[str, _Name] = {}
+        for key in by_key:
+            joined = _JOIN_RE.sub("", key)
+            if joined != key and joined.isalnum():
+                self._joined.setdefault(joined, self._automaton.get(key))
 
     # ------------------------------------------------------------------ public
 
@@ -350,7 +383,38 @@ class ProvinceMatcher:
                 out.append(ev)
         covered = _Spans((e.start, e.end) for e in out)
         out.extend(self._anchored(field_name, s, folded, cased, marked, blocked, covered, lead_end))
+        if "#" in s:
+            covered = _Spans((e.start, e.end) for e in out)
+            out.extend(self._hashtags(field_name, s, folded, marked, blocked, covered, lead_end))
         return out
+
+    def _hashtags(self, field_name: str, s: str, folded: str, marked: bool, blocked: _Spans,
+                  covered: _Spans, lead_end: int) -> Iterator[_Evidence]:
+        """Names written as one word in a hashtag: the whole tag ("#quangngai") or a run of its
+        capitalised parts ("#DuLịchLýSơn" holds "LýSơn"), longest first, so "#ĐồngThápMười" is the
+        region and not "Đồng Tháp". The words around a hashtag say nothing of it, so the hit is
+        classified as a bare name would be; a tag in lower case without diacritics as plain text."""
+        for m in _HASHTAG_RE.finditer(s):
+            if blocked.holds(m.start()) or covered.overlaps(m.start(1), m.end(1)):
+                continue
+            parts = _tag_parts(s, m.start(1), m.end(1))
+            i = 0
+            while i < len(parts):
+                for j in range(len(parts), i, -1):
+                    a, b = parts[i][0], parts[j - 1][1]
+                    name = self._joined.get(folded[a:b])
+                    if name is not None and _joined_form_agrees(name, s[a:b]):
+                        break
+                else:
+                    i += 1
+                    continue
+                surface = s[a:b]
+                hit = _Hit(field_name, a, b, surface, name.key, name.places)
+                ev = self._classify(hit, s, folded, marked, lead_end,
+                                    plain=surface.isascii() and surface.islower())
+                if ev is not None:
+                    yield ev
+                i = j
 
     @staticmethod
     def _blocked_ranges(s: str, folded: str) -> list[tuple[int, int]]:

@@ -155,3 +155,26 @@ def test_a_url_hides_the_names_in_it_in_any_case(matcher: ProvinceMatcher, url: 
     """The URL pre-check looks at folded text, where "İ" is "I" and "ı" stays: still a URL."""
     assert [m.province_code for m in matcher.match("", "Lũ lớn ở Huế hôm nay")] == ["46"]
     assert matcher.match("", f"Xem tại {url} hôm nay") == []
+
+
+@pytest.mark.parametrize(("text", "surface"), [
+    ("Du lịch hè đẹp lắm #QuảngNgãi", "QuảngNgãi"), ("Du lich he dep lam #quangngai", "quangngai"),
+    ("Summer trip #QuangNgai #travel", "QuangNgai"), ("Ảnh đẹp #DuLịchLýSơn2026 nhé", "LýSơn"),
+])
+def test_a_name_written_as_one_word_in_a_hashtag_is_found(matcher: ProvinceMatcher, text: str,
+                                                          surface: str) -> None:
+    """Public platforms write places as hashtags; the span points at the name inside the tag."""
+    found = matcher.match("", text)
+    assert [m.province_code for m in found] == ["51"]
+    assert [text[s.start:s.end] for s in found[0].spans] == [surface]
+
+
+@pytest.mark.parametrize("text", [
+    "Mùa nước nổi #ĐồngThápMười đã về",          # the region, not the province inside its name
+    "Ảnh #QuàngNgãi",                             # other diacritics: another word
+    "Xem https://baomoi.vn/tin#QuangNgai",         # a URL fragment
+    "Trích dẫn &#QuangNgai; lỗi mã",               # an HTML entity, not a tag
+    "#xuhuongquangngaiđẹp",                        # run together in lower case: no parts to find it in
+])
+def test_hashtags_keep_the_traps(matcher: ProvinceMatcher, text: str) -> None:
+    assert not [m for m in matcher.match("", text) if m.named or m.score >= 0.5], text
