@@ -22,6 +22,7 @@ from w3lib.url import safe_url_string
 from crawlers.dates import DEFAULT_TIMEZONE, parse_date
 from crawlers.decode import repair_feed_bytes, sniff_binary
 from crawlers.events import FeedEntry
+from crawlers.xmlhead import complete_head
 from haidang.record import parse_count
 
 __all__ = ["ENTRY_SKIP_REASONS", "ParsedFeed", "SkippedEntry", "parse_feed"]
@@ -53,9 +54,7 @@ _RFC822 = re.compile(
     re.IGNORECASE)
 _ZONED_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})$",
                         re.IGNORECASE)
-# The end and start of an RSS item or Atom entry, with any namespace prefix ("</atom:entry>").
-_ITEM_END = re.compile(r"</(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
-_ITEM_START = re.compile(r"<(?:[\w.-]+:)?(?:item|entry)[\s/>]", re.IGNORECASE)
+_ITEMS = ("item", "entry")             # an RSS item, an Atom entry
 # expat's error for a document that ends with elements still open: what cutting a feed short causes.
 _ENDS_EARLY = "no element found"
 _XML_DECL_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])[^"']*\2""")
@@ -97,21 +96,6 @@ def _whole_tags(body: bytes) -> bytes:
     """`body` up to its last ">". Cut at a byte count, it may end inside a multi-byte character;
     ">" is never part of one in the ASCII-compatible charsets feeds use."""
     return body[:body.rfind(b">") + 1]
-
-
-def _complete_items(text: str) -> str:
-    """`text` cut after its last complete item, for a feed cut short at the size cap.
-
-    feedparser reads a document cut short loosely, and keeps the item it ends in with whatever
-    had arrived (a link without its description, a title without its link). An end tag inside a
-    CDATA section is text, not the end of an item. With no complete item, only what precedes
-    the first one (the channel) is kept.
-    """
-    for match in reversed(list(_ITEM_END.finditer(text))):
-        if text.rfind("<![CDATA[", 0, match.start()) <= text.rfind("]]>", 0, match.start()):
-            return text[:match.end()]
-    first = _ITEM_START.search(text)
-    return text[:first.start()] if first is not None else text
 
 
 def _plain(value: Any) -> str:
@@ -273,14 +257,14 @@ def parse_feed(body: bytes, content_type: str | None, url: str, *, timezone: str
     fetched (no link, or a link that is not http(s)) or repeat an earlier item's link go to
     `skipped` with their reason. A PDF, image or archive is named in `problem`, unparsed.
     `truncated`: `body` is the first part of a feed past the size cap; its complete items are
-    read and the item it was cut in is left out (`_complete_items`), and the document ending
+    read and the item it was cut in is left out (`complete_head`), and the document ending
     early is not a problem of the feed's own.
     """
     if (kind := sniff_binary(body)) is not None:
         return ParsedFeed(problem_class="NotAFeed", problem=f"looks like {kind}, not a feed")
     text = repair_feed_bytes(_whole_tags(body) if truncated else body, content_type, url=url)
     if truncated:
-        text = _complete_items(text)
+        text = complete_head(text, _ITEMS)
     mime = (content_type or "application/xml").split(";", 1)[0].strip() or "application/xml"
     parsed = feedparser.parse(
         _utf8_feed_bytes(text),

@@ -57,6 +57,7 @@ __all__ = [
     "PAUSED_HOSTS_SETTING",
     "ROLE_FEED",
     "ROLE_PAGE",
+    "ROLE_SITEMAP",
     "ConditionalGetMiddleware",
     "HostPausedRefused",
     "NotModifiedResponse",
@@ -84,6 +85,7 @@ _META_NOT_BEFORE = "haidang_not_before"       # time.monotonic() a retry waits f
 _META_VALIDATED_URL = "haidang_validated_url"
 ROLE_FEED = "feed"
 ROLE_PAGE = "page"
+ROLE_SITEMAP = "sitemap"
 
 _TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     DownloadTimeoutError, TwistedTimeoutError, CannotResolveHostError, DNSLookupError,

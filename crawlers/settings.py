@@ -62,8 +62,8 @@ def scrapy_settings(settings: CrawlSettings, paused: Mapping[str, datetime] | No
             _ROBOTS: 100,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             _RETRY: 550,
-            # After HttpCompressionMiddleware (590): an oversized feed's head is kept before Scrapy's
-            # decompression or size cap would refuse the whole of it.
+            # After HttpCompressionMiddleware (590): an oversized feed's or sitemap's head is kept
+            # before Scrapy's decompression or size cap would refuse the whole of it.
             _FEED_HEAD: 595,
             _CONDITIONAL: 650,    # sees responses before redirect (600) and retry (550) handling
         },

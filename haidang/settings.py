@@ -173,6 +173,9 @@ class Selectors(_Model):
 URL_LENGTH_LIMIT = 2083
 """The longest URL a crawl requests: Scrapy's URLLENGTH_LIMIT (crawlers.settings sets it from this)."""
 
+# Validation context `validate_yaml_file` gives: the values were written by a person, in this file.
+_FROM_FILE = "haidang_config_file"
+
 
 def _check_requestable(url: str, what: str) -> None:
     """ValueError unless the crawler can request `url`. Scrapy drops a request whose URL, escaped
@@ -206,13 +209,17 @@ class SiteCrawl(_Model):
     # this way, so robots.txt, throttling and the size cap apply to them too.
     pages: list[str] = Field(default_factory=list)
 
-    @field_validator("start_urls", "sitemaps")
+    @field_validator("start_urls", "sitemaps", "pages")
     @classmethod
     def _crawl_urls_are_requestable(cls, v: list[str], info: ValidationInfo) -> list[str]:
-        """Not `pages`: evidence re-checks fill it from stored URLs, and the site spider skips one
-        it cannot request as `not-web-link`, which the re-check records."""
+        """`pages` only as written in a config file: evidence re-checks fill it from stored URLs, and
+        the site spider skips one it cannot request as `not-web-link`, which the re-check records;
+        refused here, one such URL would stop the re-check of every page."""
+        if info.field_name == "pages" and not (info.context or {}).get(_FROM_FILE):
+            return v
+        what = {"start_urls": "start page", "sitemaps": "sitemap"}.get(info.field_name or "", "page")
         for url in v:
-            _check_requestable(url, "start page" if info.field_name == "start_urls" else "sitemap")
+            _check_requestable(url, what)
         return v
 
     @field_validator("allow", "deny", "follow")
@@ -887,7 +894,7 @@ def validate_yaml_file(path: Path, model: type[BaseModel]) -> BaseModel:
         field_path = ".".join(parts if len(parts) <= 6 else [*parts[:3], "…"]) or "(top level)"
         raise _problem(path, _line_of(doc, exc.loc), exc.message, field_path) from None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={_FROM_FILE: str(path)})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

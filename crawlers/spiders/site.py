@@ -11,17 +11,20 @@ from urllib.parse import urldefrag
 from lxml.etree import XMLSyntaxError  # type: ignore[import-untyped]
 from scrapy.http import Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
-from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
+from crawlers.decode import sniff_binary
 from crawlers.events import CrawlEvent, CrawlFailure, Skipped
+from crawlers.feedhead import META_FEED_CUT, FeedCut
+from crawlers.middlewares import ROLE_SITEMAP
 from crawlers.spiders.base import Batch, SourceSpider, is_html
+from crawlers.xmlhead import complete_head
 from haidang.settings import SiteCrawl
 
 __all__ = ["SiteSpider"]
 
 _META_DEPTH = "haidang_depth"
-_GZIP_MAGIC = b"\x1f\x8b"
+_ENTRIES = ("url", "sitemap")          # a urlset's entries, a sitemap index's
 
 
 class SiteSpider(SourceSpider):
@@ -50,7 +53,7 @@ class SiteSpider(SourceSpider):
 
     async def start(self) -> AsyncIterator[Request]:
         for url in self._spec.sitemaps:
-            yield self.configured_request(url, role="sitemap", callback=self.parse_sitemap)
+            yield self.configured_request(url, role=ROLE_SITEMAP, callback=self.parse_sitemap)
         for url in self._spec.start_urls:
             yield self.configured_request(url, role="listing", callback=self.parse_listing,
                                           meta={_META_DEPTH: 0})
@@ -81,25 +84,32 @@ class SiteSpider(SourceSpider):
         yield from batch.release()
 
     def parse_sitemap(self, response: Response) -> Iterator[CrawlEvent | Request]:
+        """A sitemap index's sitemaps, or a urlset's article pages. crawlers.feedhead has already
+        inflated a gzip file (`.xml.gz`), and kept only the first part of a sitemap past the size cap
+        (`META_FEED_CUT`): its complete entries are read, and a SitemapTruncated failure says how many."""
         batch = self.open_batch(response)
+        cut: FeedCut | None = response.meta.get(META_FEED_CUT)
         body = response.body
-        if body[:2] == _GZIP_MAGIC:
-            body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
-        sitemap: Sitemap | None = None
-        try:
-            sitemap = Sitemap(body)
-            problem = f"root element is <{sitemap.type}>"
-        except (XMLSyntaxError, StopIteration, ValueError) as exc:
-            problem = f"not XML ({exc})"
-        if sitemap is None or sitemap.type not in ("sitemapindex", "urlset"):
+        if cut is not None:
+            # latin-1 maps byte to character and back: nothing changes but the cut, and the tags
+            # looked for are ASCII in every charset a sitemap may be in (the protocol says UTF-8).
+            body = complete_head(body.decode("latin-1"), _ENTRIES).encode("latin-1")
+        sitemap, problem = _read_sitemap(body)
+        if sitemap is None:
+            what = "not a sitemap"
+            if cut is not None:
+                what = f"{cut.describe()}, and its first {cut.cap:,} bytes are {what}"
             yield CrawlFailure(source_id=self.source.id, url=response.url, stage="sitemap",
                                error_class="NotASitemap", transient=False,
-                               message=f"{response.url} is not a sitemap: {problem}; "
+                               message=f"{response.url} is {what}: {problem}; "
                                        f"check crawl.sitemaps of source {self.source.id!r}")
             batch.update = None
             yield from batch.release()
             return
-        for item in sitemap:
+        entries = list(sitemap)
+        if cut is not None:
+            yield self._truncation(response, sitemap.type, len(entries), cut)
+        for item in entries:
             loc = item.get("loc", "").strip()
             try:
                 url = response.urljoin(loc)
@@ -109,7 +119,7 @@ class SiteSpider(SourceSpider):
             if not url.startswith(("http://", "https://")):
                 continue
             if sitemap.type == "sitemapindex":
-                request = self.discovered_request(url, role="sitemap", callback=self.parse_sitemap,
+                request = self.discovered_request(url, role=ROLE_SITEMAP, callback=self.parse_sitemap,
                                                   batch=batch)
                 if request is not None:
                     yield request
@@ -117,7 +127,32 @@ class SiteSpider(SourceSpider):
                 yield from self._page(url, batch)
         yield from batch.release()
 
+    def _truncation(self, response: Response, kind: str, entries: int, cut: FeedCut) -> CrawlFailure:
+        """Tells the operator a sitemap was read only in part. As for a feed, its validators are then
+        not kept, and `haidang status` lists it on every run until the cap is raised. Unlike a feed's,
+        a sitemap's first entries need not be its newest."""
+        entry = "<sitemap>" if kind == "sitemapindex" else "<url>"
+        return CrawlFailure(
+            source_id=self.source.id, url=response.url, stage="sitemap", error_class="SitemapTruncated",
+            transient=False,
+            message=f"sitemap {response.url} is {cut.describe()}: only the {entries} complete {entry} entries "
+                    f"in its first {cut.cap:,} bytes were read, not the ones after them; raise "
+                    "crawl.max_size_bytes to read the whole sitemap")
+
     def _page(self, url: str, batch: Batch) -> Iterator[CrawlEvent | Request]:
         request = self.page_request(url, batch=batch)
         if request is not None:
             yield request
+
+
+def _read_sitemap(body: bytes) -> tuple[Sitemap | None, str]:
+    """The sitemap index or urlset in `body`, or None and why it is neither."""
+    if (kind := sniff_binary(body)) is not None:
+        return None, f"looks like {kind}"
+    try:
+        sitemap = Sitemap(body)
+    except (XMLSyntaxError, StopIteration, ValueError) as exc:
+        return None, f"not XML ({exc})"
+    if sitemap.type not in ("sitemapindex", "urlset"):
+        return None, f"root element is <{sitemap.type}>"
+    return sitemap, ""

@@ -1,8 +1,9 @@
 """Hostile feeds and hosts, crawled for real from 127.0.0.1: entity expansion and external
 entities, documents that are not feeds, links no request can be made for or that point inside the
-network, impossible dates, redirects without end, a server that trickles or hangs up, compression
-bombs, robots.txt files that are huge or redirect elsewhere, and a feed slow enough to parse that it
-held up every other source. A canary server on its own port records anything that reaches it:
+network, impossible dates, redirects without end, a server that trickles or hangs up, feeds and
+sitemaps past the size cap (on the wire, once inflated from gzip, deflate, brotli, zstd or a bare
+`.gz` file) and compression bombs, robots.txt files that are huge or redirect elsewhere, and a feed
+slow enough to parse that it held up every other source. A canary server on its own port records anything that reaches it:
 nothing should.
 
 Each fault has its own path on a scripted host (`Host`); each test names what must hold.
@@ -11,13 +12,16 @@ Each fault has its own path on a scripted host (`Host`); each test names what mu
 from __future__ import annotations
 
 import gzip
+import random
 import threading
 import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import brotli  # Scrapy's dependencies (2.13 and later): crawlers.feedhead inflates them up to the cap
 import pytest
+from backports import zstd
 from pydantic import ValidationError
 
 from crawlers.events import CrawlEvent, CrawlFailure, FetchedDoc, Skipped, SourceFinished, ValidatorUpdate
@@ -369,11 +373,50 @@ def news(base: str, items: int = NEWS_ITEMS) -> bytes:
     return rss(*(news_item(base, n) for n in range(items)))
 
 
+def noisy_news(base: str, items: int) -> bytes:
+    """A feed whose descriptions are random hex, which gzip halves at best: past the cap compressed."""
+    noise = random.Random(items)
+    return rss(*(item(f"{base}/tin/{n}", f"Tin {n}", description=noise.randbytes(100).hex()) for n in range(items)))
+
+
+def sitemap(*entries: str, index: bool = False) -> bytes:
+    root = "sitemapindex" if index else "urlset"
+    return (f'<?xml version="1.0" encoding="UTF-8"?><{root} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            + "".join(entries) + f"</{root}>").encode()
+
+
+SITEMAP_URLS = 3_000                # about 240 KB: more than twice the cap
+SUBSITEMAPS = 5                     # each entry of the index padded to 30 KB: three fit in the cap
+
+
+def sitemap_url(base: str, n: int) -> str:
+    return f"<url><loc>{base}/sm/{n}</loc><lastmod>2026-03-0{n % 9 + 1}</lastmod></url>"
+
+
+def big_sitemap(base: str) -> bytes:
+    return sitemap(*(sitemap_url(base, n) for n in range(SITEMAP_URLS)))
+
+
+def complete_entries(body: bytes, end_tag: bytes) -> int:
+    """How many entries end within the first CAP bytes: what a truncated sitemap must read."""
+    return body[:CAP].count(end_tag)
+
+
 @pytest.fixture(scope="module")
 def capped_host(hosts: Callable[[], Host]) -> Host:
     host = hosts()
     base = host.base_url
     host.hung_up = threading.Event()            # type: ignore[attr-defined]
+    host.accepted = {}                          # type: ignore[attr-defined]
+
+    def negotiated(handler: _Handler) -> None:
+        """Sends zstd only to a client that asks for it, as a well-behaved server does."""
+        offered = handler.headers.get("Accept-Encoding", "")
+        host.accepted[handler.path] = offered   # type: ignore[attr-defined]
+        if "zstd" in offered:
+            handler.send(200, zstd.compress(news(base, 20)), RSS, Content_Encoding="zstd")
+        else:
+            handler.send(200, news(base, 20), RSS)
 
     def endless(handler: _Handler) -> None:
         """Items without end and no Content-Length: only the crawler hanging up ends it."""
@@ -393,18 +436,52 @@ def capped_host(hosts: Callable[[], Host]) -> Host:
         "/deflated.rss": answer(zlib.compress(news(base)), Content_Encoding="deflate"),
         "/small-gzipped.rss": answer(gzip.compress(news(base, 20)), Content_Encoding="gzip"),
         "/bomb.rss": answer(_gzip_of_zeros(64), Content_Encoding="gzip"),
+        # Servers that send brotli or zstd whether asked or not.
+        "/brotli.rss": answer(brotli.compress(news(base)), Content_Encoding="br"),
+        "/zstd.rss": answer(zstd.compress(news(base)), Content_Encoding="zstd"),
+        "/negotiated.rss": negotiated,
+        "/bomb-brotli.rss": answer(brotli.compress(b"\0" * (16 << 20), quality=5), Content_Encoding="br"),
+        "/bomb-zstd.rss": answer(zstd.compress(b"\0" * (16 << 20)), Content_Encoding="zstd"),
+        # Gzip files (a `.xml.gz` on disk) sent as they are, without Content-Encoding.
+        "/gzip-file.rss": answer(gzip.compress(news(base)), "application/gzip"),
+        "/small-gzip-file.rss": answer(gzip.compress(news(base, 20)), "application/x-gzip"),
+        "/noisy-gzip-file.rss": answer(gzip.compress(noisy_news(base, 2_000)), "application/octet-stream"),
+        "/noisy-brotli.rss": answer(brotli.compress(noisy_news(base, 2_000)), Content_Encoding="br"),
+        "/noisy-zstd.rss": answer(zstd.compress(noisy_news(base, 2_000)), Content_Encoding="zstd"),
+        "/bomb-gzip-file.rss": answer(_gzip_of_zeros(64), "application/octet-stream"),
+        # Sitemaps: past the cap on the wire, once inflated, an index, a bomb; one within it.
+        "/sitemap-big.xml": answer(big_sitemap(base), "application/xml", ETag='"sm"'),
+        "/sitemap-big.xml.gz": answer(gzip.compress(big_sitemap(base)), "application/x-gzip"),
+        "/sitemap-small.xml.gz": answer(gzip.compress(sitemap(*(sitemap_url(base, n) for n in range(20)))),
+                                        "application/x-gzip"),
+        "/sitemap-index.xml": answer(sitemap(*(
+            f"<sitemap><loc>{base}/sub-{n}.xml</loc><!-- {'.' * 30_000} --></sitemap>"
+            for n in range(SUBSITEMAPS)), index=True), "application/xml"),
+        "/sitemap-bomb.xml.gz": answer(_gzip_of_zeros(64), "application/x-gzip"),
     })
+    host.routes.update({f"/sub-{n}.xml": answer(sitemap(sitemap_url(base, 9_000 + n)), "application/xml")
+                        for n in range(SUBSITEMAPS)})
+    host.routes.update({f"/sm/{n}": answer(PAGE, "text/html") for n in (*range(10), *range(9_000, 9_005))})
     return host
 
 
-CAPPED_FEEDS = ["endless", "announced", "gzipped", "deflated"]
+CAPPED_FEEDS = ["endless", "announced", "gzipped", "deflated", "brotli", "zstd", "gzip-file"]
+BOMBS = ["bomb", "bomb-brotli", "bomb-zstd", "bomb-gzip-file"]
+NOISY_FEEDS = ["noisy-gzip-file", "noisy-brotli", "noisy-zstd"]     # past the cap compressed too
+# source id -> its sitemap's path
+CAPPED_SITEMAPS = {"sitemap-big": "/sitemap-big.xml", "sitemap-big-gz": "/sitemap-big.xml.gz",
+                   "sitemap-small-gz": "/sitemap-small.xml.gz", "sitemap-index": "/sitemap-index.xml",
+                   "sitemap-bomb-gz": "/sitemap-bomb.xml.gz"}
 
 
 @pytest.fixture(scope="module")
 def capped_events(capped_host: Host) -> list[CrawlEvent]:
     base = capped_host.base_url
-    names = [*CAPPED_FEEDS, "small-gzipped", "bomb"]
+    names = [*CAPPED_FEEDS, *BOMBS, *NOISY_FEEDS, "small-gzipped", "negotiated", "small-gzip-file"]
     sources = [source(name, feeds=[f"{base}/{name}.rss"], follow_links=False) for name in names]
+    # Only ten pages of each urlset are articles: enough to see that its first entries were read.
+    sources += [source(name, crawl={"sitemaps": [base + path], "allow": [r"/sm/(\d|900\d)$"]})
+                for name, path in CAPPED_SITEMAPS.items()]
     return list(crawl(sources, CAPPED, {}))
 
 
@@ -436,13 +513,84 @@ def test_a_compressed_feed_within_the_cap_is_read_whole(capped_events: list[Craw
     assert of(capped_events, CrawlFailure, "small-gzipped") == []
 
 
-def test_a_compression_bomb_fails_by_name_and_size(capped_events: list[CrawlEvent]) -> None:
-    """64 MiB of NULs in 64 kB of gzip: inflated only to the cap, and named for what it is."""
-    [failure] = of(capped_events, CrawlFailure, "bomb")
+@pytest.mark.parametrize("source_id", BOMBS)
+def test_a_compression_bomb_fails_by_name_and_size(capped_events: list[CrawlEvent], source_id: str) -> None:
+    """64 MiB of NULs in 64 kB of gzip, 16 MiB in 26 bytes of brotli: inflated only to the cap, and
+    named for what it is. Brotli and zstd failed as "Oversize", gzip files as gzip data."""
+    [failure] = of(capped_events, CrawlFailure, source_id)
     assert failure.stage == "feed" and not failure.transient
-    assert f"larger than the size cap ({CAP:,} bytes" in failure.message
+    assert f"larger than the size cap ({CAP:,} bytes) once inflated" in failure.message
     assert "looks like binary data, not a feed" in failure.message
-    assert not of(capped_events, FetchedDoc, "bomb")
+    assert not of(capped_events, FetchedDoc, source_id)
+
+
+def test_feeds_ask_for_every_encoding_inflated_up_to_the_cap(capped_events: list[CrawlEvent],
+                                                             capped_host: Host) -> None:
+    offered = capped_host.accepted["/negotiated.rss"]      # type: ignore[attr-defined]
+    assert {token.strip() for token in offered.split(",")} == {"gzip", "deflate", "br", "zstd"}
+    assert len(of(capped_events, FetchedDoc, "negotiated")) == 20
+    assert of(capped_events, CrawlFailure, "negotiated") == []
+
+
+def test_a_gzip_file_within_the_cap_is_read_whole(capped_events: list[CrawlEvent]) -> None:
+    """A `.xml.gz` feed sent as application/x-gzip, without Content-Encoding, failed as gzip data."""
+    assert len(of(capped_events, FetchedDoc, "small-gzip-file")) == 20
+    assert of(capped_events, CrawlFailure, "small-gzip-file") == []
+
+
+@pytest.mark.parametrize("source_id", NOISY_FEEDS)
+def test_a_compressed_feed_past_the_cap_on_the_wire_gives_its_complete_first_items(
+        capped_events: list[CrawlEvent], capped_host: Host, source_id: str) -> None:
+    """Stopped at the cap, the compressed stream is cut short: it inflates as far as it goes."""
+    docs = of(capped_events, FetchedDoc, source_id)
+    assert 0 < len(docs) < 2_000
+    assert [d.url for d in docs] == [f"{capped_host.base_url}/tin/{n}" for n in range(len(docs))]
+    assert all(len(d.entry.summary) == 200 for d in docs)
+    [failure] = of(capped_events, CrawlFailure, source_id)
+    assert failure.error_class == "FeedTruncated" and "the server announced" in failure.message
+
+
+# -- sitemaps past the size cap: their complete first entries are read ---------------------------
+
+
+@pytest.mark.parametrize("name", ["sitemap-big", "sitemap-big-gz"])
+def test_a_sitemap_past_the_size_cap_gives_its_complete_first_entries(
+        capped_events: list[CrawlEvent], capped_host: Host, name: str) -> None:
+    """Refused whole before ("Oversize"); a gzip file that inflated past the cap crashed the spider."""
+    base = capped_host.base_url
+    assert sorted(d.url for d in of(capped_events, FetchedDoc, name)) == [f"{base}/sm/{n}" for n in range(10)]
+    [failure] = of(capped_events, CrawlFailure, name)
+    read = complete_entries(big_sitemap(base), b"</url>")
+    assert failure.error_class == "SitemapTruncated" and failure.stage == "sitemap" and not failure.transient
+    assert f"larger than the size cap ({CAP:,} bytes" in failure.message
+    assert f"only the {read} complete <url> entries in its first {CAP:,} bytes were read" in failure.message
+    assert "crawl.max_size_bytes" in failure.message
+    assert failure.url == base + CAPPED_SITEMAPS[name]      # so the pipeline keeps no validators for it
+
+
+def test_a_sitemap_index_past_the_size_cap_follows_its_complete_first_entries(
+        capped_events: list[CrawlEvent], capped_host: Host) -> None:
+    base = capped_host.base_url
+    assert sorted(d.url for d in of(capped_events, FetchedDoc, "sitemap-index")) == [
+        f"{base}/sm/{9_000 + n}" for n in range(3)]
+    [failure] = of(capped_events, CrawlFailure, "sitemap-index")
+    assert failure.error_class == "SitemapTruncated"
+    assert "only the 3 complete <sitemap> entries" in failure.message
+
+
+def test_a_gzip_sitemap_within_the_cap_is_read_whole(capped_events: list[CrawlEvent], capped_host: Host) -> None:
+    base = capped_host.base_url
+    assert sorted(d.url for d in of(capped_events, FetchedDoc, "sitemap-small-gz")) == [
+        f"{base}/sm/{n}" for n in range(10)]
+    assert of(capped_events, CrawlFailure, "sitemap-small-gz") == []
+
+
+def test_a_gzip_sitemap_bomb_fails_by_name_and_size(capped_events: list[CrawlEvent]) -> None:
+    """Scrapy's gunzip raised past the cap, out of the callback: a spider error and nothing recorded."""
+    [failure] = of(capped_events, CrawlFailure, "sitemap-bomb-gz")
+    assert failure.error_class == "NotASitemap" and failure.stage == "sitemap"
+    assert f"larger than the size cap ({CAP:,} bytes) once inflated" in failure.message
+    assert "looks like binary data" in failure.message
 
 
 # -- configured URLs at Scrapy's length limit ---------------------------------------------------
