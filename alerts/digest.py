@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.dispatch import AlertDispatcher, first_article, story_articles
 from alerts.flag import RESURFACING, SEVERITIES, flag_key, follow_up_of, is_flag_message
-from alerts.outbox import HANDED_OVER, message_id_for
+from alerts.outbox import message_id_for
 from alerts.render import LINE_CHARS, environment, local_time, one_line, shorten
 from alerts.routing import addressees
 from crawlers.dedup import linked_stories
@@ -157,10 +157,10 @@ def failure_words(msg: OutboxMessage) -> str:
     """Why a message was not delivered, as the team reads it: the mail server's own words stay
     (the administrator needs them), after a Vietnamese line where the case asks a person to act."""
     error = one_line(msg.last_error or "")
-    if error.startswith(HANDED_OVER.strip()):
+    if msg.handed_over >= 2:            # alerts.outbox stopped it after the second silence
         return ("có thể đã đến nơi, có khi hai lần: máy chủ thư hai lần nhận trọn thư mà không trả lời, nên "
                 f"không tự gửi lại. Hỏi người nhận; nếu chưa có, gửi lại bằng `haidang outbox retry {msg.key}`. "
-                f"({error.removeprefix(HANDED_OVER.strip()).strip()})")
+                f"({error})")
     return error
 
 
@@ -428,7 +428,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
         for flag in dispatcher.flags_for(a, now=end):
             raised.setdefault(listed_under.get(flag.story_id, flag.story_id), []).append(flag)
     by_story: dict[str, list[OutboxMessage]] = {}
-    for m in store.outbox():                   # read once, grouped: the loops below look up by story
+    for m in store.outbox(bodies=False):       # read once, grouped: the loops below look up by story
         by_story.setdefault(m.story_id, []).append(m)
     agency_names = {a.id: a.name for a in settings.agencies}
     story_actions: dict[str, list[DigestAction]] = {}
@@ -518,7 +518,7 @@ def build_digest(store: Store, settings: Settings, day: date, *,
     failed = [FailedMessage(rule=m.flag_rule, story_id=m.story_id, recipient=m.recipient,
                             subject=one_line(m.subject), error=failure_words(m),
                             attempts=m.attempts, created_at=m.created_at.astimezone(tz) if m.created_at else None)
-              for m in store.outbox("failed")
+              for m in store.outbox("failed", bodies=False)
               if m.created_at is None or previous_start <= m.created_at < end
               or (m.failed_at is not None and previous_start <= m.failed_at < end)]
 

@@ -308,7 +308,7 @@ class AlertDispatcher:
                                 if a.fetched.source_id not in carried | {source_id}
                                 and last.at < (a.content.first_seen or now) <= arrived)
         keys = {flag_key(flag.rule, flag.story_id, r): r for r in dict.fromkeys(flag.recipients)}
-        told = [keys[m.key] for m in self._store.outbox(keys=list(keys))
+        told = [keys[m.key] for m in self._store.outbox(keys=list(keys), bodies=False)
                 if m.created_at is not None and m.created_at <= last.at]
         if not told:
             return None

@@ -17,6 +17,7 @@ flag as awaiting a new response instead (haidang.web.flags.FlagEntry.awaiting).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,6 +41,11 @@ __all__ = ["EscalationReport", "Stage", "escalate_due", "escalation_recipients"]
 _log = logging.getLogger(__name__)
 
 Stage = Literal["reminder", "escalation"]
+
+# The article title in a flag's Subject (alerts/templates/flag_subject.txt.j2 quotes it «like this»),
+# and the bracketed tags a Subject starts with ("[Hải Đăng][khẩn]").
+_QUOTED_TITLE = re.compile(r"«(.+)»")
+_LEADING_TAGS = re.compile(r"^(?:\s*\[[^\]]*\])+\s*")
 
 
 @dataclass(slots=True)
@@ -74,7 +80,7 @@ def escalate_due(store: Store, settings: Settings, now: datetime, *,
     rules = {r.name: r for r in settings.alert_rules if r.spike is None and r.silence is None}
     oldest = now - timedelta(days=config.look_back_days)
     flags: dict[tuple[str, str], list[OutboxMessage]] = {}
-    for msg in store.outbox("sent", sent_since=oldest):
+    for msg in store.outbox("sent", sent_since=oldest, bodies=False):
         # The flag's first emails only: not its reminders, escalations or resurfacings.
         if msg.flag_rule in rules and is_flag_message(msg):
             flags.setdefault((msg.flag_rule, msg.story_id), []).append(msg)
@@ -136,10 +142,25 @@ def _elapsed_hours(delta: timedelta) -> float:
     return float(int(hours)) if hours >= 1 else round(hours, 2)
 
 
+def _flag_title(subject: str) -> str:
+    """The article title a flag's Subject names: the part it quotes «like this», else the Subject
+    without its leading tags. Once the article is deleted from the store (Elasticsearch's ILM, an
+    operator) the flag's Subject is the only record of its title left, cut with "…" as it was sent."""
+    quoted = _QUOTED_TITLE.search(subject)
+    if quoted and quoted.group(1).strip():
+        return quoted.group(1).strip()
+    return _LEADING_TAGS.sub("", subject).strip() or subject
+
+
 def _context(article: Article | None, settings: Settings, rule: AlertRule, story_id: str,
              messages: list[OutboxMessage], sent_at: datetime, now: datetime) -> dict[str, Any]:
     """What the reminder templates show: the story's stored article if there is one, else the
-    original subject; the agencies and addresses the flag went to."""
+    title the flag's Subject named and the fact that the article is gone; the agencies and
+    addresses the flag went to.
+
+    A flag whose article has left the store is still reminded of and escalated: the store dropping
+    it says nothing of whether the post is still online, and the chain exists so that no flag goes
+    unanswered unseen. The email says the article is gone and points to the flag's own email."""
     by_address = {address.lower(): agency.name for agency in settings.agencies for address in agency.emails}
     lead_names = [a.name for a in settings.agencies if a.leads]
     original = messages[0].subject
@@ -148,7 +169,8 @@ def _context(article: Article | None, settings: Settings, rule: AlertRule, story
         "rule": rule.name,
         "rule_description": rule.description,
         "flag": {"rule": rule.name, "description": rule.description},     # for the rule() macro
-        "title": article.content.title if article and article.content.title else original,
+        "title": article.content.title if article and article.content.title else _flag_title(original),
+        "article_gone": article is None,
         "url": (article.fetched.canonical_url or article.fetched.url) if article else "",
         "record_id": story_id,
         "original_subject": original,
@@ -182,5 +204,7 @@ def _queue(store: Store, stage: Stage, key: str, rule: AlertRule, story_id: str,
             detail={"stage": stage, "rule": rule.name, "story_id": story_id, "recipient": recipient, "key": key,
                     "flag_sent_at": context["sent_at"].isoformat(), "hours": context["hours"]},
         ))
-        _log.info("queued %s for unanswered flag %s/%s to %s", stage, rule.name, story_id, recipient)
+        _log.info("queued %s for unanswered flag %s/%s to %s%s", stage, rule.name, story_id, recipient,
+                  "; its article is no longer in the store, so it names the flag's Subject and says so"
+                  if context["article_gone"] else "")
     return added

@@ -36,19 +36,14 @@ from haidang.store.base import ACTION_NAMES, OutboxMessage, Store
 if TYPE_CHECKING:
     from haidang.settings import OutboxSettings, Source
 
-__all__ = ["HANDED_OVER", "Backoff", "DeliveryPolicy", "DeliveryReport", "Notifier", "deliver_due",
-           "delivery_owner", "message_id_for", "queue_flag"]
+__all__ = ["Backoff", "DeliveryPolicy", "DeliveryReport", "Notifier", "deliver_due", "delivery_owner",
+           "message_id_for", "queue_flag"]
 
 _log = logging.getLogger(__name__)
 
 # Consecutive sends that could not reach the server (refused, timed out) before a pass stops:
 # with a 30 s timeout, a mute server would otherwise hold a pass of 100 messages for 50 minutes.
 _GIVE_UP_PASS_AFTER = 3
-
-# Starts the error of a message the server once took whole without answering (DeliveryUncertain),
-# and every later error of it, so the outbox remembers across restarts that a copy may already be
-# in the recipient's mailbox: after a second such silence it stops instead of sending again.
-HANDED_OVER = "[may have been delivered already] "
 
 
 class Notifier(Protocol):
@@ -157,10 +152,16 @@ def _holder_is_gone(owner: str) -> bool:
 
 
 def _orphaned(store: Store, now: datetime) -> list[OutboxMessage]:
-    """Due pending messages whose lease is still running but whose holder is gone."""
-    return [m for m in store.outbox("pending")
-            if m.lease_owner and m.lease_until is not None and m.lease_until >= now
-            and (m.next_attempt_at or m.created_at or now) <= now and _holder_is_gone(m.lease_owner)]
+    """Due pending messages whose lease is still running but whose holder is gone. Every pass asks
+    this of all pending messages, so they are listed without bodies; only the orphans, few and
+    about to be sent, are read whole."""
+    def orphan(m: OutboxMessage) -> bool:
+        return bool(m.lease_owner and m.lease_until is not None and m.lease_until >= now
+                    and (m.next_attempt_at or m.created_at or now) <= now and _holder_is_gone(m.lease_owner))
+
+    keys = [m.key for m in store.outbox("pending", bodies=False) if orphan(m)]
+    # Checked again as read whole: the lease a takeover claims against must be the one found gone.
+    return [m for m in store.outbox("pending", keys=keys) if orphan(m)] if keys else []
 
 
 def message_id_for(key: str, domain: str = "haidang.local") -> str:
@@ -294,27 +295,29 @@ def deliver_due(store: Store, notifier: Notifier, now: datetime, *, backoff: Bac
             unreachable = unreachable + 1 if isinstance(exc, ServerUnavailable) else 0
             retry_at = now + backoff.delay(msg.attempts + 1)
             error = str(exc) if isinstance(exc, TransientSendError) else f"{type(exc).__name__}: {exc}"
-            handed_before = (msg.last_error or "").startswith(HANDED_OVER)
-            if isinstance(exc, DeliveryUncertain) and handed_before:
-                store.mark_failed(msg.key, f"{HANDED_OVER}the server took the whole message twice without "
+            # A copy may already be in the mailbox (the store counts such attempts across restarts):
+            # after a second silence it stops instead of sending again.
+            handed_over = isinstance(exc, DeliveryUncertain)
+            if handed_over and msg.handed_over > 0:
+                store.mark_failed(msg.key, f"the server took the whole message twice without "
                                            f"answering, so it may have arrived twice: not sent again "
                                            f"automatically. Ask {msg.recipient} whether it came; `haidang outbox "
-                                           f"retry {msg.key}` sends it once more. Last error: {error}", now)
+                                           f"retry {msg.key}` sends it once more. Last error: {error}", now,
+                                  handed_over=True)
                 report.failed.append(msg.key)
                 _log.warning("outbox %s to %s: handed over twice without an answer; stopped", msg.key,
                              msg.recipient)
                 continue
-            if handed_before or isinstance(exc, DeliveryUncertain):
-                error = HANDED_OVER + error
             since = msg.pending_since or msg.created_at or now
             if now - since >= policy.max_age:
                 hours = policy.max_age.total_seconds() / 3600
                 store.mark_failed(msg.key, f"not delivered within {hours:g} h (outbox.max_age_hours), "
-                                           f"{msg.attempts + 1} attempt(s); last error: {error}", now)
+                                           f"{msg.attempts + 1} attempt(s); last error: {error}", now,
+                                  handed_over=handed_over)
                 report.failed.append(msg.key)
                 _log.warning("outbox %s to %s given up after %g h: %s", msg.key, msg.recipient, hours, error)
                 continue
-            store.mark_retry(msg.key, error, retry_at)
+            store.mark_retry(msg.key, error, retry_at, handed_over=handed_over)
             report.retried.append(msg.key)
             _log.warning("outbox %s to %s postponed to %s (attempt %d): %s", msg.key, msg.recipient,
                          retry_at.isoformat(), msg.attempts + 1, error)

@@ -220,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                   target, unit)
 
     with SqliteStore(path) as store:
-        _log.info("store: %d articles, %d outbox messages, %d actions", store.count(), len(store.outbox()),
-                  len(store.actions()))
+        _log.info("store: %d articles, %d outbox messages, %d actions", store.count(),
+                  len(store.outbox(bodies=False)), len(store.actions()))
         store.facets(None, ("topic", "tone", "source"))          # warm the page cache
         if "digest" in only:
             for name, day in [("a day", TODAY), ("a Monday", TODAY - timedelta(days=1)),

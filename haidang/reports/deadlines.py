@@ -69,7 +69,7 @@ def queue_report(store: Store, settings: Settings, deadline: date, now: datetime
     story = f"report-{deadline.isoformat()}"
     recipients = report_recipients(settings)
     keys = [flag_key(REPORT_RULE, story, address) for address, _ in recipients]
-    if len(store.outbox(keys=keys)) == len(set(keys)):
+    if len(store.outbox(keys=keys, bodies=False)) == len(set(keys)):
         return 0      # built and sent already: do not rewrite the files
     report = build_report(store, settings, start, end, now=now)
     folder = settings.data_dir / REPORTS_DIR

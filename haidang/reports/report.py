@@ -426,7 +426,7 @@ def _flag_messages(store: Store, settings: Settings, since: datetime,
     skip = _flag_rules_to_skip(settings)
     messages: dict[tuple[str, str], list[OutboxMessage]] = {}
     resurfacing: list[OutboxMessage] = []
-    for m in store.outbox():
+    for m in store.outbox(bodies=False):
         if m.flag_rule in skip or m.created_at is None or m.created_at >= until:
             continue
         if is_flag_message(m):

@@ -313,6 +313,11 @@ class OutboxMessage:
     failed_at: datetime | None = None    # when it was marked failed (the digest shows recent ones)
     # Files sent with it (absolute paths, read when it is sent: the outbox holds no file bodies).
     attachments: list[str] = field(default_factory=list)
+    # Attempts that ended after the server had taken the whole message, without its answer
+    # (errors.DeliveryUncertain): each may have left a copy in the recipient's mailbox. Counted by
+    # `mark_retry`/`mark_failed` and never reset, so the outbox sends such a message once more at
+    # most, and the digest can say it may have arrived twice (alerts.outbox, alerts.digest).
+    handed_over: int = 0
 
 
 @dataclass(kw_only=True, slots=True)
@@ -528,21 +533,29 @@ class Store(Protocol):
         """The server accepted the message: count the attempt, record when, drop the lease.
         KeyError if unknown."""
 
-    def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
-        """A transient failure: count the attempt, keep it pending until `next_attempt_at`, drop the lease."""
+    def mark_retry(self, key: str, error: str, next_attempt_at: datetime, *, handed_over: bool = False) -> None:
+        """A transient failure: count the attempt, keep it pending until `next_attempt_at`, drop the lease.
+        `handed_over`: the attempt ended after the server took the whole message, without its answer;
+        counted in `OutboxMessage.handed_over`, in the same write."""
 
-    def mark_failed(self, key: str, error: str, at: datetime | None = None) -> None:
+    def mark_failed(self, key: str, error: str, at: datetime | None = None, *, handed_over: bool = False) -> None:
         """A permanent failure (or given up): count the attempt and stop trying, drop the lease,
-        record `at` (default: the clock) as failed_at; the row stays visible."""
+        record `at` (default: the clock) as failed_at; the row stays visible. `handed_over` as in
+        `mark_retry`."""
 
     def requeue_failed(self, key: str, now: datetime) -> bool:
         """Put a failed message back to pending, due at `now` and pending since `now` (same key and
-        Message-ID, attempts kept, failed_at cleared). False when it is not failed; KeyError if unknown."""
+        Message-ID, attempts and `handed_over` kept, failed_at cleared). False when it is not failed;
+        KeyError if unknown."""
 
     def outbox(self, status: OutboxStatus | None = None, *, keys: Sequence[str] | None = None,
-               sent_since: datetime | None = None) -> list[OutboxMessage]:
+               sent_since: datetime | None = None, bodies: bool = True) -> list[OutboxMessage]:
         """Messages with that status (None: all), oldest first; narrowed to `keys` when given, and
-        to messages sent at or after `sent_since` when given (so scheduled jobs need not read it all)."""
+        to messages sent at or after `sent_since` when given (so scheduled jobs need not read it all).
+
+        `bodies=False` leaves `text` and `html` empty (every other field is read): the bodies are
+        nearly all of the outbox's bytes (a digest's HTML alone is tens of kB) and only sending reads
+        them, so listings, digests, reports and escalation ask without."""
 
     def get_alert_state(self, key: str) -> dict[str, Any] | None:
         """The JSON object last stored under `key` by `set_alert_state`, or None. Scheduled rules

@@ -223,15 +223,37 @@ def _claim(src: dict[str, Any]) -> KnownClaim:
                       created_at=_parse(src.get("created_at")), signature=list(src.get("signature") or []))
 
 
+# Before template version 5 an outbox document kept "the server took it whole without answering" as
+# this prefix of last_error (SQLite migration 0014 says more); `_handed_over_field` reads such a
+# document as if it had the handed_over field, and every rewrite of it stores the field.
+_LEGACY_HANDED_OVER = "[may have been delivered already] "
+_LEGACY_STOPPED = "the server took the whole message twice without answering"
+
+
+def _handed_over_field(src: dict[str, Any]) -> dict[str, Any]:
+    """`src` with `handed_over` set: as stored, or for a document written before the field, the
+    count the old prefix stood for, with the prefix taken out of last_error (as migration 0014)."""
+    if "handed_over" in src:
+        return src
+    error = src.get("last_error") or ""
+    if _LEGACY_HANDED_OVER not in error:
+        return {**src, "handed_over": 0}
+    return {**src, "handed_over": 2 if _LEGACY_STOPPED in error else 1,
+            "last_error": error.replace(_LEGACY_HANDED_OVER, "")}
+
+
 def _outbox_message(src: dict[str, Any]) -> OutboxMessage:
+    """A stored outbox document as a message; `text` and `html` empty when they were not fetched."""
+    src = _handed_over_field(src)
     return OutboxMessage(key=src["key"], flag_rule=src["flag_rule"], story_id=src["story_id"],
                          recipient=src["recipient"], message_id=src["message_id"], subject=src["subject"],
-                         text=src["text"], html=src["html"], status=src["status"], attempts=int(src["attempts"]),
-                         next_attempt_at=_parse(src.get("next_attempt_at")), last_error=src.get("last_error"),
-                         created_at=_parse(src.get("created_at")), sent_at=_parse(src.get("sent_at")),
-                         lease_owner=src.get("lease_owner"), lease_until=_parse(src.get("lease_until")),
-                         pending_since=_parse(src.get("pending_since")), failed_at=_parse(src.get("failed_at")),
-                         attachments=list(src.get("attachments") or []))
+                         text=src.get("text") or "", html=src.get("html") or "", status=src["status"],
+                         attempts=int(src["attempts"]), next_attempt_at=_parse(src.get("next_attempt_at")),
+                         last_error=src.get("last_error"), created_at=_parse(src.get("created_at")),
+                         sent_at=_parse(src.get("sent_at")), lease_owner=src.get("lease_owner"),
+                         lease_until=_parse(src.get("lease_until")), pending_since=_parse(src.get("pending_since")),
+                         failed_at=_parse(src.get("failed_at")), attachments=list(src.get("attachments") or []),
+                         handed_over=int(src.get("handed_over") or 0))
 
 
 def _audit_query(since: datetime | None, kind: str | None, target: str | None) -> dict[str, Any]:
@@ -723,7 +745,7 @@ class ElasticStore:
                     "status": "pending", "attempts": 0, "next_attempt_at": _iso(msg.next_attempt_at or created),
                     "last_error": None, "created_at": _iso(created), "sent_at": None, "lease_owner": None,
                     "lease_until": None, "pending_since": _iso(msg.next_attempt_at or created), "failed_at": None,
-                    "attachments": list(msg.attachments)})
+                    "attachments": list(msg.attachments), "handed_over": 0})
             except ConflictError:
                 return False
         return True
@@ -738,9 +760,12 @@ class ElasticStore:
                                    sort=[{"next_attempt_at": "asc"}, {"created_at": "asc"}, {"key": "asc"}])
         return [_outbox_message(h["_source"]) for h in hits["hits"]["hits"]]
 
-    def _update_outbox(self, key: str, doing: str, fields: dict[str, Any]) -> None:
+    def _update_outbox(self, key: str, doing: str, fields: dict[str, Any], *, handed_over: bool = False) -> None:
+        """Write `fields` into the message and count the attempt (and the handover, when there was one)."""
         def change(src: dict[str, Any]) -> dict[str, Any]:
-            return {**src, **fields, "attempts": int(src.get("attempts") or 0) + 1}
+            src = _handed_over_field(src)
+            return {**src, **fields, "attempts": int(src.get("attempts") or 0) + 1,
+                    "handed_over": int(src.get("handed_over") or 0) + int(handed_over)}
 
         with self._errors(f"{doing} outbox message {key}"):
             self._modify(self._names["outbox"], key, change, f"no outbox message with key {key!r} in {self.prefix}-outbox")
@@ -774,15 +799,17 @@ class ElasticStore:
         self._update_outbox(key, "marking sent", {"status": "sent", "sent_at": _iso(at), "last_error": None,
                                                   "lease_owner": None, "lease_until": None})
 
-    def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
+    def mark_retry(self, key: str, error: str, next_attempt_at: datetime, *, handed_over: bool = False) -> None:
         self._update_outbox(key, "scheduling retry of", {"status": "pending", "last_error": error,
                                                          "next_attempt_at": _iso(next_attempt_at),
-                                                         "lease_owner": None, "lease_until": None})
+                                                         "lease_owner": None, "lease_until": None},
+                            handed_over=handed_over)
 
-    def mark_failed(self, key: str, error: str, at: datetime | None = None) -> None:
+    def mark_failed(self, key: str, error: str, at: datetime | None = None, *, handed_over: bool = False) -> None:
         self._update_outbox(key, "marking failed", {"status": "failed", "last_error": error,
                                                     "failed_at": _iso(at or _now()),
-                                                    "lease_owner": None, "lease_until": None})
+                                                    "lease_owner": None, "lease_until": None},
+                            handed_over=handed_over)
 
     def requeue_failed(self, key: str, now: datetime) -> bool:
         changed = False
@@ -792,18 +819,19 @@ class ElasticStore:
             changed = src.get("status") == "failed"
             if not changed:
                 return src
-            return {**src, "status": "pending", "next_attempt_at": _iso(now), "pending_since": _iso(now),
-                    "failed_at": None, "lease_owner": None, "lease_until": None}
+            return {**_handed_over_field(src), "status": "pending", "next_attempt_at": _iso(now),
+                    "pending_since": _iso(now), "failed_at": None, "lease_owner": None, "lease_until": None}
 
         with self._errors(f"putting back outbox message {key}"):
             self._modify(self._names["outbox"], key, change, f"no outbox message with key {key!r} in {self.prefix}-outbox")
         return changed
 
     def outbox(self, status: OutboxStatus | None = None, *, keys: Sequence[str] | None = None,
-               sent_since: datetime | None = None) -> list[OutboxMessage]:
+               sent_since: datetime | None = None, bodies: bool = True) -> list[OutboxMessage]:
         if keys is not None and len(keys) > _MAX_KEYS:      # stay within the query limits
             found = [m for i in range(0, len(keys), _MAX_KEYS)
-                     for m in self.outbox(status, keys=keys[i:i + _MAX_KEYS], sent_since=sent_since)]
+                     for m in self.outbox(status, keys=keys[i:i + _MAX_KEYS], sent_since=sent_since,
+                                          bodies=bodies)]
             return sorted({m.key: m for m in found}.values(), key=lambda m: (m.created_at or _EPOCH, m.key))
         filters: list[dict[str, Any]] = []
         if status is not None:
@@ -813,9 +841,10 @@ class ElasticStore:
         if sent_since is not None:
             filters.append({"range": {"sent_at": {"gte": _iso(sent_since)}}})
         query = {"bool": {"filter": filters}} if filters else {"match_all": {}}
+        source: dict[str, Any] | bool = True if bodies else {"excludes": ["text", "html"]}
         with self._errors("reading the outbox"):
             return [_outbox_message(h["_source"]) for h in self._search_all(
-                self._names["outbox"], query, [{"created_at": "asc"}, {"key": "asc"}])]
+                self._names["outbox"], query, [{"created_at": "asc"}, {"key": "asc"}], source=source)]
 
     # -- state of the scheduled alert rules --------------------------------------------------
 
@@ -1242,7 +1271,8 @@ class ElasticStore:
             "status": msg.status, "attempts": msg.attempts, "next_attempt_at": _iso(msg.next_attempt_at or created),
             "last_error": msg.last_error, "created_at": _iso(created), "sent_at": _iso(msg.sent_at),
             "lease_owner": None, "lease_until": None,   # a lease belongs to a running process, not the copy
-            "pending_since": _iso(msg.pending_since or created), "failed_at": _iso(msg.failed_at)})
+            "pending_since": _iso(msg.pending_since or created), "failed_at": _iso(msg.failed_at),
+            "attachments": list(msg.attachments), "handed_over": msg.handed_over})
 
     def import_failure(self, failure: FailureRecord) -> bool:
         return self._create("failures", _doc_id(failure.source_id, failure.url, failure.stage), {

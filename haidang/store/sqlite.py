@@ -104,9 +104,12 @@ def _claim(row: tuple[Any, ...]) -> KnownClaim:
                       created_at=_from_key(row[5]), signature=json.loads(row[6]))
 
 
-_OUTBOX_COLUMNS = ("key, flag_rule, story_id, recipient, message_id, subject, text, html, status, attempts, "
-                   "next_attempt_at, last_error, created_at, sent_at, lease_owner, lease_until, pending_since, failed_at, "
-                   "attachments")
+_OUTBOX_FIELDS = ("key", "flag_rule", "story_id", "recipient", "message_id", "subject", "text", "html", "status",
+                  "attempts", "next_attempt_at", "last_error", "created_at", "sent_at", "lease_owner", "lease_until",
+                  "pending_since", "failed_at", "attachments", "handed_over")
+_OUTBOX_COLUMNS = ", ".join(_OUTBOX_FIELDS)
+# The same row with empty bodies (Store.outbox(bodies=False)): text and html are most of its bytes.
+_OUTBOX_NO_BODIES = ", ".join("''" if f in ("text", "html") else f for f in _OUTBOX_FIELDS)
 
 
 def _outbox_message(row: tuple[Any, ...]) -> OutboxMessage:
@@ -115,7 +118,7 @@ def _outbox_message(row: tuple[Any, ...]) -> OutboxMessage:
                          next_attempt_at=_from_key(row[10]), last_error=row[11], created_at=_from_key(row[12]),
                          sent_at=_from_key(row[13]), lease_owner=row[14], lease_until=_from_key(row[15]),
                          pending_since=_from_key(row[16]), failed_at=_from_key(row[17]),
-                         attachments=list(json.loads(row[18] or "[]")))
+                         attachments=list(json.loads(row[18] or "[]")), handed_over=int(row[19]))
 
 
 _ACTION_COLUMNS = ("id, flag_key, story_id, article_id, rule, action, actor, agency_id, note, rebuttal_url, "
@@ -647,7 +650,7 @@ class SqliteStore:
         with self._transaction(f"queueing outbox message {msg.key}") as conn:
             inserted = conn.execute(
                 f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?, NULL, NULL, NULL, ?, NULL, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?, NULL, NULL, NULL, ?, NULL, ?, 0)",
                 (msg.key, msg.flag_rule, msg.story_id, msg.recipient, msg.message_id, msg.subject,
                  msg.text, msg.html, due, created, due, json.dumps(list(msg.attachments), ensure_ascii=False)),
             ).rowcount
@@ -685,16 +688,17 @@ class SqliteStore:
                             "sent_at = ?, last_error = NULL, lease_owner = NULL, lease_until = NULL",
                             (utc_key(at),))
 
-    def mark_retry(self, key: str, error: str, next_attempt_at: datetime) -> None:
+    def mark_retry(self, key: str, error: str, next_attempt_at: datetime, *, handed_over: bool = False) -> None:
         self._update_outbox(key, "scheduling retry of", "UPDATE outbox SET status = 'pending', "
                             "attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
-                            "lease_owner = NULL, lease_until = NULL",
-                            (error, utc_key(next_attempt_at)))
+                            "handed_over = handed_over + ?, lease_owner = NULL, lease_until = NULL",
+                            (error, utc_key(next_attempt_at), int(handed_over)))
 
-    def mark_failed(self, key: str, error: str, at: datetime | None = None) -> None:
+    def mark_failed(self, key: str, error: str, at: datetime | None = None, *, handed_over: bool = False) -> None:
         self._update_outbox(key, "marking failed", "UPDATE outbox SET status = 'failed', "
-                            "attempts = attempts + 1, last_error = ?, failed_at = ?, lease_owner = NULL, "
-                            "lease_until = NULL", (error, utc_key(at or _now())))
+                            "attempts = attempts + 1, last_error = ?, failed_at = ?, "
+                            "handed_over = handed_over + ?, lease_owner = NULL, lease_until = NULL",
+                            (error, utc_key(at or _now()), int(handed_over)))
 
     def requeue_failed(self, key: str, now: datetime) -> bool:
         at = utc_key(now)
@@ -710,10 +714,11 @@ class SqliteStore:
         return bool(changed)
 
     def outbox(self, status: OutboxStatus | None = None, *, keys: Sequence[str] | None = None,
-               sent_since: datetime | None = None) -> list[OutboxMessage]:
+               sent_since: datetime | None = None, bodies: bool = True) -> list[OutboxMessage]:
         if keys is not None and len(keys) > _CHUNK:
             found = [m for i in range(0, len(keys), _CHUNK)
-                     for m in self.outbox(status, keys=keys[i:i + _CHUNK], sent_since=sent_since)]
+                     for m in self.outbox(status, keys=keys[i:i + _CHUNK], sent_since=sent_since,
+                                          bodies=bodies)]
             return sorted({m.key: m for m in found}.values(), key=lambda m: (m.created_at or _EPOCH, m.key))
         where: list[str] = []
         params: list[str] = []
@@ -726,7 +731,8 @@ class SqliteStore:
         if sent_since is not None:
             where.append("sent_at >= ?")
             params.append(utc_key(sent_since))
-        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox" + (f" WHERE {' AND '.join(where)}" if where else "")
+        columns = _OUTBOX_COLUMNS if bodies else _OUTBOX_NO_BODIES
+        sql = f"SELECT {columns} FROM outbox" + (f" WHERE {' AND '.join(where)}" if where else "")
         with self._errors("reading the outbox"):
             rows = self._conn.execute(sql + " ORDER BY created_at, key", params).fetchall()
         return [_outbox_message(row) for row in rows]

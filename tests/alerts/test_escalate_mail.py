@@ -5,7 +5,9 @@ SMTP server; fixed times."""
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -189,3 +191,57 @@ def test_reminders_and_escalations_are_not_counted_as_flag_deliveries(tmp_path: 
     _, text, html = render_digest(digest)
     assert "Trạng thái: đã gửi 2 thư" in text and "đã gửi 5" not in text
     assert f"Quy tắc: {DESCRIPTION} · " in text and DESCRIPTION in html and f"({RULE})" not in text + html
+
+
+def _delete_article(path: Path, article_id: str) -> None:
+    """Take an article out of the store as Elasticsearch's ILM or an operator would (the Store has no
+    delete): its record and its search entry; its flag emails stay in the outbox."""
+    conn = sqlite3.connect(path)
+    with conn:
+        [docno] = conn.execute("SELECT docno FROM articles WHERE id = ?", (article_id,)).fetchone()
+        conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (docno,))
+        conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+    conn.close()
+
+
+def test_a_reminder_for_a_deleted_article_says_it_is_gone_and_names_it_by_the_flag(
+        tmp_path: Path, store: Store, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture) -> None:
+    """The flag still goes unanswered, so the chain goes on (the post may still be online): the
+    Subject names the title the flag's Subject quoted, not that Subject nested in its own, and the
+    email says in Vietnamese that the article is no longer stored and where its address is."""
+    signer = LinkSigner(SECRET, "https://haidang.example.gov.vn")
+    article = _flagged(store, signer)
+    flag_subject = next(m.subject for m in store.outbox() if is_flag_message(m))
+    assert isinstance(store, SqliteStore)
+    _delete_article(store.path, article.id)
+    assert store.get(article.id) is None
+    settings = _settings(tmp_path)
+    with caplog.at_level(logging.INFO, logger="alerts.escalate"):
+        assert len(escalate_due(store, settings, T0 + timedelta(hours=24), signer=signer).reminded) == 2
+        assert len(escalate_due(store, settings, T0 + timedelta(hours=48), signer=signer).escalated) == 1
+    assert sum("no longer in the store" in r.getMessage() for r in caplog.records) == 3
+    notifier = SmtpNotifier("127.0.0.1", smtp_server.port, "none", sender="haidang@example.gov.vn", timeout_s=5)
+    assert len(deliver_due(store, notifier, T0 + timedelta(hours=48)).sent) == 3
+
+    received = [message_from_bytes(e.content, policy=policy.default) for e in smtp_server.handler.envelopes
+                if isinstance(e.content, bytes)]
+    assert len(received) == 3
+    for email in received:
+        subject = str(email["Subject"])
+        assert subject.count("[Hải Đăng]") == 1 and "«" not in subject, subject
+        assert " giờ — Tin đồn vỡ đập thủy điện ở Sơn Tây, người dân" in subject, subject
+        plain = email.get_body(("plain",)).get_content()     # type: ignore[union-attr]
+        html = email.get_body(("html",)).get_content()       # type: ignore[union-attr]
+        # The title as the flag's Subject carried it (already cut there).
+        assert "Tiêu đề bài viết (theo thư cảnh báo gốc): Tin đồn vỡ đập thủy điện ở Sơn Tây, người dân phải sơ tán…\n" in plain
+        assert "Bài gốc: không còn trong kho dữ liệu của Hải Đăng." in plain
+        assert "không có nghĩa là bài đã được gỡ khỏi nơi đăng" in plain
+        assert "Không còn trong kho dữ liệu của Hải Đăng." in html and "(theo thư cảnh báo gốc)" in html
+        assert f"Thư cảnh báo gốc: «{flag_subject}»" in plain            # to find the flag's email by
+        assert f"Mã tin (dùng khi trao đổi với bộ phận theo dõi thông tin): {article.id}" in plain
+        assert _tokens(plain) == [] and _tokens(html) == []
+    reminders = [e for e in received if "[Nhắc lại]" in str(e["Subject"])]
+    assert len(reminders) == 2
+    for email in reminders:
+        plain = email.get_body(("plain",)).get_content()     # type: ignore[union-attr]
+        assert "vì bài viết không còn trong kho dữ liệu; đề nghị dùng các đường dẫn trong thư cảnh báo gốc" in plain

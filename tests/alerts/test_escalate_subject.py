@@ -1,6 +1,6 @@
 """Reminder and escalation Subjects keep within SUBJECT_CHARS as a flag's do, however long the
-article title (or, with the article gone, the flag's own Subject with its outlet and topic names):
-the words saying what the email is stay whole, the title is cut with "…". Real SQLite; fixed times."""
+article title (or, with the article gone, the title the flag's own Subject quoted): the words saying
+what the email is stay whole, the title is cut with "…". Real SQLite; fixed times."""
 
 from __future__ import annotations
 
@@ -94,8 +94,9 @@ def test_a_short_title_is_whole(tmp_path: Path, store: Store) -> None:
 
 
 def test_an_old_flag_subject_with_long_outlet_and_topic_names_is_cut(tmp_path: Path, store: Store) -> None:
-    """The article is no longer stored: the reminder quotes the flag's own Subject, from before flag
-    Subjects were capped, and still keeps within the cap."""
+    """The article is no longer stored: the reminder names the title the flag's own Subject quoted
+    (from before flag Subjects were capped), not that whole Subject with its tags, outlet and topic,
+    and still keeps within the cap."""
     assert len(OLD_FLAG_SUBJECT) > 165
     _sent_flag(store, "story-gone", OLD_FLAG_SUBJECT)
     subjects = _subjects(store, _settings(tmp_path))
@@ -104,7 +105,20 @@ def test_an_old_flag_subject_with_long_outlet_and_topic_names_is_cut(tmp_path: P
         assert subject.endswith("…"), subject
         words = "[Cần chỉ đạo xử lý]" if stage == "escalation" else "[Nhắc lại]"
         assert subject.startswith(f"[Hải Đăng]{words}[trung bình] Cảnh báo chưa có phương án xử lý sau 312 giờ — "
-                                  "[Hải Đăng][trung bình] Tin tiêu cực")
-    # The email itself still quotes the flag's Subject whole.
+                                  "Tin đồn vỡ đập thủy điện Nước Trong"), subject
+        assert subject.count("[Hải Đăng]") == 1 and "«" not in subject
+    # The email itself still quotes the flag's Subject whole, to find it by.
     reminder = next(m for m in store.outbox() if follow_up_of(m) == "reminder")
     assert OLD_FLAG_SUBJECT in reminder.text
+
+
+@pytest.mark.parametrize(("flag_subject", "named"), [
+    ("[Hải Đăng][trung bình] Tin tiêu cực về tỉnh — «Sạt lở ở «Sơn Tây» sau mưa» — Báo Quảng Ngãi",
+     "Sạt lở ở «Sơn Tây» sau mưa"),
+    ("[Hải Đăng][trung bình] Tin tiêu cực về tỉnh", "Tin tiêu cực về tỉnh"),       # no title quoted: tags dropped
+], ids=["quoted-title", "no-title"])
+def test_a_gone_article_is_named_by_its_flag_subject(tmp_path: Path, store: Store, flag_subject: str,
+                                                    named: str) -> None:
+    _sent_flag(store, "story-gone", flag_subject)
+    subjects = _subjects(store, _settings(tmp_path))
+    assert subjects["reminder"] == f"[Hải Đăng][Nhắc lại][trung bình] Cảnh báo chưa có phương án xử lý sau 312 giờ — {named}"

@@ -338,7 +338,7 @@ def test_reminders_and_silence_emails_keep_hostile_values_inert() -> None:
     env = environment()
     flag = {"rule": "tin_sai_cao", "description": CONFIG_MARKUP}
     reminder = {"stage": "reminder", "severity": "cao", "flag": flag, "title": f"{MARKUP}\r\n" + "Đập " * 5_000,
-                "url": "javascript:alert(1)", "record_id": "r1",
+                "article_gone": False, "url": "javascript:alert(1)", "record_id": "r1",
                 "original_subject": f"{MARKUP}\r\nBcc: x@evil.example",
                 "sent_at": T0, "hours": 24, "escalate_after_hours": 48, "escalation_pending": True,
                 "lead_name": CONFIG_MARKUP, "notified": [{"name": CONFIG_MARKUP, "address": "a@example.vn"}],

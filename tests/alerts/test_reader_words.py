@@ -127,7 +127,8 @@ def test_hostile_evidence_stays_text_in_the_html_email() -> None:
 def _reminder(action_links: list[dict[str, str]], links_missing: str | None = None) -> tuple[str, str, str]:
     env = environment()
     values = {"stage": "reminder", "severity": "khẩn", "rule": RULE, "rule_description": DESCRIPTION,
-              "flag": {"rule": RULE, "description": DESCRIPTION}, "title": "Tin đồn", "url": "https://x.vn/a",
+              "flag": {"rule": RULE, "description": DESCRIPTION}, "title": "Tin đồn", "article_gone": False,
+              "url": "https://x.vn/a",
               "record_id": "abc123def456", "original_subject": "[Hải Đăng][khẩn] Nguy cơ tin sai",
               "sent_at": T0, "hours": 24.0, "escalate_after_hours": 48, "escalation_pending": True,
               "lead_name": "Sở Thông tin và Truyền thông", "notified": [{"name": "Công an tỉnh", "address": "ca@x.vn"}],

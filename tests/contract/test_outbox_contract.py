@@ -30,7 +30,7 @@ def test_enqueue_keeps_every_field_and_is_idempotent(store: Store) -> None:
         "k1", "a@example.vn", "<k1@haidang.local>", "Tiêu đề", "nội dung", "<p>nội dung</p>")
     assert row.status == "pending" and row.attempts == 0 and row.last_error is None
     assert row.created_at == T0 and row.next_attempt_at == T0 and row.sent_at is None
-    assert row.attachments == []
+    assert row.attachments == [] and row.handed_over == 0
 
 
 def test_attachment_paths_are_kept_in_order(store: Store) -> None:
@@ -100,3 +100,47 @@ def test_outbox_narrowed_by_keys_and_sent_since(store: Store) -> None:
     assert [m.key for m in store.outbox("pending", keys=["k1", "k2"])] == ["k2"]
     many = [f"x{i}" for i in range(2500)] + ["k4", "k2"]        # more keys than one query takes
     assert [m.key for m in store.outbox(keys=many)] == ["k2", "k4"]
+
+
+def test_outbox_without_bodies_reads_every_other_field(store: Store) -> None:
+    """Listings that never send (digest, reports, escalation) leave the bodies, most of the bytes."""
+    files = ["/srv/haidang/reports/báo cáo.xlsx"]
+    store.enqueue(_msg("k0", created_at=T0, attachments=files))
+    store.enqueue(_msg("k1", recipient="b@example.vn", created_at=T0 + timedelta(minutes=1)))
+    store.mark_retry("k0", "mất kết nối", T0 + timedelta(minutes=5), handed_over=True)
+    store.mark_sent("k1", T0 + timedelta(hours=1))
+    whole = store.outbox()
+    light = store.outbox(bodies=False)
+    assert [(m.text, m.html) for m in light] == [("", "")] * 2
+    for full, bare in zip(whole, light, strict=True):
+        full.text = full.html = ""
+        assert bare == full
+    assert light[0].attachments == files and light[0].handed_over == 1 and light[0].subject == "Tiêu đề"
+    # The filters work alike, the chunked key lookup too.
+    assert [m.key for m in store.outbox("sent", sent_since=T0, bodies=False)] == ["k1"]
+    many = [f"x{i}" for i in range(2500)] + ["k1"]
+    assert [(m.key, m.html) for m in store.outbox(keys=many, bodies=False)] == [("k1", "")]
+    assert store.outbox(keys=["k0"])[0].html == "<p>nội dung</p>"      # bodies stay the default
+
+
+def test_handed_over_is_counted_kept_and_never_reset(store: Store) -> None:
+    """Attempts the server took whole without answering (alerts.outbox sends such a message once
+    more at most): counted by the marks that say so, kept by a plain retry, by sending and by
+    putting a failed message back."""
+    store.enqueue(_msg("k1", created_at=T0, handed_over=5))        # a queued message starts at 0
+    assert store.outbox()[0].handed_over == 0
+    store.mark_retry("k1", "mất kết nối", T0, handed_over=True)
+    store.mark_retry("k1", "không kết nối được", T0)
+    [row] = store.outbox()
+    assert row.handed_over == 1 and row.attempts == 2 and row.last_error == "không kết nối được"
+    store.mark_failed("k1", "hai lần không trả lời", T0, handed_over=True)
+    assert store.outbox("failed")[0].handed_over == 2
+    assert store.requeue_failed("k1", T0 + timedelta(hours=1))
+    [due] = store.due_messages(T0 + timedelta(hours=1))
+    assert due.handed_over == 2
+    store.mark_failed("k1", "550 no such user", T0 + timedelta(hours=1))
+    assert store.outbox()[0].handed_over == 2
+    store.requeue_failed("k1", T0 + timedelta(hours=2))
+    store.mark_sent("k1", T0 + timedelta(hours=2))
+    [sent] = store.outbox()
+    assert sent.status == "sent" and sent.handed_over == 2 and sent.last_error is None

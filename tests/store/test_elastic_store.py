@@ -232,3 +232,106 @@ def test_an_audit_page_past_the_result_window_is_reached_with_search_after(fake_
     assert [e.actor for e in page.entries] == [f"u{i}" for i in range(49, -1, -1)]
     assert page.total == 25_050
     assert past.entries == [] and past.total == 25_050 and bodies[-1]["size"] == 0
+
+
+# -- the outbox: listings without bodies, documents from before the handed_over field ----------------
+
+_LEGACY = "[may have been delivered already] "
+
+
+def _outbox_doc(key: str, status: str, last_error: str) -> dict[str, Any]:
+    """An outbox document as template version 4 stored it: no handed_over, the prefix in last_error."""
+    return {"key": key, "flag_rule": "tin_sai", "story_id": "s1", "recipient": "a@example.vn",
+            "message_id": f"<{key}@haidang.local>", "subject": "Cờ báo", "text": "nội dung", "html": "<p>nội dung</p>",
+            "status": status, "attempts": 1, "next_attempt_at": "2026-03-02T01:00:00.000000+00:00",
+            "last_error": last_error, "created_at": "2026-03-02T01:00:00.000000+00:00", "sent_at": None,
+            "lease_owner": None, "lease_until": None, "pending_since": "2026-03-02T01:00:00.000000+00:00",
+            "failed_at": None, "attachments": []}
+
+
+_OLD_OUTBOX = {
+    "k1": _outbox_doc("k1", "pending", _LEGACY + "SMTP server took the whole message but gave no answer"),
+    "k2": _outbox_doc("k2", "failed", _LEGACY + "the server took the whole message twice without answering, so "
+                                                "it may have arrived twice. Last error: timed out"),
+    "k3": _outbox_doc("k3", "failed", "not delivered within 72 h (outbox.max_age_hours), 3 attempt(s); last error: "
+                                      + _LEGACY + "cannot reach SMTP server"),
+    "k4": _outbox_doc("k4", "failed", "550 no such user"),
+}
+
+
+def _outbox_cluster(searches: list[dict[str, Any]], written: dict[str, Any]) -> Route:
+    """An outbox index holding _OLD_OUTBOX: searches answered with each source as asked for, writes kept."""
+    def route(method: str, path: str, body: bytes) -> tuple[int, Any]:
+        if path == "/hd-outbox/_search":
+            request = json.loads(body)
+            searches.append(request)
+            asked = request.get("_source")
+            left_out = set(asked.get("excludes", [])) if isinstance(asked, dict) else set()
+            hits = [{"_index": "hd-outbox", "_id": k, "_source": {f: v for f, v in doc.items() if f not in left_out},
+                     "sort": [1772413200000, k]} for k, doc in _OLD_OUTBOX.items()]
+            return 200, {"hits": {"total": {"value": len(hits), "relation": "eq"}, "hits": hits}}
+        key = path.rsplit("/", 1)[1]
+        if method == "GET" and path.startswith("/hd-outbox/_doc/"):
+            return 200, {"_index": "hd-outbox", "_id": key, "_seq_no": 3, "_primary_term": 1, "found": True,
+                         "_source": _OLD_OUTBOX[key]}
+        if method == "PUT" and path.startswith("/hd-outbox/_doc/"):
+            written[key] = json.loads(body)
+            return 200, {"_index": "hd-outbox", "_id": key, "result": "updated", "_seq_no": 4, "_primary_term": 1}
+        return 404, {"error": {"type": "not_found", "reason": path}, "status": 404}
+    return route
+
+
+def test_an_outbox_listing_without_bodies_asks_the_cluster_to_leave_them_out(fake_es) -> None:
+    """The request against the official search API (no cluster here: see the module docstring)."""
+    searches: list[dict[str, Any]] = []
+    url, _ = fake_es(_ready_cluster(load_templates().version, _outbox_cluster(searches, {})))
+    store = ElasticStore(Elasticsearch(url), prefix="hd")
+    try:
+        light = store.outbox(bodies=False)
+        whole = store.outbox("failed")
+    finally:
+        store.close()
+    assert searches[0]["_source"] == {"excludes": ["text", "html"]}
+    assert searches[1]["_source"] is True
+    assert searches[1]["query"] == {"bool": {"filter": [{"term": {"status": "failed"}}]}}
+    assert [(m.text, m.html) for m in light] == [("", "")] * 4 and light[0].subject == "Cờ báo"
+    assert whole[0].html == "<p>nội dung</p>"
+
+
+def test_an_outbox_document_from_before_the_field_reads_with_its_handover_count(fake_es) -> None:
+    """As SQLite migration 0014 moves the prefix into the column: 2 for the message stopped after
+    the second silence, 1 for the others that carry it (also quoted inside a give-up message)."""
+    url, _ = fake_es(_ready_cluster(load_templates().version, _outbox_cluster([], {})))
+    store = ElasticStore(Elasticsearch(url), prefix="hd")
+    try:
+        rows = {m.key: m for m in store.outbox(bodies=False)}
+    finally:
+        store.close()
+    assert {k: m.handed_over for k, m in rows.items()} == {"k1": 1, "k2": 2, "k3": 1, "k4": 0}
+    assert rows["k1"].last_error == "SMTP server took the whole message but gave no answer"
+    assert rows["k2"].last_error is not None and rows["k2"].last_error.startswith("the server took the whole")
+    assert rows["k3"].last_error == ("not delivered within 72 h (outbox.max_age_hours), 3 attempt(s); "
+                                     "last error: cannot reach SMTP server")
+    assert rows["k4"].last_error == "550 no such user"
+
+
+def test_rewriting_an_old_outbox_document_stores_the_field(fake_es) -> None:
+    """A retry of an old document keeps its handover (the next error has no prefix to carry it) and
+    counts a new one; putting one back keeps the count."""
+    written: dict[str, Any] = {}
+    url, _ = fake_es(_ready_cluster(load_templates().version, _outbox_cluster([], written)))
+    store = ElasticStore(Elasticsearch(url), prefix="hd")
+    try:
+        store.mark_retry("k1", "cannot reach SMTP server", datetime(2026, 3, 2, 2, tzinfo=UTC))
+        assert written["k1"]["handed_over"] == 1 and written["k1"]["attempts"] == 2
+        assert written["k1"]["last_error"] == "cannot reach SMTP server"
+        store.mark_failed("k1", "twice", datetime(2026, 3, 2, 2, tzinfo=UTC), handed_over=True)
+        assert written["k1"]["handed_over"] == 2 and written["k1"]["status"] == "failed"
+        assert store.requeue_failed("k2", datetime(2026, 3, 2, 3, tzinfo=UTC))
+        assert written["k2"]["handed_over"] == 2 and written["k2"]["status"] == "pending"
+        assert not written["k2"]["last_error"].startswith("[")
+    finally:
+        store.close()
+    mapping = load_templates().small_indices["indices"]["outbox"]["properties"]
+    assert mapping["handed_over"] == {"type": "integer"}
+    assert set(written["k1"]) <= set(mapping) and set(written["k2"]) <= set(mapping)     # the index is strict
