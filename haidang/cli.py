@@ -334,8 +334,8 @@ def status(config: ConfigOpt = None) -> None:
         rows = {s.source_id: s for s in store.source_status()}
         pauses = store.host_pauses(datetime.now(UTC))
         failures = store.failures()
-        failed_mail = store.outbox("failed")
-        pending_mail = len(store.outbox("pending"))
+        failed_mail = store.outbox("failed", bodies=False)
+        pending_mail = len(store.outbox("pending", bodies=False))
         claims_waiting = len(store.known_claims("proposed"))
         jobs = scheduled_jobs(settings, store)
     finally:
@@ -414,7 +414,7 @@ def outbox_list(config: ConfigOpt = None,
     settings = _settings(config)
     store = _store(settings, create=False)
     try:
-        messages = store.outbox(state)  # type: ignore[arg-type]
+        messages = store.outbox(state, bodies=False)  # type: ignore[arg-type]
     finally:
         store.close()
     tz = ZoneInfo(settings.app.timezone)
@@ -425,6 +425,7 @@ def outbox_list(config: ConfigOpt = None,
         lease = f" leased by {escape(m.lease_owner)} until {fmt(m.lease_until)}" if m.lease_owner else ""
         out.print(f"{m.key} {m.status} {escape(_rule_label(m))} → {escape(m.recipient)} created {fmt(m.created_at)} "
                   f"attempts {m.attempts} {when}{lease}"
+                  + (f" handed over {m.handed_over}x without an answer (may have arrived)" if m.handed_over else "")
                   + (f": {escape(shorten(m.last_error, 200))}" if m.last_error and m.status != "sent" else ""))
     out.print(f"{len(messages)} message(s)" + (f" {state}" if state else ""))
 

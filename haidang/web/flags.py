@@ -81,7 +81,7 @@ def list_flags(store: Store, skip_rules: Collection[str]) -> list[FlagEntry]:
     by_story: dict[str, list[ResponseAction]] = {}
     for action in store.actions():
         by_story.setdefault(action.story_id, []).append(action)
-    outbox = store.outbox()
+    outbox = store.outbox(bodies=False)      # the page shows no email body
     again = _resurfacings(outbox)
     entries = [_entry(rule, story_id, group, by_story.get(story_id, []), again.get((rule, story_id), []))
                for (rule, story_id), group in _group(outbox, skip_rules).items()]
@@ -97,7 +97,7 @@ def find_flag(store: Store, key: str, skip_rules: Collection[str]) -> FlagEntry 
     if not found:
         return None
     rule, story_id = found[0].flag_rule, found[0].story_id
-    group = [m for m in store.outbox() if m.flag_rule == rule and m.story_id == story_id]
+    group = [m for m in store.outbox(bodies=False) if m.flag_rule == rule and m.story_id == story_id]
     flags = _group(group, skip_rules)
     if (rule, story_id) not in flags:
         return None

@@ -172,3 +172,19 @@ def test_outbox_commands_refuse_bad_arguments(tmp_path: Path, smtp_server: SmtpS
     open_store(load_settings(tmp_path / "config", environ={}).app.store).close()   # `outbox retry` creates none
     result = CliRunner().invoke(app, [*args, "-c", str(tmp_path / "config")])
     assert result.exit_code == code and says in " ".join(result.output.split()), result.output
+
+
+def test_outbox_list_shows_a_message_the_server_may_have_received(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """The count survives a later error that replaces the text, so the list shows it from the field."""
+    settings = _config(tmp_path, smtp_server)
+    store = open_store(settings.app.store)
+    try:
+        key = _queue(store)
+        store.mark_retry(key, "no answer after the message's end", T0 + timedelta(minutes=5), handed_over=True)
+        store.mark_retry(key, "421 4.3.0 try later", T0 + timedelta(minutes=10))
+    finally:
+        store.close()
+    listed = CliRunner().invoke(app, ["outbox", "list", "-c", str(tmp_path / "config")])
+    assert listed.exit_code == 0, listed.output
+    words = " ".join(listed.output.split())          # the console wraps long lines
+    assert f"{key} pending" in words and "handed over 1x without an answer" in words and "421 4.3.0" in words
