@@ -36,9 +36,9 @@ from pathlib import Path
 
 from alerts.digest import DIGEST_RULE, build_digest, digest_recipients
 from alerts.dispatch import AlertDispatcher
-from alerts.flag import flag_key, follow_up_key, resurfacing_key
+from alerts.flag import flag_key, resurfacing_key
 from bench.search import load_sentences
-from bench.synthetic import message, store_story, stories
+from bench.synthetic import enqueue_flag_emails, message, store_story, stories
 from haidang.reports.report import REPORT_RULE, build_report
 from haidang.settings import DEFAULT_CONFIG_DIR, Settings, User, load_settings
 from haidang.store.base import ACTION_NAMES, ResponseAction
@@ -92,14 +92,7 @@ def build_store(path: Path, settings: Settings, sentences: list[str], count: int
         messages = 0
         acted = 0
         for rule, story_id, recipients, at in queued:
-            for recipient in recipients:
-                status = rng.choices(["sent", "pending", "failed"], [93, 3, 4])[0]
-                messages += store.enqueue(message(flag_key(rule, story_id, recipient), rule, story_id, recipient,
-                                                   at + timedelta(seconds=len(recipient)), status))
-                if rng.random() < 0.12:
-                    stage = rng.choice(["reminder", "reminder", "escalation"])
-                    messages += store.enqueue(message(follow_up_key(stage, rule, story_id, recipient), rule,
-                                                       story_id, recipient, at + timedelta(hours=24)))
+            messages += enqueue_flag_emails(store, rng, rule, story_id, recipients, at)
             if rng.random() < 0.45:
                 for _ in range(rng.choice([1, 1, 2, 2, 3])):
                     action_at = at + timedelta(hours=rng.uniform(0.5, 72))

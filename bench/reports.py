@@ -38,9 +38,9 @@ from typing import Any
 
 from alerts.digest import DIGEST_RULE, digest_recipients
 from alerts.dispatch import AlertDispatcher
-from alerts.flag import flag_key, follow_up_key, resurfacing_key
+from alerts.flag import flag_key, resurfacing_key
 from bench.search import load_sentences
-from bench.synthetic import message, store_story, stories
+from bench.synthetic import enqueue_flag_emails, message, store_story, stories
 from haidang.reports.report import REPORT_RULE
 from haidang.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
 from haidang.store.base import ACTION_NAMES, ResponseAction
@@ -88,14 +88,7 @@ def _store_flags(store: SqliteStore, settings: Settings, queued: list[tuple[str,
     agencies = [a.id for a in settings.agencies]
     messages = acted = 0
     for rule, story_id, recipients, at, outlets in queued:
-        for recipient in recipients:
-            status = rng.choices(["sent", "pending", "failed"], [93, 3, 4])[0]
-            messages += store.enqueue(message(flag_key(rule, story_id, recipient), rule, story_id, recipient,
-                                               at + timedelta(seconds=len(recipient)), status))
-            if rng.random() < 0.12:
-                stage = rng.choice(["reminder", "reminder", "escalation"])
-                messages += store.enqueue(message(follow_up_key(stage, rule, story_id, recipient), rule,
-                                                   story_id, recipient, at + timedelta(hours=24)))
+        messages += enqueue_flag_emails(store, rng, rule, story_id, recipients, at)
         if rng.random() < 0.45:
             action_id = ""
             for _ in range(rng.choice([1, 1, 2, 2, 3])):

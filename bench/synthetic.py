@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alerts.flag import flag_key, follow_up_key
 from crawlers.dedup import band_keys, signature
 from haidang.record import Article, Content, Fetched, Match, article_id
 from haidang.settings import Settings
@@ -116,6 +117,22 @@ def message(key: str, rule: str, story: str, recipient: str, at: datetime, statu
                          attempts=1, created_at=at, next_attempt_at=at, sent_at=at if status == "sent" else None,
                          failed_at=at + timedelta(hours=6) if status == "failed" else None,
                          last_error="550 mailbox unavailable" if status == "failed" else None)
+
+
+def enqueue_flag_emails(store: Store, rng: random.Random, rule: str, story_id: str, recipients: list[str],
+                        at: datetime) -> int:
+    """A flag's emails, mostly sent, some pending or failed, and a reminder or escalation for about
+    one recipient in eight; returns how many were queued."""
+    queued = 0
+    for recipient in recipients:
+        status = rng.choices(["sent", "pending", "failed"], [93, 3, 4])[0]
+        queued += store.enqueue(message(flag_key(rule, story_id, recipient), rule, story_id, recipient,
+                                        at + timedelta(seconds=len(recipient)), status))
+        if rng.random() < 0.12:
+            stage = rng.choice(["reminder", "reminder", "escalation"])
+            queued += store.enqueue(message(follow_up_key(stage, rule, story_id, recipient), rule,
+                                            story_id, recipient, at + timedelta(hours=24)))
+    return queued
 
 
 def store_story(store: Store, story: Story) -> Article:
