@@ -741,12 +741,31 @@ def train(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path
                                                    "never shipped).")] = False,
           with_feedback: Annotated[bool, typer.Option("--with-feedback", help="Add the officers' label corrections "
                                                       "in the store (tone and topics) to the training data.")] = False,
+          check: Annotated[bool, typer.Option("--check", help="Rebuild in a temporary folder and compare with the "
+                                              "shipped models and their cards; change nothing; exit 1 when a "
+                                              "rebuilt model's figures differ.")] = False,
           config: ConfigOpt = None) -> None:
     """Rebuild the shipped models from ../shared/data, reproducibly, each with a model card."""
-    from nlp.train import SHIPPED, train_models
+    from nlp.train import SHIPPED, check_models, train_models
     if not data.is_dir():
         err.print(f"[red]{data} not found[/red]: pass --data pointing at shared/data")
         raise typer.Exit(2)
+    if check:
+        if local or with_feedback:
+            err.print("[red]--check compares the shipped models[/red]: it takes neither --local nor --with-feedback")
+            raise typer.Exit(2)
+        checks = check_models(data, tasks=task or list(SHIPPED))
+        for c in checks:
+            if not c.ok:
+                out.print(f"[red]{c.name}[/red]: rebuilt with other figures than its card; "
+                          f"{len(c.differences)} differ, first: " + "; ".join(c.differences[:5]))
+            elif c.same_bytes:
+                out.print(f"[green]{c.name}[/green]: rebuilt identical, byte for byte")
+            else:
+                out.print(f"[green]{c.name}[/green]: rebuilt with the same figures (the file's bytes differ)")
+        if not all(c.ok for c in checks):
+            raise typer.Exit(1)
+        return
     feedback = _feedback(config) if with_feedback else None
     for name, metrics in train_models(data, tasks=task or list(SHIPPED), local=local, feedback=feedback).items():
         out.print(f"[green]{name}[/green]: " + ", ".join(

@@ -8,39 +8,48 @@ the user who holds the data; it never enters the repository.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SHIPPED", "train_models"]
+from nlp.modelfiles import MODEL_SUFFIX, MODELS_DIR
+
+__all__ = ["SHIPPED", "ModelCheck", "check_models", "train_models"]
 
 log = logging.getLogger(__name__)
 
 
-def _section(data: Path) -> dict[str, Any]:
+def _section(data: Path, models_dir: Path | None = None) -> dict[str, Any]:
     from nlp.section import train_section
-    return train_section(data / "vntc")
+    return train_section(data / "vntc", models_dir=models_dir)
 
 
-def _topics(data: Path) -> dict[str, Any]:
+def _topics(data: Path, models_dir: Path | None = None) -> dict[str, Any]:
     from nlp.topics import train_topics
-    return train_topics(data)
+    return train_topics(data, models_dir=models_dir)
 
 
-def _tone(data: Path) -> dict[str, Any]:
+def _tone(data: Path, models_dir: Path | None = None) -> dict[str, Any]:
     from nlp.tone import train_tone
-    return train_tone(data / "plan-topics")
+    return train_tone(data / "plan-topics", models_dir=models_dir)
 
 
-def _risk(data: Path) -> dict[str, Any]:
+def _risk(data: Path, models_dir: Path | None = None) -> dict[str, Any]:
     from nlp.risk import train_shipped_risk
-    return train_shipped_risk(data / "vfnd")
+    return train_shipped_risk(data / "vfnd", models_dir=models_dir)
 
 
-SHIPPED: dict[str, Callable[[Path], dict[str, Any]]] = {
+SHIPPED: dict[str, Callable[..., dict[str, Any]]] = {
     "section": _section, "topics": _topics, "tone": _tone, "risk": _risk,
 }
+# The file each shipped model is written to (nlp/models/<file>.pickle.z and <file>.md).
+_FILES = {"section": "section", "topics": "topics", "tone": "tone", "risk": "risk_text"}
+_METRICS_BLOCK_RE = re.compile(r"^## Metrics[^\n]*\n+```json\n(.*?)\n```", re.MULTILINE | re.DOTALL)
 
 
 def train_models(data: Path, tasks: list[str], local: bool = False,
@@ -71,3 +80,54 @@ def train_models(data: Path, tasks: list[str], local: bool = False,
         from nlp.risk import LOCAL_MODELS_DIR, train_local_risk
         results["risk_local"] = train_local_risk(data / "reintel", LOCAL_MODELS_DIR)
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCheck:
+    """A shipped model against its rebuild from this checkout: the same bytes, or at least the same
+    figures on its card (another BLAS or CPU may round the last bits of a weight otherwise)."""
+
+    name: str
+    same_bytes: bool
+    same_metrics: bool
+    differences: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.same_metrics
+
+
+def _card_metrics(card: Path) -> dict[str, Any]:
+    found = _METRICS_BLOCK_RE.search(card.read_text(encoding="utf-8")) if card.is_file() else None
+    return json.loads(found.group(1)) if found else {}
+
+
+def _differences(shipped: Any, rebuilt: Any, path: str = "") -> list[str]:
+    """Paths where two metric trees differ, with both values: "per_class.doi_song.f1: 0.9167 -> 0.9135"."""
+    if isinstance(shipped, dict) and isinstance(rebuilt, dict):
+        return [d for key in sorted(set(shipped) | set(rebuilt), key=str)
+                for d in _differences(shipped.get(key), rebuilt.get(key), f"{path}.{key}" if path else str(key))]
+    return [] if shipped == rebuilt else [f"{path or 'metrics'}: {shipped} -> {rebuilt}"]
+
+
+def check_models(data: Path, tasks: list[str], models_dir: Path | None = None) -> list[ModelCheck]:
+    """Rebuild the named shipped models in a temporary folder and compare each with the shipped one.
+
+    Why: the models are trained on text after `normalize` and read by the matcher's gate, so a code
+    change there changes what `haidang train` builds; a shipped file the code can no longer rebuild
+    should be found before a user retrains and gets other figures.
+    """
+    unknown = set(tasks) - set(SHIPPED)
+    if unknown:
+        raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {list(SHIPPED)}")
+    shipped_dir = models_dir or MODELS_DIR
+    checks = []
+    with tempfile.TemporaryDirectory(prefix="haidang-train-check-") as tmp:
+        for name in tasks:
+            log.info("rebuilding %s to compare", name)
+            SHIPPED[name](data, models_dir=Path(tmp))
+            file = _FILES[name]
+            old, new = shipped_dir / f"{file}{MODEL_SUFFIX}", Path(tmp) / f"{file}{MODEL_SUFFIX}"
+            diffs = _differences(_card_metrics(shipped_dir / f"{file}.md"), _card_metrics(Path(tmp) / f"{file}.md"))
+            checks.append(ModelCheck(name, old.is_file() and old.read_bytes() == new.read_bytes(), not diffs, diffs))
+    return checks
