@@ -116,6 +116,10 @@ def _is_latin_word_char(ch: str) -> bool:
     return ch.isalnum() and ord(ch) < 0x1100   # CJK and Hangul names carry no word boundaries
 
 
+def _is_hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3"       # precomposed syllables, which `fold` keeps as they are
+
+
 def _is_marked(s: str) -> bool:
     """Whether the text is written with Vietnamese diacritics (then an unmarked word is another word).
 
@@ -239,6 +243,10 @@ class _Name:
     any_marked: bool                # whether some place's name has diacritics
     word_start: bool                # whether the key starts with a word character (then so must the hit)
     word_end: bool                  # ... ends with one
+    # Whether the key starts with a Hangul syllable: then the hit must start a Korean word. Korean
+    # writes spaces between words and particles after them ("꽝응아이성에서"), so only the start is
+    # checked; CJK ideographs have no word boundaries at all (Chinese names carry 省 or 市 instead).
+    hangul_start: bool
 
 
 class _Spans:
@@ -330,7 +338,8 @@ class ProvinceMatcher:
                 capitals=tuple(_name_capitals(p.name) for p in senses),
                 uncased=tuple(p.kind in _UNCASED_KINDS for p in senses),
                 any_marked=any(not p.name.isascii() for p in senses),
-                word_start=_is_latin_word_char(key[0]), word_end=_is_latin_word_char(key[-1])))
+                word_start=_is_latin_word_char(key[0]), word_end=_is_latin_word_char(key[-1]),
+                hangul_start=_is_hangul(key[0])))
         self._automaton.make_automaton()
         # Names of two or more words written as one, as hashtags write them ("quangngai", "lyson").
         # One-word names need no index: the automaton finds "#Huế" as it finds "Huế".
@@ -447,6 +456,8 @@ class ProvinceMatcher:
             if name.word_end and end < n and (c := folded[end]).isalnum() and c < "\u1100" \
                     and not _glued(s[end - 1], s[end]):
                 continue
+            if name.hangul_start and start > 0 and _is_hangul(folded[start - 1]):
+                continue                # inside a Korean word, not a name that starts one
             if blocked.holds(start):
                 continue
             surface = s[start:end]
