@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from haidang.record import Article, Match, Span
-from haidang.textnorm import fold, normalize
+from haidang.textnorm import char_class, fold, normalize
 from nlp.gazetteer import Gazetteer, Place
 
 __all__ = ["MAX_SPANS", "EvidenceWeights", "ProvinceMatcher", "match_article"]
@@ -38,6 +38,14 @@ _WORD_RE = re.compile(r"\w+")
 # Hashtags, as public platforms write place names: "#QuảngNgãi", "#DuLịchLýSơn", "#quangngai". Not
 # an HTML entity ("&#39;") or a URL fragment (URLs are blocked anyway).
 _HASHTAG_RE = re.compile(r"(?<![\w&/#])#([^\W_]{4,80})")
+# A small letter then a capital, Latin and Vietnamese letters only: where two capitalised words are
+# written as one outside a hashtag ("QuảngNgãi", as text reads after a hidden character between the
+# words was dropped, or as a post runs words together). Exact letter sets, not ranges: Latin Extended
+# Additional alternates capital and small letters, so a range would match inside most Vietnamese words.
+_LATIN_LETTERS = [chr(c) for c in (*range(0x41, 0x7B), *range(0xC0, 0x250), *range(0x1E00, 0x1F00))]
+_MAX_JOINED = 80                # as `_HASHTAG_RE`: longer runs are no name, and reading their parts is quadratic
+_CAMEL_RE = re.compile(char_class(c for c in _LATIN_LETTERS if c.islower())
+                       + char_class(c for c in _LATIN_LETTERS if c.isupper()))
 # What a name loses when written as one word: its spaces, hyphens and dots ("tp. hcm" -> "tphcm").
 _JOIN_RE = re.compile(r"[\s.\-]+")
 # Units that may anchor a district or ward name ("xã Tịnh Khê", "quận 6", "TP Nha Trang"), each
@@ -222,6 +230,23 @@ def _tag_parts(s: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in parts]
 
 
+def _camel_words(s: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each word of `s` with a capital right after a small letter, once each; not
+    a hashtag (those are read whole)."""
+    end = 0
+    for m in _CAMEL_RE.finditer(s):
+        if m.start() < end:
+            continue
+        start = m.start()
+        while start > 0 and s[start - 1].isalnum():
+            start -= 1
+        end = m.end()
+        while end < len(s) and s[end].isalnum():
+            end += 1
+        if (start == 0 or s[start - 1] != "#") and end - start <= _MAX_JOINED:
+            yield start, end
+
+
 def _joined_form_agrees(name: _Name, surface: str) -> bool:
     """A name written as one word keeps its diacritics when it has any: "#HòaBình", not "#HóaBình"."""
     if surface.isascii():
@@ -394,22 +419,30 @@ class ProvinceMatcher:
         out.extend(self._anchored(field_name, s, folded, cased, marked, blocked, covered, lead_end))
         if "#" in s:
             covered = _Spans((e.start, e.end) for e in out)
-            out.extend(self._hashtags(field_name, s, folded, marked, blocked, covered, lead_end))
+            tags = ((m.start(1), m.end(1)) for m in _HASHTAG_RE.finditer(s) if not blocked.holds(m.start()))
+            out.extend(self._joined_names(field_name, s, folded, marked, covered, lead_end, tags, capitals=False))
+        if _CAMEL_RE.search(s):
+            covered = _Spans((e.start, e.end) for e in out)
+            words = (w for w in _camel_words(s) if not blocked.holds(w[0]))
+            out.extend(self._joined_names(field_name, s, folded, marked, covered, lead_end, words, capitals=True))
         return out
 
-    def _hashtags(self, field_name: str, s: str, folded: str, marked: bool, blocked: _Spans,
-                  covered: _Spans, lead_end: int) -> Iterator[_Evidence]:
-        """Names written as one word in a hashtag: the whole tag ("#quangngai") or a run of its
-        capitalised parts ("#DuLịchLýSơn" holds "LýSơn"), longest first, so "#ĐồngThápMười" is the
-        region and not "Đồng Tháp". The words around a hashtag say nothing of it, so the hit is
-        classified as a bare name would be; a tag in lower case without diacritics as plain text."""
-        for m in _HASHTAG_RE.finditer(s):
-            if blocked.holds(m.start()) or covered.overlaps(m.start(1), m.end(1)):
+    def _joined_names(self, field_name: str, s: str, folded: str, marked: bool, covered: _Spans,
+                      lead_end: int, words: Iterable[tuple[int, int]], capitals: bool) -> Iterator[_Evidence]:
+        """Names written as one word: in a hashtag, the whole tag ("#quangngai") or a run of its
+        capitalised parts ("#DuLịchLýSơn" holds "LýSơn"); elsewhere (`capitals`), only a run of two or
+        more capitalised parts ("QuảngNgãi"). Longest first, so "#ĐồngThápMười" is the region and not
+        "Đồng Tháp". The words around say nothing of such a word, so the hit is classified as a bare
+        name would be; a tag in lower case without diacritics as plain text."""
+        for start, end in words:
+            if covered.overlaps(start, end):
                 continue
-            parts = _tag_parts(s, m.start(1), m.end(1))
+            parts = _tag_parts(s, start, end)
             i = 0
             while i < len(parts):
                 for j in range(len(parts), i, -1):
+                    if capitals and (j - i < 2 or not all(s[a].isupper() for a, _ in parts[i:j])):
+                        continue
                     a, b = parts[i][0], parts[j - 1][1]
                     name = self._joined.get(folded[a:b])
                     if name is not None and _joined_form_agrees(name, s[a:b]):

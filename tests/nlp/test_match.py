@@ -178,3 +178,29 @@ def test_a_name_written_as_one_word_in_a_hashtag_is_found(matcher: ProvinceMatch
 ])
 def test_hashtags_keep_the_traps(matcher: ProvinceMatcher, text: str) -> None:
     assert not [m for m in matcher.match("", text) if m.named or m.score >= 0.5], text
+
+
+@pytest.mark.parametrize(("text", "surface"), [
+    ("Tin nóng ở Quảng\u200bNgãi hôm nay", "QuảngNgãi"),        # a hidden character between the words
+    ("Tin nóng ở Quảng\u202aNgãi hôm nay", "QuảngNgãi"),        # a bidi control, dropped the same way
+    ("Ai đi DuLịchQuảngNgãi cùng không", "QuảngNgãi"),           # words run together in a post
+    ("Đảo LýSơn, QuảngNgãi.", "QuảngNgãi"),
+])
+def test_capitalised_words_run_together_outside_a_hashtag_are_found(matcher: ProvinceMatcher, text: str,
+                                                                    surface: str) -> None:
+    found = matcher.match("", text)
+    assert [m.province_code for m in found] == ["51"] and found[0].named
+    shown = normalize(text)
+    assert surface in [shown[s.start:s.end] for s in found[0].spans]
+
+
+@pytest.mark.parametrize("text", [
+    "Mùa nước nổi ĐồngThápMười đã về",       # the region still wins over the province inside it
+    "Ảnh QuàngNgãi",                          # other diacritics: another word
+    "Chiều thứ sáuNam Định",                  # glued crawl text: one capitalised part, not a joined name
+    "Mua iPhone và PetroVietnam tăng giá",    # brand names: no name in their parts
+    "quangngai",                              # a lower-case run is read only as a whole hashtag
+    "a" + "Bc" * 10_000,                      # a crafted run: too long to be a name, read in linear time
+])
+def test_words_run_together_keep_the_traps(matcher: ProvinceMatcher, text: str) -> None:
+    assert not [m for m in matcher.match("", text) if m.named and m.province_code in {"51", "82"}], text
