@@ -204,3 +204,22 @@ def test_capitalised_words_run_together_outside_a_hashtag_are_found(matcher: Pro
 ])
 def test_words_run_together_keep_the_traps(matcher: ProvinceMatcher, text: str) -> None:
     assert not [m for m in matcher.match("", text) if m.named and m.province_code in {"51", "82"}], text
+
+
+@pytest.fixture(scope="module")
+def shipped_matcher() -> ProvinceMatcher:
+    """The matcher with the shipped config/landmarks.yaml, as `haidang run` builds it."""
+    from haidang.settings import load_settings
+    return ProvinceMatcher(Gazetteer.load(landmarks=load_settings(Path(__file__).resolve().parents[2] / "config",
+                                                                  environ={}).landmarks))
+
+
+@pytest.mark.parametrize(("text", "implied"), [
+    ("中国海军在西沙群岛附近举行演习。China expanded outposts in the Spratlys.", {"48", "56"}),
+    ("하롱베이와 푸꾸옥, 나트랑은 인기가 많다.", {"22", "91", "56"}),
+    ("越南李山岛渔民和芽庄的游客。", {"51", "56"}),
+    ("我们会安排李山先生接待代表团。", set()),       # 会安排 "will arrange", 李山 a person: no landmark
+])
+def test_foreign_press_names_of_landmarks(shipped_matcher: ProvinceMatcher, text: str, implied: set[str]) -> None:
+    found = shipped_matcher.match("", text)
+    assert {m.province_code for m in found} == implied and not any(m.named for m in found)
