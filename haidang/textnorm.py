@@ -93,7 +93,8 @@ _ODD_ASTRAL = [code for code in _ODD_CHARS if code > 0xFFFF]
 _ODD_RE = re.compile(char_class([*(chr(code) for code in _ODD_CHARS if code <= 0xFFFF), *BIDI_CONTROLS,
                                  *map(chr, range(min(_ODD_ASTRAL), max(_ODD_ASTRAL) + 1))]))
 _ODD_AND_BIDI = {**_ODD_CHARS, **_BIDI_DROP}
-_SPACES_RE = re.compile(r"\t| {2,}")
+# A tab beside spaces joins their run: "a\t b" is "a b", not two spaces.
+_SPACES_RE = re.compile(r"[ \t]{2,}|\t")
 
 
 def normalize(text: str) -> str:

@@ -56,6 +56,7 @@ def test_bidi_controls_stay_where_right_to_left_text_needs_them(rtl: str) -> Non
 
 def test_spaces_become_one_plain_space_and_line_breaks_stay() -> None:
     assert normalize("Hà\u00a0 Nội\tthủ\u3000 đô\n\nmới") == "Hà Nội thủ đô\n\nmới"
+    assert normalize("Quảng\t Ngãi \t\tLý \tSơn\t") == "Quảng Ngãi Lý Sơn "     # tabs beside spaces: one space
 
 
 @pytest.mark.parametrize(("text", "expected"), [
