@@ -136,6 +136,12 @@ class FeedCut:
             return f"larger than the size cap ({self.cap:,} bytes) once inflated"
         return f"larger than the size cap ({self.cap:,} bytes; {size})"
 
+    def partial_read(self, kind: str, url: str, kept: str, left: str) -> str:
+        """The operator's message for a body read only in part: what was `kept` (its complete first
+        entries) and what was `left`, for a feed or a sitemap alike."""
+        return (f"{kind} {url} is {self.describe()}: only the {kept} in its first {self.cap:,} bytes were "
+                f"read, not {left}; raise crawl.max_size_bytes to read the whole {kind}")
+
 
 class FeedHeadMiddleware:
     """Keeps the first DOWNLOAD_MAXSIZE bytes of a feed or sitemap that is larger, and notes the cut

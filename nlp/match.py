@@ -421,9 +421,9 @@ class ProvinceMatcher:
             covered = _Spans((e.start, e.end) for e in out)
             tags = ((m.start(1), m.end(1)) for m in _HASHTAG_RE.finditer(s) if not blocked.holds(m.start()))
             out.extend(self._joined_names(field_name, s, folded, marked, covered, lead_end, tags, capitals=False))
-        if _CAMEL_RE.search(s):
+        words = [w for w in _camel_words(s) if not blocked.holds(w[0])]
+        if words:
             covered = _Spans((e.start, e.end) for e in out)
-            words = (w for w in _camel_words(s) if not blocked.holds(w[0]))
             out.extend(self._joined_names(field_name, s, folded, marked, covered, lead_end, words, capitals=True))
         return out
 

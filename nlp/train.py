@@ -52,6 +52,12 @@ _FILES = {"section": "section", "topics": "topics", "tone": "tone", "risk": "ris
 _METRICS_BLOCK_RE = re.compile(r"^## Metrics[^\n]*\n+```json\n(.*?)\n```", re.MULTILINE | re.DOTALL)
 
 
+def _check_tasks(tasks: list[str]) -> None:
+    unknown = set(tasks) - set(SHIPPED)
+    if unknown:
+        raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {list(SHIPPED)}")
+
+
 def train_models(data: Path, tasks: list[str], local: bool = False,
                  feedback: list[dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """Train the named shipped models (and the local risk model with `local`); metrics per model.
@@ -60,9 +66,7 @@ def train_models(data: Path, tasks: list[str], local: bool = False,
     corrections join the tone model's training data, topic corrections the topic model's as
     partial labels (nlp.feedback); province corrections train nothing (the matcher has no model).
     """
-    unknown = set(tasks) - set(SHIPPED)
-    if unknown:
-        raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {list(SHIPPED)}")
+    _check_tasks(tasks)
     results = {}
     for name in tasks:
         log.info("training %s", name)
@@ -117,9 +121,7 @@ def check_models(data: Path, tasks: list[str], models_dir: Path | None = None) -
     change there changes what `haidang train` builds; a shipped file the code can no longer rebuild
     should be found before a user retrains and gets other figures.
     """
-    unknown = set(tasks) - set(SHIPPED)
-    if unknown:
-        raise ValueError(f"unknown model(s) {sorted(unknown)}; choose from {list(SHIPPED)}")
+    _check_tasks(tasks)
     shipped_dir = models_dir or MODELS_DIR
     checks = []
     with tempfile.TemporaryDirectory(prefix="haidang-train-check-") as tmp:

@@ -92,9 +92,8 @@ class FeedSpider(SourceSpider):
         return CrawlFailure(
             source_id=self.source.id, url=response.url, stage="feed", error_class="FeedTruncated",
             transient=False,
-            message=f"feed {response.url} is {cut.describe()}: only the {len(parsed.entries)} complete items "
-                    f"in its first {cut.cap:,} bytes were read, not the older ones after them; raise "
-                    "crawl.max_size_bytes to read the whole feed")
+            message=cut.partial_read("feed", response.url, f"{len(parsed.entries)} complete items",
+                                     "the older ones after them"))
 
 
 def _unreadable(url: str, problem: str | None, cut: FeedCut | None, source_id: str) -> str:

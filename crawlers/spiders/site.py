@@ -135,9 +135,7 @@ class SiteSpider(SourceSpider):
         return CrawlFailure(
             source_id=self.source.id, url=response.url, stage="sitemap", error_class="SitemapTruncated",
             transient=False,
-            message=f"sitemap {response.url} is {cut.describe()}: only the {entries} complete {entry} entries "
-                    f"in its first {cut.cap:,} bytes were read, not the ones after them; raise "
-                    "crawl.max_size_bytes to read the whole sitemap")
+            message=cut.partial_read("sitemap", response.url, f"{entries} complete {entry} entries", "the ones after them"))
 
     def _page(self, url: str, batch: Batch) -> Iterator[CrawlEvent | Request]:
         request = self.page_request(url, batch=batch)
