@@ -118,6 +118,8 @@ def fold_char(ch: str) -> str:
         return "d"
     if "\uac00" <= ch <= "\ud7a3":
         return ch                 # Hangul syllables: NFD would keep only the first jamo
+    if "\u3040" <= ch <= "\u30ff":
+        return ch                 # kana: が is not か (Elasticsearch's asciifolding keeps them apart too)
     low = ch.lower()
     if len(low) != 1:
         low = ch

@@ -19,7 +19,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from haidang.errors import PermanentStoreError, StoreError
 
 __all__ = ["SMALL_INDICES", "Templates", "check_templates", "index_names", "install_templates",
-           "load_templates", "templates_dir"]
+           "load_templates", "stale_analysis", "templates_dir"]
 
 _log = logging.getLogger(__name__)
 
@@ -132,6 +132,10 @@ def install_templates(es: Elasticsearch, prefix: str = "haidang", *, templates: 
     if not es.indices.exists_alias(name=names["articles"]):
         es.indices.create(index=names["first_index"], aliases={names["articles"]: {"is_write_index": True}})
         done.append(f"index {names['first_index']} with write alias {names['articles']}")
+    for name, missing in stale_analysis(es, prefix, templates=t):
+        done.append(f"index {name} keeps an older analysis chain (without {', '.join(missing)}): Chinese, "
+                    f"Japanese and Korean words in it are found only as whole runs until it is re-analysed "
+                    f"(README, \"Upgrading the index templates\"); new indices get the current chain")
     settings = t.small_indices["settings"]
     for key in SMALL_INDICES:
         name = names[key]
@@ -142,6 +146,27 @@ def install_templates(es: Elasticsearch, prefix: str = "haidang", *, templates: 
             es.indices.create(index=name, settings=settings, mappings=mappings)
             done.append(f"index {name}")
     return done
+
+
+def stale_analysis(es: Elasticsearch, prefix: str, *, templates: Templates | None = None) -> list[tuple[str, list[str]]]:
+    """(index, missing char filters) of each article index created before the current analysis chain.
+
+    An index keeps the analysers it was created with; a template update reaches only the indices
+    created after it (the next rollover), so `index setup` names the older ones.
+    """
+    t = templates or load_templates()
+    wanted = list(t.settings_component["template"]["settings"]["analysis"]["char_filter"])
+    try:
+        found = es.indices.get_settings(index=index_names(prefix)["articles_pattern"])
+    except NotFoundError:
+        return []
+    stale = []
+    for name, body in sorted(found.items()):
+        have = body.get("settings", {}).get("index", {}).get("analysis", {}).get("char_filter", {})
+        missing = [f for f in wanted if f not in have]
+        if missing:
+            stale.append((name, missing))
+    return stale
 
 
 def installed_version(es: Elasticsearch, prefix: str) -> int | None:

@@ -6,13 +6,18 @@ every term and phrase leaves here as a quoted string, so user text never becomes
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from haidang.store.base import SearchFilters
-from haidang.store.query import Alternative, Phrase, Query
+from haidang.store.query import CJK_CHARS, Alternative, Phrase, Query
 
-__all__ = ["UTC_FORMAT", "filters_sql", "fts_expression", "search_from", "utc_key"]
+__all__ = ["UTC_FORMAT", "filters_sql", "fts_expression", "index_form", "register_functions", "search_from",
+           "utc_key"]
+
+_CJK_RE = re.compile(f"[{CJK_CHARS}]")
 
 # Fixed-width UTC ISO strings: text comparison of two keys is time comparison.
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -23,6 +28,23 @@ def utc_key(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime(UTC_FORMAT)
+
+
+def index_form(folded: str) -> str:
+    """Folded text as the FTS5 index stores it: each CJK character set apart by spaces.
+
+    unicode61 splits only on what is not a letter or digit, so 越南广义省 would be one token; spaced,
+    it is five, as query.WORD_RE splits queries. Other text comes back unchanged (same object).
+    """
+    if folded.isascii() or _CJK_RE.search(folded) is None:
+        return folded
+    return _CJK_RE.sub(r" \g<0> ", folded)
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """SQL functions the migrations call (0015 re-spaces stored rows with index_form)."""
+    conn.create_function("haidang_index_form", 1, lambda text: None if text is None else index_form(text),
+                         deterministic=True)
 
 
 def _quote(words: tuple[str, ...] | list[str]) -> str:

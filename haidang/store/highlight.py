@@ -8,8 +8,9 @@ use this, so snippets look the same whatever the backend.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
-from haidang.store.query import Clause, Phrase, Query, Term, neighbour_pairs
+from haidang.store.query import CJK_CHARS, Clause, Phrase, Query, Term, neighbour_pairs
 from haidang.textnorm import fold
 
 __all__ = ["CLOSE_MARK", "OPEN_MARK", "find_matches", "make_snippet", "snippet_query"]
@@ -17,6 +18,24 @@ __all__ = ["CLOSE_MARK", "OPEN_MARK", "find_matches", "make_snippet", "snippet_q
 OPEN_MARK = "«"
 CLOSE_MARK = "»"
 _ELLIPSIS = "…"
+
+
+# A letter or digit that is not CJK: what a whole-word match must not touch. A CJK character is
+# a word of its own (query.WORD_RE), so "广" matches inside 广义省 and "abc" inside "abc广".
+_WORD_CHAR = f"[^\\W_{CJK_CHARS}]"
+_CJK_RE = re.compile(f"[{CJK_CHARS}]")
+
+
+def _words_pattern(words: tuple[str, ...]) -> str:
+    """A term's or phrase's regex: words apart by non-word characters (none needed beside a CJK
+    character, as the index ignores them too), the first and last not part of a longer word."""
+    out = re.escape(words[0])
+    for left, right in pairwise(words):
+        cjk = _CJK_RE.match(left) or _CJK_RE.match(right)
+        out += (r"[\W_]*" if cjk else r"[\W_]+") + re.escape(right)
+    head = "" if _CJK_RE.match(words[0]) else f"(?<!{_WORD_CHAR})"
+    tail = "" if _CJK_RE.match(words[-1]) else f"(?!{_WORD_CHAR})"
+    return head + out + tail
 
 
 def _pattern(query: Query) -> re.Pattern[str]:
@@ -28,12 +47,11 @@ def _pattern(query: Query) -> re.Pattern[str]:
     parts = []
     for alt in query.positives():
         if isinstance(alt, Phrase):
-            parts.append(r"[\W_]+".join(map(re.escape, alt.words)))
+            parts.append(_words_pattern(alt.words))
         elif isinstance(alt, Term):
-            parts.append(re.escape(alt.word))
+            parts.append(_words_pattern((alt.word,)))
     order = sorted(range(len(parts)), key=lambda n: -len(parts[n]))     # longest first wins a tie
-    body = "|".join(f"(?P<a{n}>{parts[n]})" for n in order)
-    return re.compile(rf"(?<![^\W_])(?:{body})(?![^\W_])")
+    return re.compile("|".join(f"(?P<a{n}>{parts[n]})" for n in order))
 
 
 def find_matches(folded: str, query: Query) -> list[tuple[int, int, int]]:

@@ -13,6 +13,7 @@ import sqlite3
 from importlib import resources
 
 from haidang.errors import PermanentStoreError
+from haidang.store.fts import register_functions
 
 __all__ = ["latest_version", "migrate", "migrations"]
 
@@ -64,6 +65,7 @@ def migrate(conn: sqlite3.Connection, where: str, target: int | None = None) -> 
     """
     available = migrations()
     latest = len(available) if target is None else min(target, len(available))
+    register_functions(conn)
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > latest:
         raise PermanentStoreError(

@@ -50,7 +50,7 @@ from haidang.store.base import (
 )
 from haidang.store.buckets import Interval
 from haidang.store.facet_sql import facet_rows, facets_sql, label_columns
-from haidang.store.fts import UTC_FORMAT, filters_sql, fts_expression, search_from, utc_key
+from haidang.store.fts import UTC_FORMAT, filters_sql, fts_expression, index_form, search_from, utc_key
 from haidang.store.highlight import make_snippet, snippet_query
 from haidang.store.query import Query, parse_query, proximity_query
 from haidang.store.schema import migrate
@@ -327,7 +327,7 @@ class SqliteStore:
         doc["id"] = doc_id
         title = normalize(article.content.title)
         text = normalize(article.content.text)
-        folded_title, folded_text = fold(title), fold(text)
+        folded_title, folded_text = index_form(fold(title)), index_form(fold(text))
         provinces = {m.province_code for m in article.matches if m.province_code}
         if article.province_code:
             provinces.add(article.province_code)
@@ -1005,7 +1005,7 @@ class SqliteStore:
                         "'$.content.lead', ''), updated_at = ? WHERE docno = ?", (utc_key(_now()), docno))
                     conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (docno,))
                     conn.execute("INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, '')",
-                                 (docno, fold(title or "")))
+                                 (docno, index_form(fold(title or ""))))
             dropped += len(rows)
             if len(rows) < _CHUNK:
                 return dropped

@@ -210,6 +210,27 @@ def test_punctuation_inside_words_is_a_separator(store: Store) -> None:
     assert article.id in _ids(store, "xe-buýt, điện!")
 
 
+def test_chinese_japanese_and_korean_words_are_found_inside_longer_runs(store: Store) -> None:
+    """Foreign press about the province: 广义省 inside a Chinese sentence, 꽝응아이 with its particles."""
+    zh = build_article("zh", "越南广义省李山岛旅游", "越南广义省李山岛吸引大量游客。", lang="zh", province="51")
+    ko = build_article("ko", "꽝응아이성 관광", "꽝응아이성에서 열린 축제에 관광객이 몰렸다.", lang="ko", province="51")
+    ja = build_article("ja", "ダナンの観光", "ダナンが人気です。", lang="ja", province="48")
+    vi = build_article("vi", "Lý Sơn đón khách", "Đảo Lý Sơn đón khách du lịch.", province="51")
+    for article in (zh, ko, ja, vi):
+        store.upsert(article)
+    assert _ids(store, "广义省") == {zh.id}
+    assert _ids(store, "李山岛 游客") == {zh.id}
+    assert _ids(store, "广东省") == set()          # the same 省, another province
+    assert _ids(store, "꽝응아이") == {ko.id}
+    assert _ids(store, "ダナン") == {ja.id}
+    assert _ids(store, "か") == set()               # が is not か
+    assert _ids(store, "广义省 OR 꽝응아이") == {zh.id, ko.id}
+    assert _ids(store, '"ly son" OR 李山岛') == {zh.id, vi.id}
+    assert _ids(store, "广义省 -旅游") == set()
+    assert "«广义省»" in store.search("广义省").hits[0].snippet
+    assert "«꽝응아이»성에서" in store.search("꽝응아이").hits[0].snippet
+
+
 def test_filters(store: Store, corpus: dict[str, str]) -> None:
     assert _ids(store, "du lich", SearchFilters(province="51")) == {corpus["ly-son"]}
     assert _ids(store, "du lich", SearchFilters(province="56")) == {corpus["khanh-hoa"]}

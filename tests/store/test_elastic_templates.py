@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from haidang.record import Article, Content, Fetched, Match, Span
 from haidang.store.es_setup import SMALL_INDICES, _renamed, index_names, load_templates, templates_dir
+from haidang.store.query import CJK_CHARS
 
 FOLDER = templates_dir()
 
@@ -127,3 +129,14 @@ def test_another_prefix_renames_every_name() -> None:
     assert settings["index.lifecycle.rollover_alias"] == "qn-articles"
     names = index_names("qn")
     assert names["first_index"] == "qn-articles-000001" and names["audit"] == "qn-audit"
+
+
+def test_cjk_characters_are_set_apart_as_queries_split_them() -> None:
+    """The cjk_chars char filter holds query.CJK_CHARS, in Java's escapes, in both analysers."""
+    analysis = load_templates().settings_component["template"]["settings"]["analysis"]
+    for analyzer in ("vi_folded", "vi_exact"):
+        assert "cjk_chars" in analysis["analyzer"][analyzer]["char_filter"]
+    chain = analysis["char_filter"]["cjk_chars"]
+    assert chain["type"] == "pattern_replace" and chain["replacement"] == " $1 "
+    python = re.sub(r"\\x\{([0-9a-f]+)\}|\\u([0-9a-f]{4})", lambda m: chr(int(m[1] or m[2], 16)), chain["pattern"])
+    assert python == f"([{CJK_CHARS}])"

@@ -6,7 +6,7 @@ import pytest
 
 from haidang.errors import QueryError
 from haidang.store.highlight import find_matches, make_snippet
-from haidang.store.query import Clause, Phrase, Query, Term, parse_query
+from haidang.store.query import Clause, Phrase, Query, Term, matches_text, parse_query
 
 
 def _q(*clauses: tuple, exclusions: tuple = ()) -> Query:
@@ -110,3 +110,33 @@ def test_a_long_article_full_of_matches_gets_its_snippet_in_one_pass() -> None:
     text = "Mưa bão lũ kéo dài. " + "bão lũ " * 100_000
     snippet, spans = make_snippet(text, parse_query("bão"))  # type: ignore[misc]
     assert snippet.startswith("Mưa «bão»") and len(spans) >= 20
+
+
+def test_cjk_characters_are_words_of_their_own() -> None:
+    """Chinese writes no spaces and Korean glues particles on: a query word in them is a phrase."""
+    assert parse_query("广义省").clauses[0].alternatives == (Phrase(("广", "义", "省")),)
+    assert parse_query("꽝응아이").clauses[0].alternatives == (Phrase(("꽝", "응", "아", "이")),)
+    assert parse_query("ダナン").clauses[0].alternatives == (Phrase(("ダ", "ナ", "ン")),)
+    # one character is a term; letters beside it stay a word of their own
+    assert parse_query("省").clauses[0].alternatives == (Term("省"),)
+    assert parse_query("Lý Sơn岛").clauses[1].alternatives == (Phrase(("son", "岛")),)
+    # kana keep their voicing marks, as Elasticsearch's asciifolding keeps them
+    assert parse_query("が").clauses[0].alternatives == (Term("が"),)
+
+
+def test_cjk_words_match_inside_longer_runs_in_memory() -> None:
+    """Alert rules (matches_text) read a CJK query as the stores do."""
+    assert matches_text(parse_query("广义省"), "越南广义省李山岛吸引游客")
+    assert not matches_text(parse_query("广东省"), "越南广义省李山岛吸引游客")
+    assert matches_text(parse_query("꽝응아이 -하노이"), "꽝응아이성에서 열린 축제")
+    assert not matches_text(parse_query("か"), "ダナンが")
+
+
+def test_cjk_matches_are_highlighted_inside_runs() -> None:
+    snippet, _ = make_snippet("越南广义省李山岛附近 and Quảng Ngãi", parse_query("广义省 quang"))  # type: ignore[misc]
+    assert snippet == "越南«广义省»李山岛附近 and «Quảng» Ngãi"
+    snippet, _ = make_snippet("꽝응아이성에서 열린 축제", parse_query("꽝응아이"))  # type: ignore[misc]
+    assert snippet == "«꽝응아이»성에서 열린 축제"
+    # a Latin word beside a CJK character is still a whole word; inside a longer word it is not
+    snippet, _ = make_snippet("OCOP广义 OCOPs", parse_query("ocop"))  # type: ignore[misc]
+    assert snippet == "«OCOP»广义 OCOPs"

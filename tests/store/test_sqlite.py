@@ -131,6 +131,27 @@ def _catch(into: list[BaseException], call) -> None:
         into.append(exc)
 
 
+def test_migration_15_sets_apart_the_cjk_characters_of_stored_rows(tmp_path: Path) -> None:
+    """Rows indexed before version 15 kept 越南广义省 as one token: after the upgrade 广义省 finds them."""
+    path = tmp_path / "db.sqlite3"
+    zh = _article(1)
+    zh.content.title, zh.content.text = "越南广义省李山岛", "越南广义省李山岛吸引大量游客。"
+    with SqliteStore(path) as store:
+        store.upsert(zh)
+        store.upsert(_article(2))
+        vi_row = store._conn.execute("SELECT title, text FROM articles_fts WHERE rowid = 2").fetchone()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE articles_fts SET title = ?, text = ? WHERE rowid = 1", (zh.content.title, zh.content.text))
+    conn.execute("PRAGMA user_version = 14")
+    # what version 14 indexed: the run is one word, and no character of it is one
+    assert conn.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '\"李\"'").fetchone() == (0,)
+    conn.close()
+    with SqliteStore(path) as store:
+        assert store.schema_version == latest_version() >= 15
+        assert [h.id for h in store.search("李山岛").hits] == [zh.id]
+        assert store._conn.execute("SELECT title, text FROM articles_fts WHERE rowid = 2").fetchone() == vi_row
+
+
 # -- FTS5 quoting --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("query", [
