@@ -16,7 +16,7 @@ from itertools import pairwise
 
 from crawlers.dedup import band_keys, signature, similarity
 from haidang.store.base import KnownClaim, Store
-from haidang.textnorm import fold, normalize
+from haidang.textnorm import WORD_RE, fold, normalize
 from nlp.features import sentences
 
 __all__ = [
@@ -42,7 +42,6 @@ _WINDOW = 3                 # sentences per window: a claim reworded across a se
 _STOPWORDS = frozenset(
     ["va", "cua", "la", "khong", "nhung", "duoc", "nguoi", "cho", "nay", "mot", "cac", "co", "trong", "da", "voi", "de", "thi", "khi", "se", "tai", "ve", "theo", "tu", "den", "nhu", "cung", "rang", "ra", "len", "vao", "bi", "boi", "o", "nen", "hay", "hoac", "ma", "tren", "duoi", "sau", "truoc", "nhieu", "rat", "dang", "vua", "moi", "con", "lai", "chi", "do", "day", "kia", "thong", "tin", "viec", "ve", "vu"]
 )
-_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 
 # Who denies: an accountable body named before the verb of denial (same sentence).
 _ACTOR = (
@@ -182,7 +181,7 @@ def detect_debunk(title: str, text: str) -> Debunk | None:
 
 
 def _content_words(text: str) -> list[str]:
-    return [w for w in _WORD_RE.findall(fold(normalize(text))) if w not in _STOPWORDS]
+    return [w for w in WORD_RE.findall(fold(normalize(text))) if w not in _STOPWORDS]
 
 
 def _pairs(words: list[str]) -> set[tuple[str, str]]:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from haidang.store.base import SearchFilters
-from haidang.store.query import CJK_CHARS, Alternative, Phrase, Query
+from haidang.store.query import Alternative, Phrase, Query
+from haidang.textnorm import CJK_CHARS
 
 __all__ = ["UTC_FORMAT", "filters_sql", "fts_expression", "index_form", "register_functions", "search_from",
            "utc_key"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from haidang.store.query import CJK_CHARS, Clause, Phrase, Query, Term, neighbour_pairs
-from haidang.textnorm import fold
+from haidang.store.query import Clause, Phrase, Query, Term, neighbour_pairs
+from haidang.textnorm import CJK_CHARS, fold
 
 __all__ = ["CLOSE_MARK", "OPEN_MARK", "find_matches", "make_snippet", "snippet_query"]
 

@@ -17,29 +17,20 @@ Japanese or Korean character is a word of its own, so 广义省 is the phrase �
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from haidang.errors import QueryError
-from haidang.textnorm import fold, normalize
+from haidang.textnorm import WORD_RE, fold, normalize
 
-__all__ = ["CJK_CHARS", "WORD_RE", "Clause", "Phrase", "Query", "Term", "matches_text", "neighbour_pairs", "parse_query", "proximity_query", "tokenize_folded"]
+__all__ = ["WORD_RE", "Clause", "Phrase", "Query", "Term", "matches_text", "neighbour_pairs", "parse_query", "proximity_query", "tokenize_folded"]
 
-# Han ideographs, kana and Hangul, as regex class ranges. Chinese and Japanese write no spaces
-# between words and Korean glues particles to nouns (꽝응아이성에서, "in Quảng Ngãi province"), so
-# a run of them is no word a reader would search for: each character is a word of its own, and a
-# query word written in them becomes a phrase of its characters (广义省 finds 越南广义省李山岛,
-# 꽝응아이 finds 꽝응아이성에서). The same ranges are in the Elasticsearch analysers' cjk_chars
-# char filter (index_templates/articles-settings.component.json).
-CJK_CHARS = ("\u1100-\u11ff\u3005-\u3007\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf"
-             "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff\uf900-\ufaff\uff66-\uff9f"
-             "\U00020000-\U000323af")
-# A word is one CJK character or a run of other letters and digits; everything else (underscore
-# included) separates words. FTS5's unicode61 tokenizer (categories L* N*) agrees once
-# store/fts.index_form has spaced CJK characters apart, so what we split on is what the index split on.
-WORD_RE = re.compile(f"[{CJK_CHARS}]|[^\\W_{CJK_CHARS}]+")
+# A word is one Chinese, Japanese or Korean character or a run of other letters and digits
+# (textnorm.WORD_RE): a query word written in CJK becomes a phrase of its characters (广义省 finds
+# 越南广义省李山岛, 꽝응아이 finds 꽝응아이성에서). FTS5's unicode61 tokenizer (categories L* N*)
+# agrees once store/fts.index_form has spaced CJK characters apart, and the Elasticsearch analysers
+# through their cjk_chars char filter, so what we split on is what the index split on.
 
 _T = TypeVar("_T", bound=Hashable)
 

@@ -105,3 +105,22 @@ def test_signature_shape_and_stability() -> None:
 
 
 PINNED = [503095162, 227334579, 130456090]
+
+
+_ZH_STORY = ("越南广义省李山岛旅游业快速发展。据越南通讯社报道，今年前十个月，李山岛接待游客超过三十万人次，"
+             "同比增长百分之二十。当地政府表示，将继续改善交通和住宿条件，吸引更多国内外游客前来观光。"
+             "李山岛以火山地貌和大蒜种植闻名，被誉为越南的“大蒜王国”。")
+# the same story reprinted by another outlet: new headline, a few words changed, a sentence added
+_ZH_COPY = ("李山岛游客人数大幅增长。据越南通讯社消息，今年前十个月，李山岛共接待游客逾三十万人次，"
+            "同比增长百分之二十。当地政府表示，将进一步改善交通和住宿条件，吸引更多国内外游客前来观光。"
+            "李山岛以火山地貌和大蒜种植闻名，被誉为越南的“大蒜王国”。广义省还计划开通新的航线。")
+# another story that shares one boilerplate sentence
+_ZH_OTHER = ("越南岘港市举办国际烟花节。据越南通讯社报道，今年的烟花节吸引了来自多个国家的代表队参赛，"
+             "当地政府表示，将继续改善交通和住宿条件，吸引更多国内外游客。")
+
+
+def test_a_chinese_copy_is_compared_by_characters() -> None:
+    """Chinese has no spaces: as runs between punctuation, the copy shared too few 3-shingles (0.13)."""
+    story = signature(_ZH_STORY)
+    assert similarity(story, signature(_ZH_COPY)) >= DEFAULT_THRESHOLD
+    assert similarity(story, signature(_ZH_OTHER)) < DEFAULT_THRESHOLD

@@ -119,3 +119,15 @@ def test_propose_confirm_and_find_through_the_store(tmp_path: Path) -> None:
 def test_candidate_keys_cover_windows() -> None:
     keys = candidate_keys(REPEAT_TITLE, REPEAT_TEXT)
     assert len(keys) > 40 and len(set(keys)) == len(keys)
+
+
+def test_a_chinese_claim_is_caught_inside_a_longer_sentence() -> None:
+    """Chinese runs between punctuation are no words: claims compare Chinese text by characters."""
+    from crawlers.dedup import signature
+    claim_text = "广义省李山岛发生地震造成多人死亡"
+    claim = KnownClaim(id="zh1", text=claim_text, status="confirmed", signature=signature(claim_text))
+    text = ("社交媒体上流传一条消息，称越南广义省李山岛发生强烈地震并造成多人死亡。"
+            "记者向当地政府核实，尚未得到回应。")
+    [(found, sim)] = match_claims("李山岛地震传闻", text, [claim])
+    assert found.id == "zh1" and sim >= 0.5
+    assert match_claims("李山岛旅游", "今年前十个月，李山岛接待游客超过三十万人次。", [claim]) == []

@@ -17,7 +17,7 @@ import pytest
 
 from haidang.record import Article, Content, Fetched, Match, Span
 from haidang.store.es_setup import SMALL_INDICES, _renamed, index_names, load_templates, templates_dir
-from haidang.store.query import CJK_CHARS
+from haidang.textnorm import CJK_CHARS
 
 FOLDER = templates_dir()
 
@@ -132,7 +132,7 @@ def test_another_prefix_renames_every_name() -> None:
 
 
 def test_cjk_characters_are_set_apart_as_queries_split_them() -> None:
-    """The cjk_chars char filter holds query.CJK_CHARS, in Java's escapes, in both analysers."""
+    """The cjk_chars char filter holds textnorm.CJK_CHARS, in Java's escapes, in both analysers."""
     analysis = load_templates().settings_component["template"]["settings"]["analysis"]
     for analyzer in ("vi_folded", "vi_exact"):
         assert "cjk_chars" in analysis["analyzer"][analyzer]["char_filter"]
