@@ -12,8 +12,8 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["BIDI_CONTROLS", "CJK_CHARS", "INVISIBLE_CHARS", "WORD_RE", "char_class", "fold", "fold_char",
-           "normalize"]
+__all__ = ["BIDI_CONTROLS", "CJK_CHARS", "CJK_RE", "INVISIBLE_CHARS", "WORD_RE", "char_class", "fold",
+           "fold_char", "normalize"]
 
 _TONES = "\u0300\u0301\u0303\u0309\u0323"  # grave, acute, tilde, hook above, dot below
 
@@ -105,6 +105,7 @@ CJK_CHARS = ("\u1100-\u11ff\u3005-\u3007\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\
 # A word: one CJK character, or a run of other letters and digits (underscore separates, as in
 # FTS5's unicode61 tokenizer). Search and claim matching split folded text with this.
 WORD_RE = re.compile(f"[{CJK_CHARS}]|[^\\W_{CJK_CHARS}]+")
+CJK_RE = re.compile(f"[{CJK_CHARS}]")
 _SPACES_RE = re.compile(r"[ \t]{2,}|\t")
 
 

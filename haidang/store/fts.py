@@ -6,19 +6,17 @@ every term and phrase leaves here as a quoted string, so user text never becomes
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from haidang.store.base import SearchFilters
 from haidang.store.query import Alternative, Phrase, Query
-from haidang.textnorm import CJK_CHARS
+from haidang.textnorm import CJK_RE
 
 __all__ = ["UTC_FORMAT", "filters_sql", "fts_expression", "index_form", "register_functions", "search_from",
            "utc_key"]
 
-_CJK_RE = re.compile(f"[{CJK_CHARS}]")
 
 # Fixed-width UTC ISO strings: text comparison of two keys is time comparison.
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -37,9 +35,9 @@ def index_form(folded: str) -> str:
     unicode61 splits only on what is not a letter or digit, so 越南广义省 would be one token; spaced,
     it is five, as query.WORD_RE splits queries. Other text comes back unchanged (same object).
     """
-    if folded.isascii() or _CJK_RE.search(folded) is None:
+    if folded.isascii() or CJK_RE.search(folded) is None:
         return folded
-    return _CJK_RE.sub(r" \g<0> ", folded)
+    return CJK_RE.sub(r" \g<0> ", folded)
 
 
 def register_functions(conn: sqlite3.Connection) -> None:

@@ -11,7 +11,7 @@ import re
 from itertools import pairwise
 
 from haidang.store.query import Clause, Phrase, Query, Term, neighbour_pairs
-from haidang.textnorm import CJK_CHARS, fold
+from haidang.textnorm import CJK_CHARS, CJK_RE, fold
 
 __all__ = ["CLOSE_MARK", "OPEN_MARK", "find_matches", "make_snippet", "snippet_query"]
 
@@ -21,9 +21,8 @@ _ELLIPSIS = "…"
 
 
 # A letter or digit that is not CJK: what a whole-word match must not touch. A CJK character is
-# a word of its own (query.WORD_RE), so "广" matches inside 广义省 and "abc" inside "abc广".
+# a word of its own (textnorm.WORD_RE), so "广" matches inside 广义省 and "abc" inside "abc广".
 _WORD_CHAR = f"[^\\W_{CJK_CHARS}]"
-_CJK_RE = re.compile(f"[{CJK_CHARS}]")
 
 
 def _words_pattern(words: tuple[str, ...]) -> str:
@@ -31,10 +30,10 @@ def _words_pattern(words: tuple[str, ...]) -> str:
     character, as the index ignores them too), the first and last not part of a longer word."""
     out = re.escape(words[0])
     for left, right in pairwise(words):
-        cjk = _CJK_RE.match(left) or _CJK_RE.match(right)
+        cjk = CJK_RE.match(left) or CJK_RE.match(right)
         out += (r"[\W_]*" if cjk else r"[\W_]+") + re.escape(right)
-    head = "" if _CJK_RE.match(words[0]) else f"(?<!{_WORD_CHAR})"
-    tail = "" if _CJK_RE.match(words[-1]) else f"(?!{_WORD_CHAR})"
+    head = "" if CJK_RE.match(words[0]) else f"(?<!{_WORD_CHAR})"
+    tail = "" if CJK_RE.match(words[-1]) else f"(?!{_WORD_CHAR})"
     return head + out + tail
 
 
