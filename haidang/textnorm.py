@@ -94,7 +94,6 @@ _ODD_ASTRAL = [code for code in _ODD_CHARS if code > 0xFFFF]
 _ODD_RE = re.compile(char_class([*(chr(code) for code in _ODD_CHARS if code <= 0xFFFF), *BIDI_CONTROLS,
                                  *map(chr, range(min(_ODD_ASTRAL), max(_ODD_ASTRAL) + 1))]))
 _ODD_AND_BIDI = {**_ODD_CHARS, **_BIDI_DROP}
-# A tab beside spaces joins their run: "a\t b" is "a b", not two spaces.
 # Han ideographs, kana and Hangul, as regex class ranges. Chinese and Japanese write no spaces
 # between words and Korean glues particles to nouns (꽝응아이성에서, "in Quảng Ngãi province"), so
 # a run of them is no unit a reader searches or compares by: search (store/query.WORD_RE), claim
@@ -106,6 +105,7 @@ CJK_CHARS = ("\u1100-\u11ff\u3005-\u3007\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\
 # FTS5's unicode61 tokenizer). Search and claim matching split folded text with this.
 WORD_RE = re.compile(f"[{CJK_CHARS}]|[^\\W_{CJK_CHARS}]+")
 CJK_RE = re.compile(f"[{CJK_CHARS}]")
+# A tab beside spaces joins their run: "a\t b" is "a b", not two spaces.
 _SPACES_RE = re.compile(r"[ \t]{2,}|\t")
 
 

@@ -16,6 +16,7 @@ import io
 import json
 import pickle
 import platform
+import re
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,11 +25,13 @@ from typing import Any
 import joblib
 import sklearn
 
-__all__ = ["MODELS_DIR", "file_sha256", "load_model", "model_path", "save_model"]
+__all__ = ["MODELS_DIR", "card_metrics", "file_sha256", "load_model", "model_path", "save_model"]
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 MODEL_SUFFIX = ".pickle.z"
 _LEGACY_SUFFIX = ".joblib"
+# The metrics block `save_model` writes into a card.
+_METRICS_BLOCK_RE = re.compile(r"^## Metrics[^\n]*\n+```json\n(.*?)\n```", re.MULTILINE | re.DOTALL)
 
 
 def model_path(name: str, models_dir: Path | None = None) -> Path:
@@ -87,6 +90,13 @@ def save_model(model: Any, name: str, *, title: str, data: list[dict[str, str]],
     ]
     (folder / f"{name}.md").write_text("\n".join(card), encoding="utf-8")
     return path
+
+
+def card_metrics(name: str, models_dir: Path | None = None) -> dict[str, Any]:
+    """The dev metrics on model `name`'s card, as `save_model` wrote them; {} without a card."""
+    card = (models_dir or MODELS_DIR) / f"{name}.md"
+    found = _METRICS_BLOCK_RE.search(card.read_text(encoding="utf-8")) if card.is_file() else None
+    return json.loads(found.group(1)) if found else {}
 
 
 def load_model(name: str, models_dir: Path | None = None) -> Any:

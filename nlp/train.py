@@ -8,16 +8,14 @@ the user who holds the data; it never enters the repository.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nlp.modelfiles import MODEL_SUFFIX, MODELS_DIR
+from nlp.modelfiles import card_metrics, model_path
 
 __all__ = ["SHIPPED", "ModelCheck", "check_models", "train_models"]
 
@@ -49,7 +47,6 @@ SHIPPED: dict[str, Callable[..., dict[str, Any]]] = {
 }
 # The file each shipped model is written to (nlp/models/<file>.pickle.z and <file>.md).
 _FILES = {"section": "section", "topics": "topics", "tone": "tone", "risk": "risk_text"}
-_METRICS_BLOCK_RE = re.compile(r"^## Metrics[^\n]*\n+```json\n(.*?)\n```", re.MULTILINE | re.DOTALL)
 
 
 def _check_tasks(tasks: list[str]) -> None:
@@ -101,11 +98,6 @@ class ModelCheck:
         return self.same_metrics
 
 
-def _card_metrics(card: Path) -> dict[str, Any]:
-    found = _METRICS_BLOCK_RE.search(card.read_text(encoding="utf-8")) if card.is_file() else None
-    return json.loads(found.group(1)) if found else {}
-
-
 def _differences(shipped: Any, rebuilt: Any, path: str = "") -> list[str]:
     """Paths where two metric trees differ, with both values: "per_class.doi_song.f1: 0.9167 -> 0.9135"."""
     if isinstance(shipped, dict) and isinstance(rebuilt, dict):
@@ -122,14 +114,14 @@ def check_models(data: Path, tasks: list[str], models_dir: Path | None = None) -
     should be found before a user retrains and gets other figures.
     """
     _check_tasks(tasks)
-    shipped_dir = models_dir or MODELS_DIR
     checks = []
     with tempfile.TemporaryDirectory(prefix="haidang-train-check-") as tmp:
+        rebuilt = Path(tmp)
         for name in tasks:
             log.info("rebuilding %s to compare", name)
-            SHIPPED[name](data, models_dir=Path(tmp))
+            SHIPPED[name](data, models_dir=rebuilt)
             file = _FILES[name]
-            old, new = shipped_dir / f"{file}{MODEL_SUFFIX}", Path(tmp) / f"{file}{MODEL_SUFFIX}"
-            diffs = _differences(_card_metrics(shipped_dir / f"{file}.md"), _card_metrics(Path(tmp) / f"{file}.md"))
+            old, new = model_path(file, models_dir), model_path(file, rebuilt)
+            diffs = _differences(card_metrics(file, models_dir), card_metrics(file, rebuilt))
             checks.append(ModelCheck(name, old.is_file() and old.read_bytes() == new.read_bytes(), not diffs, diffs))
     return checks

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from haidang.cli import app
-from nlp import train
+from nlp import modelfiles, train
 from nlp.modelfiles import save_model
 
 
@@ -58,7 +58,7 @@ def test_the_check_writes_nothing_where_the_models_ship(monkeypatch: pytest.Monk
 
 
 def test_cli_exits_1_when_a_rebuild_differs(monkeypatch: pytest.MonkeyPatch, shipped: Path) -> None:
-    monkeypatch.setattr(train, "MODELS_DIR", shipped)
+    monkeypatch.setattr(modelfiles, "MODELS_DIR", shipped)   # where the shipped models are read
     monkeypatch.setitem(train.SHIPPED, "section", _trainer(0.9377, [1, 2]))
     result = CliRunner().invoke(app, ["train", "--check", "-t", "section", "--data", str(shipped.parent)])
     assert result.exit_code == 1, result.output
