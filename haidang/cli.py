@@ -735,7 +735,7 @@ def evaluate(data: Annotated[Path, typer.Option(help="Shared data folder.")] = P
 def train(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path("../shared/data"),
           task: Annotated[list[str] | None, typer.Option("--task", "-t", help="section, topics, tone, risk "
                                                             "(default: all shipped models).")] = None,
-          local: Annotated[bool, typer.Option(help="Also train the local risk model on ReINTEL (research-only "
+          local: Annotated[bool, typer.Option(help="Also train the local risk model on ReINTEL train and dev (research-only "
                                                    "data: written to $XDG_DATA_HOME/haidang/models, default "
                                                    "~/.local/share/haidang/models, not the data folder; "
                                                    "never shipped).")] = False,

@@ -2,8 +2,9 @@
 
 Shipped models are trained only on data whose licence allows redistribution: VNTC (section,
 and weak supervision for topics), plan-topics (topics, tone) and VFND (risk text model), all
-MIT. ReINTEL is research-only: `--local` trains a risk model on it into the data folder, for
-the user who holds the data; it never enters the repository.
+MIT. ReINTEL is research-only: `--local` trains a risk model on its train and dev posts into the
+user's own models folder (LOCAL_MODELS_DIR), for the user who holds the data; it never enters the
+repository.
 """
 
 from __future__ import annotations

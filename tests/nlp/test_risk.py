@@ -210,20 +210,20 @@ def test_text_model_evidence_quotes_whole_syllables(scorer: RiskScorer) -> None:
         assert set(phrase.split()) <= words, phrase
 
 
-def _reintel_like(path: Path) -> None:
+def _reintel_like(path: Path, split: str = "train") -> None:
     """A small made-up set in ReINTEL's format: widely shared posts of alarm are the unreliable ones."""
     import gzip
     import json
     import random
 
-    rng = random.Random(0)
+    rng = random.Random(split)
     calm = ["UBND tỉnh tổ chức hội nghị tổng kết công tác năm và triển khai nhiệm vụ mới cho các sở ngành",
             "Trường tiểu học xã tổ chức lễ khai giảng năm học mới với sự tham gia của phụ huynh học sinh",
             "Hợp tác xã nông nghiệp thu hoạch lúa vụ mùa đạt năng suất cao nhờ áp dụng giống mới"]
     alarm = ["Nghe nói sắp phong tỏa toàn thành phố, mọi người tích trữ lương thực ngay kẻo không kịp",
              "Tin nóng bệnh viện giấu số ca nhiễm, người nhà bệnh nhân kể lại sự thật bị che giấu",
              "Chia sẻ gấp cho mọi người biết nước máy nhiễm độc, tuyệt đối không dùng từ hôm nay"]
-    with gzip.open(path / "train.jsonl.gz", "wt", encoding="utf-8") as out:
+    with gzip.open(path / f"{split}.jsonl.gz", "wt", encoding="utf-8") as out:
         for i in range(120):
             unreliable = i % 3 == 0
             text = f"{rng.choice(alarm if unreliable and i % 2 else calm + alarm)} {i}"
@@ -231,6 +231,26 @@ def _reintel_like(path: Path) -> None:
             out.write(json.dumps({"text": text, "label_id": int(unreliable), "user_name": "x",
                                   "num_like_post": str(rng.randint(10, 500)), "num_comment_post": "unknown",
                                   "num_share_post": str(shares)}, ensure_ascii=False) + "\n")
+
+
+def test_local_model_learns_from_every_labelled_split_but_the_one_measured(tmp_path: Path) -> None:
+    """A user's local model learns from train and dev; an evaluation holds its split out, and refuses
+    a model that saw it."""
+    from nlp.risk import evaluate_risk, train_local_risk
+
+    _reintel_like(tmp_path)
+    _reintel_like(tmp_path, "dev")
+    kept = train_local_risk(tmp_path, tmp_path / "kept")
+    assert kept["splits"] == ["train", "dev"] and kept["train_rows"] == 240
+    assert "reintel/dev.jsonl.gz" in (tmp_path / "kept" / "risk_text_local.md").read_text(encoding="utf-8")
+    assert train_local_risk(tmp_path, tmp_path / "eval", holdout="dev")["splits"] == ["train"]
+    with pytest.raises(ValueError, match="in-sample"):
+        evaluate_risk(tmp_path, "dev", local_models_dir=tmp_path / "kept")
+    assert evaluate_risk(tmp_path, "dev", local_models_dir=tmp_path / "eval")["rows"] == 120
+    # Measuring train, the model trained for the occasion learns from dev alone.
+    assert evaluate_risk(tmp_path, "train")["rows"] == 120
+    with pytest.raises(ValueError, match="no labelled"):
+        train_local_risk(tmp_path / "kept", tmp_path / "none")
 
 
 def test_local_model_reads_stated_engagement(tmp_path: Path) -> None:
