@@ -116,6 +116,12 @@ _PARAMS: dict[str, Any] = {
     # window 2 0.789/0.784; train CV micro 0.775 / 0.774 / 0.773 (flat). Window 1 kept: no seed
     # worse than argmax. Also tried: averaging each topic's model over 3 draws of the weak
     # examples (seeds 13/14: 0.793/0.786, below one draw).
+    # 2026-11-25 (train CV micro/macro; dev micro/macro; seed 13 unless said): this config 0.774/0.712,
+    # 0.806/0.806. Character 3-5-grams of the folded text (section's view, hashed 150k, weight 0.5)
+    # added: 0.775/0.714, 0.786/0.786. Each topic's LR averaged with a LinearSVC (C 0.5, 2x margin) in
+    # logit space, which folds into one coefficient set: seed 13 0.777/0.717, 0.792/0.790; seeds
+    # 14/15/16 CV 0.768/0.773/0.768 against 0.771/0.777/0.776, dev 0.781/0.770/0.778 against
+    # 0.790/0.793/0.791. Neither kept.
     "threshold_window": 1,
     # Thresholds on train out-of-fold probabilities pooled with dev (final model): dev micro/macro
     # 0.761/0.752 -> 0.770/0.766, CV on train 0.752/0.695 -> 0.749/0.693 (dev is then not blind:
