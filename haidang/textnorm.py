@@ -12,8 +12,8 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["BIDI_CONTROLS", "CJK_CHARS", "CJK_RE", "INVISIBLE_CHARS", "WORD_RE", "char_class", "fold",
-           "fold_char", "normalize"]
+__all__ = ["BIDI_CONTROLS", "CJK_CHARS", "CJK_RE", "INVISIBLE_CHARS", "WORD_CHAR", "WORD_RE", "char_class",
+           "fold", "fold_char", "normalize"]
 
 _TONES = "\u0300\u0301\u0303\u0309\u0323"  # grave, acute, tilde, hook above, dot below
 
@@ -101,9 +101,11 @@ _ODD_AND_BIDI = {**_ODD_CHARS, **_BIDI_DROP}
 CJK_CHARS = ("\u1100-\u11ff\u3005-\u3007\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf"
              "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff\uf900-\ufaff\uff66-\uff9f"
              "\U00020000-\U000323af")
+# A letter or digit that is not CJK, as a regex class: what runs together into one word.
+WORD_CHAR = f"[^\\W_{CJK_CHARS}]"
 # A word: one CJK character, or a run of other letters and digits (underscore separates, as in
 # FTS5's unicode61 tokenizer). Search and claim matching split folded text with this.
-WORD_RE = re.compile(f"[{CJK_CHARS}]|[^\\W_{CJK_CHARS}]+")
+WORD_RE = re.compile(f"[{CJK_CHARS}]|{WORD_CHAR}+")
 CJK_RE = re.compile(f"[{CJK_CHARS}]")
 # A tab beside spaces joins their run: "a\t b" is "a b", not two spaces.
 _SPACES_RE = re.compile(r"[ \t]{2,}|\t")

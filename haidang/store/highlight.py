@@ -11,7 +11,7 @@ import re
 from itertools import pairwise
 
 from haidang.store.query import Clause, Phrase, Query, Term, neighbour_pairs
-from haidang.textnorm import CJK_CHARS, CJK_RE, fold
+from haidang.textnorm import CJK_RE, WORD_CHAR, fold
 
 __all__ = ["CLOSE_MARK", "OPEN_MARK", "find_matches", "make_snippet", "snippet_query"]
 
@@ -20,20 +20,17 @@ CLOSE_MARK = "»"
 _ELLIPSIS = "…"
 
 
-# A letter or digit that is not CJK: what a whole-word match must not touch. A CJK character is
-# a word of its own (textnorm.WORD_RE), so "广" matches inside 广义省 and "abc" inside "abc广".
-_WORD_CHAR = f"[^\\W_{CJK_CHARS}]"
-
-
 def _words_pattern(words: tuple[str, ...]) -> str:
     """A term's or phrase's regex: words apart by non-word characters (none needed beside a CJK
-    character, as the index ignores them too), the first and last not part of a longer word."""
+    character, as the index ignores them too), the first and last not part of a longer word (next to
+    no textnorm.WORD_CHAR; a CJK character is a word of its own, so "广" matches inside 广义省 and
+    "abc" inside "abc广")."""
     out = re.escape(words[0])
     for left, right in pairwise(words):
         cjk = CJK_RE.match(left) or CJK_RE.match(right)
         out += (r"[\W_]*" if cjk else r"[\W_]+") + re.escape(right)
-    head = "" if CJK_RE.match(words[0]) else f"(?<!{_WORD_CHAR})"
-    tail = "" if CJK_RE.match(words[-1]) else f"(?!{_WORD_CHAR})"
+    head = "" if CJK_RE.match(words[0]) else f"(?<!{WORD_CHAR})"
+    tail = "" if CJK_RE.match(words[-1]) else f"(?!{WORD_CHAR})"
     return head + out + tail
 
 
