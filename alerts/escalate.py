@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from alerts.flag import follow_up_key, is_flag_message
+from alerts.flag import flagged_article, follow_up_key, is_flag_message
 from alerts.links import LinkSigner
 from alerts.outbox import message_id_for
 from alerts.render import capped_subject, environment, shorten
@@ -92,7 +92,7 @@ def escalate_due(store: Store, settings: Settings, now: datetime, *,
         if now - sent_at < remind_after or store.actions(story_id=story_id):
             continue
         rule = rules[rule_name]
-        article = store.get(story_id)
+        article = flagged_article(store, story_id, (m.article_id for m in messages))
         context = _context(article, settings, rule, story_id, messages, sent_at, now)
         # Quiet hours per addressee: the rule's, and its agency's for an address agencies.yaml lists.
         held = held_until(rule, settings.agencies, [*(m.recipient for m in messages), *(a for _, a in lead)], now,

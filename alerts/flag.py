@@ -9,10 +9,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from haidang.store.base import OutboxMessage
+    from collections.abc import Iterable
+
+    from haidang.record import Article
+    from haidang.store.base import OutboxMessage, Store
 
 __all__ = ["FOLLOW_UP_STAGES", "RESURFACING", "SEVERITIES", "EarlierAction", "Flag", "Resurfacing", "Severity",
-           "flag_key", "follow_up_key", "follow_up_of", "is_flag_message", "resurfacing_key", "resurfacing_ref",
+           "flag_key", "flagged_article", "follow_up_key", "follow_up_of", "is_flag_message", "resurfacing_key", "resurfacing_ref",
            "resurfacing_ref_of"]
 
 Severity = Literal["khẩn", "cao", "trung bình", "thấp"]
@@ -82,6 +85,17 @@ def is_flag_message(msg: OutboxMessage) -> bool:
     and the count of flags, use these alone, so a story re-flagged after it was handled is still
     one flag. Digests and reports pass too; their rule names tell them apart."""
     return follow_up_of(msg) is None
+
+
+def flagged_article(store: Store, story_id: str, article_ids: Iterable[str | None]) -> Article | None:
+    """The stored article a flag's emails described: the copy that matched its rule (its messages'
+    `article_id`: maybe a later outlet's copy, not the story's founder), else the story's founding
+    article (the story id is its id) for messages queued before they recorded one, or once that
+    copy has left the store."""
+    for article_id in dict.fromkeys(a for a in article_ids if a):
+        if (article := store.get(article_id)) is not None:
+            return article
+    return store.get(story_id)
 
 
 @dataclass(kw_only=True, slots=True)

@@ -219,7 +219,7 @@ def queue_flag(store: Store, flag: Flag, articles: list[Article], *, now: dateti
         added += store.enqueue(OutboxMessage(
             key=key, flag_rule=flag.rule, story_id=flag.story_id, recipient=recipient,
             message_id=message_id_for(key), subject=subject, text=text, html=html,
-            created_at=created,
+            created_at=created, article_id=articles[0].id,
             next_attempt_at=max(t for t in (created, send_after, held.get(recipient.lower())) if t is not None),
         ))
     _log.info("queued %s %s for story %s: %d new of %d recipients", "flag" if resurfacing is None else "resurfacing",

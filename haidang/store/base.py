@@ -318,6 +318,10 @@ class OutboxMessage:
     # `mark_retry`/`mark_failed` and never reset, so the outbox sends such a message once more at
     # most, and the digest can say it may have arrived twice (alerts.outbox, alerts.digest).
     handed_over: int = 0
+    # The stored article the email describes (a rule flag names the copy that matched, which may
+    # be a later outlet's, not the story's founder). None for messages about no one article (the
+    # digest, reports) and for those queued before the field existed: readers fall back to story_id.
+    article_id: str | None = None
 
 
 @dataclass(kw_only=True, slots=True)

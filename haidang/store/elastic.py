@@ -253,7 +253,7 @@ def _outbox_message(src: dict[str, Any]) -> OutboxMessage:
                          sent_at=_parse(src.get("sent_at")), lease_owner=src.get("lease_owner"),
                          lease_until=_parse(src.get("lease_until")), pending_since=_parse(src.get("pending_since")),
                          failed_at=_parse(src.get("failed_at")), attachments=list(src.get("attachments") or []),
-                         handed_over=int(src.get("handed_over") or 0))
+                         handed_over=int(src.get("handed_over") or 0), article_id=src.get("article_id"))
 
 
 def _audit_query(since: datetime | None, kind: str | None, target: str | None) -> dict[str, Any]:
@@ -745,7 +745,7 @@ class ElasticStore:
                     "status": "pending", "attempts": 0, "next_attempt_at": _iso(msg.next_attempt_at or created),
                     "last_error": None, "created_at": _iso(created), "sent_at": None, "lease_owner": None,
                     "lease_until": None, "pending_since": _iso(msg.next_attempt_at or created), "failed_at": None,
-                    "attachments": list(msg.attachments), "handed_over": 0})
+                    "attachments": list(msg.attachments), "handed_over": 0, "article_id": msg.article_id})
             except ConflictError:
                 return False
         return True
@@ -1272,7 +1272,8 @@ class ElasticStore:
             "last_error": msg.last_error, "created_at": _iso(created), "sent_at": _iso(msg.sent_at),
             "lease_owner": None, "lease_until": None,   # a lease belongs to a running process, not the copy
             "pending_since": _iso(msg.pending_since or created), "failed_at": _iso(msg.failed_at),
-            "attachments": list(msg.attachments), "handed_over": msg.handed_over})
+            "attachments": list(msg.attachments), "handed_over": msg.handed_over,
+            "article_id": msg.article_id})
 
     def import_failure(self, failure: FailureRecord) -> bool:
         return self._create("failures", _doc_id(failure.source_id, failure.url, failure.stage), {

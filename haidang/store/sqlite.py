@@ -106,7 +106,7 @@ def _claim(row: tuple[Any, ...]) -> KnownClaim:
 
 _OUTBOX_FIELDS = ("key", "flag_rule", "story_id", "recipient", "message_id", "subject", "text", "html", "status",
                   "attempts", "next_attempt_at", "last_error", "created_at", "sent_at", "lease_owner", "lease_until",
-                  "pending_since", "failed_at", "attachments", "handed_over")
+                  "pending_since", "failed_at", "attachments", "handed_over", "article_id")
 _OUTBOX_COLUMNS = ", ".join(_OUTBOX_FIELDS)
 # The same row with empty bodies (Store.outbox(bodies=False)): text and html are most of its bytes.
 _OUTBOX_NO_BODIES = ", ".join("''" if f in ("text", "html") else f for f in _OUTBOX_FIELDS)
@@ -118,7 +118,8 @@ def _outbox_message(row: tuple[Any, ...]) -> OutboxMessage:
                          next_attempt_at=_from_key(row[10]), last_error=row[11], created_at=_from_key(row[12]),
                          sent_at=_from_key(row[13]), lease_owner=row[14], lease_until=_from_key(row[15]),
                          pending_since=_from_key(row[16]), failed_at=_from_key(row[17]),
-                         attachments=list(json.loads(row[18] or "[]")), handed_over=int(row[19]))
+                         attachments=list(json.loads(row[18] or "[]")), handed_over=int(row[19]),
+                         article_id=row[20])
 
 
 _ACTION_COLUMNS = ("id, flag_key, story_id, article_id, rule, action, actor, agency_id, note, rebuttal_url, "
@@ -650,9 +651,10 @@ class SqliteStore:
         with self._transaction(f"queueing outbox message {msg.key}") as conn:
             inserted = conn.execute(
                 f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?, NULL, NULL, NULL, ?, NULL, ?, 0)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, NULL, ?, NULL, NULL, NULL, ?, NULL, ?, 0, ?)",
                 (msg.key, msg.flag_rule, msg.story_id, msg.recipient, msg.message_id, msg.subject,
-                 msg.text, msg.html, due, created, due, json.dumps(list(msg.attachments), ensure_ascii=False)),
+                 msg.text, msg.html, due, created, due, json.dumps(list(msg.attachments), ensure_ascii=False),
+                 msg.article_id),
             ).rowcount
         return bool(inserted)
 

@@ -50,6 +50,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alerts.dispatch import reappearances
+from alerts.flag import flagged_article
 from alerts.links import ExpiredLink, FlagLink, LinkError, LinkSigner
 from alerts.render import environment as alerts_environment
 from alerts.render import shorten
@@ -858,7 +859,7 @@ class _WebApp:
                       if (wanted is None or wanted(e))
                       and (since is None or e.flagged_at >= since) and (until is None or e.flagged_at < until)]
             shown = chosen[(min(page_no, _pages(len(chosen))) - 1) * FLAGS_PAGE_SIZE:][:FLAGS_PAGE_SIZE]
-            return chosen, [self.flag_row(e, store.get(e.story_id), self.resurfaced(store, e)) for e in shown], \
+            return chosen, [self.flag_row(e, flagged_article(store, e.story_id, [e.article_id]), self.resurfaced(store, e)) for e in shown], \
                 len(chosen)
 
         chosen, rows, total = await self.with_store(load)
@@ -929,12 +930,13 @@ class _WebApp:
 
     def load_flag(self, store: Store, key: str) -> tuple[FlagEntry, Article | None, list[dict[str, Any]],
                                                            RebuttalKit | None, list[dict[str, Any]]] | None:
-        """The flag whose message has `key`, its story's first article (the story id is its founder's
-        article id, as the escalation emails find it), the outlets, the rebuttal kit and its resurfacings."""
+        """The flag whose message has `key`, the article its emails described (the copy that matched
+        the rule, else the story's founder: alerts.flag.flagged_article, as the reminders find it), the
+        outlets, the rebuttal kit and its resurfacings."""
         entry = find_flag(store, key, self.not_flags)
         if entry is None:
             return None
-        article = store.get(entry.story_id)
+        article = flagged_article(store, entry.story_id, [entry.article_id])
         return (entry, article, self.outlets(store, article) if article else [], self.kit(store, article),
                 self.resurfaced(store, entry))
 
@@ -1024,7 +1026,7 @@ class _WebApp:
 
         def build(store: Store) -> bytes | None:
             entry = find_flag(store, key, self.not_flags)
-            article = store.get(entry.story_id) if entry else None
+            article = flagged_article(store, entry.story_id, [entry.article_id]) if entry else None
             return self.letter(article) if article else None
 
         data = await self.with_store(build)

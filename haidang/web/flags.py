@@ -35,6 +35,9 @@ class FlagEntry:
     resurfacings: list[OutboxMessage] = field(default_factory=list)
     # The story resurfaced after its last recorded action (on any rule): a new response is awaited.
     awaiting: bool = False
+    # The stored copy its emails described (OutboxMessage.article_id); None for flags queued before
+    # messages recorded it (alerts.flag.flagged_article then falls back to the story's founder).
+    article_id: str | None = None
 
     @property
     def handled(self) -> bool:
@@ -68,7 +71,9 @@ def _entry(rule: str, story_id: str, group: list[OutboxMessage], actions: list[R
     return FlagEntry(key=first.key, rule=rule, story_id=story_id, flagged_at=first.created_at,
                      recipients=sorted({m.recipient for m in group}, key=str.lower),
                      keys=frozenset(m.key for m in group), actions=on_rule or on_story, resurfacings=resurfacings,
-                     awaiting=last_back is not None and all(a.at < last_back for a in on_story))
+                     awaiting=last_back is not None and all(a.at < last_back for a in on_story),
+                     article_id=next((m.article_id for m in sorted(group, key=lambda m: (m.created_at, m.key))
+                                      if m.article_id), None))
 
 
 def list_flags(store: Store, skip_rules: Collection[str]) -> list[FlagEntry]:

@@ -144,3 +144,16 @@ def test_handed_over_is_counted_kept_and_never_reset(store: Store) -> None:
     store.mark_sent("k1", T0 + timedelta(hours=2))
     [sent] = store.outbox()
     assert sent.status == "sent" and sent.handed_over == 2 and sent.last_error is None
+
+
+def test_the_article_a_message_describes_is_kept(store: Store) -> None:
+    """A rule flag's email names the copy that matched (maybe a later outlet's, not the story's
+    founder): the flag pages and reminders show that copy. Messages about no one article have none."""
+    store.enqueue(_msg("k1", created_at=T0, article_id="copy-2"))
+    store.enqueue(_msg("k2", recipient="b@example.vn", created_at=T0))
+    assert [(m.key, m.article_id) for m in store.outbox()] == [("k1", "copy-2"), ("k2", None)]
+    assert [m.article_id for m in store.outbox(bodies=False)] == ["copy-2", None]
+    assert [m.article_id for m in store.due_messages(T0)] == ["copy-2", None]
+    store.mark_retry("k1", "mất kết nối", T0)
+    store.mark_sent("k1", T0 + timedelta(minutes=5))
+    assert store.outbox("sent")[0].article_id == "copy-2"

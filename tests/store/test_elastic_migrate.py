@@ -45,7 +45,7 @@ def source(tmp_path: Path) -> Iterator[SqliteStore]:
                                    first_seen=T0 + timedelta(minutes=i), story_id=f"s{i % 5}"))
     store.enqueue(OutboxMessage(key="k1", flag_rule="tin_sai", story_id="s1", recipient="a@example.vn",
                                 message_id="<k1@haidang.local>", subject="Cờ", text="t", html="<p>t</p>",
-                                created_at=T0, attachments=["/srv/haidang/reports/bao-cao.docx"]))
+                                created_at=T0, attachments=["/srv/haidang/reports/bao-cao.docx"], article_id="a"))
     store.mark_retry("k1", "no answer after the message", T0, handed_over=True)
     store.mark_sent("k1", T0 + timedelta(minutes=1))
     store.record_action(ResponseAction(flag_key="k1", story_id="s1", article_id="a", rule="tin_sai",
@@ -89,7 +89,7 @@ def test_migrate_copies_everything_and_twice_adds_nothing(source: SqliteStore, t
     assert target.get(build_article("m3", "x").id).to_dict() == source.get(build_article("m3", "x").id).to_dict()
     [msg] = target.outbox()
     assert msg.status == "sent" and msg.attempts == 2 and msg.sent_at == T0 + timedelta(minutes=1)
-    assert msg.handed_over == 1 and msg.attachments == ["/srv/haidang/reports/bao-cao.docx"]
+    assert msg.handed_over == 1 and msg.attachments == ["/srv/haidang/reports/bao-cao.docx"] and msg.article_id == "a"
     assert [a.action for a in target.actions()] == ["phan_bac"]
     assert [e.kind for e in target.audit()] == [e.kind for e in source.audit()]
     assert [c.status for c in target.known_claims()] == ["confirmed"]

@@ -18,7 +18,7 @@ from haidang.errors import PermanentStoreError, QueryError, StoreError
 from haidang.record import Article, Content, Fetched, article_id
 from haidang.settings import StoreSettings
 from haidang.store import SQLITE_FILE_NAME, open_store, schema
-from haidang.store.base import StoreMissing
+from haidang.store.base import OutboxMessage, StoreMissing
 from haidang.store.fts import fts_expression
 from haidang.store.query import parse_query
 from haidang.store.schema import latest_version, migrations
@@ -142,6 +142,7 @@ def test_migration_15_sets_apart_the_cjk_characters_of_stored_rows(tmp_path: Pat
         vi_row = store._conn.execute("SELECT title, text FROM articles_fts WHERE rowid = 2").fetchone()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("UPDATE articles_fts SET title = ?, text = ? WHERE rowid = 1", (zh.content.title, zh.content.text))
+    conn.execute("ALTER TABLE outbox DROP COLUMN article_id")       # what version 16 added
     conn.execute("PRAGMA user_version = 14")
     # what version 14 indexed: the run is one word, and no character of it is one
     assert conn.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH '\"李\"'").fetchone() == (0,)
@@ -150,6 +151,27 @@ def test_migration_15_sets_apart_the_cjk_characters_of_stored_rows(tmp_path: Pat
         assert store.schema_version == latest_version() >= 15
         assert [h.id for h in store.search("李山岛").hits] == [zh.id]
         assert store._conn.execute("SELECT title, text FROM articles_fts WHERE rowid = 2").fetchone() == vi_row
+
+
+def test_migration_16_keeps_older_outbox_messages_without_an_article(tmp_path: Path) -> None:
+    """Messages queued before version 16 recorded no article: they read as None (readers fall back
+    to the story id) and are sent as before; new ones keep theirs."""
+    path = tmp_path / "db.sqlite3"
+    with SqliteStore(path) as store:
+        store.enqueue(OutboxMessage(key="k1", flag_rule="tin_sai", story_id="s1", recipient="a@example.vn",
+                                    message_id="<k1@haidang.local>", subject="Cờ", text="t", html="<p>t</p>"))
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("ALTER TABLE outbox DROP COLUMN article_id")
+    conn.execute("PRAGMA user_version = 15")
+    conn.close()
+    with SqliteStore(path) as store:
+        assert store.schema_version == latest_version() >= 16
+        [old] = store.outbox()
+        assert (old.key, old.status, old.article_id) == ("k1", "pending", None)
+        store.enqueue(OutboxMessage(key="k2", flag_rule="tin_sai", story_id="s1", recipient="b@example.vn",
+                                    message_id="<k2@haidang.local>", subject="Cờ", text="t", html="<p>t</p>",
+                                    article_id="a2"))
+        assert [m.article_id for m in store.outbox()][-1] == "a2"
 
 
 # -- FTS5 quoting --------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ def test_migration_fills_label_columns_of_stored_articles(tmp_path: Path) -> Non
     conn.execute("DROP TABLE host_pauses")                          # version 12
     conn.execute("DROP INDEX audit_log_target")                     # version 13
     conn.execute("ALTER TABLE outbox DROP COLUMN handed_over")      # version 14
+    conn.execute("ALTER TABLE outbox DROP COLUMN article_id")       # version 16
     conn.execute("PRAGMA user_version = 9")
     conn.commit()
     conn.close()
