@@ -769,7 +769,21 @@ def train(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path
     feedback = _feedback(config) if with_feedback else None
     for name, metrics in train_models(data, tasks=task or list(SHIPPED), local=local, feedback=feedback).items():
         out.print(f"[green]{name}[/green]: " + ", ".join(
-            f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float)))
+            f"{k} {_figure(v)}" for k, v in metrics.items() if _figure(v) is not None), highlight=False)
+
+
+def _figure(value: object) -> str | None:
+    """A training result as one short phrase: figures, counts, names and lists of names (the local
+    model's splits and path too); nested tables (per-class figures) are left to the model card."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int | str):
+        return escape(str(value))
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return escape(" + ".join(value))
+    return None
 
 
 @app.command()

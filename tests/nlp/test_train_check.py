@@ -71,3 +71,16 @@ def test_cli_exits_1_when_a_rebuild_differs(monkeypatch: pytest.MonkeyPatch, shi
 def test_cli_check_refuses_feedback_and_local(shipped: Path) -> None:
     result = CliRunner().invoke(app, ["train", "--check", "--local", "--data", str(shipped.parent)])
     assert result.exit_code == 2 and "--check" in result.output
+
+
+def test_cli_train_prints_counts_and_splits_not_nested_tables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`haidang train --local` said only the prior: the rows and splits a model learnt from are
+    printed as well (the local model's result carries them); per-class tables stay on the card."""
+    monkeypatch.setitem(train.SHIPPED, "section", lambda data, models_dir=None: {
+        "accuracy": 0.9377, "train_rows": 3490, "splits": ["train", "dev"], "path": "/tmp/m [x].joblib",
+        "per_class": {"the_thao": {"f1": 0.9}}, "deduplicated": True})
+    result = CliRunner().invoke(app, ["train", "-t", "section", "--data", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    line = " ".join(result.output.split())
+    assert "section: accuracy 0.9377, train_rows 3490, splits train + dev, path /tmp/m [x].joblib" in line
+    assert "per_class" not in line and "deduplicated" not in line
