@@ -1,4 +1,5 @@
-"""Elasticsearch only: `index setup` names the article indices created under an older analysis chain.
+"""Elasticsearch only: `index setup` names the article indices created under an older analysis chain,
+and adds new fields of the bookkeeping indices to the existing ones.
 
 An index keeps the analysers it was created with, so a template update (version 6 split Chinese,
 Japanese and Korean characters apart) reaches only later indices; the older ones must be named,
@@ -65,3 +66,33 @@ def test_a_fresh_setup_names_nothing(cluster: tuple[Elasticsearch, str]) -> None
     done = install_templates(es, prefix)
     assert not any("older analysis chain" in line for line in done)
     assert stale_analysis(es, prefix) == []
+
+
+def test_setup_adds_the_outbox_article_field_to_an_older_outbox_index(cluster: tuple[Elasticsearch, str]) -> None:
+    """Version 7 added `article_id` to the (strict) outbox index: `index setup` puts it into the
+    existing index in place, a message queued before reads None, and new ones keep theirs."""
+    from haidang.store.base import OutboxMessage
+
+    es, prefix = cluster
+    current = load_templates()
+    older = copy.deepcopy(current.small_indices)
+    del older["indices"]["outbox"]["properties"]["article_id"]
+    install_templates(es, prefix, templates=dataclasses.replace(current, small_indices=older))
+    outbox = f"{prefix}-outbox"
+    assert "article_id" not in es.indices.get_mapping(index=outbox)[outbox]["mappings"]["properties"]
+    es.index(index=outbox, id="k0", refresh=True, document={
+        "key": "k0", "flag_rule": "tin_sai", "story_id": "s1", "recipient": "a@example.vn",
+        "message_id": "<k0@haidang.local>", "subject": "Cờ", "text": "t", "html": "<p>t</p>", "status": "pending",
+        "attempts": 0, "next_attempt_at": "2026-03-12T03:00:00+00:00", "created_at": "2026-03-12T03:00:00+00:00",
+        "pending_since": "2026-03-12T03:00:00+00:00", "attachments": [], "handed_over": 0})
+    install_templates(es, prefix, templates=current)
+    assert "article_id" in es.indices.get_mapping(index=outbox)[outbox]["mappings"]["properties"]
+    store = open_store(StoreSettings(backend="elasticsearch", elasticsearch_url=os.environ["ELASTICSEARCH_URL"],
+                                     elasticsearch_prefix=prefix))
+    try:
+        store.enqueue(OutboxMessage(key="k1", flag_rule="tin_sai", story_id="s1", recipient="b@example.vn",
+                                    message_id="<k1@haidang.local>", subject="Cờ", text="t", html="<p>t</p>",
+                                    article_id="copy-2"))
+        assert [(m.key, m.article_id) for m in store.outbox()] == [("k0", None), ("k1", "copy-2")]
+    finally:
+        store.close()
