@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from haidang.store.base import OutboxMessage, Store
 
 __all__ = ["FOLLOW_UP_STAGES", "RESURFACING", "SEVERITIES", "EarlierAction", "Flag", "Resurfacing", "Severity",
-           "flag_key", "flagged_article", "follow_up_key", "follow_up_of", "is_flag_message", "resurfacing_key", "resurfacing_ref",
-           "resurfacing_ref_of"]
+           "flag_key", "flagged_article", "follow_up_key", "follow_up_of", "is_flag_message", "resurfacing_key",
+           "resurfacing_ref", "resurfacing_ref_of"]
 
 Severity = Literal["khẩn", "cao", "trung bình", "thấp"]
 SEVERITIES: tuple[str, ...] = ("khẩn", "cao", "trung bình", "thấp")   # most urgent first

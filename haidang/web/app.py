@@ -859,8 +859,9 @@ class _WebApp:
                       if (wanted is None or wanted(e))
                       and (since is None or e.flagged_at >= since) and (until is None or e.flagged_at < until)]
             shown = chosen[(min(page_no, _pages(len(chosen))) - 1) * FLAGS_PAGE_SIZE:][:FLAGS_PAGE_SIZE]
-            return chosen, [self.flag_row(e, flagged_article(store, e.story_id, [e.article_id]), self.resurfaced(store, e)) for e in shown], \
-                len(chosen)
+            rows = [self.flag_row(e, flagged_article(store, e.story_id, [e.article_id]), self.resurfaced(store, e))
+                    for e in shown]
+            return chosen, rows, len(chosen)
 
         chosen, rows, total = await self.with_store(load)
         pages = _pages(total)
