@@ -768,8 +768,8 @@ def train(data: Annotated[Path, typer.Option(help="Shared data folder.")] = Path
         return
     feedback = _feedback(config) if with_feedback else None
     for name, metrics in train_models(data, tasks=task or list(SHIPPED), local=local, feedback=feedback).items():
-        out.print(f"[green]{name}[/green]: " + ", ".join(
-            f"{k} {_figure(v)}" for k, v in metrics.items() if _figure(v) is not None), highlight=False)
+        shown = ((k, _figure(v)) for k, v in metrics.items())
+        out.print(f"[green]{name}[/green]: " + ", ".join(f"{k} {f}" for k, f in shown if f is not None), highlight=False)
 
 
 def _figure(value: object) -> str | None:
